@@ -1,0 +1,335 @@
+"""Nominal agreement coefficients computed from per-unit category counts.
+
+Every coefficient here reads a `CountTable`: distinct rows of per-unit category
+counts `n[u, c]` (how many annotators put unit u in category c) with the number of
+units that share each row. All coefficients are sums over units of a function of
+the unit's count row, so compressing a million units to their few distinct rows
+loses nothing and makes each coefficient (and each bootstrap resample) cheap.
+
+Undefined values are returned as `Estimate(None, reason)`: never NaN, never raised.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+# A denominator this close to zero means "no variation": the coefficient is 0/0.
+_EPS = 1e-12
+
+
+class Estimate(NamedTuple):
+    """A coefficient value, or None with the reason it is undefined."""
+
+    value: float | None
+    reason: str | None = None
+
+
+def _ok(x: float) -> Estimate:
+    return Estimate(float(x), None)
+
+
+def _undefined(reason: str) -> Estimate:
+    return Estimate(None, reason)
+
+
+class CountTable(NamedTuple):
+    """Distinct per-unit count rows (`rows[p, c]`) and how many units have each (`weights[p]`).
+
+    Only units with at least one rating are kept (units nobody rated carry no information).
+    """
+
+    rows: np.ndarray  # int64 [P, C]
+    weights: np.ndarray  # int64 [P]
+
+    @property
+    def n_categories(self) -> int:
+        return int(self.rows.shape[1])
+
+    @property
+    def ratings_per_unit(self) -> np.ndarray:
+        return self.rows.sum(axis=1)
+
+    def units(self, min_ratings: int = 1) -> int:
+        return int(self.weights[self.ratings_per_unit >= min_ratings].sum())
+
+    def subset(self, mask: np.ndarray) -> CountTable:
+        return CountTable(self.rows[mask], self.weights[mask])
+
+
+def count_table(counts: np.ndarray) -> CountTable:
+    """Compress per-unit counts `int[U, C]` to their distinct rows with multiplicities.
+
+    Rows are encoded as one integer (base = max count + 1) so grouping is a bincount or
+    a 1-D unique instead of a lexicographic sort of a [U, C] matrix.
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise ValueError("counts must be a 2-D array [units, categories]")
+    n_cat = counts.shape[1]
+    if counts.shape[0] == 0 or n_cat == 0:
+        return CountTable(np.zeros((0, n_cat), np.int64), np.zeros(0, np.int64))
+    counts = counts[counts.sum(axis=1) > 0]
+    if counts.shape[0] == 0:
+        return CountTable(np.zeros((0, n_cat), np.int64), np.zeros(0, np.int64))
+    base = int(counts.max()) + 1
+    if n_cat * np.log2(base) < 62:
+        powers = base ** np.arange(n_cat, dtype=np.int64)
+        code = counts.astype(np.int64) @ powers
+        span = int(base**n_cat)
+        if span <= 4 * counts.shape[0] + 1024:
+            freq = np.bincount(code, minlength=span)
+            uniq = np.flatnonzero(freq)
+            weights = freq[uniq]
+        else:
+            uniq, weights = np.unique(code, return_counts=True)
+        rows = (uniq[:, None] // powers[None, :]) % base
+        return CountTable(rows.astype(np.int64), weights.astype(np.int64))
+    rows, weights = np.unique(counts.astype(np.int64), axis=0, return_counts=True)
+    return CountTable(rows, weights.astype(np.int64))
+
+
+def table_from_units(counts: np.ndarray) -> CountTable:
+    """Alias of `count_table` for readability at call sites holding raw unit rows."""
+    return count_table(counts)
+
+
+def counts_from_ratings(data: np.ndarray, categories: list | None = None) -> tuple[np.ndarray, list]:
+    """Units x raters matrix of category values (None/NaN = missing) -> counts [U, C], categories.
+
+    A convenience for tests and reference data; the report path never builds this.
+    """
+    arr = np.asarray(data, dtype=object)
+    if categories is None:
+        seen = {v for v in arr.ravel() if v is not None and not (isinstance(v, float) and np.isnan(v))}
+        categories = sorted(seen)
+    index = {c: i for i, c in enumerate(categories)}
+    out = np.zeros((arr.shape[0], len(categories)), np.int64)
+    for u in range(arr.shape[0]):
+        for v in arr[u]:
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                continue
+            out[u, index[v]] += 1
+    return out, list(categories)
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def _pairable(t: CountTable) -> CountTable:
+    return t.subset(t.ratings_per_unit >= 2)
+
+
+def _unit_agreement(rows: np.ndarray) -> np.ndarray:
+    """Per row: agreeing ordered pairs / all ordered pairs (rows must have >= 2 ratings)."""
+    r = rows.sum(axis=1).astype(np.float64)
+    return (rows * (rows - 1)).sum(axis=1) / (r * (r - 1))
+
+
+def _category_shares(t: CountTable) -> np.ndarray | None:
+    """Gwet's pi_k: mean over units with >= 1 rating of the share of the unit's ratings in k."""
+    rated = t.ratings_per_unit >= 1
+    w = t.weights[rated].astype(np.float64)
+    if w.sum() == 0:
+        return None
+    rows = t.rows[rated]
+    share = rows / rows.sum(axis=1, keepdims=True)
+    return (w[:, None] * share).sum(axis=0) / w.sum()
+
+
+# ---------------------------------------------------------------- coefficients
+
+
+def percent_agreement(t: CountTable) -> Estimate:
+    """Mean over pairable units (>= 2 ratings) of agreeing pairs / pairs."""
+    p = _pairable(t)
+    if p.weights.sum() == 0:
+        return _undefined("no unit has two or more ratings")
+    return _ok(np.average(_unit_agreement(p.rows), weights=p.weights))
+
+
+def alpha_parts(t: CountTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct pairable row: (ratings m_u, coincidence diagonal sum, category counts).
+
+    Nominal alpha only needs, summed over units, m_u, sum_c n_uc(n_uc-1)/(m_u-1) (the
+    agreeing part of the coincidence matrix) and n_uc (its marginals), so bootstrap
+    resamples reuse these per-row contributions.
+    """
+    p = _pairable(t)
+    m = p.rows.sum(axis=1).astype(np.float64)
+    diag = (p.rows * (p.rows - 1)).sum(axis=1) / (m - 1) if len(m) else m
+    return m, diag, p.rows.astype(np.float64)
+
+
+def alpha_from_sums(n: np.ndarray, diag: np.ndarray, marg_sq: np.ndarray) -> np.ndarray:
+    """alpha = 1 - (n-1)(n - sum o_cc) / (n^2 - sum n_c^2); NaN where undefined (internal only)."""
+    n = np.asarray(n, np.float64)
+    denom = n * n - marg_sq
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 1.0 - (n - 1.0) * (n - diag) / denom
+    return np.where((n > 0) & (denom > _EPS * np.maximum(n * n, 1.0)), out, np.nan)
+
+
+def krippendorff_alpha(t: CountTable) -> Estimate:
+    """Krippendorff's alpha, nominal metric, from the coincidence matrix (Krippendorff 2011).
+
+    Units with fewer than two ratings are unpairable and dropped.
+    """
+    m, diag, rows = alpha_parts(t)
+    w = _pairable(t).weights.astype(np.float64)
+    if w.sum() == 0:
+        return _undefined("no unit has two or more ratings")
+    n = float(w @ m)
+    marg = w @ rows
+    value = alpha_from_sums(np.array(n), np.array(float(w @ diag)), np.array(float(marg @ marg)))
+    if np.isnan(value):
+        return _undefined("no variation: every pairable rating is in the same category")
+    return _ok(value)
+
+
+def gwet_ac1(t: CountTable, n_categories: int | None = None) -> Estimate:
+    """Gwet's AC1 for any number of raters with missing ratings (Gwet 2014, ch. 4).
+
+    pa over units with >= 2 ratings; pe = sum_k pi_k (1 - pi_k) / (q - 1) with pi_k
+    averaged over all units with >= 1 rating; q = number of categories of the scale.
+    """
+    q = t.n_categories if n_categories is None else n_categories
+    if q < 2:
+        return _undefined("fewer than two categories")
+    pa = percent_agreement(t)
+    if pa.value is None:
+        return pa
+    pi = _category_shares(t)
+    assert pi is not None  # pairable units exist, so rated units exist
+    pe = float((pi * (1 - pi)).sum() / (q - 1))
+    return _ok((pa.value - pe) / (1 - pe))
+
+
+def brennan_prediger(t: CountTable, n_categories: int | None = None) -> Estimate:
+    """Brennan & Prediger (1981) free-marginal kappa: pe = 1/q."""
+    q = t.n_categories if n_categories is None else n_categories
+    if q < 2:
+        return _undefined("fewer than two categories")
+    pa = percent_agreement(t)
+    if pa.value is None:
+        return pa
+    return _ok((pa.value - 1 / q) / (1 - 1 / q))
+
+
+def fleiss_kappa(
+    t: CountTable,
+    n_raters: int | None = None,
+    missing: Literal["complete", "gwet"] = "complete",
+) -> Estimate:
+    """Fleiss' (1971) kappa.
+
+    missing="complete" (the report's choice): only units rated by all `n_raters`
+    (default: the most ratings any unit has), exactly Fleiss' setting.
+    missing="gwet": Gwet's (2014) extension to missing ratings — pa over units with >= 2
+    ratings, pe = sum_k pi_k^2 with pi_k averaged over all rated units (irrCAC's value).
+    """
+    if missing == "gwet":
+        pa = percent_agreement(t)
+        if pa.value is None:
+            return pa
+        pi = _category_shares(t)
+        assert pi is not None
+        pe = float((pi**2).sum())
+        if 1 - pe < _EPS:
+            return _undefined("no variation: every rating is in the same category")
+        return _ok((pa.value - pe) / (1 - pe))
+    r = t.ratings_per_unit
+    m = int(r.max()) if n_raters is None and len(r) else (n_raters or 0)
+    if m < 2:
+        return _undefined("fewer than two annotators")
+    full = t.subset(r == m)
+    w = full.weights.astype(np.float64)
+    if w.sum() == 0:
+        return _undefined(f"no unit was rated by all {m} annotators")
+    pa = float(np.average(_unit_agreement(full.rows), weights=w))
+    p = (w @ full.rows) / (w.sum() * m)
+    pe = float((p**2).sum())
+    if 1 - pe < _EPS:
+        return _undefined("no variation: every rating is in the same category")
+    return _ok((pa - pe) / (1 - pe))
+
+
+def fleiss_category_kappas(t: CountTable, n_raters: int | None = None) -> list[Estimate]:
+    """Fleiss (1971) per-category kappa (eq. 13) over units rated by all raters."""
+    r = t.ratings_per_unit
+    m = int(r.max()) if n_raters is None and len(r) else (n_raters or 0)
+    if m < 2:
+        return [_undefined("fewer than two annotators")] * t.n_categories
+    full = t.subset(r == m)
+    w = full.weights.astype(np.float64)
+    if w.sum() == 0:
+        return [_undefined(f"no unit was rated by all {m} annotators")] * t.n_categories
+    n_units = w.sum()
+    p = (w @ full.rows) / (n_units * m)
+    disagree = w @ (full.rows * (m - full.rows))
+    out = []
+    for j in range(t.n_categories):
+        denom = n_units * m * (m - 1) * p[j] * (1 - p[j])
+        if denom <= _EPS:
+            out.append(_undefined("no variation in this category"))
+        else:
+            out.append(_ok(1 - disagree[j] / denom))
+    return out
+
+
+# ---------------------------------------------------------------- two raters
+
+
+def cohen_kappa_table(table: np.ndarray) -> Estimate:
+    """Cohen's (1960) kappa from a square contingency table (rows rater 1, cols rater 2)."""
+    tab = np.asarray(table, dtype=np.float64)
+    n = tab.sum()
+    if n == 0:
+        return _undefined("no unit rated by both annotators")
+    po = np.trace(tab) / n
+    pe = float((tab.sum(axis=1) @ tab.sum(axis=0)) / (n * n))
+    if 1 - pe < _EPS:
+        return _undefined("no variation: both annotators used a single category")
+    return _ok((po - pe) / (1 - pe))
+
+
+def cohen_kappa_binary(n11: np.ndarray, n1_: np.ndarray, n_1: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Vectorised Cohen's kappa for many 2x2 tables given both-on, rater-1-on, rater-2-on, n.
+
+    Returns NaN where undefined; callers turn NaN into None plus a reason.
+    """
+    n = np.asarray(n, np.float64)
+    n11, n1_, n_1 = (np.asarray(x, np.float64) for x in (n11, n1_, n_1))
+    n00 = n - n1_ - n_1 + n11
+    with np.errstate(divide="ignore", invalid="ignore"):
+        po = (n11 + n00) / n
+        pe = (n1_ * n_1 + (n - n1_) * (n - n_1)) / (n * n)
+        k = (po - pe) / (1 - pe)
+    return np.where((n > 0) & (1 - pe > _EPS), k, np.nan)
+
+
+def table_to_counts(table: np.ndarray) -> CountTable:
+    """Two-rater contingency table -> count rows: cell (i, j) is units rated i and j."""
+    tab = np.asarray(table, dtype=np.int64)
+    q = tab.shape[0]
+    rows, weights = [], []
+    for i in range(q):
+        for j in range(q):
+            if tab[i, j]:
+                row = np.zeros(q, np.int64)
+                row[i] += 1
+                row[j] += 1
+                rows.append(row)
+                weights.append(tab[i, j])
+    if not rows:
+        return CountTable(np.zeros((0, q), np.int64), np.zeros(0, np.int64))
+    return CountTable(np.array(rows), np.array(weights, np.int64))
+
+
+def as_float(x: float | None) -> float | None:
+    """JSON-safe float: numpy scalars to float, NaN/inf to None."""
+    if x is None:
+        return None
+    f = float(x)
+    return f if np.isfinite(f) else None

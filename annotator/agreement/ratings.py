@@ -1,0 +1,427 @@
+"""Ratings: who rated which unit how, as compact numpy arrays.
+
+Two builders fill the same structure: `build_ratings` from export records (one pass)
+and `ratings_from_columns` from unit-index arrays (the store's fast path). Both go
+through `_assemble`, so the two paths cannot drift apart.
+
+Decisions (see docs/agreement.md):
+- A unit counts as rated by an annotator only when the annotator marked it done; then
+  it is rated in every paragraph layer (marking a unit done with no labels is a
+  statement: "none of these apply").
+- single layers: no label chosen (null) on a done unit is its own category, "none",
+  always the last category. So "nobody chose a stance" agrees with itself.
+- multi layers: each label is a binary on/off decision per rated unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..schema import LabelSchema
+
+NONE_KEY = "(none)"  # how the "none" category of a single layer is named in output
+
+
+@dataclass
+class SingleLayer:
+    id: str
+    categories: list[str | None]  # label ids (schema order, then unknown ones), None last
+    codes: np.ndarray  # int32 [U, A]: index into categories, -1 = not rated
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.categories) - 1
+
+
+@dataclass
+class MultiLayer:
+    id: str
+    labels: list[str]
+    on: np.ndarray  # bool [U, A, L]: label on; False wherever the unit is not rated
+
+
+@dataclass
+class SpanLayer:
+    id: str
+    labels: list[str]
+    relation_labels: list[str]
+
+
+@dataclass
+class SpanTable:
+    """All spans of all span layers, one row per span (done annotations only)."""
+
+    unit: np.ndarray
+    annotator: np.ndarray
+    layer: np.ndarray  # index into Ratings.span_order
+    label: np.ndarray  # index into that layer's labels
+    start: np.ndarray
+    end: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SpanTable:
+        z = np.zeros(0, np.int64)
+        return cls(z, z, z, z, z, z)
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+@dataclass
+class RelationTable:
+    """Relations between spans: `src` / `dst` are rows of the SpanTable."""
+
+    unit: np.ndarray
+    annotator: np.ndarray
+    layer: np.ndarray  # span layer of the `from` span
+    label: np.ndarray  # index into that layer's relation_labels
+    src: np.ndarray
+    dst: np.ndarray
+
+    @classmethod
+    def empty(cls) -> RelationTable:
+        z = np.zeros(0, np.int64)
+        return cls(z, z, z, z, z, z)
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+@dataclass
+class Ratings:
+    annotators: list[str]
+    n_units: int
+    rated: np.ndarray  # bool [U, A]: annotator marked the unit done
+    single: dict[str, SingleLayer]
+    multi: dict[str, MultiLayer]
+    span: dict[str, SpanLayer]
+    layer_order: list[str]  # paragraph and span layers in schema order, then unknown ones
+    spans: SpanTable = field(default_factory=SpanTable.empty)
+    relations: RelationTable = field(default_factory=RelationTable.empty)
+    unit_length: np.ndarray | None = None  # int64 [U] text length in code points
+    unit_keys: list[tuple[str, int]] = field(default_factory=list)
+    has_span_data: bool = False  # False when built from columns (spans come only via records)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def span_order(self) -> list[str]:
+        return list(self.span)
+
+    @property
+    def active(self) -> np.ndarray:
+        """Indices of annotators who rated at least one unit."""
+        return np.flatnonzero(self.rated.any(axis=0))
+
+    def single_counts(self, layer: str) -> np.ndarray:
+        """Per-unit category counts n[u, c] for a single layer, in one bincount."""
+        lay = self.single[layer]
+        n_cat = len(lay.categories)
+        u = np.broadcast_to(np.arange(self.n_units)[:, None], lay.codes.shape)
+        ok = lay.codes >= 0
+        flat = u[ok].astype(np.int64) * n_cat + lay.codes[ok]
+        return np.bincount(flat, minlength=self.n_units * n_cat).reshape(self.n_units, n_cat)
+
+    def multi_counts(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """(n_on[u, l], m[u]): annotators who put label l on unit u, and raters of u."""
+        lay = self.multi[layer]
+        dtype = np.uint8 if len(self.annotators) < 256 else np.int32
+        n_on = lay.on.sum(axis=1, dtype=dtype)
+        m = self.rated.sum(axis=1, dtype=dtype)
+        return n_on, m
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def _layer_plan(
+    schema: LabelSchema | None,
+    multi_labels: Mapping[str, Iterable],
+    single_labels: Mapping[str, Iterable],
+    span_labels: Mapping[str, Iterable] | None = None,
+    relation_labels: Mapping[str, Iterable] | None = None,
+) -> tuple[list[str], dict[str, list], dict[str, list], dict[str, tuple[list, list]], list[str]]:
+    """Decide layer kinds and label order: schema first (unused labels included), then data."""
+    order: list[str] = []
+    multi: dict[str, list] = {}
+    single: dict[str, list] = {}
+    span: dict[str, tuple[list, list]] = {}
+    warnings: list[str] = []
+    if schema is not None:
+        for lay in schema.layers:
+            order.append(lay.id)
+            labels = [lab.id for lab in lay.labels]
+            if lay.kind == "multi":
+                multi[lay.id] = labels
+            elif lay.kind == "single":
+                single[lay.id] = labels
+            else:
+                span[lay.id] = (labels, [rel.id for rel in lay.relations])
+
+    def add(target: dict, layer: str, labels: Iterable, kind: str) -> None:
+        if layer not in order:
+            order.append(layer)
+            if schema is not None:
+                warnings.append(f"layer {layer!r} is not in the schema; counted as {kind}")
+        if layer not in target:
+            target[layer] = ([], []) if kind == "span" else []
+        known = target[layer][0] if kind == "span" else target[layer]
+        for lab in labels:
+            if lab is None or lab in known:
+                continue
+            known.append(lab)
+            if schema is not None and schema.layer(layer) is not None:
+                warnings.append(f"label {lab!r} of layer {layer!r} is not in the schema")
+
+    for layer, labels in multi_labels.items():
+        add(multi, layer, labels, "multi")
+    for layer, labels in single_labels.items():
+        add(single, layer, labels, "single")
+    for layer, labels in (span_labels or {}).items():
+        add(span, layer, labels, "span")
+    for layer, rels in (relation_labels or {}).items():
+        if layer not in span:
+            span[layer] = ([], [])
+            if layer not in order:
+                order.append(layer)
+        known = span[layer][1]
+        for rel in rels:
+            if rel not in known:
+                known.append(rel)
+    return order, multi, single, span, warnings
+
+
+def _assemble(
+    n_units: int,
+    annotators: list[str],
+    done: Mapping[str, np.ndarray],
+    multi: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
+    single: Mapping[str, Mapping[str | None, Mapping[str, np.ndarray]]],
+    schema: LabelSchema | None,
+    span_labels: Mapping[str, Iterable] | None = None,
+    relation_labels: Mapping[str, Iterable] | None = None,
+) -> Ratings:
+    a_index = {a: i for i, a in enumerate(annotators)}
+    if len(a_index) != len(annotators):
+        raise ValueError("annotator names must be unique")
+
+    def col(a: str) -> int:
+        if a not in a_index:
+            raise ValueError(f"annotator {a!r} is not in the annotators list")
+        return a_index[a]
+
+    def idx(arr: np.ndarray) -> np.ndarray:
+        arr = np.asarray(arr, dtype=np.int64).ravel()
+        if len(arr) and (arr.min() < 0 or arr.max() >= n_units):
+            raise ValueError(f"unit index out of range 0..{n_units - 1}")
+        return arr
+
+    rated = np.zeros((n_units, len(annotators)), dtype=bool)
+    for a, units in done.items():
+        rated[idx(units), col(a)] = True
+
+    order, multi_plan, single_plan, span_plan, warnings = _layer_plan(
+        schema,
+        {k: list(v) for k, v in multi.items()},
+        {k: list(v) for k, v in single.items()},
+        span_labels,
+        relation_labels,
+    )
+
+    multi_layers: dict[str, MultiLayer] = {}
+    for layer, labels in multi_plan.items():
+        on = np.zeros((n_units, len(annotators), len(labels)), dtype=bool)
+        for li, lab in enumerate(labels):
+            for a, units in multi.get(layer, {}).get(lab, {}).items():
+                on[idx(units), col(a), li] = True
+        on &= rated[:, :, None]  # only done units count as rated
+        multi_layers[layer] = MultiLayer(layer, labels, on)
+
+    single_layers: dict[str, SingleLayer] = {}
+    for layer, labels in single_plan.items():
+        categories: list[str | None] = [*labels, None]
+        dtype = np.int16 if len(categories) < 32000 else np.int32
+        codes = np.full((n_units, len(annotators)), -1, dtype=dtype)
+        codes[rated] = len(categories) - 1  # done with no label chosen: "none"
+        for ci, lab in enumerate(labels):
+            for a, units in single.get(layer, {}).get(lab, {}).items():
+                ai = col(a)
+                u = idx(units)
+                u = u[rated[u, ai]]
+                codes[u, ai] = ci
+        single_layers[layer] = SingleLayer(layer, categories, codes)
+
+    span_layers = {
+        layer: SpanLayer(layer, list(labels), list(rels)) for layer, (labels, rels) in span_plan.items()
+    }
+    return Ratings(
+        annotators=list(annotators),
+        n_units=n_units,
+        rated=rated,
+        single=single_layers,
+        multi=multi_layers,
+        span=span_layers,
+        layer_order=order,
+        warnings=warnings,
+    )
+
+
+def ratings_from_columns(
+    n_units: int,
+    annotators: list[str],
+    done: dict[str, np.ndarray],
+    multi: dict[str, dict[str, dict[str, np.ndarray]]],
+    single: dict[str, dict[str | None, dict[str, np.ndarray]]],
+    schema: LabelSchema | None = None,
+) -> Ratings:
+    """Ratings from unit-index arrays (0..n_units-1), e.g. filled by SQL in the store.
+
+    `done[a]`: units annotator a marked done (only those count as rated);
+    `multi[layer][label][a]`: units where a put label on; `single[layer][label][a]`: units
+    where a chose label (units done without a choice are the "none" category).
+    Span layers of the schema appear without span data (spans come only via records).
+    """
+    return _assemble(n_units, list(annotators), done, multi, single, schema)
+
+
+# ---------------------------------------------------------------- records
+
+
+def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) -> Ratings:
+    """Ratings from export records (PRODUCT.md "Export record"), in one pass over them.
+
+    Without a schema, layer kinds are inferred: a list value is multi, a string or null
+    is single, spans give span layers. With one, labels nobody used still appear, and
+    layers or labels not in the schema are counted (never dropped) with a warning.
+    """
+    unit_of: dict[tuple[str, int], int] = {}
+    lengths: list[int] = []
+    warnings: list[str] = []
+    # (unit, annotator name) -> annotation: a repeated pair keeps the last one
+    chosen: dict[tuple[int, str], dict] = {}
+    kinds: dict[str, str] = {}
+    if schema is not None:
+        kinds = {lay.id: lay.kind for lay in schema.layers}
+
+    for rec in records:
+        key = (str(rec.get("doc_id")), int(rec.get("paragraph", 0) or 0))
+        text = rec.get("text") or ""
+        u = unit_of.get(key)
+        if u is None:
+            u = unit_of[key] = len(lengths)
+            lengths.append(len(text))
+        for ann in rec.get("annotations") or ():
+            if ann.get("status", "done") != "done":
+                continue
+            name = str(ann.get("annotator"))
+            if (u, name) in chosen:
+                warnings.append(f"{key[0]}#{key[1]}: several annotations by {name!r}; the last counts")
+            chosen[(u, name)] = ann
+
+    annotators = sorted({name for _, name in chosen})
+    n_units = len(lengths)
+    done: dict[str, list[int]] = {a: [] for a in annotators}
+    multi: dict[str, dict[str, dict[str, list[int]]]] = {}
+    single: dict[str, dict[str | None, dict[str, list[int]]]] = {}
+    span_seen: dict[str, list[str]] = {}
+    rel_seen: dict[str, list[str]] = {}
+    span_rows: list[tuple[int, str, str, str, int, int]] = []
+    rel_rows: list[tuple[int, str, str, int, int]] = []  # unit, annotator, label, src, dst
+
+    for (u, name), ann in chosen.items():
+        done[name].append(u)
+        for layer, value in (ann.get("labels") or {}).items():
+            kind = kinds.get(layer)
+            if kind is None:
+                kind = kinds[layer] = "multi" if isinstance(value, list) else "single"
+            if kind == "span":
+                warnings.append(f"layer {layer!r} is a span layer but has paragraph labels; ignored")
+                continue
+            if kind == "multi":
+                values = value if isinstance(value, list) else ([] if value is None else [value])
+                per = multi.setdefault(layer, {})
+                for lab in dict.fromkeys(str(v) for v in values):
+                    per.setdefault(lab, {}).setdefault(name, []).append(u)
+            else:
+                if isinstance(value, list):
+                    if len(value) > 1:
+                        warnings.append(f"single layer {layer!r} has several labels; the first counts")
+                    value = value[0] if value else None
+                per = single.setdefault(layer, {})
+                if value is not None:
+                    per.setdefault(str(value), {}).setdefault(name, []).append(u)
+        local: dict[str, int] = {}
+        for sp in ann.get("spans") or ():
+            layer = str(sp.get("layer"))
+            kind = kinds.setdefault(layer, "span")
+            if kind != "span":
+                warnings.append(f"span in non-span layer {layer!r}; ignored")
+                continue
+            label = str(sp.get("label"))
+            labels = span_seen.setdefault(layer, [])
+            if label not in labels:
+                labels.append(label)
+            local[str(sp.get("id"))] = len(span_rows)
+            span_rows.append((u, name, layer, label, int(sp.get("start", 0)), int(sp.get("end", 0))))
+        for rel in ann.get("relations") or ():
+            src, dst = local.get(str(rel.get("from"))), local.get(str(rel.get("to")))
+            if src is None or dst is None:
+                warnings.append(f"relation {rel.get('label')!r} points to a missing span; ignored")
+                continue
+            layer = span_rows[src][2]
+            label = str(rel.get("label"))
+            rels = rel_seen.setdefault(layer, [])
+            if label not in rels:
+                rels.append(label)
+            rel_rows.append((u, name, label, src, dst))
+
+    as_arr = {a: np.asarray(v, np.int64) for a, v in done.items()}
+    multi_arr = {
+        lay: {lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()}
+        for lay, labs in multi.items()
+    }
+    single_arr = {
+        lay: {lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()}
+        for lay, labs in single.items()
+    }
+    ratings = _assemble(
+        n_units, annotators, as_arr, multi_arr, single_arr, schema, span_seen, rel_seen
+    )
+    ratings.warnings = warnings + ratings.warnings
+    ratings.unit_length = np.asarray(lengths, np.int64)
+    ratings.unit_keys = list(unit_of)
+    ratings.has_span_data = True
+
+    a_index = {a: i for i, a in enumerate(annotators)}
+    span_order = {lay: i for i, lay in enumerate(ratings.span)}
+    label_index = {
+        (lay, lab): i for lay, sl in ratings.span.items() for i, lab in enumerate(sl.labels)
+    }
+    if span_rows:
+        rows = np.array(
+            [
+                (u, a_index[a], span_order[lay], label_index[(lay, lab)], s, e)
+                for u, a, lay, lab, s, e in span_rows
+            ],
+            dtype=np.int64,
+        )
+        ratings.spans = SpanTable(*(rows[:, i].copy() for i in range(6)))
+    if rel_rows:
+        rows = np.array(
+            [
+                (
+                    u,
+                    a_index[a],
+                    ratings.spans.layer[src],
+                    ratings.span[span_rows[src][2]].relation_labels.index(lab),
+                    src,
+                    dst,
+                )
+                for u, a, lab, src, dst in rel_rows
+            ],
+            dtype=np.int64,
+        )
+        ratings.relations = RelationTable(*(rows[:, i].copy() for i in range(6)))
+    return ratings

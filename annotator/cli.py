@@ -1,0 +1,277 @@
+"""The command line: a thin layer over the core. Every command has --help.
+
+Exit codes: 0 success, 1 invalid input (clear message, no traceback), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from annotator import __version__
+from annotator.errors import InputError, UsageError
+from annotator.progress import ProgressBar
+
+EPILOG = """\
+examples:
+  annotator annotate                      open the project's corpus (here: the demo)
+  annotator annotate corpora/demo --as alice
+  annotator import news/ --project study1
+  annotator export --out exports/round1.jsonl
+  annotator agreement exports/round1.jsonl --json --bootstrap 1000 --seed 1
+  annotator validate schemas/*.yaml exports/round1.jsonl
+  annotator status
+"""
+
+
+def _project_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", metavar="DIR", default=None,
+                   help="project directory (default: the current directory)")
+
+
+def _schema_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--schema", metavar="F", default=None,
+                   help=f"label schema YAML {what} (default: the project's, from annotator.yaml, "
+                        "else schemas/framing-devices.yaml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annotator",
+        description="Annotate framing devices and propaganda techniques in news articles, "
+                    "paragraph by paragraph, against a YAML label schema; export JSONL and "
+                    "compute inter-annotator agreement.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"annotator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("annotate", help="open the annotation screen (the TUI)",
+                       description="Open the annotation screen where you stopped last time, or "
+                                   "at the first unit you have not annotated. CORPUS (a file or "
+                                   "folder of .txt, .md, .jsonl) is imported on first use and "
+                                   "re-imported when it changed. Every action is stored before "
+                                   "the screen shows it; press ? inside for the keys.")
+    p.add_argument("corpus", nargs="?", metavar="CORPUS",
+                   help="corpus file or folder (default: the project's corpus)")
+    _schema_arg(p, "to annotate against")
+    p.add_argument("--as", dest="annotator", metavar="NAME", default=None,
+                   help="annotator name (default: your login name)")
+    _project_arg(p)
+
+    p = sub.add_parser("import", help="import documents into the project store",
+                       description="Import .txt, .md and .jsonl files (folders recursively). "
+                                   "Unchanged documents are kept; where a paragraph changed under "
+                                   "existing annotations, those are kept and flagged. A file with "
+                                   "an error imports nothing, and neither does this command.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    _project_arg(p)
+
+    p = sub.add_parser("export", help="export annotations as JSONL",
+                       description="Write one JSON line per unit that any annotator marked "
+                                   "done (see schemas/export-record.schema.json).")
+    p.add_argument("--out", metavar="F", default=None,
+                   help="output file; '-' for stdout (default: stdout when no --out is given "
+                        "and stdout is not a terminal, else exports/<date>-<schema>.jsonl)")
+    _schema_arg(p, "the export names")
+    _project_arg(p)
+
+    p = sub.add_parser("agreement", help="inter-annotator agreement statistics",
+                       description="Agreement from the project store, or from an export file "
+                                   "alone. Paragraph layers: percent agreement, Krippendorff's "
+                                   "alpha (nominal), Gwet's AC1, Fleiss' and Cohen's kappa; span "
+                                   "layers: pairwise F1 (exact, overlap) and unitized alpha. See "
+                                   "docs/agreement.md for definitions and citations.")
+    p.add_argument("export", nargs="?", metavar="EXPORT.jsonl",
+                   help="an export file (default: the project store)")
+    _schema_arg(p, "(needed when some labels were never used)")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed of the bootstrap (default 0)")
+    _project_arg(p)
+
+    p = sub.add_parser("validate", help="validate schemas, exports and annotator.yaml",
+                       description="Validate label schemas (.yaml), exports (.jsonl, against "
+                                   "the schema they name: found in the project's schemas/ or "
+                                   "given with --schema) and annotator.yaml. Prints "
+                                   "path:line:col: message for each problem.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _schema_arg(p, "for exports")
+    _project_arg(p)
+
+    p = sub.add_parser("status", help="progress per annotator and document",
+                       description="Progress per annotator and document. Annotations whose "
+                                   "layer or label is no longer in the schema, and those on "
+                                   "paragraphs that changed since, are listed (never dropped).")
+    _schema_arg(p, "to check annotations against")
+    _project_arg(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "annotate"
+    if args.command is None:
+        args = parser.parse_args(["annotate", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        handler = globals()[f"cmd_{command}"]
+        return handler(args) or 0
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"annotator: {problem}", file=sys.stderr)
+        return 1
+    except UsageError as exc:
+        print(f"annotator: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `annotator export | head`: the reader left; not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+
+
+def _project(args: argparse.Namespace):
+    from annotator.project import Project
+
+    return Project(args.project)
+
+
+def _print_import(stats, out=sys.stderr) -> None:
+    print(f"imported {stats.files} file(s): {stats.new} new, {stats.changed} changed, "
+          f"{stats.unchanged} unchanged document(s), {stats.units:,} unit(s)", file=out)
+    for s in stats.skipped:
+        print(f"annotator: warning: {s}", file=out)
+    if stats.stale:
+        print(f"annotator: warning: {len(stats.stale)} annotation(s) are on paragraphs whose "
+              "text changed; they are kept and flagged (see `annotator status`):", file=out)
+        for doc_id, unit, who in stats.stale[:20]:
+            print(f"  {doc_id} unit {unit} ({who})", file=out)
+
+
+def _import(project, paths: list[Path], only_changed: bool = False):
+    from annotator.importer import import_paths
+
+    bar = ProgressBar("importing", unit=" bytes")
+    try:
+        stats = import_paths(project.store, paths, project.root, progress=bar.update,
+                             only_changed=only_changed)
+    finally:
+        bar.close()
+    return stats
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    project = _project(args)
+    stats = _import(project, [Path(p) for p in args.paths])
+    _print_import(stats)
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from annotator.project import default_annotator
+
+    project = _project(args)
+    schema = project.load_schema(args.schema)
+    paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
+    if paths:
+        stats = _import(project, paths, only_changed=True)
+        if stats.files:
+            _print_import(stats)
+    if project.store.document_count() == 0:
+        raise InputError("the project has no documents: give a CORPUS (file or folder), or "
+                         "list one under 'corpus:' in annotator.yaml", project.root)
+    name = args.annotator or default_annotator()
+    journal = project.store.journal(name, schema)
+    from annotator.tui.app import run_app
+
+    return run_app(project.store, journal, schema)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from annotator.export import iter_records, write_records
+
+    project = _project(args)
+    schema = project.load_schema(args.schema)
+    to_stdout = args.out == "-" or (args.out is None and not sys.stdout.isatty())
+    bar = ProgressBar("exporting", unit=" documents")
+    records = iter_records(project.store, schema, progress=bar.update)
+    if to_stdout:
+        n = write_records(records, sys.stdout)
+        bar.close()
+        return 0
+    out = Path(args.out) if args.out else (
+        project.exports_dir() / f"{date.today().isoformat()}-{schema.id}.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            n = write_records(records, fh)
+        os.replace(tmp, out)  # nothing half-written under the real name
+    finally:
+        bar.close()
+        if tmp.exists():
+            tmp.unlink()
+    print(f"wrote {n:,} record(s) to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from annotator import agreement
+
+    if args.bootstrap < 0:
+        raise UsageError("--bootstrap must be 0 or more")
+    if args.export:
+        from annotator.validate import read_export_records
+
+        schema = None
+        if args.schema:
+            from annotator.schema import load_schema
+
+            schema = load_schema(args.schema)
+        records = read_export_records(Path(args.export))
+        ratings = agreement.build_ratings(records, schema)
+    else:
+        project = _project(args)
+        schema = project.load_schema(args.schema)
+        from annotator.export import iter_records
+
+        ratings = agreement.build_ratings(
+            iter_records(project.store, schema, with_agreement=False), schema)
+    report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(agreement.format_table(report))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from annotator.validate import validate_file
+
+    problems = []
+    for f in args.files:
+        problems.extend(validate_file(Path(f), schema=args.schema, project_dir=args.project))
+    for p in problems:
+        print(p)
+    if problems:
+        return 1
+    print(f"{len(args.files)} file(s) valid", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from annotator.status import format_status, project_status
+
+    project = _project(args)
+    schema = project.load_schema(args.schema)
+    print(format_status(project_status(project.store, schema)))
+    return 0

@@ -1,0 +1,215 @@
+"""Reading corpora: `.txt`, `.md` and `.jsonl` files into `Document`s.
+
+Readers only parse; they never write. A file with any error raises `InputError`
+naming the file and line (or byte offset) before the store sees one document of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotator.errors import InputError, Problem
+from annotator.textclean import clean_text
+
+SUFFIXES = (".txt", ".md", ".jsonl")
+
+
+@dataclass
+class Document:
+    id: str
+    title: str | None
+    paragraphs: list[str]
+    meta: dict = field(default_factory=dict)
+    source: str = ""
+
+    def units(self) -> list[tuple[int, str]]:
+        """(unit index, text): unit 0 is the title when there is one, body is 1..N."""
+        out = [(0, self.title)] if self.title is not None else []
+        out.extend((i, p) for i, p in enumerate(self.paragraphs, start=1))
+        return out
+
+    def content_hash(self) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps([self.title, self.paragraphs, self.meta], ensure_ascii=False,
+                            sort_keys=True).encode())
+        return h.hexdigest()
+
+
+def unit_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Paragraphs are separated by blank (whitespace-only) lines; each is stripped."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line.strip():
+            current.append(line.rstrip())
+        elif current:
+            paragraphs.append("\n".join(current).strip())
+            current = []
+    if current:
+        paragraphs.append("\n".join(current).strip())
+    return paragraphs
+
+
+def decode_utf8(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(Problem(
+            path, line, col,
+            f"invalid UTF-8 at byte offset {exc.start} (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8")) from None
+
+
+def read_text_document(path: Path, doc_id: str) -> Document | None:
+    """A `.txt`/`.md` article: first non-empty line is the title. None when empty."""
+    text = clean_text(decode_utf8(path.read_bytes(), str(path)))
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip():
+            title = line.strip()
+            if path.suffix == ".md":
+                title = title.lstrip("#").strip() or title
+            body = split_paragraphs("\n".join(lines[i + 1:]))
+            return Document(doc_id, title, body, {}, str(path))
+    return None
+
+
+_JSONL_KEYS = {"id", "title", "text", "paragraphs", "meta"}
+
+
+def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
+    def bad(msg: str) -> InputError:
+        return InputError(Problem(path, lineno, 1, msg))
+
+    if not isinstance(obj, dict):
+        raise bad("expected a JSON object per line")
+    unknown = set(obj) - _JSONL_KEYS
+    if unknown:
+        raise bad(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))}; "
+                  f"allowed: {', '.join(sorted(_JSONL_KEYS))}")
+    doc_id = obj.get("id")
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise bad("'id' must be a non-empty string")
+    title = obj.get("title")
+    if title is not None and not isinstance(title, str):
+        raise bad("'title' must be a string")
+    if ("text" in obj) == ("paragraphs" in obj):
+        raise bad("give exactly one of 'text' or 'paragraphs'")
+    if "text" in obj:
+        if not isinstance(obj["text"], str):
+            raise bad("'text' must be a string")
+        paragraphs = split_paragraphs(clean_text(obj["text"]))
+    else:
+        paras = obj["paragraphs"]
+        if not isinstance(paras, list) or not all(isinstance(p, str) for p in paras):
+            raise bad("'paragraphs' must be a list of strings")
+        paragraphs = [clean_text(p).strip() for p in paras]
+    meta = obj.get("meta", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise bad("'meta' must be an object")
+    if title is not None:
+        title = clean_text(title).strip()
+    return Document(clean_text(doc_id.strip()), title, paragraphs, meta, path)
+
+
+def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = None
+                         ) -> Iterator[Document]:
+    """Stream documents from a JSONL file; the first bad line raises InputError.
+
+    Callers that must import nothing from a bad file run this inside a transaction
+    they roll back on error (the store's import does).
+    """
+    spath = str(path)
+    seen: set[str] = set()
+    with open(path, "rb") as fh:
+        offset = 0
+        for lineno, raw in enumerate(fh, start=1):
+            start = offset
+            offset += len(raw)
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+                start += 3
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(Problem(
+                    spath, lineno, exc.start + 1,
+                    f"invalid UTF-8 at byte offset {start + exc.start}")) from None
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(Problem(spath, lineno, exc.colno,
+                                         f"invalid JSON: {exc.msg}")) from None
+            doc = _jsonl_document(obj, spath, lineno)
+            if on_offset is not None and lineno % 1000 == 0:
+                on_offset(offset)
+            if doc.id in seen:
+                raise InputError(Problem(spath, lineno, 1,
+                                         f"duplicate document id {doc.id!r} in this file"))
+            seen.add(doc.id)
+            yield doc
+
+
+def collect_files(paths: list[Path]) -> list[tuple[Path, Path]]:
+    """(file, root) pairs for every corpus file under `paths`, sorted, recursively."""
+    out: list[tuple[Path, Path]] = []
+    for p in paths:
+        if p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    f = Path(dirpath) / name
+                    if f.suffix in SUFFIXES:
+                        out.append((f, p))
+        elif p.is_file():
+            if p.suffix not in SUFFIXES:
+                raise InputError(f"unsupported file type {p.suffix!r}: use "
+                                 f"{', '.join(SUFFIXES)}", p)
+            out.append((p, p.parent))
+        else:
+            raise InputError("no such file or directory", p)
+    return out
+
+
+def document_id_for(path: Path, project_root: Path) -> str:
+    """A stable id from the path: relative to the project when inside it, no suffix."""
+    resolved = path.resolve()
+    try:
+        rel = resolved.relative_to(project_root.resolve())
+    except ValueError:
+        rel = Path(resolved.name)
+    return rel.with_suffix("").as_posix()
+
+
+def iter_file_documents(path: Path, project_root: Path) -> Iterator[Document]:
+    if path.suffix == ".jsonl":
+        yield from iter_jsonl_documents(path)
+    else:
+        doc = read_text_document(path, document_id_for(path, project_root))
+        if doc is not None:
+            yield doc
+
+
+def file_fingerprint(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

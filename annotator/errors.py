@@ -1,0 +1,37 @@
+"""Errors that reach the user as `path:line:col: message`, never as a traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in an input file. line and col are 1-based; 0 = unknown."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}:{self.col or 1}: {self.message}"
+        return f"{self.path}: {self.message}"
+
+
+class InputError(Exception):
+    """Invalid input: the CLI prints every problem and exits 1."""
+
+    def __init__(self, problems: list[Problem] | Problem | str, path: str | Path | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(str(path or ""), 0, 0, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(Exception):
+    """Wrong use of a command: the CLI prints it and exits 2."""

@@ -1,0 +1,107 @@
+"""Export records: one JSON object per unit that any annotator marked done.
+
+Streams document by document, so memory stays flat as the corpus grows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from annotator.schema import LabelSchema
+from annotator.store.sqlite import SQLiteStore
+
+
+def _labels(state: dict, schema: LabelSchema) -> dict[str, Any]:
+    """One key per paragraph-level layer: a list for multi, an id or None for single.
+    Layers the schema no longer has are kept as stored, never dropped."""
+    stored = state.get("labels", {})
+    out: dict[str, Any] = {}
+    for layer in schema.paragraph_layers:
+        value = stored.get(layer.id)
+        if layer.kind == "multi":
+            out[layer.id] = list(value) if isinstance(value, list) else ([value] if value else [])
+        else:
+            out[layer.id] = value[0] if isinstance(value, list) and value else (
+                value if isinstance(value, str) else None)
+    for layer_id, value in stored.items():
+        if layer_id not in out:
+            out[layer_id] = value
+    return out
+
+
+def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSchema,
+                      current_sha: str, old_text: str | None) -> dict:
+    rec = {
+        "annotator": annotator,
+        "status": "done",
+        "labels": _labels(state, schema),
+        "spans": state.get("spans", []),
+        "relations": state.get("relations", []),
+        "note": state.get("note"),
+        "flag": bool(state.get("flag")),
+        "updated_at": info["updated_at"][:19] + "Z",
+        "seconds": round(float(info.get("seconds") or 0.0), 1),
+    }
+    if info.get("unit_sha") and info["unit_sha"] != current_sha:
+        # The paragraph changed on re-import after this annotation was made: kept and
+        # flagged, never re-aligned. Span offsets refer to `original_text`.
+        rec["stale"] = True
+        rec["original_text"] = old_text
+    return rec
+
+
+def iter_records(store: SQLiteStore, schema: LabelSchema,
+                 progress: Callable[[int, int], None] | None = None,
+                 with_agreement: bool = True) -> Iterator[dict]:
+    """Export records in document order."""
+    unit_agreement = None
+    if with_agreement:
+        from annotator.agreement import unit_agreement
+    journals = [store.journal(a) for a in store.annotators()]
+    total = store.document_count()
+    schema_ref = {"id": schema.id, "version": schema.version, "sha256": schema.sha256}
+    for n, doc in enumerate(store.iter_documents(), start=1):
+        if progress and n % 200 == 0:
+            progress(n, total)
+        per_unit: dict[int, list[tuple[str, dict, dict]]] = {}
+        for j in journals:
+            for unit, state, info in j.done_states(doc.id):
+                per_unit.setdefault(unit, []).append((j.annotator, state, info))
+        if not per_unit:
+            continue
+        units = {u.index: u for u in store.units(doc.id)}
+        for idx in sorted(per_unit):
+            u = units.get(idx)
+            text = u.text if u else ""
+            sha = u.sha if u else ""
+            annotations = []
+            for name, state, info in per_unit[idx]:
+                old = None
+                if info.get("unit_sha") != sha:
+                    old = store.old_text(doc.id, idx, info["unit_sha"])
+                annotations.append(annotation_record(name, state, info, schema, sha, old))
+            record = {
+                "doc_id": doc.id,
+                "paragraph": idx,
+                "text": text,
+                "title": doc.title,
+                "meta": doc.meta,
+                "schema": schema_ref,
+                "annotations": annotations,
+            }
+            if with_agreement:
+                record["agreement"] = unit_agreement(annotations, schema)
+            yield record
+    if progress:
+        progress(total, total)
+
+
+def write_records(records: Iterator[dict], out: IO[str]) -> int:
+    n = 0
+    for rec in records:
+        out.write(json.dumps(rec, ensure_ascii=False, allow_nan=False))
+        out.write("\n")
+        n += 1
+    return n

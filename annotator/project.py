@@ -1,0 +1,139 @@
+"""A project: a directory with an optional `annotator.yaml`, its corpora, and the
+embedded store under `.annotator/`."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotator.errors import InputError, Problem
+from annotator.schema import LabelSchema, default_schema_path, load_schema
+from annotator.store.sqlite import SQLiteStore
+
+CONFIG_NAME = "annotator.yaml"
+CONFIG_KEYS = {"schema", "corpus", "exports"}
+
+
+@dataclass
+class ProjectConfig:
+    schema: str | None = None
+    corpus: list[str] = field(default_factory=list)
+    exports: str = "exports"
+
+
+def validate_config_file(path: Path) -> list[Problem]:
+    """Problems of an `annotator.yaml` (never raises for bad content)."""
+    try:
+        _read_config(path)
+    except InputError as exc:
+        return exc.problems
+    return []
+
+
+def _read_config(path: Path) -> ProjectConfig:
+    from annotator.yamlload import load_yaml
+
+    doc = load_yaml(path)
+    data = doc.data
+    if data is None:
+        return ProjectConfig()
+    if not isinstance(data, dict):
+        raise InputError([doc.problem((), "expected a mapping with keys "
+                                      + ", ".join(sorted(CONFIG_KEYS)))])
+    problems = [doc.problem((k,), f"unknown key {k!r}; allowed: "
+                            + ", ".join(sorted(CONFIG_KEYS))) for k in data if k not in CONFIG_KEYS]
+    cfg = ProjectConfig()
+    if "schema" in data:
+        if isinstance(data["schema"], str) and data["schema"]:
+            cfg.schema = data["schema"]
+        else:
+            problems.append(doc.problem(("schema",), "'schema' must be a path (a string)"))
+    if "corpus" in data:
+        corpus = data["corpus"]
+        if isinstance(corpus, str):
+            corpus = [corpus]
+        if not isinstance(corpus, list) or not all(isinstance(c, str) for c in corpus):
+            problems.append(doc.problem(("corpus",), "'corpus' must be a path or a list of paths"))
+        else:
+            cfg.corpus = corpus
+            for i, c in enumerate(corpus):
+                if not (path.parent / c).exists():
+                    problems.append(doc.problem(("corpus", i) if isinstance(data["corpus"], list)
+                                                else ("corpus",), f"no such file or directory: {c}"))
+    if "exports" in data:
+        if isinstance(data["exports"], str):
+            cfg.exports = data["exports"]
+        else:
+            problems.append(doc.problem(("exports",), "'exports' must be a directory path"))
+    if cfg.schema and not (path.parent / cfg.schema).is_file():
+        problems.append(doc.problem(("schema",), f"no such schema file: {cfg.schema}"))
+    if problems:
+        raise InputError(problems)
+    return cfg
+
+
+class Project:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root or os.getcwd()).resolve()
+        if not self.root.is_dir():
+            raise InputError("project directory does not exist", self.root)
+        cfg_path = self.root / CONFIG_NAME
+        self.config = _read_config(cfg_path) if cfg_path.is_file() else ProjectConfig()
+        self._store: SQLiteStore | None = None
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / ".annotator"
+
+    def has_store(self) -> bool:
+        return (self.store_dir / "corpus.db").exists()
+
+    @property
+    def store(self) -> SQLiteStore:
+        if self._store is None:
+            self._store = SQLiteStore(self.store_dir)
+        return self._store
+
+    def schema_path(self, override: str | Path | None = None) -> Path:
+        if override:
+            return Path(override)
+        if self.config.schema:
+            return self.root / self.config.schema
+        local = self.root / "schemas" / "framing-devices.yaml"
+        return local if local.is_file() else default_schema_path()
+
+    def load_schema(self, override: str | Path | None = None) -> LabelSchema:
+        path = self.schema_path(override)
+        if not path.is_file():
+            raise InputError("no such schema file", path)
+        return load_schema(path)
+
+    def corpus_paths(self) -> list[Path]:
+        return [self.root / c for c in self.config.corpus]
+
+    def exports_dir(self) -> Path:
+        return self.root / self.config.exports
+
+    def schema_search_dirs(self) -> list[Path]:
+        from annotator.schema import schemas_dir
+
+        dirs = [self.root / "schemas"]
+        if self.config.schema:
+            dirs.append((self.root / self.config.schema).parent)
+        dirs.append(schemas_dir())
+        return dirs
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def default_annotator() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name (e.g. a container with an unknown uid)
+        name = "annotator"
+    return name or "annotator"

@@ -1,0 +1,476 @@
+"""The label schema: layers of labels loaded from YAML and validated.
+
+The dataclasses below are the contract other modules use. Validation runs the JSON
+Schema in `schemas/label-schema.schema.json` and then the checks JSON Schema cannot
+express (unique ids and hotkeys, relation ends, attribute defaults); every problem is
+located at the line and column of the offending node.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from annotator import keys as keymap
+from annotator.errors import InputError, Problem
+from annotator.yamlload import Pointer, YamlDocument, load_yaml_bytes
+
+LayerKind = Literal["multi", "single", "span"]
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An attribute of a span label, e.g. quote type: direct / indirect."""
+
+    id: str
+    name: str
+    values: tuple[str, ...]
+    key: str | None = None  # hotkey that cycles the value
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    id: str
+    name: str
+    description: str = ""
+    key: str | None = None  # Textual key name (see keys.key_name)
+    examples: tuple[str, ...] = ()
+    attributes: tuple[Attribute, ...] = ()  # span labels only
+    category: str | None = None  # grouping from the source taxonomy, if any
+
+    def attribute(self, attribute_id: str) -> Attribute | None:
+        for att in self.attributes:
+            if att.id == attribute_id:
+                return att
+        return None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A directed relation between span labels, e.g. quote attributed_to source."""
+
+    id: str
+    name: str
+    sources: tuple[str, ...]  # span label ids allowed at the `from` end
+    targets: tuple[str, ...]  # span label ids allowed at the `to` end
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    name: str
+    kind: LayerKind
+    labels: tuple[Label, ...]
+    description: str = ""
+    relations: tuple[Relation, ...] = ()
+
+    def label(self, label_id: str) -> Label | None:
+        for lab in self.labels:
+            if lab.id == label_id:
+                return lab
+        return None
+
+
+@dataclass(frozen=True)
+class LabelSchema:
+    id: str
+    version: int | str
+    title: str
+    layers: tuple[Layer, ...]
+    guidelines: str | None = None
+    sha256: str = ""  # of the file's bytes
+    path: Path | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    description: str = ""
+    source: str | None = None  # citation of the taxonomy
+
+    def layer(self, layer_id: str) -> Layer | None:
+        for lay in self.layers:
+            if lay.id == layer_id:
+                return lay
+        return None
+
+    @property
+    def paragraph_layers(self) -> tuple[Layer, ...]:
+        return tuple(lay for lay in self.layers if lay.kind != "span")
+
+    @property
+    def span_layers(self) -> tuple[Layer, ...]:
+        return tuple(lay for lay in self.layers if lay.kind == "span")
+
+    def hotkeys(self) -> dict[str, tuple[Layer, Label]]:
+        """Textual key name -> (layer, label) for every label with a hotkey."""
+        return {lab.key: (lay, lab) for lay in self.layers for lab in lay.labels if lab.key}
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def schemas_dir() -> Path:
+    """The repo's `schemas/` folder (label schemas and JSON Schemas)."""
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+def default_schema_path() -> Path:
+    """The default label schema, used when a project names none."""
+    return schemas_dir() / "framing-devices.yaml"
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    meta = json.loads((schemas_dir() / "label-schema.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(meta)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _where(pointer: Pointer) -> str:
+    """`layers[0].labels[2].key` — names the field in messages, next to the line number."""
+    out = ""
+    for part in pointer:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
+    """(mapping, property) pairs where an unknown key looks like a misspelt required one:
+    reporting the property as missing too would only repeat the same mistake."""
+    out = set()
+    for err in errors:
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = list((err.schema.get("properties") or {}).keys())
+            for key in err.instance:
+                if key not in allowed:
+                    for hint in difflib.get_close_matches(str(key), allowed, n=1):
+                        out.add((tuple(err.absolute_path), hint))
+    return out
+
+
+def _schema_error_problems(
+    doc: YamlDocument, err: ValidationError, typos: set[tuple[Pointer, str]]
+) -> list[Problem]:
+    pointer: Pointer = tuple(err.absolute_path)
+    prefix = f"{_where(pointer)}: " if pointer else ""
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        # Point at each unknown key itself and suggest the likely intended one.
+        allowed = sorted((err.schema.get("properties") or {}).keys())
+        out = []
+        for key in err.instance:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            msg = f"unknown property '{key}'" + (
+                f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(allowed)})"
+            )
+            out.append(doc.problem(pointer + (key,), prefix + msg))
+        return out
+    if err.validator == "required":
+        missing = [p for p in err.validator_value if repr(p) in err.message]
+        if missing and (pointer, missing[0]) in typos:
+            return []
+        # The property is missing: point at the mapping that should hold it.
+        line, col = doc.locate_node(pointer)
+        return [Problem(doc.path, line, col, prefix + err.message)]
+    if err.validator == "not" and err.validator_value == {}:
+        # The layer's `else` branch forbids these on paragraph-level layers.
+        what = pointer[-1] if pointer else "this"
+        return [doc.problem(pointer, f"{_where(pointer)}: '{what}' is only allowed on span layers")]
+    if err.validator == "pattern" and pointer and pointer[-1] == "key":
+        msg = "a hotkey must be a single character or a Textual key name such as 'f5' or 'ctrl+e'"
+        return [doc.problem(pointer, f"{prefix}{err.instance!r}: {msg}")]
+    if err.validator == "pattern" and pointer and pointer[-1] == "id":
+        msg = (
+            "ids must be lowercase letters, digits, '_' or '-'"
+            if err.schema.get("pattern", "").startswith("^[a-z0-9]")
+            else "ids must start with a letter: letters, digits, '_' or '-'"
+        )
+        return [doc.problem(pointer, f"{prefix}{err.instance!r}: {msg}")]
+    return [doc.problem(pointer, prefix + err.message)]
+
+
+def _items(value: Any) -> list[tuple[int, dict]]:
+    """Enumerate the mappings of a list, skipping malformed entries (already reported)."""
+    if not isinstance(value, list):
+        return []
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+
+
+_ACTION_OF_KEY = {k: action for action, ks in keymap.DEFAULT_KEYS.items() for k in ks}
+
+
+def _semantic_problems(doc: YamlDocument) -> list[Problem]:
+    """Checks JSON Schema cannot express. Tolerant of malformed structure."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    problems: list[Problem] = []
+    seen_layers: dict[str, int] = {}
+    seen_keys: dict[str, tuple[str, int]] = {}  # key name -> (what uses it, line)
+
+    def check_key(pointer: Pointer, raw: Any, what: str) -> None:
+        if not isinstance(raw, str) or not raw:
+            return
+        name = keymap.key_name(raw)
+        line = doc.locate(pointer)[0]
+        if name in keymap.RESERVED_KEYS:
+            problems.append(
+                doc.problem(
+                    pointer,
+                    f"{_where(pointer)}: hotkey '{raw}' of {what} is reserved by the annotation "
+                    f"screen ({_ACTION_OF_KEY[name]}); free keys include digits and most uppercase "
+                    "letters",
+                )
+            )
+        elif name in seen_keys:
+            other, other_line = seen_keys[name]
+            problems.append(
+                doc.problem(
+                    pointer,
+                    f"{_where(pointer)}: hotkey '{raw}' of {what} is already used by {other} "
+                    f"(line {other_line})",
+                )
+            )
+        else:
+            seen_keys[name] = (what, line)
+
+    for li, layer in _items(data.get("layers")):
+        lp: Pointer = ("layers", li)
+        lid = layer.get("id")
+        if isinstance(lid, str):
+            if lid in seen_layers:
+                problems.append(
+                    doc.problem(
+                        lp + ("id",),
+                        f"{_where(lp + ('id',))}: duplicate layer id '{lid}' "
+                        f"(first on line {seen_layers[lid]})",
+                    )
+                )
+            else:
+                seen_layers[lid] = doc.locate(lp + ("id",))[0]
+        seen_labels: dict[str, int] = {}
+        for bi, label in _items(layer.get("labels")):
+            bp: Pointer = lp + ("labels", bi)
+            bid = label.get("id")
+            if isinstance(bid, str):
+                if bid in seen_labels:
+                    problems.append(
+                        doc.problem(
+                            bp + ("id",),
+                            f"{_where(bp + ('id',))}: duplicate label id '{bid}' in layer "
+                            f"'{lid}' (first on line {seen_labels[bid]})",
+                        )
+                    )
+                else:
+                    seen_labels[bid] = doc.locate(bp + ("id",))[0]
+            check_key(bp + ("key",), label.get("key"), f"label '{bid}' in layer '{lid}'")
+            seen_atts: set[str] = set()
+            for ai, att in _items(label.get("attributes")):
+                ap: Pointer = bp + ("attributes", ai)
+                aid = att.get("id")
+                if isinstance(aid, str):
+                    if aid in seen_atts:
+                        problems.append(
+                            doc.problem(
+                                ap + ("id",),
+                                f"{_where(ap + ('id',))}: duplicate attribute id '{aid}' on label '{bid}'",
+                            )
+                        )
+                    seen_atts.add(aid)
+                check_key(ap + ("key",), att.get("key"), f"attribute '{aid}' of label '{bid}'")
+                values = att.get("values")
+                if isinstance(values, list):
+                    for vi, v in enumerate(values):
+                        if v in values[:vi]:
+                            problems.append(
+                                doc.problem(
+                                    ap + ("values", vi),
+                                    f"{_where(ap + ('values', vi))}: duplicate value '{v}'",
+                                )
+                            )
+                    default = att.get("default")
+                    if default is not None and default not in values:
+                        problems.append(
+                            doc.problem(
+                                ap + ("default",),
+                                f"{_where(ap + ('default',))}: default '{default}' is not one of "
+                                f"the values {values}",
+                            )
+                        )
+        span_labels = set(seen_labels) if layer.get("kind") == "span" else set()
+        seen_rels: set[str] = set()
+        for ri, rel in _items(layer.get("relations")):
+            rp: Pointer = lp + ("relations", ri)
+            rid = rel.get("id")
+            if isinstance(rid, str):
+                if rid in seen_rels:
+                    problems.append(
+                        doc.problem(
+                            rp + ("id",), f"{_where(rp + ('id',))}: duplicate relation id '{rid}'"
+                        )
+                    )
+                seen_rels.add(rid)
+            if layer.get("kind") != "span":
+                continue  # reported by the JSON Schema
+            for end in ("from", "to"):
+                ends = rel.get(end)
+                if not isinstance(ends, list):
+                    continue
+                for ei, target in enumerate(ends):
+                    if isinstance(target, str) and target not in span_labels:
+                        ep = rp + (end, ei)
+                        known = ", ".join(sorted(span_labels)) or "none"
+                        problems.append(
+                            doc.problem(
+                                ep,
+                                f"{_where(ep)}: relation '{rid}' names unknown label '{target}' "
+                                f"(labels of layer '{lid}': {known})",
+                            )
+                        )
+    return problems
+
+
+def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
+    spath = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return [Problem(spath, 0, 0, f"cannot read file: {exc.strerror or exc}")], None, b""
+    try:
+        doc = load_yaml_bytes(raw, spath)
+    except InputError as exc:
+        return exc.problems, None, raw
+    if doc.data is None:
+        return (
+            [
+                Problem(
+                    spath,
+                    1,
+                    1,
+                    "the file is empty: a label schema needs id, version, title and layers",
+                )
+            ],
+            doc,
+            raw,
+        )
+    problems: list[Problem] = []
+    errors = list(_validator().iter_errors(doc.data))
+    typos = _typo_targets(errors)
+    for err in errors:
+        problems.extend(_schema_error_problems(doc, err, typos))
+    problems.extend(_semantic_problems(doc))
+    # Deduplicate and order by position so the output reads top to bottom.
+    problems = sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
+    return problems, doc, raw
+
+
+def validate_schema_file(path: str | Path) -> list[Problem]:
+    """Every problem of a label-schema file, located; [] when valid. Never raises for
+    invalid content."""
+    return _check(path)[0]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
+    layers = []
+    for lay in data["layers"]:
+        labels = tuple(
+            Label(
+                id=lab["id"],
+                name=lab["name"],
+                description=(lab.get("description") or "").strip(),
+                key=keymap.key_name(lab["key"]) if lab.get("key") else None,
+                examples=tuple(lab.get("examples") or ()),
+                attributes=tuple(
+                    Attribute(
+                        id=att["id"],
+                        name=att["name"],
+                        values=tuple(att["values"]),
+                        key=keymap.key_name(att["key"]) if att.get("key") else None,
+                        default=att.get("default"),
+                    )
+                    for att in lab.get("attributes") or ()
+                ),
+                category=_opt_str(lab.get("category")),
+            )
+            for lab in lay["labels"]
+        )
+        relations = tuple(
+            Relation(
+                id=rel["id"],
+                name=rel["name"],
+                sources=tuple(rel["from"]),
+                targets=tuple(rel["to"]),
+                description=(rel.get("description") or "").strip(),
+            )
+            for rel in lay.get("relations") or ()
+        )
+        layers.append(
+            Layer(
+                id=lay["id"],
+                name=lay["name"],
+                kind=lay["kind"],
+                labels=labels,
+                description=(lay.get("description") or "").strip(),
+                relations=relations,
+            )
+        )
+    known = {"$schema", "id", "version", "title", "description", "guidelines", "source", "layers"}
+    return LabelSchema(
+        id=data["id"],
+        version=data["version"],
+        title=data["title"],
+        layers=tuple(layers),
+        guidelines=_opt_str(data.get("guidelines")),
+        sha256=sha256,
+        path=path,
+        extra={k: v for k, v in data.items() if k not in known},
+        description=(data.get("description") or "").strip(),
+        source=_opt_str(data.get("source")),
+    )
+
+
+def load_schema(path: str | Path) -> LabelSchema:
+    """Load and validate a label schema; raises errors.InputError with located problems."""
+    problems, doc, raw = _check(path)
+    if problems:
+        raise InputError(problems)
+    assert doc is not None  # no problems means the YAML parsed
+    return _build_schema(doc.data, Path(path), hashlib.sha256(raw).hexdigest())
+
+
+def find_schema(
+    schema_id: str,
+    search_dirs: Iterable[str | Path],
+    version: int | str | None = None,
+) -> LabelSchema | None:
+    """The label schema among `DIR/*.yaml` whose `id` is schema_id (preferring one whose
+    version matches, when given); None when there is none. Files that do not parse are
+    skipped: they cannot be the schema an export names."""
+    fallback: Path | None = None
+    for d in search_dirs:
+        for candidate in sorted(Path(d).glob("*.yaml")):
+            try:
+                data = load_yaml_bytes(candidate.read_bytes(), str(candidate)).data
+            except (InputError, OSError):
+                continue
+            if not isinstance(data, dict) or data.get("id") != schema_id:
+                continue
+            if version is None or str(data.get("version")) == str(version):
+                return load_schema(candidate)
+            fallback = fallback or candidate
+    return load_schema(fallback) if fallback else None

@@ -1,0 +1,511 @@
+"""The embedded SQLite store under a project's `.annotator/`.
+
+- `corpus.db`: documents and units, written by import only.
+- `journals/<annotator>.db`: one per annotator (WAL). An append-only `events` table
+  is the truth; `units` (the current state per unit) and `labels` (paragraph labels,
+  one row each, for the agreement fast path) are derived from it in the same
+  transaction. Annotators never block each other, and each journal is a file its
+  annotator can own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from annotator.actions import apply_action
+from annotator.corpus import Document, unit_hash
+from annotator.errors import InputError
+from annotator.schema import LabelSchema
+from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
+
+CORPUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT,
+    meta TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    n_units INTEGER NOT NULL,
+    has_title INTEGER NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS units (
+    doc INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    PRIMARY KEY (doc, idx)
+) WITHOUT ROWID;
+-- Texts replaced by a re-import, so annotations made on them can still be shown.
+CREATE TABLE IF NOT EXISTS unit_history (
+    doc INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    sha TEXT NOT NULL,
+    text TEXT NOT NULL,
+    replaced_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+);
+"""
+
+JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    unit INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
+    -- 0 active, 1 undone (redo-able), 2 undone and overtaken by a new action
+    undone INTEGER NOT NULL DEFAULT 0,
+    undone_by INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_undo ON events (undone, seq);
+CREATE TABLE IF NOT EXISTS units (
+    doc_id TEXT NOT NULL,
+    unit INTEGER NOT NULL,
+    doc_key INTEGER NOT NULL,
+    status TEXT,
+    state TEXT NOT NULL,
+    unit_sha TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (doc_id, unit)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS units_order ON units (doc_key, unit);
+CREATE TABLE IF NOT EXISTS labels (
+    doc_key INTEGER NOT NULL,
+    unit INTEGER NOT NULL,
+    layer TEXT NOT NULL,
+    label TEXT NOT NULL,
+    PRIMARY KEY (layer, label, doc_key, unit)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: every write below opens its own BEGIN IMMEDIATE ... COMMIT.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed action survives power loss, not only a killed process.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+class SQLiteStore:
+    """Corpus plus journals under `root` (a project's `.annotator/` directory)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "journals").mkdir(exist_ok=True)
+        self.conn = _connect(self.root / "corpus.db")
+        self.conn.executescript(CORPUS_SCHEMA)
+        self._journals: dict[str, SQLiteJournal] = {}
+
+    # -- corpus -------------------------------------------------------------------
+    def import_documents(self, docs: Iterable[Document], progress: Progress | None = None,
+                         sources: dict[str, str] | None = None) -> ImportStats:
+        """Import in one transaction: any error (e.g. a bad JSONL line) rolls back all."""
+        stats = ImportStats()
+        changed_units: list[tuple[str, int]] = []
+        conn = self.conn
+        ts = now_iso()
+        batch: list[tuple[int, int, str, str]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            next_key = (conn.execute("SELECT max(key) FROM documents").fetchone()[0] or 0) + 1
+            empty = next_key == 1
+            for n, doc in enumerate(docs, start=1):
+                sha = doc.content_hash()
+                units = doc.units()
+                row = None if empty else conn.execute(
+                    "SELECT key, sha FROM documents WHERE id = ?", (doc.id,)).fetchone()
+                meta = json.dumps(doc.meta, ensure_ascii=False)
+                if row is None:
+                    key = next_key
+                    next_key += 1
+                    conn.execute(
+                        "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                        (key, doc.id, doc.title, meta, doc.source, sha, len(units),
+                         int(doc.title is not None), ts))
+                    batch.extend((key, i, t, unit_hash(t)) for i, t in units)
+                    stats.new += 1
+                elif row[1] == sha:
+                    stats.unchanged += 1
+                    continue
+                else:
+                    key = row[0]
+                    old = {i: (t, s) for i, t, s in conn.execute(
+                        "SELECT idx, text, sha FROM units WHERE doc = ?", (key,))}
+                    new = {i: t for i, t in units}
+                    for i, (text, usha) in old.items():
+                        if new.get(i) != text:
+                            conn.execute("INSERT INTO unit_history VALUES (?,?,?,?,?)",
+                                         (key, i, usha, text, ts))
+                            changed_units.append((doc.id, i))
+                    conn.execute("DELETE FROM units WHERE doc = ?", (key,))
+                    conn.execute(
+                        "UPDATE documents SET title=?, meta=?, source=?, sha=?, n_units=?, "
+                        "has_title=?, imported_at=? WHERE key=?",
+                        (doc.title, meta, doc.source, sha, len(units),
+                         int(doc.title is not None), ts, key))
+                    batch.extend((key, i, t, unit_hash(t)) for i, t in units)
+                    stats.changed += 1
+                stats.units += len(units)
+                if len(batch) >= 20000:
+                    conn.executemany("INSERT INTO units VALUES (?,?,?,?)", batch)
+                    batch.clear()
+                if progress is not None and n % 500 == 0:
+                    progress(n, None)
+            if batch:
+                conn.executemany("INSERT INTO units VALUES (?,?,?,?)", batch)
+            for path, fp in (sources or {}).items():
+                conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, fp))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if changed_units:
+            stats.stale = self._annotated(changed_units)
+        return stats
+
+    def _annotated(self, units: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
+        out = []
+        for name in self.annotators():
+            j = self.journal(name)
+            for doc_id, idx in units:
+                if j.state(doc_id, idx) is not None:
+                    out.append((doc_id, idx, name))
+        return out
+
+    def source_fingerprint(self, path: str) -> str | None:
+        row = self.conn.execute("SELECT fingerprint FROM sources WHERE path = ?",
+                                (path,)).fetchone()
+        return row[0] if row else None
+
+    def document_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+
+    def unit_count(self) -> int:
+        return self.conn.execute("SELECT coalesce(sum(n_units), 0) FROM documents").fetchone()[0]
+
+    @staticmethod
+    def _doc(row: tuple) -> DocInfo:
+        key, doc_id, title, meta, source, n_units, has_title = row
+        return DocInfo(key, doc_id, title, json.loads(meta), n_units, bool(has_title), source)
+
+    _DOC_COLS = "key, id, title, meta, source, n_units, has_title"
+
+    def document(self, doc_id: str) -> DocInfo | None:
+        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents WHERE id = ?",
+                                (doc_id,)).fetchone()
+        return self._doc(row) if row else None
+
+    def document_at(self, position: int) -> DocInfo | None:
+        """The document at 0-based `position` in import order."""
+        # Keys are dense (documents are never deleted), so position = key - 1.
+        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents WHERE key = ?",
+                                (position + 1,)).fetchone()
+        return self._doc(row) if row else None
+
+    def iter_documents(self) -> Iterator[DocInfo]:
+        cur = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents ORDER BY key")
+        for row in cur:
+            yield self._doc(row)
+
+    def unit(self, doc_id: str, index: int) -> Unit | None:
+        row = self.conn.execute(
+            "SELECT u.text, u.sha FROM units u JOIN documents d ON u.doc = d.key "
+            "WHERE d.id = ? AND u.idx = ?", (doc_id, index)).fetchone()
+        return Unit(doc_id, index, row[0], row[1]) if row else None
+
+    def units(self, doc_id: str) -> list[Unit]:
+        rows = self.conn.execute(
+            "SELECT u.idx, u.text, u.sha FROM units u JOIN documents d ON u.doc = d.key "
+            "WHERE d.id = ? ORDER BY u.idx", (doc_id,)).fetchall()
+        return [Unit(doc_id, i, t, s) for i, t, s in rows]
+
+    def iter_units(self) -> Iterator[tuple[DocInfo, Unit]]:
+        """Every unit in document order (streams; for export)."""
+        for doc in self.iter_documents():
+            for u in self.units(doc.id):
+                yield doc, u
+
+    def old_text(self, doc_id: str, index: int, sha: str) -> str | None:
+        """The text a unit had when it was annotated, if a re-import replaced it."""
+        row = self.conn.execute(
+            "SELECT h.text FROM unit_history h JOIN documents d ON h.doc = d.key "
+            "WHERE d.id = ? AND h.idx = ? AND h.sha = ? ORDER BY h.rowid DESC LIMIT 1",
+            (doc_id, index, sha)).fetchone()
+        return row[0] if row else None
+
+    def search(self, text: str, after: tuple[int, int] | None = None,
+               backwards: bool = False) -> tuple[str, int] | None:
+        """The next unit (by document key, unit) containing `text`, case-insensitive for
+        ASCII; wraps around. `after` is (document key, unit)."""
+        needle = text.lower()
+        key, idx = after or ((0, -1) if not backwards else (1 << 62, 0))
+        op, order = ("<", "DESC") if backwards else (">", "ASC")
+        sql = (f"SELECT d.id, u.idx FROM units u JOIN documents d ON u.doc = d.key "
+               f"WHERE (u.doc, u.idx) {op} (?, ?) AND instr(lower(u.text), ?) > 0 "
+               f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
+        row = self.conn.execute(sql, (key, idx, needle)).fetchone()
+        if row is None and after is not None:
+            wrap = (0, -1) if not backwards else (1 << 62, 0)
+            row = self.conn.execute(sql, (*wrap, needle)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- journals -----------------------------------------------------------------
+    def annotators(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "journals").glob("*.db"))
+
+    def journal(self, annotator: str, schema: LabelSchema | None = None) -> SQLiteJournal:
+        if not ANNOTATOR_NAME.match(annotator):
+            raise InputError(
+                f"invalid annotator name {annotator!r}: use letters, digits, '.', '_' or "
+                "'-' (at most 64 characters)")
+        j = self._journals.get(annotator)
+        if j is None:
+            j = SQLiteJournal(self, annotator, schema)
+            self._journals[annotator] = j
+        elif schema is not None:
+            j.schema = schema
+        return j
+
+    def close(self) -> None:
+        for j in self._journals.values():
+            j.close()
+        self._journals.clear()
+        self.conn.close()
+
+
+class SQLiteJournal:
+    """One annotator's events and the state derived from them."""
+
+    def __init__(self, store: SQLiteStore, annotator: str, schema: LabelSchema | None):
+        self.store = store
+        self.annotator = annotator
+        self.schema = schema
+        self.path = store.root / "journals" / f"{annotator}.db"
+        self.conn = _connect(self.path)
+        self.conn.executescript(JOURNAL_SCHEMA)
+        self._keys: dict[str, int] = {}
+
+    # -- writing ------------------------------------------------------------------
+    def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
+        """Append the action as an event and update the derived state, in one
+        transaction. Returns only after COMMIT (durable)."""
+        u = self.store.unit(doc_id, unit)
+        if u is None:
+            raise InputError(f"no unit {unit} in document {doc_id!r}")
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = self._state_json(doc_id, unit)
+            after = apply_action(json.loads(before) if before else None, action,
+                                 self.schema, u.text)
+            seq = self._append(doc_id, unit, action["type"], action, before, after, seconds)
+            conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")
+            self._write_state(doc_id, unit, after, u.sha, seconds)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return Change(doc_id, unit, after, seq)
+
+    def _append(self, doc_id, unit, kind, action, before, after, seconds) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, seconds) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (now_iso(), doc_id, unit, kind, json.dumps(action, ensure_ascii=False), before,
+             json.dumps(after, ensure_ascii=False), seconds))
+        return cur.lastrowid
+
+    def _doc_key(self, doc_id: str) -> int:
+        key = self._keys.get(doc_id)
+        if key is None:
+            info = self.store.document(doc_id)
+            key = info.key if info else 0
+            self._keys[doc_id] = key
+        return key
+
+    def _write_state(self, doc_id: str, unit: int, state: dict | None, unit_sha: str,
+                     seconds: float) -> None:
+        conn = self.conn
+        key = self._doc_key(doc_id)
+        conn.execute("DELETE FROM labels WHERE doc_key = ? AND unit = ?", (key, unit))
+        if state is None:
+            conn.execute("DELETE FROM units WHERE doc_id = ? AND unit = ?", (doc_id, unit))
+            return
+        conn.execute(
+            "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, updated_at, "
+            "seconds) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (doc_id, unit) DO UPDATE SET "
+            "status=excluded.status, state=excluded.state, unit_sha=excluded.unit_sha, "
+            "updated_at=excluded.updated_at, seconds=units.seconds + excluded.seconds",
+            (doc_id, unit, key, state.get("status"), json.dumps(state, ensure_ascii=False),
+             unit_sha, now_iso(), seconds))
+        rows = []
+        for layer, value in state.get("labels", {}).items():
+            for label in (value if isinstance(value, list) else [value] if value else []):
+                rows.append((key, unit, layer, label))
+        if rows:
+            conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?,?)", rows)
+
+    def _restore(self, kind: str, target: int, doc_id: str, unit: int, state_json: str | None
+                 ) -> Change:
+        """Set a unit back to a recorded state (undo: `before`; redo: `after`)."""
+        state = json.loads(state_json) if state_json else None
+        current = self._state_json(doc_id, unit)
+        u = self.store.unit(doc_id, unit)
+        sha = u.sha if u else ""
+        seq = self._append(doc_id, unit, kind, {"type": kind, "event": target}, current,
+                           state, 0.0)
+        if state is None:
+            self._write_state(doc_id, unit, None, sha, 0.0)
+        else:
+            self._write_state(doc_id, unit, state, sha, 0.0)
+        return Change(doc_id, unit, state or {}, seq)
+
+    def undo(self) -> Change | None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT seq, doc_id, unit, before FROM events WHERE undone = 0 "
+                "AND kind NOT IN ('undo', 'redo') ORDER BY seq DESC LIMIT 1").fetchone()
+            if row is None:
+                conn.execute("ROLLBACK")
+                return None
+            seq, doc_id, unit, before = row
+            change = self._restore("undo", seq, doc_id, unit, before)
+            conn.execute("UPDATE events SET undone = 1, undone_by = ? WHERE seq = ?",
+                         (change.seq, seq))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return change
+
+    def redo(self) -> Change | None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT seq, doc_id, unit, after FROM events WHERE undone = 1 "
+                "ORDER BY undone_by DESC LIMIT 1").fetchone()
+            if row is None:
+                conn.execute("ROLLBACK")
+                return None
+            seq, doc_id, unit, after = row
+            change = self._restore("redo", seq, doc_id, unit, after)
+            conn.execute("UPDATE events SET undone = 0, undone_by = NULL WHERE seq = ?",
+                         (seq,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return change
+
+    def set_position(self, doc_id: str, unit: int) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
+                          (json.dumps([doc_id, unit]),))
+
+    # -- reading ------------------------------------------------------------------
+    def _state_json(self, doc_id: str, unit: int) -> str | None:
+        row = self.conn.execute("SELECT state FROM units WHERE doc_id = ? AND unit = ?",
+                                (doc_id, unit)).fetchone()
+        return row[0] if row else None
+
+    def state(self, doc_id: str, unit: int) -> dict | None:
+        s = self._state_json(doc_id, unit)
+        return json.loads(s) if s else None
+
+    def states(self, doc_id: str) -> dict[int, dict]:
+        return {u: json.loads(s) for u, s in self.conn.execute(
+            "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,))}
+
+    def info(self, doc_id: str, unit: int) -> dict | None:
+        row = self.conn.execute(
+            "SELECT updated_at, seconds, unit_sha FROM units WHERE doc_id = ? AND unit = ?",
+            (doc_id, unit)).fetchone()
+        return {"updated_at": row[0], "seconds": row[1], "unit_sha": row[2]} if row else None
+
+    def iter_states(self) -> Iterator[tuple[str, int, dict, dict]]:
+        """(doc_id, unit, state, info) in document order."""
+        cur = self.conn.execute(
+            "SELECT doc_id, unit, state, updated_at, seconds, unit_sha, doc_key FROM units "
+            "ORDER BY doc_key, unit")
+        for doc_id, unit, state, updated_at, seconds, sha, key in cur:
+            yield doc_id, unit, json.loads(state), {
+                "updated_at": updated_at, "seconds": seconds, "unit_sha": sha, "doc_key": key}
+
+    def done_states(self, doc_id: str) -> Iterator[tuple[int, dict, dict]]:
+        """(unit, state, info) of this document's units marked done."""
+        cur = self.conn.execute(
+            "SELECT unit, state, updated_at, seconds, unit_sha FROM units "
+            "WHERE doc_id = ? AND status = 'done' ORDER BY unit", (doc_id,))
+        for unit, state, updated_at, seconds, sha in cur:
+            yield unit, json.loads(state), {"updated_at": updated_at, "seconds": seconds,
+                                            "unit_sha": sha}
+
+    def done_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM units WHERE status = 'done'"
+                                 ).fetchone()[0]
+
+    def done_units(self, doc_id: str) -> set[int]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT unit FROM units WHERE doc_id = ? AND status = 'done'", (doc_id,))}
+
+    def position(self) -> tuple[str, int] | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'position'").fetchone()
+        if row is None:
+            return None
+        doc_id, unit = json.loads(row[0])
+        return doc_id, unit
+
+    def first_not_done(self) -> tuple[str, int] | None:
+        """The first unit in corpus order this annotator has not marked done."""
+        if not self._attached():
+            self.conn.execute("ATTACH DATABASE ? AS corpus",
+                              (str(self.store.root / "corpus.db"),))
+        row = self.conn.execute(
+            "SELECT d.id, u.idx FROM corpus.units u JOIN corpus.documents d ON u.doc = d.key "
+            "WHERE NOT EXISTS (SELECT 1 FROM main.units m WHERE m.doc_key = u.doc "
+            "AND m.unit = u.idx AND m.status = 'done') ORDER BY u.doc, u.idx LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _attached(self) -> bool:
+        return any(r[1] == "corpus" for r in self.conn.execute("PRAGMA database_list"))
+
+    def events(self, limit: int | None = None) -> list[dict]:
+        sql = ("SELECT seq, ts, doc_id, unit, kind, action, undone FROM events "
+               "ORDER BY seq DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [{"seq": s, "ts": ts, "doc_id": d, "unit": u, "kind": k,
+                 "action": json.loads(a), "undone": bool(un)}
+                for s, ts, d, u, k, a, un in self.conn.execute(sql)]
+
+    def close(self) -> None:
+        self.conn.close()
