@@ -33,10 +33,16 @@ class Document:
         out.extend((i, p) for i, p in enumerate(self.paragraphs, start=1))
         return out
 
-    def content_hash(self) -> str:
+    def content_hash(self, unit_hashes: list[str] | None = None) -> str:
+        """Hash of everything stored for the document; built from the unit hashes so
+        import hashes each paragraph once."""
+        if unit_hashes is None:
+            unit_hashes = [unit_hash(t) for _, t in self.units()]
         h = hashlib.blake2b(digest_size=16)
-        h.update(json.dumps([self.title, self.paragraphs, self.meta], ensure_ascii=False,
-                            sort_keys=True).encode())
+        h.update(b"T" if self.title is not None else b"-")
+        h.update("".join(unit_hashes).encode())
+        if self.meta:
+            h.update(json.dumps(self.meta, ensure_ascii=False, sort_keys=True).encode())
         return h.hexdigest()
 
 

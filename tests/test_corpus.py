@@ -188,3 +188,12 @@ def test_import_cli_invalid_utf8(project: Path):
     r = run_cli("import", "bad.txt", cwd=project)
     assert r.returncode == 1
     assert "bad.txt:3:1: invalid UTF-8 at byte offset 7" in r.stderr
+
+
+def test_same_id_in_two_files_is_an_error(project: Path):
+    (project / "a.jsonl").write_text('{"id": "x", "text": "one"}\n', encoding="utf-8")
+    (project / "b.jsonl").write_text('{"id": "x", "text": "two"}\n', encoding="utf-8")
+    r = run_cli("import", "a.jsonl", "b.jsonl", cwd=project)
+    assert r.returncode == 1 and "'x' is given twice" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert SQLiteStore(project / ".annotator").document_count() == 0

@@ -135,20 +135,25 @@ class SQLiteStore:
         try:
             next_key = (conn.execute("SELECT max(key) FROM documents").fetchone()[0] or 0) + 1
             empty = next_key == 1
+            doc_rows: list[tuple] = []
+            seen: dict[str, str] = {}  # id -> source, for ids given twice in one import
             for n, doc in enumerate(docs, start=1):
-                sha = doc.content_hash()
+                if doc.id in seen:
+                    raise InputError(f"document id {doc.id!r} is given twice: in {seen[doc.id]} "
+                                     f"and in {doc.source}", doc.source)
+                seen[doc.id] = doc.source
                 units = doc.units()
+                hashes = [unit_hash(t) for _, t in units]
+                sha = doc.content_hash(hashes)
                 row = None if empty else conn.execute(
                     "SELECT key, sha FROM documents WHERE id = ?", (doc.id,)).fetchone()
                 meta = json.dumps(doc.meta, ensure_ascii=False)
                 if row is None:
                     key = next_key
                     next_key += 1
-                    conn.execute(
-                        "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                        (key, doc.id, doc.title, meta, doc.source, sha, len(units),
-                         int(doc.title is not None), ts))
-                    batch.extend((key, i, t, unit_hash(t)) for i, t in units)
+                    doc_rows.append((key, doc.id, doc.title, meta, doc.source, sha, len(units),
+                                     int(doc.title is not None), ts))
+                    batch.extend((key, i, t, h) for (i, t), h in zip(units, hashes, strict=True))
                     stats.new += 1
                 elif row[1] == sha:
                     stats.unchanged += 1
@@ -169,16 +174,14 @@ class SQLiteStore:
                         "has_title=?, imported_at=? WHERE key=?",
                         (doc.title, meta, doc.source, sha, len(units),
                          int(doc.title is not None), ts, key))
-                    batch.extend((key, i, t, unit_hash(t)) for i, t in units)
+                    batch.extend((key, i, t, h) for (i, t), h in zip(units, hashes, strict=True))
                     stats.changed += 1
                 stats.units += len(units)
                 if len(batch) >= 20000:
-                    conn.executemany("INSERT INTO units VALUES (?,?,?,?)", batch)
-                    batch.clear()
+                    self._flush(doc_rows, batch)
                 if progress is not None and n % 500 == 0:
                     progress(n, None)
-            if batch:
-                conn.executemany("INSERT INTO units VALUES (?,?,?,?)", batch)
+            self._flush(doc_rows, batch)
             for path, fp in (sources or {}).items():
                 conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, fp))
             conn.execute("COMMIT")
@@ -188,6 +191,12 @@ class SQLiteStore:
         if changed_units:
             stats.stale = self._annotated(changed_units)
         return stats
+
+    def _flush(self, doc_rows: list[tuple], unit_rows: list[tuple]) -> None:
+        self.conn.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)", doc_rows)
+        self.conn.executemany("INSERT INTO units VALUES (?,?,?,?)", unit_rows)
+        doc_rows.clear()
+        unit_rows.clear()
 
     def _annotated(self, units: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
         out = []

@@ -1,0 +1,492 @@
+"""The agreement report (PRODUCT.md "Agreement report") and the per-unit agreement field."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+
+import numpy as np
+
+from ..schema import LabelSchema
+from .bootstrap import alpha_ci95
+from .coefficients import (
+    CountTable,
+    Estimate,
+    as_float,
+    cohen_kappa_binary,
+    cohen_kappa_table,
+    count_table,
+    fleiss_category_kappas,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    percent_agreement,
+)
+from .ratings import NONE_KEY, Ratings
+from .spans import (
+    UNITIZED_ALPHA_DEFINITION,
+    pair_relation_counts,
+    pair_span_counts,
+    unitized_alpha_sections,
+)
+
+REPORT_VERSION = 1
+
+
+class _Obj(dict):
+    """A report object that records why a value is null under "reasons"."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self["reasons"] = {}
+
+    def put(self, key: str, value: Estimate | float | None, reason: str | None = None) -> None:
+        if isinstance(value, Estimate):
+            value, reason = value.value, value.reason
+        value = as_float(value)
+        self[key] = value
+        if value is None:
+            self["reasons"][key] = reason or "undefined"
+        else:
+            self["reasons"].pop(key, None)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    ok = [v for v in values if v is not None]
+    return float(np.mean(ok)) if ok else None
+
+
+def _binary_table(n_on: np.ndarray, m: np.ndarray, base: int) -> CountTable:
+    """Count rows (off, on) per distinct (on, raters) pair of one multi label, via bincount."""
+    code = n_on.astype(np.int64) * base + m
+    freq = np.bincount(code, minlength=base * base)
+    uniq = np.flatnonzero(freq)
+    on, raters = uniq // base, uniq % base
+    keep = raters > 0
+    rows = np.stack([raters - on, on], axis=1)[keep]
+    return CountTable(rows.astype(np.int64), freq[uniq][keep].astype(np.int64))
+
+
+def _no_two(n_active: int) -> str:
+    return "fewer than two annotators" if n_active < 2 else "more than two annotators (see pairs)"
+
+
+# ---------------------------------------------------------------- paragraph layers
+
+
+def _nominal_block(
+    obj: _Obj,
+    t: CountTable,
+    q: int,
+    n_active: int,
+    n_boot: int,
+    seed: int,
+    keys: tuple[str, ...],
+) -> None:
+    obj["units"] = t.units(2)
+    obj.put("percent_agreement", percent_agreement(t))
+    alpha = krippendorff_alpha(t)
+    obj.put("krippendorff_alpha", alpha)
+    if alpha.value is None:
+        obj["alpha_ci95"] = None
+        obj["reasons"]["alpha_ci95"] = "alpha undefined: " + (alpha.reason or "")
+    else:
+        ci, why = alpha_ci95(t, n_boot, seed, *keys)
+        obj["alpha_ci95"] = ci
+        if ci is None:
+            obj["reasons"]["alpha_ci95"] = why
+    obj.put("gwet_ac1", gwet_ac1(t, q))
+    obj.put("fleiss_kappa", fleiss_kappa(t, n_raters=n_active))
+    complete = t.ratings_per_unit == n_active
+    obj["fleiss_units"] = int(t.weights[complete].sum()) if n_active >= 2 else 0
+
+
+def _single_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: int) -> dict:
+    lay = r.single[layer]
+    counts = r.single_counts(layer)
+    t = count_table(counts)
+    obj = _Obj(kind="single")
+    _nominal_block(obj, t, len(lay.categories), len(active), n_boot, seed, (layer,))
+    if len(active) == 2:
+        obj.put("cohen_kappa", _single_pair_kappa(r, layer, int(active[0]), int(active[1]))[1])
+    else:
+        obj.put("cohen_kappa", None, _no_two(len(active)))
+    total = counts.sum()
+    cat_kappas = fleiss_category_kappas(t, n_raters=len(active))
+    cats = {}
+    for ci, cat in enumerate(lay.categories):
+        c = _Obj()
+        c.put("share", counts[:, ci].sum() / total if total else None, "no ratings")
+        c.put("fleiss_kappa", cat_kappas[ci])
+        cats[NONE_KEY if cat is None else cat] = c
+    obj["categories"] = cats
+    return obj
+
+
+def _single_pair_kappa(r: Ratings, layer: str, a: int, b: int) -> tuple[int, Estimate]:
+    lay = r.single[layer]
+    both = r.rated[:, a] & r.rated[:, b]
+    n_cat = len(lay.categories)
+    ca = lay.codes[both, a].astype(np.int64)
+    cb = lay.codes[both, b].astype(np.int64)
+    table = np.bincount(ca * n_cat + cb, minlength=n_cat * n_cat).reshape(n_cat, n_cat)
+    return int(both.sum()), cohen_kappa_table(table)
+
+
+def _multi_pair_kappas(r: Ratings, layer: str, a: int, b: int) -> np.ndarray:
+    """Cohen's kappa per label of a multi layer for annotators a, b (NaN where undefined)."""
+    on = r.multi[layer].on
+    both = r.rated[:, a] & r.rated[:, b]
+    x = on[:, a, :][both]
+    y = on[:, b, :][both]
+    n = np.full(on.shape[2], both.sum())
+    return cohen_kappa_binary(
+        np.count_nonzero(x & y, axis=0), np.count_nonzero(x, axis=0), np.count_nonzero(y, axis=0), n
+    )
+
+
+def _kappa_reason(n_both: int) -> str:
+    if n_both == 0:
+        return "no unit rated by both annotators"
+    return "no variation: both annotators made the same single choice throughout"
+
+
+def _multi_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: int) -> dict:
+    lay = r.multi[layer]
+    n_on, m = r.multi_counts(layer)
+    base = len(r.annotators) + 1
+    cohen = None
+    if len(active) == 2:
+        a, b = int(active[0]), int(active[1])
+        cohen = _multi_pair_kappas(r, layer, a, b)
+        n_both = int((r.rated[:, a] & r.rated[:, b]).sum())
+    total_ratings = int(m.sum())
+    labels = {}
+    for li, label in enumerate(lay.labels):
+        t = _binary_table(n_on[:, li], m, base)
+        obj = _Obj()
+        obj.put("prevalence", float(n_on[:, li].sum()) / total_ratings if total_ratings else None, "no ratings")
+        _nominal_block(obj, t, 2, len(active), n_boot, seed, (layer, label))
+        if cohen is None:
+            obj.put("cohen_kappa", None, _no_two(len(active)))
+        else:
+            obj.put("cohen_kappa", cohen[li], _kappa_reason(n_both))
+        labels[label] = obj
+    macro = _Obj()
+    defined = {}
+    for key in ("percent_agreement", "krippendorff_alpha", "gwet_ac1", "fleiss_kappa", "cohen_kappa"):
+        vals = [lab[key] for lab in labels.values()]
+        macro.put(key, _mean(vals), "undefined for every label" if labels else "no labels")
+        defined[key] = sum(v is not None for v in vals)
+    macro["labels_defined"] = defined
+    units = int((m >= 2).sum())
+    return {"kind": "multi", "units": units, "labels": labels, "macro": macro, "reasons": {}}
+
+
+# ---------------------------------------------------------------- span layers
+
+_SPAN_KEYS = ("f1_exact", "f1_overlap", "precision_exact", "recall_exact", "precision_overlap", "recall_overlap")
+
+
+def _span_metrics(counts: dict[str, int]) -> dict[str, float | None]:
+    a, b = counts["a"], counts["b"]
+    out: dict[str, float | None] = {}
+    for kind in ("exact", "overlap"):
+        mt = counts[kind]
+        out[f"precision_{kind}"] = mt / a if a else None
+        out[f"recall_{kind}"] = mt / b if b else None
+        out[f"f1_{kind}"] = 2 * mt / (a + b) if a + b else None
+    return out
+
+
+def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]:
+    """The layer's report object, and per-pair results {(a, b): {...}} for `pairs`."""
+    sl = r.span[layer]
+    li = r.span_order.index(layer)
+    obj = _Obj(kind="span")
+    obj["unitized_alpha_definition"] = UNITIZED_ALPHA_DEFINITION
+    per_pair: dict = {}
+    labels = {lab: _Obj() for lab in sl.labels}
+    rel_obj = _Obj()
+    rel_labels = {lab: _Obj() for lab in sl.relation_labels}
+    rel_obj["labels"] = rel_labels
+    obj["units"] = int((r.rated.sum(axis=1) >= 2).sum())
+    if not r.has_span_data:
+        why = "span annotations are read only from export records"
+        for key in (*_SPAN_KEYS, "unitized_alpha"):
+            obj.put(key, None, why)
+        obj["spans"] = 0
+        obj["unitized_alpha_units"] = 0
+        for lab in labels.values():
+            lab["spans"] = 0
+            for key in (*_SPAN_KEYS, "unitized_alpha"):
+                lab.put(key, None, why)
+        rel_obj["relations"] = 0
+        rel_obj.put("f1", None, why)
+        for rl in rel_labels.values():
+            rl["relations"] = 0
+            rl.put("f1", None, why)
+        obj["labels"], obj["relations"] = labels, rel_obj
+        return obj, per_pair
+
+    sp = r.spans
+    sel = np.flatnonzero(sp.layer == li)
+    length = r.unit_length if r.unit_length is not None else np.zeros(r.n_units, np.int64)
+    obj["spans"] = int(len(sel))
+    span_count = Counter(sp.label[sel].tolist())
+    rows_by_annot: dict[int, list[tuple[int, int, int, int]]] = {}
+    for i in sel:
+        rows_by_annot.setdefault(int(sp.annotator[i]), []).append(
+            (int(sp.unit[i]), int(sp.label[i]), int(sp.start[i]), int(sp.end[i]))
+        )
+    rl = r.relations
+    rsel = np.flatnonzero(rl.layer == li) if len(rl) else np.zeros(0, np.int64)
+    rel_count = Counter(rl.label[rsel].tolist()) if len(rsel) else Counter()
+
+    def endpoint(row: int) -> tuple[int, int, int, int]:
+        return (int(sp.layer[row]), int(sp.label[row]), int(sp.start[row]), int(sp.end[row]))
+
+    rels_by_annot: dict[int, list] = {}
+    for i in rsel:
+        rels_by_annot.setdefault(int(rl.annotator[i]), []).append(
+            (int(rl.unit[i]), int(rl.label[i]), endpoint(int(rl.src[i])), endpoint(int(rl.dst[i])))
+        )
+
+    pair_label_metrics: dict[int, list[dict]] = {k: [] for k in range(len(sl.labels))}
+    pair_overall: list[dict] = []
+    rel_pair_f1: dict[int, list[float | None]] = {k: [] for k in range(len(sl.relation_labels))}
+    rel_pair_overall: list[float | None] = []
+    any_shared = False
+    for a, b in combinations(range(len(r.annotators)), 2):
+        both = r.rated[:, a] & r.rated[:, b]
+        n_both = int(both.sum())
+        entry = _Obj(units=n_both)
+        per_pair[(a, b)] = entry
+        if n_both == 0:
+            for key in ("f1_exact", "f1_overlap", "unitized_alpha"):
+                entry.put(key, None, "no unit marked done by both annotators")
+            continue
+        any_shared = True
+        sa = [s for s in rows_by_annot.get(a, ()) if both[s[0]]]
+        sb = [s for s in rows_by_annot.get(b, ()) if both[s[0]]]
+        counts = pair_span_counts(sa, sb)
+        tot = {"a": 0, "b": 0, "exact": 0, "overlap": 0}
+        for lab_i, c in counts.items():
+            pair_label_metrics[lab_i].append(_span_metrics(c))
+            for k in tot:
+                tot[k] += c[k]
+        for lab_i in range(len(sl.labels)):
+            if lab_i not in counts:
+                pair_label_metrics[lab_i].append(_span_metrics({"a": 0, "b": 0, "exact": 0, "overlap": 0}))
+        overall = _span_metrics(tot)
+        pair_overall.append(overall)
+        for key in ("f1_exact", "f1_overlap"):
+            entry.put(key, overall[key], "no spans from either annotator on shared units")
+        ua = _unitized(r, layer, li, [a, b], both, length)
+        entry.put("unitized_alpha", ua["alpha"])
+        ra = [x for x in rels_by_annot.get(a, ()) if both[x[0]]]
+        rb = [x for x in rels_by_annot.get(b, ()) if both[x[0]]]
+        rc = pair_relation_counts(ra, rb)
+        ta = sum(c["a"] for c in rc.values())
+        tb = sum(c["b"] for c in rc.values())
+        tm = sum(c["matched"] for c in rc.values())
+        rel_pair_overall.append(2 * tm / (ta + tb) if ta + tb else None)
+        for k in range(len(sl.relation_labels)):
+            c = rc.get(k)
+            rel_pair_f1[k].append(2 * c["matched"] / (c["a"] + c["b"]) if c and c["a"] + c["b"] else None)
+
+    no_pairs = "no unit marked done by two annotators" if not any_shared else None
+    for key in _SPAN_KEYS:
+        obj.put(key, _mean([p[key] for p in pair_overall]), no_pairs or "no spans on units two annotators marked done")
+    for lab_i, lab in enumerate(sl.labels):
+        o = labels[lab]
+        o["spans"] = int(span_count.get(lab_i, 0))
+        for key in _SPAN_KEYS:
+            o.put(key, _mean([p[key] for p in pair_label_metrics[lab_i]]), no_pairs or "no spans of this label on units two annotators marked done")
+
+    # unitized alpha over the units every active annotator marked done
+    observers = [int(x) for x in active]
+    if len(observers) < 2:
+        ua = {"alpha": Estimate(None, "fewer than two annotators"), "categories": {}}
+        n_units = 0
+    else:
+        all_done = r.rated[:, observers].all(axis=1)
+        n_units = int(all_done.sum())
+        if n_units == 0:
+            ua = {"alpha": Estimate(None, f"no unit was marked done by all {len(observers)} annotators"), "categories": {}}
+        else:
+            ua = _unitized(r, layer, li, observers, all_done, length)
+    obj.put("unitized_alpha", ua["alpha"])
+    obj["unitized_alpha_units"] = n_units
+    for lab_i, lab in enumerate(sl.labels):
+        cat = ua["categories"].get(lab_i)
+        labels[lab].put("unitized_alpha", cat["alpha"] if cat else Estimate(None, ua["alpha"].reason))
+
+    rel_obj["relations"] = int(len(rsel))
+    rel_obj.put("f1", _mean(rel_pair_overall), no_pairs or "no relations on units two annotators marked done")
+    for k, lab in enumerate(sl.relation_labels):
+        rel_labels[lab]["relations"] = int(rel_count.get(k, 0))
+        rel_labels[lab].put("f1", _mean(rel_pair_f1[k]), no_pairs or "no relations of this label on shared units")
+    obj["labels"], obj["relations"] = labels, rel_obj
+    return obj, per_pair
+
+
+def _unitized(
+    r: Ratings, layer: str, li: int, observers: list[int], units_mask: np.ndarray, length: np.ndarray
+) -> dict:
+    """alpha_U over the units in `units_mask`, laid end to end (each unit its own section)."""
+    units = np.flatnonzero(units_mask)
+    lens = length[units]
+    offset = np.zeros(r.n_units, np.int64)
+    offset[units] = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    sections = [(int(o), int(o + n)) for o, n in zip(offset[units], lens, strict=True)]
+    sp = r.spans
+    sel = np.flatnonzero((sp.layer == li) & units_mask[sp.unit] if len(sp) else np.zeros(0, bool))
+    per_obs: list[list[tuple[int, int, int]]] = []
+    for a in observers:
+        rows = sel[sp.annotator[sel] == a]
+        u = sp.unit[rows]
+        s = np.clip(sp.start[rows], 0, length[u]) + offset[u]
+        e = np.clip(sp.end[rows], 0, length[u]) + offset[u]
+        per_obs.append(list(zip(s.tolist(), e.tolist(), sp.label[rows].tolist(), strict=True)))
+    return unitized_alpha_sections(per_obs, sections, categories=list(range(len(r.span[layer].labels))))
+
+
+# ---------------------------------------------------------------- report
+
+
+def compute_report(
+    ratings: Ratings, schema: LabelSchema | None = None, bootstrap: int = 1000, seed: int = 0
+) -> dict:
+    """The agreement report as a JSON-safe dict (PRODUCT.md "Agreement report").
+
+    `bootstrap` resamples of units give alpha's 95% percentile interval (0 disables it);
+    `seed` makes them reproducible. Null values carry a reason under "reasons".
+    """
+    r = ratings
+    active = r.active
+    report: dict = {
+        "annotators": list(r.annotators),
+        "units": int(r.rated.any(axis=1).sum()),
+        "layers": {},
+        "pairs": [],
+        "report_version": REPORT_VERSION,
+        "bootstrap": {"resamples": int(max(bootstrap, 0)), "seed": int(seed), "interval": "percentile"},
+        "warnings": list(r.warnings),
+    }
+    if schema is not None:
+        report["schema"] = {"id": schema.id, "version": schema.version, "sha256": schema.sha256}
+    span_pairs: dict[str, dict] = {}
+    for layer in r.layer_order:
+        if layer in r.single:
+            report["layers"][layer] = _single_layer(r, layer, active, bootstrap, seed)
+        elif layer in r.multi:
+            report["layers"][layer] = _multi_layer(r, layer, active, bootstrap, seed)
+        elif layer in r.span:
+            report["layers"][layer], span_pairs[layer] = _span_layer(r, layer, active)
+
+    for a, b in combinations(range(len(r.annotators)), 2):
+        both = r.rated[:, a] & r.rated[:, b]
+        n_both = int(both.sum())
+        pair = _Obj(a=r.annotators[a], b=r.annotators[b], units=n_both)
+        layers: dict = {}
+        summary: list[float | None] = []
+        for layer in r.layer_order:
+            if layer in r.single:
+                _, est = _single_pair_kappa(r, layer, a, b)
+                o = _Obj(units=n_both)
+                o.put("cohen_kappa", est)
+                layers[layer] = o
+                summary.append(o["cohen_kappa"])
+            elif layer in r.multi:
+                kappas = _multi_pair_kappas(r, layer, a, b)
+                o = _Obj(units=n_both)
+                per = {}
+                for li, label in enumerate(r.multi[layer].labels):
+                    per[label] = as_float(kappas[li])
+                    if per[label] is None:
+                        o["reasons"][label] = _kappa_reason(n_both)
+                o["labels"] = per
+                o.put("cohen_kappa", _mean(list(per.values())), _kappa_reason(n_both))
+                layers[layer] = o
+                summary.append(o["cohen_kappa"])
+            elif layer in r.span:
+                o = span_pairs[layer].get((a, b))
+                if o is None:
+                    o = _Obj(units=n_both)
+                    for key in ("f1_exact", "f1_overlap", "unitized_alpha"):
+                        o.put(key, None, "span annotations are read only from export records")
+                layers[layer] = o
+        pair["layers"] = layers
+        why = "no unit rated by both annotators" if n_both == 0 else "undefined in every paragraph layer"
+        pair.put("cohen_kappa", _mean(summary), why if summary else "no paragraph layers")
+        report["pairs"].append(pair)
+    return _plain(report)
+
+
+def _plain(x: object) -> object:
+    """Deep-convert to plain JSON types (the _Obj helper and numpy scalars disappear)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return as_float(x)
+    return x
+
+
+# ---------------------------------------------------------------- per-unit field
+
+
+def unit_agreement(annotations: list[dict], schema: LabelSchema | None = None) -> dict:
+    """The export record's `agreement` field for one unit.
+
+    {"annotators": n, "labels": {layer: {label: share}}}: for multi layers, per label any
+    annotator used, the share of annotators on the majority side of on/off (labels nobody
+    used are left out: everyone agrees they are off); for single layers, one entry keyed
+    by the majority choice ("(none)" when that is no label) with its share. Only
+    annotations marked done count. Shares are rounded to 4 decimals.
+    """
+    done = [a for a in annotations if a.get("status", "done") == "done"]
+    n = len(done)
+    out: dict = {"annotators": n, "labels": {}}
+    if n == 0:
+        return out
+    kinds: dict[str, str] = {}
+    order: dict[str, list[str]] = {}
+    if schema is not None:
+        for lay in schema.paragraph_layers:
+            kinds[lay.id] = lay.kind
+            order[lay.id] = [lab.id for lab in lay.labels]
+    for ann in done:
+        for layer, value in (ann.get("labels") or {}).items():
+            if layer not in kinds and (schema is None or schema.layer(layer) is None):
+                kinds[layer] = "multi" if isinstance(value, list) else "single"
+    for layer, kind in kinds.items():
+        values = [(ann.get("labels") or {}).get(layer) for ann in done]
+        rank = {lab: i for i, lab in enumerate(order.get(layer, []))}
+        if kind == "multi":
+            on: Counter = Counter()
+            for v in values:
+                chosen = v if isinstance(v, list) else ([] if v is None else [v])
+                on.update(set(map(str, chosen)))
+            ordered = sorted(on, key=lambda lab: (rank.get(lab, len(rank)), lab))
+            out["labels"][layer] = {lab: round(max(on[lab], n - on[lab]) / n, 4) for lab in ordered}
+        else:
+            picks = Counter()
+            for v in values:
+                if isinstance(v, list):
+                    v = v[0] if v else None
+                picks[None if v is None else str(v)] += 1
+            # ties: a label before "none", then schema order, then alphabetical
+            best = min(
+                picks,
+                key=lambda lab: (-picks[lab], lab is None, rank.get(lab, len(rank)), str(lab)),
+            )
+            key = NONE_KEY if best is None else best
+            out["labels"][layer] = {key: round(picks[best] / n, 4)}
+    return out
