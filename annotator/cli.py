@@ -242,10 +242,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     else:
         project = _project(args)
         schema = project.load_schema(args.schema)
-        from annotator.export import iter_records
-
-        ratings = agreement.build_ratings(
-            iter_records(project.store, schema, with_agreement=False), schema)
+        ratings = agreement.ratings_from_store(project.store, schema)
     report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))

@@ -195,6 +195,12 @@ _DETERMINERS = {"the", "a", "an", "el", "la", "los", "las", "un", "una", "le", "
                 "une", "der", "die", "das", "ein", "eine"}
 _PRONOUNS = {"he", "she", "they", "it", "we", "i", "él", "ella", "il", "elle", "er",
              "sie", "он", "она"}
+# words that end a source phrase: relative pronouns, prepositions of time and place,
+# auxiliaries ("the ambassador had said")
+_STOP = {"who", "that", "which", "on", "at", "during", "after", "before", "while", "when",
+         "to", "had", "has", "have", "was", "were", "is", "would", "will", "also", "then",
+         "later", "en", "lors", "à", "au", "ha", "había", "avait", "hatte", "hat", "que",
+         "qui", "con", "avec", "mit", "with", "from", "por", "par"}
 _TOKEN = re.compile(r"[^\W\d_][\w.’'-]*|\d+")
 
 
@@ -228,11 +234,15 @@ def _name_at(text: str, pos: int, limit: int) -> tuple[int, int] | None:
         return None
     keep: list[tuple[int, int, str]] = []
     if first.lower() in _DETERMINERS:
-        # "the ministry", "a source in the diplomatic corps": up to 6 words
-        for tok in tokens[:7]:
-            if tok[2].lower() in ("who", "that", "which", "on", "at", "during", "after",
-                                  "before", "while", "when", "to"):
+        # "the ministry", "a source in the diplomatic corps", "la canciller Carla
+        # Montes": up to 7 words; after a capitalised name, only connectors go on
+        named = False
+        for n, tok in enumerate(tokens[:7]):
+            w = tok[2]
+            if n and (w.lower() in _STOP or (named and not w[:1].isupper()
+                                              and w.lower() not in _CONNECT)):
                 break
+            named = named or (n > 0 and w[:1].isupper())
             keep.append(tok)
     else:
         for tok in tokens:
@@ -295,8 +305,10 @@ def propose_sources(text: str, quote: tuple[int, int]) -> list[tuple[int, int]]:
     v = re.compile(rf"\s(?:{_VERBS})\b", re.IGNORECASE).search(text, pos, stop)
     if v and v.start() - pos < 80:
         span = _name_before(text, v.start(), pos)
-        if span and not text[pos:span[0]].strip():
-            out.append(span)
+        gap = text[pos:span[0]] if span else ""
+        if span and re.fullmatch(r"(?:[^\W\d_]+[ \u00a0]+){0,3}", gap):
+            # "ministry spokesman Ivo Radl": a lower-case title belongs to the name
+            out.append((pos, span[1]))
     # 3. Rusk told reporters: “…” / According to the ministry, “…”
     before_start = max(0, start - 200)
     head = text[before_start:start]

@@ -139,6 +139,15 @@ def test_inner_strips_marks_and_spaces() -> None:
     ("« Nous ne céderons pas », a déclaré le ministre.", ["le ministre"]),
     ("„Wir lassen uns nicht erpressen“, sagte Außenminister Schmidt.",
      ["Außenminister Schmidt"]),
+    # a lower-case title before the name belongs to the source
+    ("“No foreign diplomat will lecture us,” ministry spokesman Ivo Radl told a briefing.",
+     ["ministry spokesman Ivo Radl"]),
+    # the name stops before an auxiliary, a preposition or a place
+    ('The ambassador had said that he hoped the vote would be "free and fair".',
+     ["The ambassador"]),
+    ("“Valdoria no estuvo sola”, dijo la canciller Carla Montes en la base aérea.",
+     ["la canciller Carla Montes"]),
+    ("Le ministre a déclaré : « Nous ne céderons pas ».", ["Le ministre"]),
 ])
 def test_proposes_sources(text: str, expected: list[str]) -> None:
     assert sources(text)[:1] == expected

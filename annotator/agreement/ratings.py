@@ -15,7 +15,7 @@ Decisions (see docs/agreement.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -254,7 +254,8 @@ def _assemble(
         single_layers[layer] = SingleLayer(layer, categories, codes)
 
     span_layers = {
-        layer: SpanLayer(layer, list(labels), list(rels)) for layer, (labels, rels) in span_plan.items()
+        layer: SpanLayer(layer, list(labels), list(rels))
+        for layer, (labels, rels) in span_plan.items()
     }
     return Ratings(
         annotators=list(annotators),
@@ -317,7 +318,9 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
                 continue
             name = str(ann.get("annotator"))
             if (u, name) in chosen:
-                warnings.append(f"{key[0]}#{key[1]}: several annotations by {name!r}; the last counts")
+                warnings.append(
+                    f"{key[0]}#{key[1]}: several annotations by {name!r}; the last counts"
+                )
             chosen[(u, name)] = ann
 
     annotators = sorted({name for _, name in chosen})
@@ -337,7 +340,9 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
             if kind is None:
                 kind = kinds[layer] = "multi" if isinstance(value, list) else "single"
             if kind == "span":
-                warnings.append(f"layer {layer!r} is a span layer but has paragraph labels; ignored")
+                warnings.append(
+                    f"layer {layer!r} is a span layer but has paragraph labels; ignored"
+                )
                 continue
             if kind == "multi":
                 values = value if isinstance(value, list) else ([] if value is None else [value])
@@ -347,7 +352,9 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
             else:
                 if isinstance(value, list):
                     if len(value) > 1:
-                        warnings.append(f"single layer {layer!r} has several labels; the first counts")
+                        warnings.append(
+                            f"single layer {layer!r} has several labels; the first counts"
+                        )
                     value = value[0] if value else None
                 per = single.setdefault(layer, {})
                 if value is not None:
@@ -364,7 +371,9 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
             if label not in labels:
                 labels.append(label)
             local[str(sp.get("id"))] = len(span_rows)
-            span_rows.append((u, name, layer, label, int(sp.get("start", 0)), int(sp.get("end", 0))))
+            span_rows.append(
+                (u, name, layer, label, int(sp.get("start") or 0), int(sp.get("end") or 0))
+            )
         for rel in ann.get("relations") or ():
             src, dst = local.get(str(rel.get("from"))), local.get(str(rel.get("to")))
             if src is None or dst is None:
@@ -379,22 +388,38 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
 
     as_arr = {a: np.asarray(v, np.int64) for a, v in done.items()}
     multi_arr = {
-        lay: {lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()}
+        lay: {
+            lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()
+        }
         for lay, labs in multi.items()
     }
     single_arr = {
-        lay: {lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()}
+        lay: {
+            lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()
+        }
         for lay, labs in single.items()
     }
     ratings = _assemble(
         n_units, annotators, as_arr, multi_arr, single_arr, schema, span_seen, rel_seen
     )
     ratings.warnings = warnings + ratings.warnings
-    ratings.unit_length = np.asarray(lengths, np.int64)
     ratings.unit_keys = list(unit_of)
-    ratings.has_span_data = True
+    attach_spans(ratings, lengths, span_rows, rel_rows)
+    return ratings
 
-    a_index = {a: i for i, a in enumerate(annotators)}
+
+def attach_spans(
+    ratings: Ratings,
+    lengths: Sequence[int] | np.ndarray,
+    span_rows: list[tuple[int, str, str, str, int, int]],
+    rel_rows: list[tuple[int, str, str, int, int]],
+) -> None:
+    """Fill the span and relation tables of `ratings` (built by `_assemble` with the same
+    span labels). span_rows: (unit, annotator, layer, label, start, end); rel_rows:
+    (unit, annotator, label, source row, target row) indexing span_rows."""
+    ratings.unit_length = np.asarray(lengths, np.int64)
+    ratings.has_span_data = True
+    a_index = {a: i for i, a in enumerate(ratings.annotators)}
     span_order = {lay: i for i, lay in enumerate(ratings.span)}
     label_index = {
         (lay, lab): i for lay, sl in ratings.span.items() for i, lab in enumerate(sl.labels)
@@ -424,4 +449,3 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
             dtype=np.int64,
         )
         ratings.relations = RelationTable(*(rows[:, i].copy() for i in range(6)))
-    return ratings

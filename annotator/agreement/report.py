@@ -165,7 +165,11 @@ def _multi_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: 
     for li, label in enumerate(lay.labels):
         t = _binary_table(n_on[:, li], m, base)
         obj = _Obj()
-        obj.put("prevalence", float(n_on[:, li].sum()) / total_ratings if total_ratings else None, "no ratings")
+        obj.put(
+            "prevalence",
+            float(n_on[:, li].sum()) / total_ratings if total_ratings else None,
+            "no ratings",
+        )
         _nominal_block(obj, t, 2, len(active), n_boot, seed, (layer, label))
         if cohen is None:
             obj.put("cohen_kappa", None, _no_two(len(active)))
@@ -174,7 +178,13 @@ def _multi_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: 
         labels[label] = obj
     macro = _Obj()
     defined = {}
-    for key in ("percent_agreement", "krippendorff_alpha", "gwet_ac1", "fleiss_kappa", "cohen_kappa"):
+    for key in (
+        "percent_agreement",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "fleiss_kappa",
+        "cohen_kappa",
+    ):
         vals = [lab[key] for lab in labels.values()]
         macro.put(key, _mean(vals), "undefined for every label" if labels else "no labels")
         defined[key] = sum(v is not None for v in vals)
@@ -185,7 +195,14 @@ def _multi_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: 
 
 # ---------------------------------------------------------------- span layers
 
-_SPAN_KEYS = ("f1_exact", "f1_overlap", "precision_exact", "recall_exact", "precision_overlap", "recall_overlap")
+_SPAN_KEYS = (
+    "f1_exact",
+    "f1_overlap",
+    "precision_exact",
+    "recall_exact",
+    "precision_overlap",
+    "recall_overlap",
+)
 
 
 def _span_metrics(counts: dict[str, int]) -> dict[str, float | None]:
@@ -277,7 +294,9 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
                 tot[k] += c[k]
         for lab_i in range(len(sl.labels)):
             if lab_i not in counts:
-                pair_label_metrics[lab_i].append(_span_metrics({"a": 0, "b": 0, "exact": 0, "overlap": 0}))
+                pair_label_metrics[lab_i].append(
+                    _span_metrics({"a": 0, "b": 0, "exact": 0, "overlap": 0})
+                )
         overall = _span_metrics(tot)
         pair_overall.append(overall)
         for key in ("f1_exact", "f1_overlap"):
@@ -293,16 +312,26 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
         rel_pair_overall.append(2 * tm / (ta + tb) if ta + tb else None)
         for k in range(len(sl.relation_labels)):
             c = rc.get(k)
-            rel_pair_f1[k].append(2 * c["matched"] / (c["a"] + c["b"]) if c and c["a"] + c["b"] else None)
+            rel_pair_f1[k].append(
+                2 * c["matched"] / (c["a"] + c["b"]) if c and c["a"] + c["b"] else None
+            )
 
     no_pairs = "no unit marked done by two annotators" if not any_shared else None
     for key in _SPAN_KEYS:
-        obj.put(key, _mean([p[key] for p in pair_overall]), no_pairs or "no spans on units two annotators marked done")
+        obj.put(
+            key,
+            _mean([p[key] for p in pair_overall]),
+            no_pairs or "no spans on units two annotators marked done",
+        )
     for lab_i, lab in enumerate(sl.labels):
         o = labels[lab]
         o["spans"] = int(span_count.get(lab_i, 0))
         for key in _SPAN_KEYS:
-            o.put(key, _mean([p[key] for p in pair_label_metrics[lab_i]]), no_pairs or "no spans of this label on units two annotators marked done")
+            o.put(
+                key,
+                _mean([p[key] for p in pair_label_metrics[lab_i]]),
+                no_pairs or "no spans of this label on units two annotators marked done",
+            )
 
     # unitized alpha over the units every active annotator marked done
     observers = [int(x) for x in active]
@@ -313,26 +342,44 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
         all_done = r.rated[:, observers].all(axis=1)
         n_units = int(all_done.sum())
         if n_units == 0:
-            ua = {"alpha": Estimate(None, f"no unit was marked done by all {len(observers)} annotators"), "categories": {}}
+            ua = {
+                "alpha": Estimate(
+                    None, f"no unit was marked done by all {len(observers)} annotators"
+                ),
+                "categories": {},
+            }
         else:
             ua = _unitized(r, layer, li, observers, all_done, length)
     obj.put("unitized_alpha", ua["alpha"])
     obj["unitized_alpha_units"] = n_units
     for lab_i, lab in enumerate(sl.labels):
         cat = ua["categories"].get(lab_i)
-        labels[lab].put("unitized_alpha", cat["alpha"] if cat else Estimate(None, ua["alpha"].reason))
+        labels[lab].put(
+            "unitized_alpha", cat["alpha"] if cat else Estimate(None, ua["alpha"].reason)
+        )
 
     rel_obj["relations"] = int(len(rsel))
-    rel_obj.put("f1", _mean(rel_pair_overall), no_pairs or "no relations on units two annotators marked done")
+    rel_obj.put(
+        "f1",
+        _mean(rel_pair_overall),
+        no_pairs or "no relations on units two annotators marked done",
+    )
     for k, lab in enumerate(sl.relation_labels):
         rel_labels[lab]["relations"] = int(rel_count.get(k, 0))
-        rel_labels[lab].put("f1", _mean(rel_pair_f1[k]), no_pairs or "no relations of this label on shared units")
+        rel_labels[lab].put(
+            "f1", _mean(rel_pair_f1[k]), no_pairs or "no relations of this label on shared units"
+        )
     obj["labels"], obj["relations"] = labels, rel_obj
     return obj, per_pair
 
 
 def _unitized(
-    r: Ratings, layer: str, li: int, observers: list[int], units_mask: np.ndarray, length: np.ndarray
+    r: Ratings,
+    layer: str,
+    li: int,
+    observers: list[int],
+    units_mask: np.ndarray,
+    length: np.ndarray,
 ) -> dict:
     """alpha_U over the units in `units_mask`, laid end to end (each unit its own section)."""
     units = np.flatnonzero(units_mask)
@@ -349,7 +396,9 @@ def _unitized(
         s = np.clip(sp.start[rows], 0, length[u]) + offset[u]
         e = np.clip(sp.end[rows], 0, length[u]) + offset[u]
         per_obs.append(list(zip(s.tolist(), e.tolist(), sp.label[rows].tolist(), strict=True)))
-    return unitized_alpha_sections(per_obs, sections, categories=list(range(len(r.span[layer].labels))))
+    return unitized_alpha_sections(
+        per_obs, sections, categories=list(range(len(r.span[layer].labels)))
+    )
 
 
 # ---------------------------------------------------------------- report
@@ -371,7 +420,11 @@ def compute_report(
         "layers": {},
         "pairs": [],
         "report_version": REPORT_VERSION,
-        "bootstrap": {"resamples": int(max(bootstrap, 0)), "seed": int(seed), "interval": "percentile"},
+        "bootstrap": {
+            "resamples": int(max(bootstrap, 0)),
+            "seed": int(seed),
+            "interval": "percentile",
+        },
         "warnings": list(r.warnings),
     }
     if schema is not None:
@@ -403,11 +456,14 @@ def compute_report(
                 o = _Obj(units=n_both)
                 per = {}
                 for li, label in enumerate(r.multi[layer].labels):
-                    per[label] = as_float(kappas[li])
-                    if per[label] is None:
-                        o["reasons"][label] = _kappa_reason(n_both)
+                    per[label] = _Obj()
+                    per[label].put("cohen_kappa", kappas[li], _kappa_reason(n_both))
                 o["labels"] = per
-                o.put("cohen_kappa", _mean(list(per.values())), _kappa_reason(n_both))
+                o.put(
+                    "cohen_kappa",
+                    _mean([x["cohen_kappa"] for x in per.values()]),
+                    _kappa_reason(n_both),
+                )
                 layers[layer] = o
                 summary.append(o["cohen_kappa"])
             elif layer in r.span:
@@ -418,7 +474,11 @@ def compute_report(
                         o.put(key, None, "span annotations are read only from export records")
                 layers[layer] = o
         pair["layers"] = layers
-        why = "no unit rated by both annotators" if n_both == 0 else "undefined in every paragraph layer"
+        why = (
+            "no unit rated by both annotators"
+            if n_both == 0
+            else "undefined in every paragraph layer"
+        )
         pair.put("cohen_kappa", _mean(summary), why if summary else "no paragraph layers")
         report["pairs"].append(pair)
     return _plain(report)
@@ -427,7 +487,11 @@ def compute_report(
 def _plain(x: object) -> object:
     """Deep-convert to plain JSON types (the _Obj helper and numpy scalars disappear)."""
     if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
+        # "reasons" last: the values read first, their explanations after
+        out = {str(k): _plain(v) for k, v in x.items() if k != "reasons"}
+        if "reasons" in x:
+            out["reasons"] = _plain(x["reasons"])
+        return out
     if isinstance(x, list | tuple):
         return [_plain(v) for v in x]
     if isinstance(x, bool | np.bool_):

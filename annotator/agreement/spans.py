@@ -55,7 +55,9 @@ def _merge(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start[first], np.maximum.reduceat(end, first)
 
 
-def _gaps(start: np.ndarray, end: np.ndarray, sec_start: np.ndarray, sec_end: np.ndarray) -> np.ndarray:
+def _gaps(
+    start: np.ndarray, end: np.ndarray, sec_start: np.ndarray, sec_end: np.ndarray
+) -> np.ndarray:
     """Lengths of one observer's gaps: the complement of its units within each section."""
     sec = np.searchsorted(sec_start, start, side="right") - 1
     prev_end = sec_start[sec].copy()
@@ -73,9 +75,7 @@ def _gaps(start: np.ndarray, end: np.ndarray, sec_start: np.ndarray, sec_end: np
     return g[g > 0]
 
 
-def _pair_disagreement(
-    si: np.ndarray, ei: np.ndarray, sj: np.ndarray, ej: np.ndarray
-) -> float:
+def _pair_disagreement(si: np.ndarray, ei: np.ndarray, sj: np.ndarray, ej: np.ndarray) -> float:
     """sum_g sum_h delta^2 for observer i against j, plus j against i (both orders)."""
     lo = np.searchsorted(ej, si, side="right")  # first j-unit ending after g starts
     hi = np.searchsorted(sj, ei, side="left")  # j-units starting before g ends
@@ -114,9 +114,9 @@ def _category_do_de(
     k = np.searchsorted(gaps, lengths, side="left")
     gap_term = suffix[k] - lengths * (len(gaps) - k)
     n_c = len(lengths)
-    l = lengths
-    num = ((n_c - 1) * (2 * l**3 - 3 * l**2 + l) / 3 + l**2 * gap_term).sum()
-    den = m * L * (m * L - 1) - (l * (l - 1)).sum()
+    ln = lengths
+    num = ((n_c - 1) * (2 * ln**3 - 3 * ln**2 + ln) / 3 + ln**2 * gap_term).sum()
+    den = m * L * (m * L - 1) - (ln * (ln - 1)).sum()
     de = 2.0 / L * num / den if den > 0 else 0.0
     return do, de
 
@@ -159,15 +159,12 @@ def unitized_alpha_sections(
         do, de = _category_do_de(per_obs, sec_start, sec_end)
         sum_do += do
         sum_de += de
-        if de <= 0:
-            est = Estimate(None, "no spans of this label")
-        else:
-            est = Estimate(1.0 - do / de, None)
-        out["categories"][c] = {"Do": do, "De": de, "alpha": est}
+        est = Estimate(None, "no spans of this label") if de <= 0 else Estimate(1.0 - do / de)
+        out["categories"][c] = {"Do": float(do), "De": float(de), "alpha": est}
     if sum_de <= 0:
         out["alpha"] = Estimate(None, "no spans in this layer")
     else:
-        out["alpha"] = Estimate(1.0 - sum_do / sum_de, None)
+        out["alpha"] = Estimate(float(1.0 - sum_do / sum_de))
     return out
 
 

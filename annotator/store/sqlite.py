@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
 from annotator.errors import InputError
@@ -95,6 +97,16 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+KEY_SHIFT = 1 << 32  # unit key = doc_key * KEY_SHIFT + unit, for numpy-side joins
+
+
+def _int_array(csv: str | None) -> np.ndarray:
+    # np.fromstring parses a comma-separated string in C: ~10x faster than split().
+    if not csv:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(csv, dtype=np.int64, sep=",")
 
 
 def now_iso() -> str:
@@ -206,6 +218,19 @@ class SQLiteStore:
                 if j.state(doc_id, idx) is not None:
                     out.append((doc_id, idx, name))
         return out
+
+    def unit_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """(unit keys, text lengths in code points) of every unit, for span agreement."""
+        keys, lengths = self.conn.execute(
+            f"SELECT group_concat(doc * {KEY_SHIFT} + idx), group_concat(length(text)) "
+            "FROM units").fetchone()
+        return _int_array(keys), _int_array(lengths)
+
+    def unit_key(self, key: int) -> tuple[str, int] | None:
+        """(doc_id, unit) of a unit key."""
+        row = self.conn.execute("SELECT id FROM documents WHERE key = ?",
+                                (key // KEY_SHIFT,)).fetchone()
+        return (row[0], key % KEY_SHIFT) if row else None
 
     def source_fingerprint(self, path: str) -> str | None:
         row = self.conn.execute("SELECT fingerprint FROM sources WHERE path = ?",
@@ -476,6 +501,23 @@ class SQLiteJournal:
         for unit, state, updated_at, seconds, sha in cur:
             yield unit, json.loads(state), {"updated_at": updated_at, "seconds": seconds,
                                             "unit_sha": sha}
+
+    def agreement_columns(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray],
+                                         list[tuple[int, dict]]]:
+        """For the agreement fast path, without one Python object per unit:
+        (unit keys marked done, {(layer, label): unit keys}, [(unit key, state)] of done
+        units that have spans). A unit key is doc_key * 2**32 + unit."""
+        conn = self.conn
+        (done,) = conn.execute(
+            f"SELECT group_concat(doc_key * {KEY_SHIFT} + unit) FROM units "
+            "WHERE status = 'done'").fetchone()
+        labels = {(layer, label): _int_array(keys) for layer, label, keys in conn.execute(
+            f"SELECT layer, label, group_concat(doc_key * {KEY_SHIFT} + unit) FROM labels "
+            "GROUP BY layer, label")}
+        spans = [(key, json.loads(state)) for key, state in conn.execute(
+            f"SELECT doc_key * {KEY_SHIFT} + unit, state FROM units WHERE status = 'done' "
+            "AND instr(state, '\"spans\": [{') > 0")]
+        return _int_array(done), labels, spans
 
     def done_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM units WHERE status = 'done'"

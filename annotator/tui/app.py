@@ -1,0 +1,60 @@
+"""The annotation app and its entry point `run_app`.
+
+Nothing is saved on exit because nothing needs to be: every action was committed
+by the journal before the screen showed it. So SIGHUP (the SSH link dropped) and
+SIGTERM simply end the app cleanly, and SIGKILL loses nothing that was shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.screen import Screen
+
+from annotator.schema import LabelSchema
+from annotator.tui.screen import AnnotateScreen
+
+
+class AnnotatorApp(App[int]):
+    CSS_PATH = Path(__file__).with_name("annotator.tcss")
+    TITLE = "annotator"
+    # The command palette would be a second, mouse-friendly way to do what the keys
+    # do; keeping one way keeps the key map (and its collisions check) the truth.
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
+        super().__init__()
+        self.store, self.journal, self.schema = store, journal, schema
+        self.exit_signal: int | None = None
+
+    def get_default_screen(self) -> Screen:
+        return AnnotateScreen(self.store, self.journal, self.schema)
+
+    def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            # Not available off the main thread (e.g. some test runners): then the
+            # default action (terminate) applies, which loses nothing either.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        self.exit_signal = sig
+        self.exit(0)
+
+    @property
+    def annotate_screen(self) -> AnnotateScreen:
+        return next(s for s in self.screen_stack if isinstance(s, AnnotateScreen))
+
+
+def run_app(store: Any, journal: Any, schema: LabelSchema) -> int:
+    """Run the annotation screen; returns the exit code (1 if the app crashed)."""
+    app = AnnotatorApp(store, journal, schema)
+    app.run()
+    # Textual keeps 0 after an unhandled exception unless we read return_code.
+    return app.return_code or 0

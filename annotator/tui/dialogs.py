@@ -1,0 +1,112 @@
+"""Modal dialogs: note, search, go to (one Input each) and the help screen.
+
+Escape closes them (escape is never a frequent action: over tmux, escape followed
+quickly by a key arrives as alt+key). Texts are shown through `Text`, never markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from annotator.schema import LabelSchema
+from annotator.tui.bindings import key_help
+
+
+class PromptDialog(ModalScreen[str | None]):
+    """One line of input; dismisses with the text on enter, None on escape."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", id="dialog_cancel")]
+
+    def __init__(self, title: str, value: str = "", hint: str = "",
+                 *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._title, self._value, self._hint = title, value, hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self._title), classes="dialog-title")
+            yield Input(value=self._value, select_on_focus=False)
+            yield Static(Text(self._hint or "enter: ok   escape: cancel"),
+                         classes="dialog-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def note_dialog(note: str | None) -> PromptDialog:
+    return PromptDialog("Note on this unit", note or "",
+                        "enter: save (empty clears)   escape: cancel", id="note-dialog")
+
+
+def search_dialog(last: str | None) -> PromptDialog:
+    return PromptDialog("Search text", last or "",
+                        "enter: next unit containing it; then n / N   escape: cancel",
+                        id="search-dialog")
+
+
+def goto_dialog() -> PromptDialog:
+    return PromptDialog("Go to document (id or number), optionally :unit", "",
+                        "e.g. 12   seed-004   seed-004:3   :5 (unit of this document)",
+                        id="goto-dialog")
+
+
+def help_text(schema: LabelSchema) -> Text:
+    """Keys, then the schema's guidelines and every label with description and examples."""
+    out = Text()
+    out.append("Keys\n", "bold")
+    for keys, description in key_help():
+        out.append(f"  {keys:<22}", "bold")
+        out.append(f"{description}\n")
+    out.append("\n")
+    out.append(f"{schema.title}\n", "bold")
+    if schema.guidelines:
+        out.append(" ".join(schema.guidelines.split()) + "\n")
+    for layer in schema.layers:
+        out.append(f"\n{layer.name} ({layer.kind})\n", "bold underline")
+        if layer.description:
+            out.append(" ".join(layer.description.split()) + "\n")
+        for label in layer.labels:
+            key = f"[{label.key}] " if label.key else ""
+            out.append(f"\n  {key}{label.name}", "bold")
+            out.append(f"  ({label.id})\n")
+            if label.description:
+                out.append("    " + " ".join(label.description.split()) + "\n")
+            for example in label.examples:
+                out.append("    e.g. ", "italic")
+                out.append(f"{example}\n")
+            for att in label.attributes:
+                out.append(f"    {att.name}: {' / '.join(att.values)}"
+                           f"{f' (key {att.key})' if att.key else ' (key t)'}\n")
+        for rel in layer.relations:
+            out.append(f"\n  {rel.name}: {', '.join(rel.sources)} → {', '.join(rel.targets)}"
+                       " (r on a span, tab to choose, enter)\n")
+    return out
+
+
+class HelpScreen(ModalScreen[None]):
+    """Scrollable: up/down/page keys scroll, escape, q or ? close."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close", id="help_close")]
+
+    def __init__(self, schema: LabelSchema) -> None:
+        super().__init__(id="help")
+        self._schema = schema
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-scroll"):
+            yield Static(help_text(self._schema), id="help-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,59 @@
+"""The bars above and below the paragraph: where you are, and what mode you are in.
+
+Titles and notes are untrusted text: they are appended to `rich.text.Text`, never
+parsed as markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from annotator.store.base import DocInfo
+
+
+class PositionBar(Static, can_focus=False):
+    """Title; document i/N, unit j/M, units annotated; annotated / flag / note marks."""
+
+    COMPONENT_CLASSES = {"position-bar--title", "position-bar--mark"}
+
+    def show(self, doc: DocInfo, doc_count: int, unit: int, state: dict | None,
+             done_total: int, unit_total: int) -> None:
+        state = state or {}
+        title_style = self.get_component_rich_style("position-bar--title", partial=True)
+        mark_style = self.get_component_rich_style("position-bar--mark", partial=True)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        out.append(" ".join((doc.title or doc.id).split()) or doc.id, title_style)
+        out.append("\n")
+        out.append(f"doc {doc.key:,}/{doc_count:,} {doc.id}  ")
+        where = "title" if unit == 0 and doc.has_title else f"¶{unit}/{doc.n_units - int(doc.has_title)}"
+        out.append(f"{where}  ")
+        out.append(f"annotated {done_total:,}/{unit_total:,}  ")
+        # Marks, not colour: "✓ done" / "○ not yet", "⚑" flag, "✎" note.
+        if state.get("status") == "done":
+            out.append("✓ done", mark_style)
+        else:
+            out.append("○ not yet")
+        if state.get("flag"):
+            out.append("  ⚑ uncertain", mark_style)
+        if state.get("note"):
+            out.append("  ✎ note", mark_style)
+        self.update(out)
+
+
+class StatusLine(Static, can_focus=False):
+    """The mode (span / link), the selected span, and the unit's note."""
+
+    COMPONENT_CLASSES = {"status-line--mode"}
+
+    def show(self, mode: str, detail: str, note: str | None) -> None:
+        mode_style = self.get_component_rich_style("status-line--mode", partial=True)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        if mode:
+            out.append(f" {mode} ", mode_style)
+            out.append(" ")
+        out.append(detail)
+        if note:
+            out.append("\n✎ ")
+            out.append(" ".join(note.split()))
+        self.update(out)

@@ -1,0 +1,132 @@
+"""The schema's labels with their hotkeys and which are on, plus the unit's spans.
+
+Everything is built as `rich.text.Text` (label names and span texts come from
+schemas and articles: never markup). On/off is a mark ([x], (•), ✓), not colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from annotator.keys import display_key
+from annotator.schema import Label, LabelSchema, Layer
+from annotator.tui.unit_view import SPAN_STYLES
+
+SNIPPET = 28  # characters of a span's text shown in the list
+
+
+@dataclass(frozen=True)
+class SpanLook:
+    mark: str  # one letter drawn next to the span
+    style: int  # span style index
+
+
+def span_looks(schema: LabelSchema) -> dict[tuple[str, str], SpanLook]:
+    """(layer id, label id) -> how spans of that label look. The mark is the label's
+    one-letter hotkey when it has one (what the annotator types), else its initial."""
+    out: dict[tuple[str, str], SpanLook] = {}
+    for i, (layer, label) in enumerate(
+            (lay, lab) for lay in schema.span_layers for lab in lay.labels):
+        key = display_key(label.key) if label.key else ""
+        mark = key if len(key) == 1 else (label.name[:1] or "?").upper()
+        out[(layer.id, label.id)] = SpanLook(mark, i % SPAN_STYLES)
+    return out
+
+
+def _key(label: Label) -> str:
+    return display_key(label.key) if label.key else " "
+
+
+def snippet(text: str, width: int = SNIPPET) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class LabelsPanel(Static, can_focus=False):
+    """Rebuilt on every change of the unit's state (a few dozen lines of Text)."""
+
+    COMPONENT_CLASSES = {
+        "labels-panel--layer",
+        "labels-panel--key",
+        "labels-panel--on",
+        "labels-panel--selected",
+        "labels-panel--proposal",
+    }
+
+    def show(self, schema: LabelSchema, state: dict | None,
+             proposals: list[tuple[str, int, int, str]], selected: str | None) -> None:
+        """`proposals`: (id, start, end, text) of quotes proposed and not yet decided."""
+        state = state or {}
+        labels = state.get("labels", {})
+        spans = state.get("spans", [])
+        looks = span_looks(schema)
+        style = self.get_component_rich_style
+        layer_style = style("labels-panel--layer", partial=True)
+        key_style = style("labels-panel--key", partial=True)
+        on_style = style("labels-panel--on", partial=True)
+        sel_style = style("labels-panel--selected", partial=True)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for layer in schema.layers:
+            if out:
+                out.append("\n")
+            out.append(f"{layer.name}", layer_style)
+            out.append(f"  {layer.kind}\n", layer_style)
+            if layer.kind == "span":
+                self._span_layer(out, layer, spans, looks, key_style, on_style)
+                continue
+            value = labels.get(layer.id)
+            for label in layer.labels:
+                if layer.kind == "multi":
+                    on = label.id in (value or [])
+                    box = "[x]" if on else "[ ]"
+                else:
+                    on = value == label.id
+                    box = "(•)" if on else "( )"
+                out.append(f" {_key(label)} ", key_style)
+                out.append(f"{box} {label.name}\n", on_style if on else "")
+        if spans or proposals:
+            out.append("\nSpans\n", layer_style)
+        by_id = {s["id"]: s for s in spans}
+        targets: dict[str, list[str]] = {}
+        for rel in state.get("relations", []):
+            targets.setdefault(rel["from"], []).append(rel["to"])
+        for s in sorted(spans, key=lambda s: (s["start"], s["end"])):
+            look = looks.get((s["layer"], s["label"]), SpanLook("?", 0))
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append("▸" if s["id"] == selected else " ")
+            line.append(f"{s['id']} {look.mark} ", key_style)
+            line.append(f"“{snippet(s.get('text', ''))}”")
+            for value in s.get("attributes", {}).values():
+                line.append(f" {value}")
+            for to in targets.get(s["id"], []):
+                other = by_id.get(to)
+                line.append(f" → {to}" + (f" {snippet(other.get('text', ''), 16)}"
+                                          if other else ""))
+            if s["id"] == selected:
+                line.stylize(sel_style)
+            out.append_text(line)
+            out.append("\n")
+        prop_style = style("labels-panel--proposal", partial=True)
+        for pid, _start, _end, text in proposals:
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append("▸" if pid == selected else " ")
+            line.append("?  ", key_style)
+            line.append(f"“{snippet(text)}” a/x", prop_style)
+            if pid == selected:
+                line.stylize(sel_style)
+            out.append_text(line)
+            out.append("\n")
+        self.update(out)
+
+    @staticmethod
+    def _span_layer(out: Text, layer: Layer, spans: list[dict],
+                    looks: dict[tuple[str, str], SpanLook], key_style, on_style) -> None:
+        for label in layer.labels:
+            n = sum(1 for s in spans if s["layer"] == layer.id and s["label"] == label.id)
+            out.append(f" {_key(label)} ", key_style)
+            mark = looks[(layer.id, label.id)].mark
+            out.append(f"{mark}: {label.name}" + (f" ({n})" if n else "") + "\n",
+                       on_style if n else "")

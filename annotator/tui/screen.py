@@ -1,0 +1,688 @@
+"""The annotation screen: one unit in focus, its labels, spans and quote links.
+
+Every action goes through `journal.apply` synchronously in the key handler (it has
+committed when it returns), and only then are the widgets updated from the state
+it returned: what the screen shows is always already on disk.
+
+Only the focused document is loaded, and its units one at a time on demand, so a
+store of a million paragraphs opens as fast as one of ten.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from annotator.actions import ActionError
+from annotator.errors import InputError
+from annotator.keys import key_name
+from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
+from annotator.store.base import DocInfo
+from annotator.tui.bindings import build_bindings
+from annotator.tui.dialogs import HelpScreen, goto_dialog, note_dialog, search_dialog
+from annotator.tui.info_bar import PositionBar, StatusLine
+from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
+from annotator.tui.unit_view import Decor, UnitView, ViewSpan
+
+try:  # the quote detector ships as its own module; without it, no proposals
+    from annotator.quotes import propose_quotes
+except ImportError:  # pragma: no cover - depends on the checkout
+    propose_quotes = None
+
+# Words for w/b/W/B: runs of word characters, or runs of punctuation (as in vi).
+WORD = re.compile(r"\w+|[^\w\s]+")
+UNIT_CACHE = 64  # units of the focused document kept in memory
+
+
+class AnnotateScreen(Screen):
+    BINDINGS = build_bindings()
+
+    def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
+        super().__init__(id="annotate")
+        self.store, self.journal, self.schema = store, journal, schema
+        # Label hotkeys come from the schema; handled in on_key (validate keeps them
+        # clear of the screen's own keys).
+        self.hotkeys: dict[str, tuple[Layer, Label]] = {
+            key_name(k): v for k, v in schema.hotkeys().items()}
+        self.attribute_keys: dict[str, str] = {
+            key_name(att.key): att.id for lay in schema.span_layers for lab in lay.labels
+            for att in lab.attributes if att.key}
+        self.looks: dict[tuple[str, str], SpanLook] = span_looks(schema)
+        self.quote_label = self._quote_label()
+        self.doc: DocInfo | None = None
+        self.unit = 0
+        self.states: dict[int, dict] = {}
+        self._units: dict[int, str] = {}
+        self.doc_count = store.document_count()
+        self.unit_total = store.unit_count()
+        self.done_total = journal.done_count()
+        # Span editing state of the focused unit.
+        self.cursor = 0
+        self.anchor: int | None = None  # span mode while not None
+        self.selected: str | None = None  # span id, or "?n" for proposal n
+        self.link_from: str | None = None  # link mode while not None
+        self.link_target: str | None = None
+        self.proposals: list[tuple[int, int]] = []
+        # Rejected proposals live for the session only: no action records them.
+        self.rejected: set[tuple[str, int, int, int]] = set()
+        self.last_search: str | None = None
+        self._focus_time = time.monotonic()
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield PositionBar(id="position")
+        with Horizontal(id="main"):
+            yield UnitView(id="unit")
+            with VerticalScroll(id="labels-scroll", can_focus=False):
+                yield LabelsPanel(id="labels")
+        yield StatusLine(id="status")
+        yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Wide terminals give the labels (names, span texts) more room.
+        self.query_one("#labels-scroll").set_class(event.size.width >= 140, "-wide")
+
+    def on_mount(self) -> None:
+        doc_id, unit = self._start()
+        self.go(doc_id, unit)
+
+    def _start(self) -> tuple[str, int]:
+        """Where this annotator stopped, else the first unit they have not annotated."""
+        pos = self.journal.position()
+        if pos is not None:
+            doc = self.store.document(pos[0])
+            if doc is not None and doc.first_unit <= pos[1] <= doc.last_unit:
+                return pos
+        first = self.journal.first_not_done()
+        if first is not None:
+            return first
+        doc = self.store.document_at(0)
+        return doc.id, doc.first_unit
+
+    def _quote_label(self) -> tuple[Layer, Label] | None:
+        """The span label that proposed quotes get: `quote` if the schema has it."""
+        for layer in self.schema.span_layers:
+            label = layer.label("quote")
+            if label is not None:
+                return layer, label
+        return None
+
+    # -- data of the focused document -----------------------------------------------------
+    def text(self, unit: int) -> str:
+        text = self._units.get(unit)
+        if text is None:
+            u = self.store.unit(self.doc.id, unit)
+            text = u.text if u else ""
+            if len(self._units) >= UNIT_CACHE:
+                self._units.clear()
+            self._units[unit] = text
+        return text
+
+    @property
+    def state(self) -> dict:
+        return self.states.get(self.unit) or {}
+
+    def _done(self, unit: int) -> bool:
+        return (self.states.get(unit) or {}).get("status") == "done"
+
+    # -- moving ---------------------------------------------------------------------------
+    def go(self, doc_id: str, unit: int) -> None:
+        """Focus a unit (loading its document if it is another one) and redraw."""
+        if self.doc is None or doc_id != self.doc.id:
+            doc = self.store.document(doc_id)
+            if doc is None:
+                self.notify(f"no document {doc_id}", severity="error", markup=False)
+                return
+            self.doc = doc
+            self._units.clear()
+            self.states = self.journal.states(doc_id)
+        self.unit = max(self.doc.first_unit, min(unit, self.doc.last_unit))
+        self.cursor = 0
+        self.anchor = self.selected = self.link_from = self.link_target = None
+        self.proposals = self._proposals()
+        self._focus_time = time.monotonic()
+        self.journal.set_position(self.doc.id, self.unit)
+        d, u = self.doc, self.unit
+        prev = (self.text(u - 1), self._done(u - 1)) if u > d.first_unit else None
+        nxt = (self.text(u + 1), self._done(u + 1)) if u < d.last_unit else None
+        self.query_one(UnitView).show((d.id, u), prev, (self.text(u), self._done(u)), nxt)
+        self.refresh_state()
+
+    def _proposals(self) -> list[tuple[int, int]]:
+        if propose_quotes is None or self.quote_label is None:
+            return []
+        text = self.text(self.unit)
+        try:
+            found = propose_quotes(text)
+        except Exception as exc:  # a detector bug must not cost the annotator the screen
+            self.notify(f"quote detector failed: {exc}", severity="warning", markup=False)
+            return []
+        return [(s, e) for s, e in found if 0 <= s < e <= len(text)]
+
+    def _open_proposals(self) -> list[tuple[str, int, int]]:
+        """(id, start, end) of proposals not rejected and not covered by a span yet."""
+        layer, label = self.quote_label or (None, None)
+        spans = [s for s in self.state.get("spans", [])
+                 if layer is not None and s["layer"] == layer.id and s["label"] == label.id]
+        out = []
+        for n, (s, e) in enumerate(self.proposals):
+            if (self.doc.id, self.unit, s, e) in self.rejected:
+                continue
+            if any(sp["start"] < e and sp["end"] > s for sp in spans):
+                continue
+            out.append((f"?{n}", s, e))
+        return out
+
+    def action_next_unit(self) -> None:
+        if self.unit < self.doc.last_unit:
+            self.go(self.doc.id, self.unit + 1)
+        elif self.doc.key < self.doc_count:
+            nxt = self.store.document_at(self.doc.key)
+            self.go(nxt.id, nxt.first_unit)
+        else:
+            self.notify("last unit of the last document")
+
+    def action_prev_unit(self) -> None:
+        if self.unit > self.doc.first_unit:
+            self.go(self.doc.id, self.unit - 1)
+        elif self.doc.key > 1:
+            prev = self.store.document_at(self.doc.key - 2)
+            self.go(prev.id, prev.last_unit)
+        else:
+            self.notify("first unit of the first document")
+
+    def action_next_doc(self) -> None:
+        if self.doc.key < self.doc_count:
+            nxt = self.store.document_at(self.doc.key)
+            self.go(nxt.id, nxt.first_unit)
+        else:
+            self.notify("last document")
+
+    def action_prev_doc(self) -> None:
+        if self.doc.key > 1:
+            prev = self.store.document_at(self.doc.key - 2)
+            self.go(prev.id, prev.first_unit)
+        else:
+            self.notify("first document")
+
+    # -- storing --------------------------------------------------------------------------
+    def apply(self, action: dict) -> dict | None:
+        """Store the action (durable on return), then take the state it produced."""
+        seconds = time.monotonic() - self._focus_time
+        try:
+            change = self.journal.apply(self.doc.id, self.unit, action, seconds=seconds)
+        except (ActionError, InputError) as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return None
+        self._focus_time = time.monotonic()
+        was = self._done(change.unit)
+        self.states[change.unit] = change.state
+        self.done_total += int(self._done(change.unit)) - int(was)
+        return change.state
+
+    def refresh_state(self) -> None:
+        """Redraw what depends on the unit's state: styles only, no re-wrap."""
+        state = self.state
+        open_props = self._open_proposals()
+        if self.selected is not None and not any(
+                self.selected == i for i, _, _ in open_props) and not any(
+                self.selected == s["id"] for s in state.get("spans", [])):
+            self.selected = None
+        view_spans = [ViewSpan(s["id"], s["start"], s["end"],
+                               self.looks.get((s["layer"], s["label"]), SpanLook("?", 0)).style,
+                               self.looks.get((s["layer"], s["label"]), SpanLook("?", 0)).mark)
+                      for s in state.get("spans", [])]
+        view_spans += [ViewSpan(i, s, e, 0, "?", proposal=True) for i, s, e in open_props]
+        self.query_one(UnitView).set_decor(Decor(
+            tuple(view_spans), self.selected, self.link_target,
+            self.cursor if self.text(self.unit) else None, self.anchor))
+        text = self.text(self.unit)
+        self.query_one(LabelsPanel).show(
+            self.schema, state, [(i, s, e, text[s:e]) for i, s, e in open_props],
+            self.selected)
+        self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
+                                         self.done_total, self.unit_total)
+        mode, detail = self._mode()
+        self.query_one(StatusLine).show(mode, detail, state.get("note"))
+
+    def _mode(self) -> tuple[str, str]:
+        text = self.text(self.unit)
+        if self.link_from is not None:
+            target = self._span(self.link_target) if self.link_target else None
+            what = f"{self.link_target} “{snippet(target['text'], 24)}”" if target else "?"
+            return "LINK", f"{self.link_from} → {what}   tab: next  enter: link  x: unlink"
+        if self.anchor is not None:
+            a, b = sorted((self.anchor, self.cursor))
+            keys = " ".join(f"{lab.key}={lab.name}" for lay in self.schema.span_layers
+                            for lab in lay.labels if lab.key)
+            return "SPAN", f"[{a},{b + 1}) “{snippet(text[a:b + 1], 20)}”  {keys}"
+        if self.selected is not None:
+            span = self._span(self.selected)
+            if span is not None:
+                atts = " ".join(f"{k}={v}" for k, v in span.get("attributes", {}).items())
+                return "", (f"{span['id']} {span['label']} [{span['start']},{span['end']}) "
+                            f"{atts}  x: delete  t: type  r: link  other label key: relabel")
+            return "", "proposed quote   a: accept  x: reject  tab: next"
+        props = len(self._open_proposals())
+        return "", (f"{props} proposed quote(s): tab to review, a accept, x reject"
+                    if props else "")
+
+    def _span(self, span_id: str | None) -> dict | None:
+        return next((s for s in self.state.get("spans", []) if s["id"] == span_id), None)
+
+    # -- paragraph labels -----------------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        """Label and attribute hotkeys from the schema (the fixed keys are Bindings)."""
+        if event.key in self.hotkeys:
+            event.stop()
+            event.prevent_default()
+            layer, label = self.hotkeys[event.key]
+            if layer.kind == "span":
+                self.span_label(layer, label)
+            else:
+                self.toggle_label(layer, label)
+        elif event.key in self.attribute_keys:
+            event.stop()
+            event.prevent_default()
+            self.cycle_attribute(self.attribute_keys[event.key])
+
+    def toggle_label(self, layer: Layer, label: Label) -> None:
+        if self.apply({"type": "toggle_label", "layer": layer.id, "label": label.id}):
+            self.refresh_state()
+
+    def action_mark_done(self) -> None:
+        if self.link_from is not None:
+            self._confirm_link()
+            return
+        if self.anchor is not None:
+            self.notify("press a span label key to make the span, or escape")
+            return
+        if self.apply({"type": "mark_done"}) is not None:
+            self.refresh_state()  # on the last unit there is no next: show the mark
+            self.action_next_unit()
+
+    def action_flag(self) -> None:
+        if self.apply({"type": "set_flag", "flag": not self.state.get("flag", False)}):
+            self.refresh_state()
+
+    def action_note(self) -> None:
+        current = self.state.get("note")
+
+        def save(note: str | None) -> None:
+            if note is None or (note or None) == current:
+                return
+            if self.apply({"type": "set_note", "note": note}) is not None:
+                self.refresh_state()
+
+        self.app.push_screen(note_dialog(current), save)
+
+    # -- undo / redo ----------------------------------------------------------------------
+    def action_undo(self) -> None:
+        self._restore(self.journal.undo(), "nothing to undo")
+
+    def action_redo(self) -> None:
+        self._restore(self.journal.redo(), "nothing to redo")
+
+    def _restore(self, change: Any, empty: str) -> None:
+        if change is None:
+            self.notify(empty)
+            return
+        # An undo may touch any unit, even one from an earlier session: go there.
+        self.done_total = self.journal.done_count()
+        if self.doc is not None and change.doc_id == self.doc.id:
+            self.states[change.unit] = change.state
+        if self.doc is None or (change.doc_id, change.unit) != (self.doc.id, self.unit):
+            self.go(change.doc_id, change.unit)
+        else:
+            self.refresh_state()
+
+    # -- cursor and span mode ---------------------------------------------------------------
+    def _move(self, to: int, extend: bool) -> None:
+        text = self.text(self.unit)
+        if not text:
+            return
+        to = max(0, min(to, len(text) - 1))
+        if extend and self.anchor is None:
+            self.anchor = self.cursor  # shift-moves start a span at the cursor
+            self.selected = None
+        self.cursor = to
+        if not extend and self.anchor is not None:
+            self.anchor = to  # plain moves place the start; extend grows from it
+        self.refresh_state()
+
+    def _word_end_after(self, pos: int) -> int:
+        m = WORD.search(self.text(self.unit), pos + 1)
+        if m is None:
+            return pos
+        # m may start inside the word that holds pos+1: its end is the target
+        return m.end() - 1
+
+    def _word_start_before(self, pos: int) -> int:
+        text = self.text(self.unit)
+        window = 256
+        while True:
+            lo = max(0, pos - window)
+            starts = [m.start() for m in WORD.finditer(text, lo, pos)]
+            # a match cut by the window's left edge is not a real word start
+            starts = [s for s in starts if s > lo or lo == 0 or not self._same_word(s - 1, s)]
+            if starts:
+                return starts[-1]
+            if lo == 0:
+                return pos
+            window *= 4
+
+    def _same_word(self, a: int, b: int) -> bool:
+        text = self.text(self.unit)
+        m = WORD.match(text, a)
+        return m is not None and m.end() > b
+
+    def action_char_forward(self) -> None:
+        self._move(self.cursor + 1, extend=False)
+
+    def action_char_back(self) -> None:
+        self._move(self.cursor - 1, extend=False)
+
+    def action_extend_forward(self) -> None:
+        self._move(self.cursor + 1, extend=True)
+
+    def action_extend_back(self) -> None:
+        self._move(self.cursor - 1, extend=True)
+
+    def action_word_forward(self) -> None:
+        self._move(self._next_word(self.cursor), extend=False)
+
+    def action_word_back(self) -> None:
+        self._move(self._word_start_before(self.cursor), extend=False)
+
+    def action_extend_word_forward(self) -> None:
+        self._move(self._word_end_after(self.cursor), extend=True)
+
+    def action_extend_word_back(self) -> None:
+        self._move(self._word_start_before(self.cursor), extend=True)
+
+    def _next_word(self, pos: int) -> int:
+        text = self.text(self.unit)
+        m = WORD.match(text, pos)
+        after = m.end() if m else pos + 1
+        n = WORD.search(text, after)
+        return n.start() if n else pos
+
+    def action_line_start(self) -> None:
+        self._move(self.query_one(UnitView).row_bounds(self.cursor)[0], extend=False)
+
+    def action_line_end(self) -> None:
+        start, end = self.query_one(UnitView).row_bounds(self.cursor)
+        row = self.text(self.unit)[start:end].rstrip()
+        self._move(start + max(0, len(row) - 1), extend=False)
+
+    def action_span_mode(self) -> None:
+        if not self.text(self.unit):
+            self.notify("this unit has no text")
+            return
+        if self.anchor is None:
+            self.anchor = self.cursor
+            self.selected = self.link_from = self.link_target = None
+        else:
+            self.anchor = None  # v again leaves span mode
+        self.refresh_state()
+
+    def action_cancel(self) -> None:
+        if self.link_from is not None:
+            self.link_from = self.link_target = None
+        elif self.anchor is not None:
+            self.anchor = None
+        else:
+            self.selected = None
+        self.refresh_state()
+
+    def _defaults(self, label: Label) -> dict[str, str]:
+        return {a.id: a.default for a in label.attributes if a.default is not None}
+
+    def span_label(self, layer: Layer, label: Label) -> None:
+        """A span label hotkey: make the span (span mode), relabel the selected span,
+        or accept the selected proposal with that label."""
+        if self.anchor is not None:
+            text = self.text(self.unit)
+            a, b = sorted((self.anchor, self.cursor))
+            b += 1
+            # Spans never start or end in whitespace: trim what the cursor swept.
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if a >= b:
+                self.notify("the span holds only spaces")
+                return
+            self._add_span(layer, label, a, b)
+            return
+        if self.selected is None:
+            self.notify("press v to start a span, or tab to select one")
+            return
+        if self.selected.startswith("?"):
+            prop = next((p for p in self._open_proposals() if p[0] == self.selected), None)
+            if prop is not None:
+                self._add_span(layer, label, prop[1], prop[2])
+            return
+        span = self._span(self.selected)
+        if span is None:
+            return
+        if span["layer"] != layer.id:
+            self.notify(f"{label.name} is in another layer", markup=False)
+            return
+        if span["label"] != label.id and self.apply(
+                {"type": "relabel_span", "span": span["id"], "label": label.id}):
+            self.refresh_state()
+
+    def _add_span(self, layer: Layer, label: Label, start: int, end: int) -> None:
+        before = {s["id"] for s in self.state.get("spans", [])}
+        state = self.apply({"type": "add_span", "layer": layer.id, "label": label.id,
+                            "start": start, "end": end, "attributes": self._defaults(label)})
+        if state is None:
+            return
+        self.anchor = None
+        new = [s["id"] for s in state["spans"] if s["id"] not in before]
+        self.selected = new[0] if new else None
+        self.cursor = start
+        self.refresh_state()
+
+    def _items(self) -> list[str]:
+        """Spans and open proposals in text order: what tab cycles through."""
+        items = [(s["start"], s["end"], s["id"]) for s in self.state.get("spans", [])]
+        items += [(s, e, i) for i, s, e in self._open_proposals()]
+        return [i for _, _, i in sorted(items)]
+
+    def _cycle(self, items: list[str], current: str | None, step: int) -> str | None:
+        if not items:
+            return None
+        if current not in items:
+            return items[0] if step > 0 else items[-1]
+        return items[(items.index(current) + step) % len(items)]
+
+    def _select_step(self, step: int) -> None:
+        if self.link_from is not None:
+            self.link_target = self._cycle(self._link_targets(), self.link_target, step)
+            self.refresh_state()
+            return
+        items = self._items()
+        if not items:
+            self.notify("no spans on this unit (v starts one)")
+            return
+        self.anchor = None
+        self.selected = self._cycle(items, self.selected, step)
+        self.refresh_state()
+
+    def action_next_span(self) -> None:
+        self._select_step(1)
+
+    def action_prev_span(self) -> None:
+        self._select_step(-1)
+
+    def action_delete_span(self) -> None:
+        if self.link_from is not None:
+            rel = self._relation(self._span(self.link_from))
+            for r in [r for r in self.state.get("relations", [])
+                      if rel and r["from"] == self.link_from and r["label"] == rel.id]:
+                self.apply({"type": "delete_relation", **r})
+            self.link_from = self.link_target = None
+            self.refresh_state()
+            return
+        if self.selected is None:
+            self.notify("select a span with tab first")
+            return
+        if self.selected.startswith("?"):
+            prop = next((p for p in self._open_proposals() if p[0] == self.selected), None)
+            if prop is not None:
+                self.rejected.add((self.doc.id, self.unit, prop[1], prop[2]))
+            self.selected = self._after(self.selected)
+            self.refresh_state()
+            return
+        following = self._after(self.selected)
+        if self.apply({"type": "delete_span", "span": self.selected}) is not None:
+            self.selected = following
+            self.refresh_state()
+
+    def _after(self, item: str) -> str | None:
+        """The item tab would select after `item`, other than `item` itself."""
+        items = self._items()
+        if item not in items or len(items) == 1:
+            return None
+        return items[(items.index(item) + 1) % len(items)]
+
+    def action_accept_proposal(self) -> None:
+        props = self._open_proposals()
+        if not props or self.quote_label is None:
+            self.notify("no proposed quotes on this unit")
+            return
+        chosen = next((p for p in props if p[0] == self.selected), props[0])
+        self._add_span(*self.quote_label, chosen[1], chosen[2])
+
+    # -- attributes and relations -----------------------------------------------------------
+    def _label_of(self, span: dict) -> Label | None:
+        layer = self.schema.layer(span["layer"])
+        return layer.label(span["label"]) if layer else None
+
+    def action_cycle_attribute(self) -> None:
+        self.cycle_attribute(None)
+
+    def cycle_attribute(self, attribute_id: str | None) -> None:
+        span = self._span(self.selected)
+        label = self._label_of(span) if span else None
+        if span is None or label is None or not label.attributes:
+            self.notify("select a span that has an attribute (tab)")
+            return
+        att: Attribute | None = (label.attribute(attribute_id) if attribute_id
+                                 else label.attributes[0])
+        if att is None:
+            return
+        current = span.get("attributes", {}).get(att.id)
+        i = att.values.index(current) if current in att.values else -1
+        value = att.values[(i + 1) % len(att.values)]
+        if self.apply({"type": "set_attribute", "span": span["id"], "attribute": att.id,
+                       "value": value}):
+            self.refresh_state()
+
+    def _relation(self, span: dict | None) -> Relation | None:
+        if span is None:
+            return None
+        layer = self.schema.layer(span["layer"])
+        return next((r for r in (layer.relations if layer else ())
+                     if span["label"] in r.sources), None)
+
+    def _link_targets(self) -> list[str]:
+        rel = self._relation(self._span(self.link_from))
+        if rel is None:
+            return []
+        return [s["id"] for s in sorted(self.state.get("spans", []),
+                                        key=lambda s: (s["start"], s["end"]))
+                if s["label"] in rel.targets and s["id"] != self.link_from]
+
+    def action_link_span(self) -> None:
+        span = self._span(self.selected)
+        rel = self._relation(span)
+        if rel is None:
+            self.notify("select a quote span (tab), then r links it to its source")
+            return
+        self.link_from = span["id"]
+        targets = self._link_targets()
+        if not targets:
+            self.link_from = None
+            self.notify("mark the source first: v, move, then the source label key")
+            return
+        linked = [r["to"] for r in self.state.get("relations", [])
+                  if r["from"] == span["id"] and r["label"] == rel.id]
+        self.link_target = linked[0] if linked and linked[0] in targets else targets[0]
+        self.refresh_state()
+
+    def _confirm_link(self) -> None:
+        rel = self._relation(self._span(self.link_from))
+        if rel is not None and self.link_target is not None:
+            self.apply({"type": "add_relation", "label": rel.id, "from": self.link_from,
+                        "to": self.link_target})
+        self.link_from = self.link_target = None
+        self.refresh_state()
+
+    # -- search, go to, help, quit ------------------------------------------------------------
+    def action_search(self) -> None:
+        def found(text: str | None) -> None:
+            if text:
+                self.last_search = text
+                self._search(backwards=False)
+
+        self.app.push_screen(search_dialog(self.last_search), found)
+
+    def action_search_next(self) -> None:
+        self._search(backwards=False)
+
+    def action_search_prev(self) -> None:
+        self._search(backwards=True)
+
+    def _search(self, backwards: bool) -> None:
+        if not self.last_search:
+            self.notify("no search yet: press /")
+            return
+        hit = self.store.search(self.last_search, after=(self.doc.key, self.unit),
+                                backwards=backwards)
+        if hit is None:
+            self.notify(f"not found: {self.last_search}", markup=False)
+            return
+        if hit == (self.doc.id, self.unit):
+            self.notify("this is the only unit containing it")
+        self.go(*hit)
+
+    def action_goto(self) -> None:
+        self.app.push_screen(goto_dialog(), self._goto)
+
+    def _goto(self, where: str | None) -> None:
+        where = (where or "").strip()
+        if not where:
+            return
+        doc_part, unit_part = where, ""
+        head, sep, tail = where.rpartition(":")
+        if sep and tail.strip().isdigit():
+            doc_part, unit_part = head.strip(), tail.strip()
+        doc = self.doc if not doc_part else self.store.document(doc_part)
+        if doc is None and doc_part.isdigit():
+            doc = self.store.document_at(int(doc_part) - 1)
+        if doc is None:
+            self.notify(f"no document {doc_part}", severity="error", markup=False)
+            return
+        unit = int(unit_part) if unit_part else doc.first_unit
+        if not doc.first_unit <= unit <= doc.last_unit:
+            self.notify(f"{doc.id} has units {doc.first_unit}..{doc.last_unit}",
+                        severity="error", markup=False)
+            return
+        self.go(doc.id, unit)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.schema))
+
+    def action_quit(self) -> None:
+        # Nothing to save: every action was committed when it was shown.
+        self.app.exit(0)

@@ -1,0 +1,112 @@
+"""End-to-end agreement from a project store: `annotator agreement` as a user runs it.
+
+Builds (once, cached under bench/out/) a store of 1,000,000 units (100,000 documents x
+10 paragraphs) with 3 annotators' journals holding 20 labels of one multi layer with
+10% of ratings missing — the same synthetic ratings as bench_agreement.py — written
+with bulk SQL into the journals' derived tables (`units`, `labels`), exactly the rows
+`Journal.apply` would leave. Then times the real CLI in a subprocess, wall clock, with
+its peak RSS.
+
+    .venv/bin/python bench/bench_agreement_store.py            # full size
+    .venv/bin/python bench/bench_agreement_store.py --units 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_agreement import make_columns  # noqa: E402
+
+from annotator.corpus import Document  # noqa: E402
+from annotator.store import SQLiteStore  # noqa: E402
+
+PARAS = 10
+
+
+def build(root: Path, n_units: int) -> Path:
+    project = root / f"agreement-store-{n_units}"
+    marker = project / ".complete"
+    if marker.exists():
+        return project
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    annotators, done, multi, schema = make_columns(n_units, 3, 20, 0.10, seed=0)
+    labels = [lab.id for lab in schema.layers[0].labels]
+    (project / "bench.yaml").write_text(
+        "id: bench\nversion: 1\ntitle: bench\nlayers:\n  - id: devices\n    name: Devices\n"
+        "    kind: multi\n    labels:\n"
+        + "".join(f"      - {{id: {lab}, name: {lab}, description: d}}\n" for lab in labels),
+        encoding="utf-8")
+    store = SQLiteStore(project / ".annotator")
+    n_docs = n_units // PARAS
+    store.import_documents(Document(f"doc-{d:06d}", None, [f"paragraph {p} of {d}"
+                                                           for p in range(PARAS)])
+                           for d in range(n_docs))
+    state = json.dumps({"status": "done", "labels": {}, "spans": [], "relations": [],
+                        "note": None, "flag": False})
+    for a in annotators:
+        j = store.journal(a)
+        conn = j.conn
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO units VALUES (?,?,?,?,?,?,?,?)",
+            ((f"doc-{u // PARAS:06d}", u % PARAS + 1, u // PARAS + 1, "done", state, "",
+              "2026-11-23T00:00:00Z", 1.0) for u in done[a].tolist()))
+        for lab in labels:
+            conn.executemany("INSERT INTO labels VALUES (?,?,?,?)",
+                             ((u // PARAS + 1, u % PARAS + 1, "devices", lab)
+                              for u in multi["devices"][lab][a].tolist()))
+        conn.execute("COMMIT")
+    store.close()
+    marker.touch()
+    return project
+
+
+def run(project: Path, *args: str) -> tuple[float, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "annotator", "agreement", "--project",
+                        str(project), "--schema", str(project / "bench.yaml"), "--json", *args],
+                       capture_output=True, text=True, check=True)
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return dt, {"report": json.loads(r.stdout), "rss_mb": max(rss, before) / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--units", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    project = build(args.out, args.units)
+    print(f"store ready in {time.perf_counter() - t0:.1f} s (cached after the first run)")
+    rows = []
+    dt, info = run(project, "--bootstrap", "0")
+    lab = info["report"]["layers"]["devices"]["labels"]["label00"]
+    rows.append(("agreement from the store, no bootstrap (CLI, end to end)", dt, "< 5 s",
+                 dt < 5, f"units={info['report']['units']:,} alpha(label00)="
+                         f"{lab['krippendorff_alpha']:.4f}"))
+    dt2, info2 = run(project, "--bootstrap", "1000", "--seed", "1")
+    lab2 = info2["report"]["layers"]["devices"]["labels"]["label00"]
+    rows.append(("agreement with 1,000 bootstrap resamples (CLI)", dt2, "< 30 s", dt2 < 30,
+                 f"alpha_ci95(label00)={lab2['alpha_ci95']}"))
+    print(f"\n{'row':<60} {'seconds':>8}  {'target':<7} result  note")
+    print("-" * 110)
+    for name, sec, target, ok, note in rows:
+        print(f"{name:<60} {sec:>8.2f}  {target:<7} {'PASS' if ok else 'FAIL':<6}  {note}")
+    print(f"{'peak RSS of the agreement process':<60} {info2['rss_mb']:>6.0f}MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""TUI benchmark: launch to first paint, keypress to repaint, memory.
+
+    .venv/bin/python bench/bench_tui.py            # with a 1,000,000-paragraph store
+    .venv/bin/python bench/bench_tui.py --quick    # 20,000 paragraphs, fewer runs
+
+Method
+- Launch to first paint (wall time). The parent notes the time, then starts the real
+  entry point, `python -m annotator annotate --project DIR --as bench`, in a
+  subprocess whose stdin/stdout/stderr are a fresh pseudo-terminal of 100x30 cells
+  (nothing instrumented inside the app). It reads the terminal output until the text
+  of the unit in focus (a word of it that the app must draw) has been written: that
+  moment is the first paint of real content, from process start, interpreter start-up
+  and imports included. The child is then killed. Median of several launches.
+  - demo corpus: `corpora/demo` copied into a temporary project, imported once by a
+    first (untimed) launch, as an annotator finds it on their second day;
+  - 1,000,000 paragraphs: 100,000 documents x 10 paragraphs (plus titles) generated as
+    JSONL and imported with `annotator.importer.import_paths`; cached under bench/out/
+    (gitignored) between runs;
+  - a minimal Textual app (one `Static`) measured the same way in the same run, as the
+    floor any Textual app pays; the ratio is demo / minimal.
+- RSS with the 1,000,000-paragraph store open: the resident set size of that child
+  (psutil) half a second after its first paint.
+- Keypress to repaint, in process with `App.run_test()`: a Key event for a label hotkey
+  is posted to the app, and the time is taken when the app has next displayed a frame
+  AFTER the journal write of that toggle returned (the store's `apply` commits with
+  synchronous=FULL, so the durable write is inside the measured time). The hook is
+  Textual's `App.post_display_hook`, which runs after each frame is handed to the
+  driver. Median and p95 over 200 presses (toggling on and off).
+
+Targets: launch < 0.5 s and <= 1.5x the minimal app; keypress median < 16 ms;
+RSS < 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import os
+import re
+import select
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_import import generate_corpus, pct  # noqa: E402
+
+COLS, ROWS = 100, 30
+MINIMAL_APP = textwrap.dedent("""
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Minimal(App):
+        def compose(self):
+            yield Static("minimalbenchmarkmarker")
+
+    Minimal().run()
+""")
+
+
+# --- launch to first paint -----------------------------------------------------------
+
+def launch(argv: list[str], marker: str, cwd: Path, timeout: float = 30.0,
+           rss_after: float | None = None) -> tuple[float, float | None]:
+    """Seconds from spawn until `marker` was written to the terminal; and the child's
+    RSS in MB `rss_after` seconds after that (if asked)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+           "COLUMNS": str(COLS), "LINES": str(ROWS)}
+    env.pop("TEXTUAL", None)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
+                            start_new_session=True, close_fds=True)
+    os.close(slave)
+    needle = marker.encode()
+    buf = b""
+    elapsed = None
+    rss = None
+    try:
+        deadline = t0 + timeout
+        while time.perf_counter() < deadline:
+            r, _, _ = select.select([master], [], [], 0.05)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                if needle in buf:
+                    elapsed = time.perf_counter() - t0
+                    break
+            elif proc.poll() is not None:
+                break
+        if elapsed is None:
+            text = re.sub(rb"\x1b\[[0-9;?<>=$]*[A-Za-z]", b"", buf)[-2000:]
+            raise RuntimeError(f"{argv[2:]}: {marker!r} never drawn (exit "
+                               f"{proc.poll()}); output tail:\n{text.decode(errors='replace')}")
+        if rss_after is not None:
+            import psutil
+
+            end = time.perf_counter() + rss_after
+            while time.perf_counter() < end:  # keep draining so the app never blocks
+                r, _, _ = select.select([master], [], [], 0.05)
+                if r:
+                    with contextlib.suppress(OSError):
+                        os.read(master, 65536)
+            rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        os.close(master)
+    return elapsed, rss
+
+
+def first_unit_marker(store_dir: Path) -> str:
+    """A word the app must draw at start: from the first unit a new annotator sees."""
+    from annotator.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(store_dir)
+    try:
+        j = store.journal("bench")
+        doc_id, idx = j.position() or j.first_not_done()
+        text = store.unit(doc_id, idx).text
+    finally:
+        store.close()
+    words = sorted(re.findall(r"[A-Za-z]{4,}", text), key=len, reverse=True)
+    return words[0]
+
+
+def build_big_store(docs: int) -> Path:
+    """A project dir with docs x 10 paragraphs imported (cached under bench/out/)."""
+    from annotator.importer import import_paths
+    from annotator.store.sqlite import SQLiteStore
+
+    project = OUT / f"project-{docs}x10"
+    done = project / ".complete"
+    if done.exists():
+        return project
+    if project.exists():
+        shutil.rmtree(project)
+    corpus = generate_corpus(OUT / f"corpus-{docs}x10.jsonl", docs, 10)
+    (project / "data").mkdir(parents=True)
+    # the corpus stays outside the project so `annotate` never re-imports it
+    t = time.perf_counter()
+    store = SQLiteStore(project / ".annotator")
+    import_paths(store, [corpus], project)
+    store.close()
+    print(f"built {docs:,}-document store in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    done.touch()
+    return project
+
+
+# --- keypress to repaint -------------------------------------------------------------
+
+def find_app_class():
+    from textual.app import App
+
+    from annotator.tui import app as tui_app
+
+    for name in dir(tui_app):
+        obj = getattr(tui_app, name)
+        if isinstance(obj, type) and issubclass(obj, App) and obj is not App \
+                and obj.__module__ == tui_app.__name__:
+            return obj
+    raise RuntimeError("no App subclass in annotator.tui.app")
+
+
+async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]:
+    from textual import events
+
+    from annotator.project import Project
+
+    proj = Project(project)
+    schema = proj.load_schema()
+    journal = proj.store.journal("bench-keys", schema)
+    app_cls = find_app_class()
+    app = app_cls(proj.store, journal, schema)
+    label = schema.layers[0].labels[0]
+    key = label.key
+    writes = {"n": 0}
+    state = {"waiting": False, "written": False}
+    painted = asyncio.Event()
+    apply = journal.apply
+
+    def counting_apply(*a, **kw):
+        change = apply(*a, **kw)
+        writes["n"] += 1
+        state["written"] = True
+        return change
+
+    journal.apply = counting_apply
+    original_hook = app.post_display_hook
+
+    def hook() -> None:
+        original_hook()
+        if state["waiting"] and state["written"]:
+            state["waiting"] = False
+            painted.set()
+
+    app.post_display_hook = hook
+    times: list[float] = []
+    async with app.run_test(size=(COLS, ROWS)) as pilot:
+        await pilot.pause()
+        for _ in range(presses):
+            painted.clear()
+            state["written"] = False
+            state["waiting"] = True
+            t0 = time.perf_counter()
+            app.post_message(events.Key(key, key))
+            await asyncio.wait_for(painted.wait(), timeout=5)
+            times.append((time.perf_counter() - t0) * 1000)
+        await pilot.pause()
+    proj.close()
+    return times, writes["n"]
+
+
+# --- report --------------------------------------------------------------------------
+
+def row(name: str, value: str, target: str, ok: bool | None) -> None:
+    verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+    print(f"{name:<52} {value:>12}   {target:<16} {verdict}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="2,000 documents instead of 100,000, 3 launches, 50 presses")
+    ap.add_argument("--runs", type=int, default=None, help="launches per row (default 5)")
+    ap.add_argument("--presses", type=int, default=None, help="keypresses (default 200)")
+    args = ap.parse_args()
+    docs = 2_000 if args.quick else 100_000
+    runs = args.runs or (3 if args.quick else 5)
+    presses = args.presses or (50 if args.quick else 200)
+    py = sys.executable
+
+    big = build_big_store(docs)
+    tmp = Path(tempfile.mkdtemp(prefix="annotator-bench-tui-"))
+    try:
+        demo = tmp / "demo"
+        shutil.copytree(ROOT / "corpora" / "demo", demo / "corpora" / "demo")
+        (demo / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
+        minimal = tmp / "minimal_app.py"
+        minimal.write_text(MINIMAL_APP, encoding="utf-8")
+
+        demo_argv = [py, "-m", "annotator", "annotate", "--project", str(demo), "--as", "bench"]
+        big_argv = [py, "-m", "annotator", "annotate", "--project", str(big), "--as", "bench"]
+        # first launch imports the demo corpus (untimed); warm the page cache for both
+        subprocess.run([py, "-m", "annotator", "import", str(demo / "corpora" / "demo"),
+                        "--project", str(demo)], check=True, capture_output=True)
+        demo_marker = first_unit_marker(demo / ".annotator")
+        big_marker = first_unit_marker(big / ".annotator")
+        launch(demo_argv, demo_marker, tmp)
+        launch([py, str(minimal)], "minimalbenchmarkmarker", tmp)
+
+        t_min, t_demo, t_big = [], [], []
+        rss = None
+        for i in range(runs):  # interleaved, so drift hits all rows alike
+            t_min.append(launch([py, str(minimal)], "minimalbenchmarkmarker", tmp)[0])
+            t_demo.append(launch(demo_argv, demo_marker, tmp)[0])
+            t, r = launch(big_argv, big_marker, tmp, rss_after=0.5 if i == 0 else None)
+            t_big.append(t)
+            rss = r if r is not None else rss
+        m_min, m_demo, m_big = (statistics.median(x) for x in (t_min, t_demo, t_big))
+
+        keys, writes = asyncio.run(keypress_times(demo, presses))
+        assert writes == presses, f"{writes} journal writes for {presses} presses"
+
+        n_units = docs * 11
+        print(f"launches: median of {runs}; keypresses: {presses} label toggles "
+              f"({writes} durable journal writes)\n")
+        print(f"{'measure':<52} {'value':>12}   {'target':<16} result")
+        print("-" * 92)
+        row("launch to first paint, demo corpus", f"{m_demo * 1000:.0f} ms", "< 500 ms",
+            m_demo < 0.5)
+        row(f"launch to first paint, {docs * 10:,}-paragraph store", f"{m_big * 1000:.0f} ms",
+            "< 500 ms", m_big < 0.5)
+        row("launch to first paint, minimal Textual app (Static)",
+            f"{m_min * 1000:.0f} ms", "(reference)", None)
+        row("ratio demo / minimal", f"{m_demo / m_min:.2f}x", "<= 1.5x", m_demo / m_min <= 1.5)
+        row(f"ratio {docs * 10:,}-paragraph store / minimal", f"{m_big / m_min:.2f}x",
+            "<= 1.5x", m_big / m_min <= 1.5)
+        row("keypress to repaint (label toggle + write), median",
+            f"{statistics.median(keys):.1f} ms", "< 16 ms", statistics.median(keys) < 16)
+        row("keypress to repaint (label toggle + write), p95", f"{pct(keys, 0.95):.1f} ms",
+            "(info)", None)
+        row(f"RSS, {docs * 10:,}-paragraph store open ({n_units:,} units)",
+            f"{rss:.0f} MB", "< 150 MB", rss < 150)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""The real entry point (`python -m annotator annotate`) in a real terminal (tmux).
+
+What an annotator does over SSH: open the demo corpus, tag, make spans, accept a
+proposed quote and link it to its source, quit and come back to the same unit; and
+what can go wrong: the process killed (SIGKILL) or hung up on (SIGHUP, the SSH link
+dropped), an article that carries markup or escape sequences.
+
+Each test runs its own tmux server (tests/tmux_harness.py) on a copy of the demo
+corpus in a temporary project, so the repository's own `.annotator/` is never
+touched, and checks what was stored through the core (`SQLiteStore`), not the screen
+alone.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from annotator.store.sqlite import SQLiteStore
+from tests.tmux_harness import ROOT, Tmux, annotator_argv, have_tmux, kill9, pid_gone
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(not have_tmux(), reason="tmux is not installed"),
+]
+
+# vi-like words, as the screen's w / b / W / B move over them
+WORD = re.compile(r"\w+|[^\w\s]+")
+POSITION = re.compile(r"doc \d+/\d+ ")  # the position bar: "doc 1/7 <id>  ¶2/8 ..."
+SOVEREIGNTY_ON = re.compile(r"s \[x\] Sover")
+
+
+# --- fixtures and helpers ------------------------------------------------------------
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A project with a copy of the demo corpus."""
+    project = tmp_path / "proj"
+    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
+    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
+    return project
+
+
+@pytest.fixture
+def tmux(request: pytest.FixtureRequest):
+    t = Tmux(re.sub(r"\W", "", request.node.name)[:24])
+    yield t
+    t.close()
+
+
+def open_app(tmux: Tmux, project: Path, who: str = "alice", *args: str) -> int:
+    """Start `annotator annotate` and wait for its first screen; returns its pid."""
+    pid = tmux.start(annotator_argv("annotate", "--project", str(project), "--as", who,
+                                    *args))
+    tmux.wait_for(POSITION, timeout=20)  # first launch also imports the corpus
+    return pid
+
+
+class Core:
+    """The store as the core sees it, opened fresh (after the app has gone)."""
+
+    def __init__(self, project: Path, who: str = "alice"):
+        self.store = SQLiteStore(project / ".annotator")
+        self.journal = self.store.journal(who)
+
+    def first(self) -> tuple[str, int, str]:
+        doc = self.store.document_at(0)
+        return doc.id, doc.first_unit, self.store.unit(doc.id, doc.first_unit).text
+
+    def state(self, doc_id: str, unit: int) -> dict:
+        return self.journal.state(doc_id, unit) or {}
+
+    def check_consistent(self) -> None:
+        """The journal file is intact and the derived state is the one its events
+        produce: for every unit, the `after` of the unit's last event."""
+        conn = sqlite3.connect(self.journal.path)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            last = {}
+            for doc_id, unit, after in conn.execute(
+                    "SELECT doc_id, unit, after FROM events ORDER BY seq"):
+                last[(doc_id, unit)] = after
+            import json
+
+            for (doc_id, unit), after in last.items():
+                assert self.journal.state(doc_id, unit) == (json.loads(after) or None), (
+                    doc_id, unit)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Core:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def goto(tmux: Tmux, where: str) -> None:
+    tmux.send("g")
+    tmux.wait_for("Go to document")
+    tmux.type(where)
+    tmux.send("Enter")
+    doc_id, _, unit = where.rpartition(":")
+    tmux.wait_for(re.compile(rf"{re.escape(doc_id)}\s+¶{unit}/"))
+
+
+# --- scenarios -----------------------------------------------------------------------
+
+def test_tag_span_quote_link_quit_and_resume(tmux: Tmux, demo: Path) -> None:
+    open_app(tmux, demo)
+    with Core(demo) as core:
+        doc_id, unit, text = core.first()
+
+    # a paragraph label by its hotkey (schema: s = sovereignty)
+    tmux.send("s")
+    tmux.wait_for(SOVEREIGNTY_ON)
+
+    # a span: v, move one word (moves the start), extend to the word's end, label key
+    tmux.send("v")
+    tmux.wait_for("SPAN")
+    tmux.send("w", "W", "S")
+    tmux.wait_for(re.compile(r"s1 S “"))
+
+    # a proposed quote accepted, a source marked, the quote linked to it
+    quote_unit = "wire-2024-0417:2"
+    goto(tmux, quote_unit)
+    tmux.wait_for("proposed quote")
+    tmux.send("a")
+    tmux.wait_for(re.compile(r"s1 Q ““This is a bridge"))
+    with Core(demo) as core:
+        wire = core.store.unit("wire-2024-0417", 2).text
+    words = [m.start() for m in WORD.finditer(wire)]
+    source = "Valdorian Foreign Minister Noor Kassab"
+    hops = words.index(wire.index(source))
+    tmux.send("v", *["w"] * hops, *["W"] * len(source.split()), "S")
+    tmux.wait_for(re.compile(r"s2 S “Valdorian Foreign"))
+    tmux.send("Tab")  # from the new source (s2) to the quote (s1)
+    tmux.wait_for(re.compile(r"▸s1 Q"))
+    tmux.send("r")
+    tmux.wait_for("LINK")
+    tmux.send("Enter")
+    tmux.wait_for(re.compile(r"s1 Q .*→ s2"))
+
+    tmux.send("q")
+    tmux.wait_dead()
+
+    with Core(demo) as core:
+        first = core.state(doc_id, unit)
+        assert first["labels"]["devices"] == ["sovereignty"]
+        (span,) = first["spans"]
+        toks = list(WORD.finditer(text))
+        assert (span["layer"], span["label"]) == ("quotes", "source")
+        assert span["start"] == toks[1].start()
+        assert span["text"].startswith(toks[1].group())
+        wire_state = core.state("wire-2024-0417", 2)
+        by_label = {s["label"]: s for s in wire_state["spans"]}
+        assert by_label["quote"]["text"] == (
+            "“This is a bridge between peoples, not between blocs,”")
+        assert by_label["source"]["text"] == source
+        assert wire_state["relations"] == [{"label": "attributed_to",
+                                            "from": by_label["quote"]["id"],
+                                            "to": by_label["source"]["id"]}]
+        assert core.journal.position() == ("wire-2024-0417", 2)
+        core.check_consistent()
+
+    # reopen: the same unit, with its spans and link
+    open_app(tmux, demo)
+    screen = tmux.wait_for(re.compile(r"wire-2024-0417\s+¶2/"))
+    assert "Valdoria and Ostrava agree on visa-free travel" in screen
+    assert re.search(r"s1 Q .*→ s2", screen), screen
+
+
+def test_sigkill_after_a_shown_keypress_loses_nothing(tmux: Tmux, demo: Path) -> None:
+    pid = open_app(tmux, demo)
+    with Core(demo) as core:
+        doc_id, unit, _ = core.first()
+    tmux.send("s")
+    tmux.wait_for(SOVEREIGNTY_ON)
+    kill9(pid)  # the moment it is shown
+    assert pid_gone(pid)
+    with Core(demo) as core:
+        assert core.state(doc_id, unit)["labels"]["devices"] == ["sovereignty"]
+        core.check_consistent()
+
+
+def test_sigkill_right_after_keypresses(tmux: Tmux, demo: Path) -> None:
+    """Killed with keys in flight: what the last screen showed is stored, and the
+    journal is consistent whatever was cut off."""
+    pid = open_app(tmux, demo)
+    with Core(demo) as core:
+        doc_id, unit, _ = core.first()
+    tmux.send("e", "1", "Enter", "y")
+    kill9(pid)  # no waiting
+    assert pid_gone(pid)
+    last_screen = tmux.capture()  # remain-on-exit keeps the dead pane's last frame
+    with Core(demo) as core:
+        core.check_consistent()
+        state = core.state(doc_id, unit)
+        if re.search(r"e \[x\] Econ", last_screen) and f"{doc_id}" in last_screen:
+            assert "economic_cooperation" in state["labels"]["devices"]
+        if re.search(r"1 \(•\) Pos", last_screen):
+            assert state["labels"]["stance"] == "positive"
+    # and the app opens again on that journal
+    open_app(tmux, demo)
+
+
+def test_sighup_exits_and_keeps_the_journal(tmux: Tmux, demo: Path) -> None:
+    pid = open_app(tmux, demo)
+    with Core(demo) as core:
+        doc_id, unit, _ = core.first()
+    tmux.send("s")
+    tmux.wait_for(SOVEREIGNTY_ON)
+    tmux.send("j")
+    tmux.wait_for(re.compile(r"¶1/"))
+    tmux.kill_session()  # tmux sends SIGHUP to the pane's process
+    assert pid_gone(pid, timeout=10), "the app outlived its terminal"
+    with Core(demo) as core:
+        assert core.state(doc_id, unit)["labels"]["devices"] == ["sovereignty"]
+        assert core.journal.position() == (doc_id, unit + 1)
+        core.check_consistent()
+
+
+HOSTILE_TITLE = "Markup [bold]x and [@click=app.quit]click me[/] in a title"
+HOSTILE_BODY = ("Escape \x1b[31mred\x1b[0m text, a title change \x1b]0;pwned\x07 here, "
+                "and a malformed [/ tag with [@click=app.quit]quit[/] inside.")
+
+
+def test_markup_and_escape_sequences_show_literally(tmux: Tmux, tmp_path: Path) -> None:
+    project = tmp_path / "hostile"
+    project.mkdir()
+    corpus = project / "article.txt"
+    corpus.write_bytes(f"{HOSTILE_TITLE}\n\n{HOSTILE_BODY}\n".encode())
+    tmux.tmux("start-server", check=False)
+    pid = tmux.start(annotator_argv("annotate", str(corpus), "--project", str(project),
+                                    "--as", "alice"))
+    tmux.tmux("select-pane", "-t", tmux.session, "-T", "before", check=False)
+    screen = tmux.wait_for(POSITION, timeout=20)
+    assert "[bold]x" in screen
+    assert "[@click=app.quit]click me[/]" in screen
+    # the body: ESC and BEL shown as visible symbols, the rest as typed
+    tmux.send("j")
+    screen = tmux.wait_for("¶1/")
+    flat = " ".join(screen.split())
+    for text in ("␛[31mred", "␛]0;pwned␇", "malformed [/ tag", "[@click=app.quit]quit[/]"):
+        assert text in flat or text in screen.replace("\n", ""), (text, screen)
+    assert "pwned" not in tmux.pane_title()
+    assert not tmux.pane_dead() and not pid_gone(pid, timeout=0.2)
+    # still responsive, and not quit by the [@click=app.quit] it displayed
+    tmux.send("k")
+    tmux.wait_for("title  annotated")
+    tmux.send("q")
+    tmux.wait_dead()

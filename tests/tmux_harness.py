@@ -1,0 +1,197 @@
+"""Drive the real entry point in a real terminal: a tmux server of our own.
+
+Each `Tmux` has its own server socket (`tmux -L NAME`), started with no user config
+(`-f /dev/null`), and `close()` kills that server and nothing else. Waiting is by
+polling `capture-pane` until the expected text shows (never a blind sleep), so tests
+are as fast as the app and still tolerate a slow CI machine.
+
+Keys: `send("j")` sends tmux key names ("Enter", "Escape", "Down", "C-r", "S-Right");
+`type("text")` sends literal text. tmux turns an Escape followed at once by a key into
+alt+key, so `send` pauses after an Escape before the next key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+TMUX = shutil.which("tmux") or "/usr/bin/tmux"
+ROOT = Path(__file__).resolve().parent.parent
+ESCAPE_PAUSE = 0.35  # longer than tmux's escape-time and Textual's escape delay
+
+
+def have_tmux() -> bool:
+    return Path(TMUX).is_file() and os.access(TMUX, os.X_OK)
+
+
+class TmuxError(AssertionError):
+    pass
+
+
+class Tmux:
+    def __init__(self, name: str = "t", width: int = 100, height: int = 30):
+        self.socket = f"annotator-test-{os.getpid()}-{name}-{uuid.uuid4().hex[:8]}"
+        self.width = width
+        self.height = height
+        self.session = "main"
+        self.pids: list[int] = []  # pane processes we started, for teardown
+
+    # -- plumbing ------------------------------------------------------------------
+    def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args],
+                              capture_output=True, text=True, timeout=20)
+        if check and proc.returncode != 0:
+            raise TmuxError(f"tmux {' '.join(args)}: {proc.stderr.strip()}")
+        return proc
+
+    def start(self, argv: list[str], env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> int:
+        """Run argv as the pane's own process (no shell in between); returns its pid."""
+        full_env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+                    **(env or {})}
+        full_env.pop("TMUX", None)  # we may be running inside someone's tmux
+        full_env.pop("TEXTUAL", None)
+        # `exec env ...` would start a shell; tmux runs a single string through
+        # sh -c, which execs a simple command directly, so the pane pid is ours.
+        command = "exec " + shlex.join(argv)
+        self.tmux("kill-session", "-t", self.session, check=False)  # a dead earlier pane
+        proc = subprocess.run(
+            [TMUX, "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+             "-x", str(self.width), "-y", str(self.height), "-s", self.session,
+             "-c", str(cwd or ROOT), command],
+            capture_output=True, text=True, env=full_env, timeout=20)
+        if proc.returncode != 0:
+            raise TmuxError(f"tmux new-session: {proc.stderr.strip()}")
+        # keep the pane (and its last screen) when the app exits, for diagnostics
+        # (after it died, capture-pane still shows its last screen)
+        self.tmux("set-option", "-t", self.session, "remain-on-exit", "on", check=False)
+        pid = self.pane_pid()
+        self.pids.append(pid)
+        return pid
+
+    def close(self) -> None:
+        """Kill our server (SIGHUP to its panes); SIGKILL a pane process of ours that
+        outlives that, so a hung app never outlives its test."""
+        self.tmux("kill-server", check=False)
+        for pid in self.pids:
+            if not pid_gone(pid, timeout=3.0):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                pid_gone(pid, timeout=3.0)
+
+    def __enter__(self) -> Tmux:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------
+    def capture(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.session).stdout
+
+    def display(self, fmt: str) -> str:
+        return self.tmux("display-message", "-p", "-t", self.session, fmt).stdout.strip()
+
+    def pane_pid(self) -> int:
+        return int(self.display("#{pane_pid}"))
+
+    def pane_title(self) -> str:
+        return self.display("#{pane_title}")
+
+    def pane_dead(self) -> bool:
+        proc = self.tmux("display-message", "-p", "-t", self.session, "#{pane_dead}",
+                         check=False)
+        return proc.returncode != 0 or proc.stdout.strip() == "1"
+
+    def wait_for(self, expected: str | re.Pattern[str] | Callable[[str], bool],
+                 timeout: float = 10.0, interval: float = 0.05) -> str:
+        """Poll the screen until `expected` (text, a regex, or a predicate on the
+        screen) holds; returns the screen. On timeout, fails showing the last screen."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while True:
+            screen = self.capture()
+            if isinstance(expected, re.Pattern):
+                ok = expected.search(screen) is not None
+            elif callable(expected):
+                ok = expected(screen)
+            else:
+                ok = expected in screen
+            if ok:
+                return screen
+            if time.monotonic() > deadline:
+                what = (expected if isinstance(expected, str) else
+                        expected.pattern if isinstance(expected, re.Pattern) else
+                        getattr(expected, "__name__", "condition"))
+                raise TmuxError(f"timed out after {timeout} s waiting for {what!r}; "
+                                f"screen:\n{screen}")
+            time.sleep(interval)
+
+    def wait_dead(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.pane_dead():
+            if time.monotonic() > deadline:
+                raise TmuxError(f"the app did not exit; screen:\n{self.capture()}")
+            time.sleep(0.05)
+
+    def wait_stable(self, quiet: float = 0.3, timeout: float = 10.0) -> str:
+        """Wait until the screen has not changed for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        last = self.capture()
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.capture()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return now
+        return last
+
+    # -- writing -------------------------------------------------------------------
+    def send(self, *keys: str) -> None:
+        """tmux key names, one by one; pauses after Escape (else it becomes alt+key)."""
+        for key in keys:
+            self.tmux("send-keys", "-t", self.session, key)
+            if key in ("Escape", "C-["):
+                time.sleep(ESCAPE_PAUSE)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.session, "-l", text)
+
+    def kill_session(self) -> None:
+        """Closes the pane: tmux sends SIGHUP to the pane's process."""
+        self.tmux("kill-session", "-t", self.session, check=False)
+
+
+def annotator_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "annotator", *args]
+
+
+def pid_gone(pid: int, timeout: float = 10.0) -> bool:
+    """True once `pid` has exited (a zombie counts as gone)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def kill9(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
