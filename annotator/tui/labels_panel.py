@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.widgets import Static
 
 from annotator.keys import display_key
@@ -57,8 +58,10 @@ class LabelsPanel(Static, can_focus=False):
     }
 
     def show(self, schema: LabelSchema, state: dict | None,
-             proposals: list[tuple[str, int, int, str]], selected: str | None) -> None:
-        """`proposals`: (id, start, end, text) of quotes proposed and not yet decided."""
+             proposals: list[tuple[str, int, int, str]], selected: str | None,
+             proposal_count: int = 0) -> None:
+        """`proposals`: (id, start, end, text) of some quotes proposed and not yet decided
+        (near the selection), of `proposal_count` in all."""
         state = state or {}
         labels = state.get("labels", {})
         spans = state.get("spans", [])
@@ -70,10 +73,7 @@ class LabelsPanel(Static, can_focus=False):
         sel_style = style("labels-panel--selected", partial=True)
         out = Text(no_wrap=True, overflow="ellipsis")
         for layer in schema.layers:
-            if out:
-                out.append("\n")
-            out.append(f"{layer.name}", layer_style)
-            out.append(f"  {layer.kind}\n", layer_style)
+            out.append(f"{layer.name} ({layer.kind})\n", layer_style)
             if layer.kind == "span":
                 self._span_layer(out, layer, spans, looks, key_style, on_style)
                 continue
@@ -88,7 +88,8 @@ class LabelsPanel(Static, can_focus=False):
                 out.append(f" {_key(label)} ", key_style)
                 out.append(f"{box} {label.name}\n", on_style if on else "")
         if spans or proposals:
-            out.append("\nSpans\n", layer_style)
+            out.append("Spans\n", layer_style)
+        selected_line: int | None = None
         by_id = {s["id"]: s for s in spans}
         targets: dict[str, list[str]] = {}
         for rel in state.get("relations", []):
@@ -97,16 +98,16 @@ class LabelsPanel(Static, can_focus=False):
             look = looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append("▸" if s["id"] == selected else " ")
-            line.append(f"{s['id']} {look.mark} ", key_style)
-            line.append(f"“{snippet(s.get('text', ''))}”")
+            line.append(f"{s['id']} {look.mark}", key_style)
+            # Links first: the panel is narrow and the span text can be long.
+            for to in targets.get(s["id"], []):
+                line.append(f"→{to}" if to in by_id else f"→{to}?")
+            line.append(f" “{snippet(s.get('text', ''))}”")
             for value in s.get("attributes", {}).values():
                 line.append(f" {value}")
-            for to in targets.get(s["id"], []):
-                other = by_id.get(to)
-                line.append(f" → {to}" + (f" {snippet(other.get('text', ''), 16)}"
-                                          if other else ""))
             if s["id"] == selected:
                 line.stylize(sel_style)
+                selected_line = out.plain.count("\n")
             out.append_text(line)
             out.append("\n")
         prop_style = style("labels-panel--proposal", partial=True)
@@ -117,9 +118,15 @@ class LabelsPanel(Static, can_focus=False):
             line.append(f"“{snippet(text)}” a/x", prop_style)
             if pid == selected:
                 line.stylize(sel_style)
+                selected_line = out.plain.count("\n")
             out.append_text(line)
             out.append("\n")
+        if proposal_count > len(proposals):
+            out.append(f"   {proposal_count:,} proposed quotes in all\n", prop_style)
         self.update(out)
+        if selected_line is not None and self.parent is not None:
+            # Spans are listed below the labels: keep the selected one in view.
+            self.parent.scroll_to_region(Region(0, selected_line, 1, 1), animate=False)
 
     @staticmethod
     def _span_layer(out: Text, layer: Layer, spans: list[dict],
@@ -128,5 +135,7 @@ class LabelsPanel(Static, can_focus=False):
             n = sum(1 for s in spans if s["layer"] == layer.id and s["label"] == label.id)
             out.append(f" {_key(label)} ", key_style)
             mark = looks[(layer.id, label.id)].mark
-            out.append(f"{mark}: {label.name}" + (f" ({n})" if n else "") + "\n",
+            # The span mark is shown only when it is not the hotkey already shown.
+            shown = "" if mark == _key(label) else f"{mark}: "
+            out.append(f"{shown}{label.name}" + (f" ({n})" if n else "") + "\n",
                        on_style if n else "")

@@ -10,12 +10,16 @@ store of a million paragraphs opens as fast as one of ten.
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import re
 import time
 from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -29,16 +33,21 @@ from annotator.tui.bindings import build_bindings
 from annotator.tui.dialogs import HelpScreen, goto_dialog, note_dialog, search_dialog
 from annotator.tui.info_bar import PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
-from annotator.tui.unit_view import Decor, UnitView, ViewSpan
+from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
 
 try:  # the quote detector ships as its own module; without it, no proposals
+    from annotator.quotes import inner as quote_inner
     from annotator.quotes import propose_quotes
 except ImportError:  # pragma: no cover - depends on the checkout
     propose_quotes = None
 
+    def quote_inner(text: str, span: tuple[int, int]) -> tuple[int, int]:
+        return span
+
 # Words for w/b/W/B: runs of word characters, or runs of punctuation (as in vi).
 WORD = re.compile(r"\w+|[^\w\s]+")
 UNIT_CACHE = 64  # units of the focused document kept in memory
+PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
 
 class AnnotateScreen(Screen):
@@ -65,15 +74,18 @@ class AnnotateScreen(Screen):
         self.done_total = journal.done_count()
         # Span editing state of the focused unit.
         self.cursor = 0
-        self.anchor: int | None = None  # span mode while not None
+        self.span_anchor: int | None = None  # span mode while not None
         self.selected: str | None = None  # span id, or "?n" for proposal n
         self.link_from: str | None = None  # link mode while not None
         self.link_target: str | None = None
         self.proposals: list[tuple[int, int]] = []
         # Rejected proposals live for the session only: no action records them.
-        self.rejected: set[tuple[str, int, int, int]] = set()
+        self.rejected: dict[tuple[str, int], set[tuple[int, int]]] = {}
+        self._open: list[tuple[str, int, int]] | None = None
+        self._index: ProposalIndex | None = None
         self.last_search: str | None = None
         self._focus_time = time.monotonic()
+        self._bind_schema_keys()
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -145,8 +157,9 @@ class AnnotateScreen(Screen):
             self.states = self.journal.states(doc_id)
         self.unit = max(self.doc.first_unit, min(unit, self.doc.last_unit))
         self.cursor = 0
-        self.anchor = self.selected = self.link_from = self.link_target = None
+        self.span_anchor = self.selected = self.link_from = self.link_target = None
         self.proposals = self._proposals()
+        self._open = None
         self._focus_time = time.monotonic()
         self.journal.set_position(self.doc.id, self.unit)
         d, u = self.doc, self.unit
@@ -164,20 +177,36 @@ class AnnotateScreen(Screen):
         except Exception as exc:  # a detector bug must not cost the annotator the screen
             self.notify(f"quote detector failed: {exc}", severity="warning", markup=False)
             return []
-        return [(s, e) for s, e in found if 0 <= s < e <= len(text)]
+        # The quote label marks the quoted words only, without the marks.
+        return [quote_inner(text, (s, e)) for s, e in found if 0 <= s < e <= len(text)]
 
     def _open_proposals(self) -> list[tuple[str, int, int]]:
-        """(id, start, end) of proposals not rejected and not covered by a span yet."""
+        """(id, start, end) of proposals not rejected and not covered by a span yet, in
+        text order. Cached: a paragraph may hold thousands of quotes, and this is asked
+        on every keypress."""
+        if self._open is None:
+            self._open = self._compute_open()
+        return self._open
+
+    def _compute_open(self) -> list[tuple[str, int, int]]:
         layer, label = self.quote_label or (None, None)
-        spans = [s for s in self.state.get("spans", [])
-                 if layer is not None and s["layer"] == layer.id and s["label"] == label.id]
+        spans = sorted((sp["start"], sp["end"]) for sp in self.state.get("spans", [])
+                       if layer is not None and sp["layer"] == layer.id
+                       and sp["label"] == label.id)
+        starts = [a for a, _ in spans]
+        reach = list(itertools.accumulate((b for _, b in spans), max))
+        rejected = self.rejected.get((self.doc.id, self.unit), set())
         out = []
         for n, (s, e) in enumerate(self.proposals):
-            if (self.doc.id, self.unit, s, e) in self.rejected:
+            if (s, e) in rejected:
                 continue
-            if any(sp["start"] < e and sp["end"] > s for sp in spans):
+            # A quote span overlapping it means the proposal was decided already:
+            # some span starting before e reaches past s.
+            i = bisect.bisect_left(starts, e)
+            if i and reach[i - 1] > s:
                 continue
             out.append((f"?{n}", s, e))
+        out.sort(key=lambda p: (p[1], p[2]))
         return out
 
     def action_next_unit(self) -> None:
@@ -224,33 +253,49 @@ class AnnotateScreen(Screen):
         self._focus_time = time.monotonic()
         was = self._done(change.unit)
         self.states[change.unit] = change.state
+        self._open = None
         self.done_total += int(self._done(change.unit)) - int(was)
         return change.state
 
-    def refresh_state(self) -> None:
-        """Redraw what depends on the unit's state: styles only, no re-wrap."""
+    def refresh_state(self, *, cursor_only: bool = False) -> None:
+        """Redraw what depends on the unit's state: styles only, no re-wrap. A cursor
+        move (`cursor_only`) touches the paragraph and the status line, nothing else."""
         state = self.state
         open_props = self._open_proposals()
         if self.selected is not None and not any(
                 self.selected == i for i, _, _ in open_props) and not any(
                 self.selected == s["id"] for s in state.get("spans", [])):
             self.selected = None
-        view_spans = [ViewSpan(s["id"], s["start"], s["end"],
-                               self.looks.get((s["layer"], s["label"]), SpanLook("?", 0)).style,
-                               self.looks.get((s["layer"], s["label"]), SpanLook("?", 0)).mark)
-                      for s in state.get("spans", [])]
-        view_spans += [ViewSpan(i, s, e, 0, "?", proposal=True) for i, s, e in open_props]
+        view_spans = []
+        for s in state.get("spans", []):
+            look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
+            view_spans.append(ViewSpan(s["id"], s["start"], s["end"], look.style, look.mark))
+        text = self.text(self.unit)
         self.query_one(UnitView).set_decor(Decor(
             tuple(view_spans), self.selected, self.link_target,
-            self.cursor if self.text(self.unit) else None, self.anchor))
-        text = self.text(self.unit)
-        self.query_one(LabelsPanel).show(
-            self.schema, state, [(i, s, e, text[s:e]) for i, s, e in open_props],
-            self.selected)
-        self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
-                                         self.done_total, self.unit_total)
+            self.cursor if text else None, self.span_anchor, self._done(self.unit),
+            self._proposal_index()))
         mode, detail = self._mode()
         self.query_one(StatusLine).show(mode, detail, state.get("note"))
+        if cursor_only:
+            return
+        self.query_one(LabelsPanel).show(
+            self.schema, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
+            self.selected, len(open_props))
+        self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
+                                         self.done_total, self.unit_total)
+
+    def _proposal_index(self) -> ProposalIndex:
+        props = self._open_proposals()
+        if self._index is None or self._index.items is not props:
+            self._index = ProposalIndex(props)
+        return self._index
+
+    def _near(self, props: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        """The few proposals the panel lists: around the selected one."""
+        at = next((n for n, p in enumerate(props) if p[0] == self.selected), 0)
+        lo = max(0, at - PANEL_PROPOSALS // 2)
+        return props[lo:lo + PANEL_PROPOSALS]
 
     def _mode(self) -> tuple[str, str]:
         text = self.text(self.unit)
@@ -258,8 +303,8 @@ class AnnotateScreen(Screen):
             target = self._span(self.link_target) if self.link_target else None
             what = f"{self.link_target} “{snippet(target['text'], 24)}”" if target else "?"
             return "LINK", f"{self.link_from} → {what}   tab: next  enter: link  x: unlink"
-        if self.anchor is not None:
-            a, b = sorted((self.anchor, self.cursor))
+        if self.span_anchor is not None:
+            a, b = sorted((self.span_anchor, self.cursor))
             keys = " ".join(f"{lab.key}={lab.name}" for lay in self.schema.span_layers
                             for lab in lay.labels if lab.key)
             return "SPAN", f"[{a},{b + 1}) “{snippet(text[a:b + 1], 20)}”  {keys}"
@@ -278,20 +323,30 @@ class AnnotateScreen(Screen):
         return next((s for s in self.state.get("spans", []) if s["id"] == span_id), None)
 
     # -- paragraph labels -----------------------------------------------------------------
-    def on_key(self, event: events.Key) -> None:
-        """Label and attribute hotkeys from the schema (the fixed keys are Bindings)."""
-        if event.key in self.hotkeys:
-            event.stop()
-            event.prevent_default()
-            layer, label = self.hotkeys[event.key]
-            if layer.kind == "span":
-                self.span_label(layer, label)
-            else:
-                self.toggle_label(layer, label)
-        elif event.key in self.attribute_keys:
-            event.stop()
-            event.prevent_default()
-            self.cycle_attribute(self.attribute_keys[event.key])
+    def _bind_schema_keys(self) -> None:
+        """Label and attribute hotkeys become Bindings like the fixed keys: all keys then
+        take the same path, so fast typing (or a paste over a slow link) keeps its order.
+        Ids name the label, so a keymap can remap them too."""
+        keymap = self._bindings.key_to_bindings
+        self._hotkey_list = list(self.hotkeys.values())
+        for i, (key, (layer, label)) in enumerate(self.hotkeys.items()):
+            keymap.setdefault(key, []).append(Binding(
+                key, f"hotkey({i})", label.name, show=False,
+                id=f"label.{layer.id}.{label.id}"))
+        self._attribute_list = list(self.attribute_keys.values())
+        for i, (key, att) in enumerate(self.attribute_keys.items()):
+            keymap.setdefault(key, []).append(Binding(
+                key, f"attribute({i})", att, show=False, id=f"attribute.{att}"))
+
+    def action_hotkey(self, index: int) -> None:
+        layer, label = self._hotkey_list[index]
+        if layer.kind == "span":
+            self.span_label(layer, label)
+        else:
+            self.toggle_label(layer, label)
+
+    def action_attribute(self, index: int) -> None:
+        self.cycle_attribute(self._attribute_list[index])
 
     def toggle_label(self, layer: Layer, label: Label) -> None:
         if self.apply({"type": "toggle_label", "layer": layer.id, "label": label.id}):
@@ -301,7 +356,7 @@ class AnnotateScreen(Screen):
         if self.link_from is not None:
             self._confirm_link()
             return
-        if self.anchor is not None:
+        if self.span_anchor is not None:
             self.notify("press a span label key to make the span, or escape")
             return
         if self.apply({"type": "mark_done"}) is not None:
@@ -338,6 +393,7 @@ class AnnotateScreen(Screen):
         self.done_total = self.journal.done_count()
         if self.doc is not None and change.doc_id == self.doc.id:
             self.states[change.unit] = change.state
+            self._open = None
         if self.doc is None or (change.doc_id, change.unit) != (self.doc.id, self.unit):
             self.go(change.doc_id, change.unit)
         else:
@@ -349,13 +405,14 @@ class AnnotateScreen(Screen):
         if not text:
             return
         to = max(0, min(to, len(text) - 1))
-        if extend and self.anchor is None:
-            self.anchor = self.cursor  # shift-moves start a span at the cursor
+        deselect = extend and self.span_anchor is None and self.selected is not None
+        if extend and self.span_anchor is None:
+            self.span_anchor = self.cursor  # shift-moves start a span at the cursor
             self.selected = None
         self.cursor = to
-        if not extend and self.anchor is not None:
-            self.anchor = to  # plain moves place the start; extend grows from it
-        self.refresh_state()
+        if not extend and self.span_anchor is not None:
+            self.span_anchor = to  # plain moves place the start; extend grows from it
+        self.refresh_state(cursor_only=not deselect)
 
     def _word_end_after(self, pos: int) -> int:
         m = WORD.search(self.text(self.unit), pos + 1)
@@ -426,18 +483,18 @@ class AnnotateScreen(Screen):
         if not self.text(self.unit):
             self.notify("this unit has no text")
             return
-        if self.anchor is None:
-            self.anchor = self.cursor
+        if self.span_anchor is None:
+            self.span_anchor = self.cursor
             self.selected = self.link_from = self.link_target = None
         else:
-            self.anchor = None  # v again leaves span mode
+            self.span_anchor = None  # v again leaves span mode
         self.refresh_state()
 
     def action_cancel(self) -> None:
         if self.link_from is not None:
             self.link_from = self.link_target = None
-        elif self.anchor is not None:
-            self.anchor = None
+        elif self.span_anchor is not None:
+            self.span_anchor = None
         else:
             self.selected = None
         self.refresh_state()
@@ -448,9 +505,9 @@ class AnnotateScreen(Screen):
     def span_label(self, layer: Layer, label: Label) -> None:
         """A span label hotkey: make the span (span mode), relabel the selected span,
         or accept the selected proposal with that label."""
-        if self.anchor is not None:
+        if self.span_anchor is not None:
             text = self.text(self.unit)
-            a, b = sorted((self.anchor, self.cursor))
+            a, b = sorted((self.span_anchor, self.cursor))
             b += 1
             # Spans never start or end in whitespace: trim what the cursor swept.
             while a < b and text[a].isspace():
@@ -486,7 +543,7 @@ class AnnotateScreen(Screen):
                             "start": start, "end": end, "attributes": self._defaults(label)})
         if state is None:
             return
-        self.anchor = None
+        self.span_anchor = None
         new = [s["id"] for s in state["spans"] if s["id"] not in before]
         self.selected = new[0] if new else None
         self.cursor = start
@@ -494,9 +551,9 @@ class AnnotateScreen(Screen):
 
     def _items(self) -> list[str]:
         """Spans and open proposals in text order: what tab cycles through."""
-        items = [(s["start"], s["end"], s["id"]) for s in self.state.get("spans", [])]
-        items += [(s, e, i) for i, s, e in self._open_proposals()]
-        return [i for _, _, i in sorted(items)]
+        spans = sorted((s["start"], s["end"], s["id"]) for s in self.state.get("spans", []))
+        props = ((s, e, i) for i, s, e in self._open_proposals())
+        return [i for _, _, i in heapq.merge(spans, props)]
 
     def _cycle(self, items: list[str], current: str | None, step: int) -> str | None:
         if not items:
@@ -514,7 +571,7 @@ class AnnotateScreen(Screen):
         if not items:
             self.notify("no spans on this unit (v starts one)")
             return
-        self.anchor = None
+        self.span_anchor = None
         self.selected = self._cycle(items, self.selected, step)
         self.refresh_state()
 
@@ -539,7 +596,9 @@ class AnnotateScreen(Screen):
         if self.selected.startswith("?"):
             prop = next((p for p in self._open_proposals() if p[0] == self.selected), None)
             if prop is not None:
-                self.rejected.add((self.doc.id, self.unit, prop[1], prop[2]))
+                self.rejected.setdefault((self.doc.id, self.unit), set()).add(
+                    (prop[1], prop[2]))
+                self._open = None
             self.selected = self._after(self.selected)
             self.refresh_state()
             return

@@ -31,7 +31,7 @@ def _wrap_pattern(width: int) -> re.Pattern[str]:
     # Greedy: the longest run of at most `width` characters that ends before spaces
     # (which stay on the row) or at the end; a word longer than a row is cut.
     # Only ASCII spaces and tabs break rows: a no-break space must not.
-    return re.compile(r"[^\n]{1,%d}(?:[ \t]+|$)|[^\n]{%d}" % (width, width))
+    return re.compile(rf"[^\n]{{1,{width}}}(?:[ \t]+|$)|[^\n]{{{width}}}")
 
 
 def _wrap_cells(text: str, base: int, width: int) -> list[tuple[int, int]]:
@@ -94,6 +94,25 @@ class Row:
     gutter: str = ""
 
 
+class ProposalIndex:
+    """Proposed quotes sorted by start (they never overlap), found per row by bisection:
+    a paragraph with thousands of quotes costs only the ones on the visible rows."""
+
+    def __init__(self, items: list[tuple[str, int, int]]) -> None:
+        self.items = items  # (id, start, end)
+        self.starts = [s for _, s, _ in items]
+
+    def between(self, lo: int, hi: int) -> list[ViewSpan]:
+        i = max(0, bisect.bisect_right(self.starts, lo) - 1)
+        out = []
+        while i < len(self.items) and self.items[i][1] < hi:
+            pid, s, e = self.items[i]
+            if e > lo:
+                out.append(ViewSpan(pid, s, e, 0, "?", proposal=True))
+            i += 1
+        return out
+
+
 @dataclass
 class Decor:
     """Everything drawn over the focused text; changing it never re-wraps."""
@@ -103,6 +122,8 @@ class Decor:
     target: str | None = None  # candidate source while linking a quote
     cursor: int | None = None
     anchor: int | None = None  # span mode: selection from anchor to cursor
+    done: bool = False  # the focused unit is annotated (its gutter mark)
+    proposals: ProposalIndex | None = None
 
 
 def _gutter(current: bool, done: bool) -> str:
@@ -157,6 +178,9 @@ class UnitView(ScrollView, can_focus=False):
         point = decor.cursor
         if point is None and decor.selected is not None:
             point = next((s.start for s in decor.spans if s.id == decor.selected), None)
+        if point is None and decor.selected is not None and decor.proposals is not None:
+            point = next((s for i, s, _ in decor.proposals.items if i == decor.selected),
+                         None)
         if point is not None:
             self._scroll_to_offset(point)
         self.refresh()
@@ -183,26 +207,26 @@ class UnitView(ScrollView, can_focus=False):
         size = self.scrollable_content_region.size
         self._built_for = size
         width = self.text_width()
-        text, done = self._cur
+        text = self._cur[0]
         cur_rows = self._wrapped("cur", text, width)
         # Context gets what the focused unit leaves free, split evenly, 1 row at least.
         spare = max(0, size.height - len(cur_rows) - 2)
         budget = max(1, min(MAX_CONTEXT_LINES, spare // 2))
         rows: list[Row] = []
         if self._prev is not None:
-            rows.extend(self._context("prev", *self._prev, width, budget))
+            rows.extend(self._context_rows("prev", *self._prev, width, budget))
             rows.append(Row("gap"))
         self._cur_first = len(rows)
         for i, (s, e) in enumerate(cur_rows):
-            rows.append(Row("cur", s, e, gutter=_gutter(True, done) if i == 0 else ""))
+            rows.append(Row("cur", s, e, gutter="▶" if i == 0 else ""))
         if self._next is not None:
             rows.append(Row("gap"))
-            rows.extend(self._context("next", *self._next, width, budget))
+            rows.extend(self._context_rows("next", *self._next, width, budget))
         self._rows = rows
         self._cur_starts = [s for s, _ in cur_rows]
         self.virtual_size = Size(size.width, len(rows))
 
-    def _context(self, role: str, text: str, done: bool, width: int, budget: int
+    def _context_rows(self, role: str, text: str, done: bool, width: int, budget: int
                  ) -> list[Row]:
         # Wrap only the part that can show: the tail of the previous paragraph, the
         # head of the next one (a neighbour of 5 MB costs no more than a short one).
@@ -242,16 +266,23 @@ class UnitView(ScrollView, can_focus=False):
         return self.get_component_rich_style(f"unit-view--{name}", partial=True)
 
     def render_line(self, y: int) -> Strip:
+        if self._built_for != self.scrollable_content_region.size:
+            # The size can change without a Resize reaching us first (first layout,
+            # a scrollbar appearing): wrap for the size we are drawn at.
+            self._build()
         width = self.scrollable_content_region.width
         base = self.rich_style
         index = self.scroll_offset.y + y
         if index >= len(self._rows) or self._rows[index].role == "gap":
             return Strip.blank(width, base)
         row = self._rows[index]
+        gutter = row.gutter
+        if gutter == "▶":  # the focused unit's mark follows its state, not the build
+            gutter = _gutter(True, self.decor.done)
         gutter_style = base + self._style("gutter")
-        if "✓" in row.gutter:
+        if "✓" in gutter:
             gutter_style += self._style("done")
-        left = Segment(row.gutter.ljust(LEFT_GUTTER), gutter_style)
+        left = Segment(gutter.ljust(LEFT_GUTTER), gutter_style)
         if row.role != "cur":
             style = base + self._style("context")
             segments = [left, Segment(row.text.replace("\t", " "), style)]
@@ -268,6 +299,8 @@ class UnitView(ScrollView, can_focus=False):
         d = self.decor
         lo, hi = row.start, row.end
         spans = [s for s in d.spans if s.start < hi and s.end > lo]
+        if d.proposals is not None:
+            spans += d.proposals.between(lo, hi)
         cuts = {lo, hi}
         for s in spans:
             cuts.update((s.start, s.end))

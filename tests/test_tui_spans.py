@@ -1,0 +1,158 @@
+"""Pilot tests of spans: keyboard creation, relabel, delete, quote proposals, links,
+attributes. Assertions read the journal."""
+
+from __future__ import annotations
+
+import pytest
+from test_tui_helpers import QUOTE, keys, main, make_app, screen_text
+
+from annotator.tui import screen as screen_module
+
+FIRST = "First paragraph about sovereignty."
+
+
+@pytest.fixture(autouse=True)
+def quote_detector(monkeypatch):
+    """The real detector when it is installed; a tiny straight-quote one otherwise."""
+    if screen_module.propose_quotes is None:
+        def fallback(text: str) -> list[tuple[int, int]]:
+            out, start = [], text.find('"')
+            while start != -1:
+                end = text.find('"', start + 1)
+                if end == -1:
+                    break
+                out.append((start, end + 1))
+                start = text.find('"', end + 1)
+            return out
+
+        def inner(text: str, span: tuple[int, int]) -> tuple[int, int]:
+            return span[0] + 1, span[1] - 1
+
+        monkeypatch.setattr(screen_module, "propose_quotes", fallback)
+        monkeypatch.setattr(screen_module, "quote_inner", inner)
+
+
+def spans(app, unit: int) -> list[dict]:
+    state = app.journal.state("doc-a", unit) or {}
+    return state.get("spans", [])
+
+
+async def test_span_by_word_moves_and_word_extend(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(app, pilot, "j", "w", "v", "W", "Q")
+        [span] = spans(app, 1)
+        assert (span["start"], span["end"], span["text"]) == (6, 15, "paragraph")
+        assert span["label"] == "quote" and span["attributes"] == {"type": "direct"}
+        assert app.journal.state("doc-a", 1)["status"] == "done"
+        assert main(app).span_anchor is None and main(app).selected == span["id"]
+        assert "Q" in screen_text(app)  # the label's letter marks the row
+
+
+async def test_span_by_char_moves_and_shift_extend_and_back(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # shift+arrows start a span at the cursor without v
+        await keys(app, pilot, "j", "l", "l", "h", "shift+right", "shift+right", "S")
+        [span] = spans(app, 1)
+        assert (span["start"], span["end"], span["text"]) == (1, 4, "irs")
+        assert span["label"] == "source"
+        # extend backwards from the end of "about" to the start of "paragraph"
+        await keys(app, pilot, "escape", "w", "w", "w", "h", "h", "v", "B", "B", "S")
+        second = [s for s in spans(app, 1) if s["id"] != span["id"]]
+        assert [s["text"] for s in second] == ["paragraph about"]
+        # H / L extend too
+        await keys(app, pilot, "escape", "0", "L", "L", "Q")
+        assert {s["text"] for s in spans(app, 1)} == {"irs", "paragraph about", "Fir"}
+
+
+async def test_overlapping_spans_relabel_delete_and_undo(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(app, pilot, "j", "v", "W", "W", "Q")  # "First paragraph"
+        await keys(app, pilot, "escape", "w", "v", "W", "W", "S")  # "paragraph about"
+        assert sorted(s["text"] for s in spans(app, 1)) == ["First paragraph",
+                                                            "paragraph about"]
+        text = screen_text(app)
+        assert "QS" in text  # both labels marked on the row
+        # relabel: select the first span with tab and press the other label's key
+        await keys(app, pilot, "escape", "tab")
+        assert main(app).selected == "s1"
+        await keys(app, pilot, "S")
+        assert {s["id"]: s["label"] for s in spans(app, 1)} == {"s1": "source",
+                                                               "s2": "source"}
+        await keys(app, pilot, "shift+tab", "shift+tab")
+        assert main(app).selected == "s1"
+        await keys(app, pilot, "x")
+        assert [s["id"] for s in spans(app, 1)] == ["s2"]
+        await keys(app, pilot, "u")
+        assert sorted(s["id"] for s in spans(app, 1)) == ["s1", "s2"]
+        await keys(app, pilot, "u")  # the relabel
+        assert {s["id"]: s["label"] for s in spans(app, 1)}["s1"] == "quote"
+
+
+async def test_span_mode_cancel_and_whitespace_only(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(app, pilot, "j", "v")
+        assert main(app).span_anchor == 0
+        assert "SPAN" in screen_text(app)
+        await keys(app, pilot, "escape")
+        assert main(app).span_anchor is None
+        await keys(app, pilot, "e", "l", "l", "l", "l", "v", "Q")  # e? no: e is a label
+        # 'e' toggled a paragraph label; the span at cursor 4 is "t"
+        assert app.journal.state("doc-a", 1)["labels"]["devices"] == ["economic_cooperation"]
+        assert [s["text"] for s in spans(app, 1)] == ["t"]
+        await keys(app, pilot, "escape", "escape", "l", "v", "Q")  # a space: refused
+        assert len(spans(app, 1)) == 1
+
+
+async def test_quote_proposal_reject(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(app, pilot, "j", "j")
+        assert "proposed quote" in screen_text(app)
+        await keys(app, pilot, "tab")
+        assert main(app).selected == "?0"
+        await keys(app, pilot, "x")
+        assert spans(app, 2) == []
+        assert main(app)._open_proposals() == []
+        await keys(app, pilot, "a")
+        assert spans(app, 2) == []
+
+
+async def test_quote_accept_type_and_attribution(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await keys(app, pilot, "j", "j", "a")
+        [quote] = spans(app, 2)
+        start, end = screen_module.quote_inner(QUOTE, screen_module.propose_quotes(QUOTE)[0])
+        assert (quote["start"], quote["end"]) == (start, end)
+        assert quote["text"] == "we will not bow"
+        assert quote["label"] == "quote" and quote["attributes"] == {"type": "direct"}
+        await keys(app, pilot, "t")
+        assert spans(app, 2)[0]["attributes"] == {"type": "indirect"}
+        await keys(app, pilot, "t")
+        assert spans(app, 2)[0]["attributes"] == {"type": "direct"}
+        # r with no source span yet: nothing happens
+        await keys(app, pilot, "r")
+        assert main(app).link_from is None
+        # mark the source: 11 words on to "Foreign", then four words
+        await keys(app, pilot, "escape", "0", *["w"] * 11, "v", "W", "W", "W", "W", "S")
+        source = [s for s in spans(app, 2) if s["label"] == "source"]
+        assert [s["text"] for s in source] == ["Foreign Minister Elena Rusk"]
+        await keys(app, pilot, "shift+tab")
+        assert main(app).selected == quote["id"]
+        await keys(app, pilot, "r")
+        assert main(app).link_from == quote["id"]
+        assert main(app).link_target == source[0]["id"]
+        assert "LINK" in screen_text(app)
+        await keys(app, pilot, "enter")
+        state = app.journal.state("doc-a", 2)
+        assert state["relations"] == [{"label": "attributed_to", "from": quote["id"],
+                                       "to": source[0]["id"]}]
+        assert main(app).unit == 2  # enter confirmed the link; it did not move on
+        assert f"{quote['id']} Q→{source[0]['id']}" in screen_text(app)
+        # r then x removes the link
+        await keys(app, pilot, "r", "x")
+        assert app.journal.state("doc-a", 2)["relations"] == []
