@@ -6,7 +6,8 @@ together with the state before and after (see store/sqlite.py). Nothing here doe
 Unit state (the annotation part of an export record):
     {"status": "done" | None, "labels": {layer: [ids] | id | None},
      "spans": [{"id", "layer", "label", "start", "end", "text", "attributes"}],
-     "relations": [{"label", "from", "to"}], "note": str | None, "flag": bool}
+     "relations": [{"label", "from", "to"}], "note": str | None, "flag": bool,
+     "rejected": [[start, end]]}  # proposed quotes turned down (optional key)
 """
 
 from __future__ import annotations
@@ -101,6 +102,13 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
         new["relations"] = [r for r in new["relations"]
                             if not (r["label"] == action["label"] and r["from"] == action["from"]
                                     and r["to"] == action["to"])]
+    elif kind == "reject_proposal":
+        # A proposed quote the annotator turned down: remembered so it is not proposed
+        # again (also after a restart); not exported, and does not mark the unit done.
+        pair = [int(action["start"]), int(action["end"])]
+        rejected = new.setdefault("rejected", [])
+        if pair not in rejected:
+            rejected.append(pair)
     elif kind == "set_note":
         note = action.get("note")
         new["note"] = note if note else None

@@ -105,10 +105,18 @@ class Project:
         return local if local.is_file() else default_schema_path()
 
     def load_schema(self, override: str | Path | None = None) -> LabelSchema:
+        """The label schema, validated. Digests of schemas that passed are remembered in
+        the store directory, so the annotation screen starts without re-validating."""
         path = self.schema_path(override)
         if not path.is_file():
             raise InputError("no such schema file", path)
-        return load_schema(path)
+        cache = self.store_dir / "validated-schemas"
+        known = set(cache.read_text().split()) if cache.is_file() else set()
+        schema = load_schema(path, known)
+        if schema.sha256 not in known and self.store_dir.is_dir():
+            with open(cache, "a", encoding="ascii") as fh:
+                fh.write(schema.sha256 + "\n")
+        return schema
 
     def corpus_paths(self) -> list[Path]:
         return [self.root / c for c in self.config.corpus]

@@ -15,13 +15,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any, Literal
 
 from annotator import keys as keymap
 from annotator.errors import InputError, Problem
 from annotator.yamlload import Pointer, YamlDocument, load_yaml_bytes
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 LayerKind = Literal["multi", "single", "span"]
 
@@ -127,7 +128,11 @@ def default_schema_path() -> Path:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
+def _validator():
+    # jsonschema is imported here, not at module level: it costs ~80 ms, and the
+    # annotation screen's start-up skips it for a schema validated before.
+    from jsonschema import Draft202012Validator
+
     meta = json.loads((schemas_dir() / "label-schema.schema.json").read_text(encoding="utf-8"))
     return Draft202012Validator(meta)
 
@@ -338,7 +343,8 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
     return problems
 
 
-def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
+def _check(path: str | Path, validated: frozenset[str] | set[str] = frozenset()
+           ) -> tuple[list[Problem], YamlDocument | None, bytes]:
     spath = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -362,6 +368,8 @@ def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]
             raw,
         )
     problems: list[Problem] = []
+    if hashlib.sha256(raw).hexdigest() in validated:
+        return problems, doc, raw  # these exact bytes passed every check before
     errors = list(_validator().iter_errors(doc.data))
     typos = _typo_targets(errors)
     for err in errors:
@@ -444,9 +452,13 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
     )
 
 
-def load_schema(path: str | Path) -> LabelSchema:
-    """Load and validate a label schema; raises errors.InputError with located problems."""
-    problems, doc, raw = _check(path)
+def load_schema(path: str | Path, validated: frozenset[str] | set[str] = frozenset()
+                ) -> LabelSchema:
+    """Load and validate a label schema; raises errors.InputError with located problems.
+
+    `validated`: sha256 digests of files that passed validation before (a cache kept by
+    the project); a file with such a digest is only parsed."""
+    problems, doc, raw = _check(path, validated)
     if problems:
         raise InputError(problems)
     assert doc is not None  # no problems means the YAML parsed

@@ -171,9 +171,9 @@ def build_big_store(docs: int) -> Path:
 # --- keypress to repaint -------------------------------------------------------------
 
 def find_app_class():
-    from textual.app import App
+    from annotator.tui import app as tui_app  # first: it sets Textual's frame rate
 
-    from annotator.tui import app as tui_app
+    from textual.app import App  # isort: skip
 
     for name in dir(tui_app):
         obj = getattr(tui_app, name)
@@ -184,7 +184,8 @@ def find_app_class():
 
 
 async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]:
-    from textual import events
+    import annotator.tui  # noqa: F401  first, as in `annotator annotate`: sets the frame rate
+    from textual import events  # isort: skip
 
     from annotator.project import Project
 

@@ -4,7 +4,7 @@ attributes. Assertions read the journal."""
 from __future__ import annotations
 
 import pytest
-from test_tui_helpers import QUOTE, keys, main, make_app, screen_text
+from test_tui_helpers import QUOTE, keys, main, make_app, restart, screen_text
 
 from annotator.tui import screen as screen_module
 
@@ -119,6 +119,15 @@ async def test_quote_proposal_reject(tmp_path):
         assert main(app)._open_proposals() == []
         await keys(app, pilot, "a")
         assert spans(app, 2) == []
+        # the rejection is stored: it survives a restart, and undo brings the proposal back
+        inner = screen_module.quote_inner(QUOTE, screen_module.propose_quotes(QUOTE)[0])
+        assert app.journal.state("doc-a", 2)["rejected"] == [list(inner)]
+    app2 = restart(app)
+    async with app2.run_test(size=(80, 24)) as pilot:
+        assert main(app2).unit == 2
+        assert main(app2)._open_proposals() == []
+        await keys(app2, pilot, "u")
+        assert len(main(app2)._open_proposals()) == 1
 
 
 async def test_quote_accept_type_and_attribution(tmp_path):

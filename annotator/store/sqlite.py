@@ -16,8 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
@@ -52,6 +51,8 @@ CREATE TABLE IF NOT EXISTS unit_history (
     text TEXT NOT NULL,
     replaced_at TEXT NOT NULL
 );
+-- Totals kept at import, so opening a 1,000,000-unit store does not scan to count.
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     path TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL
@@ -105,6 +106,9 @@ CREATE INDEX IF NOT EXISTS labels_unit ON labels (doc_key, unit);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+if TYPE_CHECKING:
+    import numpy as np
+
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -112,6 +116,8 @@ KEY_SHIFT = 1 << 32  # unit key = doc_key * KEY_SHIFT + unit, for numpy-side joi
 
 
 def _int_array(csv: str | None) -> np.ndarray:
+    import numpy as np  # here, not at start-up: only the agreement fast path needs it
+
     # np.fromstring parses a comma-separated string in C: ~10x faster than split().
     if not csv:
         return np.zeros(0, dtype=np.int64)
@@ -203,6 +209,8 @@ class SQLiteStore:
                 if progress is not None and n % 500 == 0:
                     progress(n, None)
             self._flush(doc_rows, batch)
+            conn.execute("INSERT OR REPLACE INTO totals SELECT 'units', coalesce(sum(n_units), 0) "
+                         "FROM documents")
             for path, fp in (sources or {}).items():
                 conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, fp))
             conn.execute("COMMIT")
@@ -256,6 +264,9 @@ class SQLiteStore:
         return self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
 
     def unit_count(self) -> int:
+        row = self.conn.execute("SELECT value FROM totals WHERE name = 'units'").fetchone()
+        if row is not None:
+            return row[0]
         return self.conn.execute("SELECT coalesce(sum(n_units), 0) FROM documents").fetchone()[0]
 
     @staticmethod

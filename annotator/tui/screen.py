@@ -79,8 +79,6 @@ class AnnotateScreen(Screen):
         self.link_from: str | None = None  # link mode while not None
         self.link_target: str | None = None
         self.proposals: list[tuple[int, int]] = []
-        # Rejected proposals live for the session only: no action records them.
-        self.rejected: dict[tuple[str, int], set[tuple[int, int]]] = {}
         self._open: list[tuple[str, int, int]] | None = None
         self._index: ProposalIndex | None = None
         self.last_search: str | None = None
@@ -195,7 +193,7 @@ class AnnotateScreen(Screen):
                        and sp["label"] == label.id)
         starts = [a for a, _ in spans]
         reach = list(itertools.accumulate((b for _, b in spans), max))
-        rejected = self.rejected.get((self.doc.id, self.unit), set())
+        rejected = {tuple(p) for p in self.state.get("rejected", [])}
         out = []
         for n, (s, e) in enumerate(self.proposals):
             if (s, e) in rejected:
@@ -595,11 +593,11 @@ class AnnotateScreen(Screen):
             return
         if self.selected.startswith("?"):
             prop = next((p for p in self._open_proposals() if p[0] == self.selected), None)
-            if prop is not None:
-                self.rejected.setdefault((self.doc.id, self.unit), set()).add(
-                    (prop[1], prop[2]))
-                self._open = None
-            self.selected = self._after(self.selected)
+            following = self._after(self.selected)
+            if prop is not None and self.apply(
+                    {"type": "reject_proposal", "start": prop[1], "end": prop[2]}) is None:
+                return
+            self.selected = following
             self.refresh_state()
             return
         following = self._after(self.selected)
