@@ -106,7 +106,10 @@ def _single_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed:
     counts = r.single_counts(layer)
     t = count_table(counts)
     obj = _Obj(kind="single")
-    _nominal_block(obj, t, len(lay.categories), len(active), n_boot, seed, (layer,))
+    # AC1's q: the layer's labels, plus "none" only when someone chose no label, so a
+    # layer where every unit gets a label has the scale its schema defines.
+    q = len(lay.categories) - (0 if counts[:, -1].any() else 1)
+    _nominal_block(obj, t, q, len(active), n_boot, seed, (layer,))
     if len(active) == 2:
         obj.put("cohen_kappa", _single_pair_kappa(r, layer, int(active[0]), int(active[1]))[1])
     else:
