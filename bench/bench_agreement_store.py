@@ -59,9 +59,9 @@ def build(root: Path, n_units: int) -> Path:
         conn = j.conn
         conn.execute("BEGIN")
         conn.executemany(
-            "INSERT INTO units VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?)",
             ((f"doc-{u // PARAS:06d}", u % PARAS + 1, u // PARAS + 1, "done", state, "",
-              "2026-11-23T00:00:00Z", 1.0) for u in done[a].tolist()))
+              "2026-11-23T00:00:00Z", 1.0, 0) for u in done[a].tolist()))
         for lab in labels:
             code = j._label_code("devices", lab)
             conn.executemany("INSERT INTO labels VALUES (?,?,?)",

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -84,10 +85,12 @@ CREATE TABLE IF NOT EXISTS units (
     unit_sha TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     seconds REAL NOT NULL DEFAULT 0,
+    n_spans INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (doc_id, unit)
 ) WITHOUT ROWID;
--- covering index: the agreement fast path reads done units without touching states
-CREATE INDEX IF NOT EXISTS units_done ON units (status, doc_key, unit);
+-- covering index: the agreement fast path reads done units, and finds those with
+-- spans, without touching the states of the others
+CREATE INDEX IF NOT EXISTS units_done ON units (status, n_spans, doc_key, unit);
 -- Paragraph labels, one row each, by integer code: narrow rows keep the agreement
 -- scan of millions of labels fast.
 CREATE TABLE IF NOT EXISTS label_codes (
@@ -112,7 +115,6 @@ if TYPE_CHECKING:
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-KEY_SHIFT = 1 << 32  # unit key = doc_key * KEY_SHIFT + unit, for numpy-side joins
 
 
 def _int_array(csv: str | None) -> np.ndarray:
@@ -236,11 +238,16 @@ class SQLiteStore:
                     out.append((doc_id, idx, name))
         return out
 
-    def unit_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+    def key_base(self) -> int:
+        """Unit keys for numpy-side joins are doc_key * key_base() + unit: small
+        numbers, so SQLite formats and numpy parses fewer digits."""
+        return (self.conn.execute("SELECT max(n_units) FROM documents").fetchone()[0] or 0) + 2
+
+    def unit_lengths(self, base: int) -> tuple[np.ndarray, np.ndarray]:
         """(unit keys, text lengths in code points) of every unit, for span agreement."""
         keys, lengths = self.conn.execute(
-            f"SELECT group_concat(doc * {KEY_SHIFT} + idx), group_concat(length(text)) "
-            "FROM units").fetchone()
+            "SELECT group_concat(doc * ? + idx), group_concat(length(text)) FROM units",
+            (base,)).fetchone()
         return _int_array(keys), _int_array(lengths)
 
     def document_sizes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -248,12 +255,6 @@ class SQLiteStore:
         keys, sizes = self.conn.execute(
             "SELECT group_concat(key), group_concat(n_units) FROM documents").fetchone()
         return _int_array(keys), _int_array(sizes)
-
-    def unit_key(self, key: int) -> tuple[str, int] | None:
-        """(doc_id, unit) of a unit key."""
-        row = self.conn.execute("SELECT id FROM documents WHERE key = ?",
-                                (key // KEY_SHIFT,)).fetchone()
-        return (row[0], key % KEY_SHIFT) if row else None
 
     def source_fingerprint(self, path: str) -> str | None:
         row = self.conn.execute("SELECT fingerprint FROM sources WHERE path = ?",
@@ -373,26 +374,32 @@ class SQLiteJournal:
         self._codes: dict[tuple[str, str], int] = {}
 
     # -- writing ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: the event and the state derived from it commit together
+        (synchronous=FULL: on disk when this block ends) or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._codes.clear()  # a label code inserted in the rolled-back transaction
+            raise
+
     def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
         """Append the action as an event and update the derived state, in one
         transaction. Returns only after COMMIT (durable)."""
         u = self.store.unit(doc_id, unit)
         if u is None:
             raise InputError(f"no unit {unit} in document {doc_id!r}")
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             before = self._state_json(doc_id, unit)
             after = apply_action(json.loads(before) if before else None, action,
                                  self.schema, u.text)
             seq = self._append(doc_id, unit, action["type"], action, before, after, seconds)
-            conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")
+            conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
             self._write_state(doc_id, unit, after, u.sha, seconds)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            self._codes.clear()  # a code inserted in the rolled-back transaction is gone
-            raise
         return Change(doc_id, unit, after, seq)
 
     def _append(self, doc_id, unit, kind, action, before, after, seconds) -> int:
@@ -421,11 +428,12 @@ class SQLiteJournal:
             return
         conn.execute(
             "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, updated_at, "
-            "seconds) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (doc_id, unit) DO UPDATE SET "
-            "status=excluded.status, state=excluded.state, unit_sha=excluded.unit_sha, "
-            "updated_at=excluded.updated_at, seconds=units.seconds + excluded.seconds",
+            "seconds, n_spans) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (doc_id, unit) DO UPDATE "
+            "SET status=excluded.status, state=excluded.state, unit_sha=excluded.unit_sha, "
+            "updated_at=excluded.updated_at, seconds=units.seconds + excluded.seconds, "
+            "n_spans=excluded.n_spans",
             (doc_id, unit, key, state.get("status"), json.dumps(state, ensure_ascii=False),
-             unit_sha, now_iso(), seconds))
+             unit_sha, now_iso(), seconds, len(state.get("spans", []))))
         rows = []
         for layer, value in state.get("labels", {}).items():
             for label in (value if isinstance(value, list) else [value] if value else []):
@@ -443,62 +451,33 @@ class SQLiteJournal:
             self._codes[(layer, label)] = code
         return code
 
-    def _restore(self, kind: str, target: int, doc_id: str, unit: int, state_json: str | None
-                 ) -> Change:
-        """Set a unit back to a recorded state (undo: `before`; redo: `after`)."""
-        state = json.loads(state_json) if state_json else None
-        current = self._state_json(doc_id, unit)
-        u = self.store.unit(doc_id, unit)
-        sha = u.sha if u else ""
-        seq = self._append(doc_id, unit, kind, {"type": kind, "event": target}, current,
-                           state, 0.0)
-        if state is None:
-            self._write_state(doc_id, unit, None, sha, 0.0)
-        else:
-            self._write_state(doc_id, unit, state, sha, 0.0)
-        return Change(doc_id, unit, state or {}, seq)
-
     def undo(self) -> Change | None:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute(
-                "SELECT seq, doc_id, unit, before FROM events WHERE undone = 0 "
-                "AND kind NOT IN ('undo', 'redo') ORDER BY seq DESC LIMIT 1").fetchone()
-            if row is None:
-                conn.execute("ROLLBACK")
-                return None
-            seq, doc_id, unit, before = row
-            change = self._restore("undo", seq, doc_id, unit, before)
-            conn.execute("UPDATE events SET undone = 1, undone_by = ? WHERE seq = ?",
-                         (change.seq, seq))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            self._codes.clear()  # a code inserted in the rolled-back transaction is gone
-            raise
-        return change
+        """Restore the `before` state of the latest active action."""
+        return self._step(
+            "undo", "SELECT seq, doc_id, unit, before FROM events WHERE undone = 0 "
+            "AND kind NOT IN ('undo', 'redo') ORDER BY seq DESC LIMIT 1",
+            "UPDATE events SET undone = 1, undone_by = :by WHERE seq = :seq")
 
     def redo(self) -> Change | None:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute(
-                "SELECT seq, doc_id, unit, after FROM events WHERE undone = 1 "
-                "ORDER BY undone_by DESC LIMIT 1").fetchone()
+        """Restore the `after` state of the action undone last."""
+        return self._step(
+            "redo", "SELECT seq, doc_id, unit, after FROM events WHERE undone = 1 "
+            "ORDER BY undone_by DESC LIMIT 1",
+            "UPDATE events SET undone = 0, undone_by = NULL WHERE seq = :seq")
+
+    def _step(self, kind: str, find: str, mark: str) -> Change | None:
+        with self._transaction() as conn:
+            row = conn.execute(find).fetchone()
             if row is None:
-                conn.execute("ROLLBACK")
                 return None
-            seq, doc_id, unit, after = row
-            change = self._restore("redo", seq, doc_id, unit, after)
-            conn.execute("UPDATE events SET undone = 0, undone_by = NULL WHERE seq = ?",
-                         (seq,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            self._codes.clear()  # a code inserted in the rolled-back transaction is gone
-            raise
-        return change
+            target, doc_id, unit, state_json = row
+            state = json.loads(state_json) if state_json else None
+            u = self.store.unit(doc_id, unit)
+            seq = self._append(doc_id, unit, kind, {"type": kind, "event": target},
+                               self._state_json(doc_id, unit), state, 0.0)
+            self._write_state(doc_id, unit, state, u.sha if u else "", 0.0)
+            conn.execute(mark, {"by": seq, "seq": target})
+        return Change(doc_id, unit, state or {}, seq)
 
     def set_position(self, doc_id: str, unit: int) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
@@ -542,23 +521,24 @@ class SQLiteJournal:
             yield unit, json.loads(state), {"updated_at": updated_at, "seconds": seconds,
                                             "unit_sha": sha}
 
-    def agreement_columns(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray],
-                                         list[tuple[int, dict]]]:
+    def agreement_columns(self, base: int) -> tuple[
+            np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
         """For the agreement fast path, without one Python object per unit:
         (unit keys marked done, {(layer, label): unit keys}, [(unit key, state)] of done
-        units that have spans). A unit key is doc_key * 2**32 + unit."""
+        units that have spans). A unit key is doc_key * base + unit
+        (`SQLiteStore.key_base`)."""
         conn = self.conn
         (done,) = conn.execute(
-            f"SELECT group_concat(doc_key * {KEY_SHIFT} + unit) FROM units "
-            "WHERE status = 'done'").fetchone()
+            "SELECT group_concat(doc_key * ? + unit) FROM units WHERE status = 'done'",
+            (base,)).fetchone()
         names = {code: (layer, label) for code, layer, label in conn.execute(
             "SELECT code, layer, label FROM label_codes")}
         labels = {names[code]: _int_array(keys) for code, keys in conn.execute(
-            f"SELECT code, group_concat(doc_key * {KEY_SHIFT} + unit) FROM labels "
-            "GROUP BY code")}
+            "SELECT code, group_concat(doc_key * ? + unit) FROM labels GROUP BY code",
+            (base,))}
         spans = [(key, json.loads(state)) for key, state in conn.execute(
-            f"SELECT doc_key * {KEY_SHIFT} + unit, state FROM units WHERE status = 'done' "
-            "AND instr(state, '\"spans\": [{') > 0")]
+            "SELECT doc_key * ? + unit, state FROM units WHERE status = 'done' "
+            "AND n_spans > 0", (base,))]
         return _int_array(done), labels, spans
 
     def done_count(self) -> int:
