@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
+from annotator.parse_cache import ParseCache
 from annotator.schema import LabelSchema, default_schema_path, load_schema
 from annotator.store.sqlite import SQLiteStore
 
@@ -32,10 +33,17 @@ def validate_config_file(path: Path) -> list[Problem]:
     return []
 
 
-def _read_config(path: Path) -> ProjectConfig:
-    from annotator.yamlload import load_yaml
+def _read_config(path: Path, cache: ParseCache | None = None) -> ProjectConfig:
+    raw = path.read_bytes()
+    cached = cache.get(raw) if cache is not None else None
+    if cached is not None:
+        cfg = ProjectConfig(**cached)
+        if all((path.parent / c).exists() for c in cfg.corpus) and (
+                not cfg.schema or (path.parent / cfg.schema).is_file()):
+            return cfg  # else: check again below, to report where the file is wrong
+    from annotator.yamlload import load_yaml_bytes
 
-    doc = load_yaml(path)
+    doc = load_yaml_bytes(raw, str(path))
     data = doc.data
     if data is None:
         return ProjectConfig()
@@ -71,6 +79,8 @@ def _read_config(path: Path) -> ProjectConfig:
         problems.append(doc.problem(("schema",), f"no such schema file: {cfg.schema}"))
     if problems:
         raise InputError(problems)
+    if cache is not None:
+        cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports})
     return cfg
 
 
@@ -80,7 +90,8 @@ class Project:
         if not self.root.is_dir():
             raise InputError("project directory does not exist", self.root)
         cfg_path = self.root / CONFIG_NAME
-        self.config = _read_config(cfg_path) if cfg_path.is_file() else ProjectConfig()
+        self.config = (_read_config(cfg_path, self.parse_cache) if cfg_path.is_file()
+                       else ProjectConfig())
         self._store: SQLiteStore | None = None
 
     @property
@@ -105,18 +116,16 @@ class Project:
         return local if local.is_file() else default_schema_path()
 
     def load_schema(self, override: str | Path | None = None) -> LabelSchema:
-        """The label schema, validated. Digests of schemas that passed are remembered in
-        the store directory, so the annotation screen starts without re-validating."""
+        """The label schema, validated (or read back from the parse cache: unchanged
+        bytes that validated before)."""
         path = self.schema_path(override)
         if not path.is_file():
             raise InputError("no such schema file", path)
-        cache = self.store_dir / "validated-schemas"
-        known = set(cache.read_text().split()) if cache.is_file() else set()
-        schema = load_schema(path, known)
-        if schema.sha256 not in known and self.store_dir.is_dir():
-            with open(cache, "a", encoding="ascii") as fh:
-                fh.write(schema.sha256 + "\n")
-        return schema
+        return load_schema(path, self.parse_cache)
+
+    @property
+    def parse_cache(self) -> ParseCache:
+        return ParseCache(self.store_dir / "cache")
 
     def corpus_paths(self) -> list[Path]:
         return [self.root / c for c in self.config.corpus]

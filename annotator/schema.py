@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from annotator import keys as keymap
 from annotator.errors import InputError, Problem
-from annotator.yamlload import Pointer, YamlDocument, load_yaml_bytes
+from annotator.parse_cache import ParseCache
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
+
+    from annotator.yamlload import Pointer, YamlDocument
 
 LayerKind = Literal["multi", "single", "span"]
 
@@ -343,14 +345,15 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
     return problems
 
 
-def _check(path: str | Path, validated: frozenset[str] | set[str] = frozenset()
-           ) -> tuple[list[Problem], YamlDocument | None, bytes]:
+def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
     spath = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         return [Problem(spath, 0, 0, f"cannot read file: {exc.strerror or exc}")], None, b""
     try:
+        from annotator.yamlload import load_yaml_bytes  # here: start-up may skip YAML
+
         doc = load_yaml_bytes(raw, spath)
     except InputError as exc:
         return exc.problems, None, raw
@@ -368,8 +371,6 @@ def _check(path: str | Path, validated: frozenset[str] | set[str] = frozenset()
             raw,
         )
     problems: list[Problem] = []
-    if hashlib.sha256(raw).hexdigest() in validated:
-        return problems, doc, raw  # these exact bytes passed every check before
     errors = list(_validator().iter_errors(doc.data))
     typos = _typo_targets(errors)
     for err in errors:
@@ -452,16 +453,22 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
     )
 
 
-def load_schema(path: str | Path, validated: frozenset[str] | set[str] = frozenset()
-                ) -> LabelSchema:
+def load_schema(path: str | Path, cache: ParseCache | None = None) -> LabelSchema:
     """Load and validate a label schema; raises errors.InputError with located problems.
 
-    `validated`: sha256 digests of files that passed validation before (a cache kept by
-    the project); a file with such a digest is only parsed."""
-    problems, doc, raw = _check(path, validated)
+    With a `cache`, a file whose exact bytes validated before is rebuilt from its cached
+    parse: no YAML parser and no JSON Schema pass at start-up."""
+    if cache is not None:
+        raw = Path(path).read_bytes()
+        data = cache.get(raw)
+        if data is not None:
+            return _build_schema(data, Path(path), hashlib.sha256(raw).hexdigest())
+    problems, doc, raw = _check(path)
     if problems:
         raise InputError(problems)
     assert doc is not None  # no problems means the YAML parsed
+    if cache is not None:
+        cache.put(raw, doc.data)
     return _build_schema(doc.data, Path(path), hashlib.sha256(raw).hexdigest())
 
 
@@ -473,6 +480,8 @@ def find_schema(
     """The label schema among `DIR/*.yaml` whose `id` is schema_id (preferring one whose
     version matches, when given); None when there is none. Files that do not parse are
     skipped: they cannot be the schema an export names."""
+    from annotator.yamlload import load_yaml_bytes
+
     fallback: Path | None = None
     for d in search_dirs:
         for candidate in sorted(Path(d).glob("*.yaml")):

