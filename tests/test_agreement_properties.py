@@ -84,7 +84,7 @@ def bf_shares(rows, q):
 
 def bf_ac1(rows, q):
     pa = bf_percent(rows)
-    if pa is None:
+    if pa is None or q < 2:  # a one-category scale has no chance agreement to correct
         return None
     pi = bf_shares(rows, q)
     pe = sum(p * (1 - p) for p in pi) / (q - 1)
