@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,3 +12,13 @@ def project(tmp_path: Path) -> Path:
     d = tmp_path / "proj"
     d.mkdir()
     return d
+
+
+# Property tests draw the same examples on every CI run: a red CI is reproducible,
+# never a new random draw. Locally they explore (HYPOTHESIS_PROFILE=dev is the default).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE",
+                                                                        "dev"))
