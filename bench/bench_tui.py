@@ -20,7 +20,12 @@ Method
     floor any Textual app pays; the ratio is demo / minimal.
 - RSS with the 1,000,000-paragraph store open: the resident set size of that child
   (psutil) half a second after its first paint.
-- Keypress to repaint, in process with `App.run_test()`: a Key event for a label hotkey
+- Keypress to repaint in a real terminal: the real entry point in a pseudo-terminal
+  on the demo corpus; the time from writing a label hotkey to the pty until the app's
+  first output after it, which is the repainted frame (the handler stores the action
+  durably before it redraws; the journal is checked to hold one event per press).
+  Median and p95 over 200 presses, 50 ms apart. This is the row the target applies to.
+- Keypress to frame, in process with `App.run_test()` (for information): a Key event for a label hotkey
   is posted to the app, and the time is taken when the app has next displayed a frame
   AFTER the journal write of that toggle returned (the store's `apply` commits with
   synchronous=FULL, so the durable write is inside the measured time). The hook is
@@ -233,6 +238,52 @@ async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]
     return times, writes["n"]
 
 
+def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, presses: int,
+                       gap: float = 0.05) -> list[float]:
+    """Keypress to repaint as the user's terminal sees it: the real entry point in a
+    pseudo-terminal; ms from writing the key until the app's first output after it (the
+    frame; the handler stores the action before it redraws). `gap` lets each frame finish
+    before the next key."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
+                            start_new_session=True, close_fds=True)
+    os.close(slave)
+
+    def drain(seconds: float) -> bytes:
+        out, end = b"", time.perf_counter() + seconds
+        while (left := end - time.perf_counter()) > 0:
+            if not select.select([master], [], [], left)[0]:
+                break
+            try:
+                out += os.read(master, 65536)
+            except OSError:
+                break
+        return out
+
+    try:
+        buf, deadline = b"", time.perf_counter() + 30
+        while marker.encode() not in buf and time.perf_counter() < deadline:
+            buf += drain(0.1)
+        drain(0.5)
+        times = []
+        for _ in range(presses):
+            t0 = time.perf_counter()
+            os.write(master, key)
+            if not select.select([master], [], [], 5)[0]:
+                raise RuntimeError("no repaint after a keypress")
+            times.append((time.perf_counter() - t0) * 1000)
+            drain(gap)
+        os.write(master, b"q")
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return times
+
+
 # --- report --------------------------------------------------------------------------
 
 def row(name: str, value: str, target: str, ok: bool | None) -> None:
@@ -283,6 +334,13 @@ def main() -> int:
 
         keys, writes = asyncio.run(keypress_times(demo, presses))
         assert writes == presses, f"{writes} journal writes for {presses} presses"
+        pty_argv = [py, "-m", "annotator", "annotate", "--project", str(demo), "--as",
+                    "bench-pty"]
+        pty_keys = pty_keypress_times(pty_argv, demo_marker, tmp, b"s", presses)
+        from annotator.store import SQLiteStore
+
+        pty_writes = len(SQLiteStore(demo / ".annotator").journal("bench-pty").events())
+        assert pty_writes == presses, f"{pty_writes} journal writes for {presses} presses"
 
         n_units = docs * 11
         print(f"launches: median of {runs}; keypresses: {presses} label toggles "
@@ -298,9 +356,14 @@ def main() -> int:
         row("ratio demo / minimal", f"{m_demo / m_min:.2f}x", "<= 1.5x", m_demo / m_min <= 1.5)
         row(f"ratio {docs * 10:,}-paragraph store / minimal", f"{m_big / m_min:.2f}x",
             "<= 1.5x", m_big / m_min <= 1.5)
-        row("keypress to repaint (label toggle + write), median",
-            f"{statistics.median(keys):.1f} ms", "< 16 ms", statistics.median(keys) < 16)
-        row("keypress to repaint (label toggle + write), p95", f"{pct(keys, 0.95):.1f} ms",
+        row("keypress to repaint in a real terminal (pty), median",
+            f"{statistics.median(pty_keys):.1f} ms", "< 16 ms",
+            statistics.median(pty_keys) < 16)
+        row("keypress to repaint in a real terminal (pty), p95",
+            f"{pct(pty_keys, 0.95):.1f} ms", "(info)", None)
+        row("keypress to frame in process (run_test), median",
+            f"{statistics.median(keys):.1f} ms", "(info)", None)
+        row("keypress to frame in process (run_test), p95", f"{pct(keys, 0.95):.1f} ms",
             "(info)", None)
         row(f"RSS, {docs * 10:,}-paragraph store open ({n_units:,} units)",
             f"{rss:.0f} MB", "< 150 MB", rss < 150)
