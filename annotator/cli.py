@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
+import sqlite3
 import sys
 from datetime import date
 from pathlib import Path
@@ -132,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # unreadable file, full disk, read-only directory ...
+        where = exc.filename or ""
+        print(f"annotator: {where}{': ' if where else ''}{exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:  # e.g. a store another process holds locked too long
+        print(f"annotator: the project store: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # `annotator export | head`: the reader left; not an error of ours.
         with contextlib.suppress(OSError):
@@ -178,10 +188,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     from annotator.project import default_annotator
+    from annotator.store.sqlite import ANNOTATOR_NAME
 
+    # Check the name before anything is imported or created.
+    if args.annotator is not None and not args.annotator.strip():
+        raise UsageError("--as needs a name")
+    name = args.annotator or default_annotator()
+    if not ANNOTATOR_NAME.match(name):
+        raise InputError(f"invalid annotator name {name!r}: use letters, digits, '.', '_' "
+                         "or '-' (at most 64 characters)")
     project = _project(args)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
+    if not paths and not project.has_store():
+        raise InputError("the project has no documents: give a CORPUS (file or folder), or "
+                         "list one under 'corpus:' in annotator.yaml", project.root)
     if paths:
         stats = _import(project, paths, only_changed=True)
         if stats.files:
@@ -189,7 +210,6 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if project.store.document_count() == 0:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
                          "list one under 'corpus:' in annotator.yaml", project.root)
-    name = args.annotator or default_annotator()
     journal = project.store.journal(name, schema)
     from annotator.tui.app import run_app
 
@@ -210,6 +230,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out) if args.out else (
         project.exports_dir() / f"{date.today().isoformat()}-{schema.id}.jsonl")
+    if out.exists() and (out.is_symlink() or not out.is_file()):
+        # A device, FIFO or link (e.g. /dev/stdout): write through it, never replace it.
+        with open(out, "w", encoding="utf-8") as fh:
+            n = write_records(records, fh)
+        bar.close()
+        return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     try:
@@ -227,18 +253,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_agreement(args: argparse.Namespace) -> int:
     from annotator import agreement
 
-    if args.bootstrap < 0:
-        raise UsageError("--bootstrap must be 0 or more")
+    if not 0 <= args.bootstrap <= 100_000:
+        raise UsageError("--bootstrap must be between 0 and 100000")
+    if args.seed < 0:
+        raise UsageError("--seed must be 0 or more")
     if args.export:
         from annotator.validate import read_export_records
 
-        schema = None
-        if args.schema:
-            from annotator.schema import load_schema
-
-            schema = load_schema(args.schema)
         records = read_export_records(Path(args.export))
-        ratings = agreement.build_ratings(records, schema)
+        first = next(records, None)
+        schema = _export_schema(args, first)
+        ratings = agreement.build_ratings(
+            itertools.chain([first] if first else [], records), schema)
     else:
         project = _project(args)
         schema = project.load_schema(args.schema)
@@ -249,6 +275,26 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     else:
         print(agreement.format_table(report))
     return 0
+
+
+def _export_schema(args: argparse.Namespace, first: dict | None):
+    """--schema, else the schema the export's records name, found in the project's
+    schemas/ (labels nobody used then still count); None when it is not there."""
+    from annotator.schema import find_schema, load_schema, schemas_dir
+
+    if args.schema:
+        return load_schema(args.schema)
+    if first is None:
+        return None
+    ref = first["schema"]
+    root = Path(args.project) if args.project else Path.cwd()
+    found = find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
+    if found is None or str(found.version) != str(ref["version"]):
+        print(f"annotator: warning: schema {ref['id']!r} version {ref['version']} not found "
+              "in schemas/: layers and labels are taken from the export alone (give "
+              "--schema to count labels nobody used)", file=sys.stderr)
+        return None
+    return found
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
-from annotator.textclean import clean_text
+from annotator.textclean import clean_text, normalize
 
 SUFFIXES = (".txt", ".md", ".jsonl")
 
@@ -77,17 +78,22 @@ def decode_utf8(data: bytes, path: str) -> str:
             "save the file as UTF-8")) from None
 
 
+def clean_paragraphs(text: str) -> list[str]:
+    """Split on blank lines first (a line of tabs is blank), then make controls visible."""
+    return [clean_text(p) for p in split_paragraphs(normalize(text))]
+
+
 def read_text_document(path: Path, doc_id: str) -> Document | None:
     """A `.txt`/`.md` article: first non-empty line is the title. None when empty."""
-    text = clean_text(decode_utf8(path.read_bytes(), str(path)))
+    text = normalize(decode_utf8(path.read_bytes(), str(path)))
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if line.strip():
             title = line.strip()
             if path.suffix == ".md":
                 title = title.lstrip("#").strip() or title
-            body = split_paragraphs("\n".join(lines[i + 1:]))
-            return Document(doc_id, title, body, {}, str(path))
+            body = clean_paragraphs("\n".join(lines[i + 1:]))
+            return Document(doc_id, clean_text(title), body, {}, str(path))
     return None
 
 
@@ -117,12 +123,12 @@ def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
     if "text" in obj:
         if not isinstance(obj["text"], str):
             raise bad("'text' must be a string")
-        paragraphs = split_paragraphs(clean_text(obj["text"]))
+        paragraphs = clean_paragraphs(obj["text"])
     else:
         paras = obj["paragraphs"]
         if not isinstance(paras, list) or not all(isinstance(p, str) for p in paras):
             raise bad("'paragraphs' must be a list of strings")
-        paragraphs = [clean_text(p).strip() for p in paras]
+        paragraphs = [clean_text(normalize(p).strip()) for p in paras]
     meta = obj.get("meta", {})
     if meta is None:
         meta = {}
@@ -131,6 +137,18 @@ def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
     if title is not None:
         title = clean_text(title).strip()
     return Document(clean_text(doc_id.strip()), title, paragraphs, meta, path)
+
+
+def _no_constant(name: str) -> float:
+    # NaN and Infinity are not JSON: an export of them could not be written or read.
+    raise ValueError(f"{name} is not valid JSON (use null or a string)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
 
 
 def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = None
@@ -159,10 +177,13 @@ def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = N
                     spath, lineno, exc.start + 1,
                     f"invalid UTF-8 at byte offset {start + exc.start}")) from None
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, parse_constant=_no_constant,
+                                 parse_float=_finite_float)
             except json.JSONDecodeError as exc:
                 raise InputError(Problem(spath, lineno, exc.colno,
                                          f"invalid JSON: {exc.msg}")) from None
+            except (ValueError, RecursionError) as exc:
+                raise InputError(Problem(spath, lineno, 1, f"invalid JSON: {exc}")) from None
             doc = _jsonl_document(obj, spath, lineno)
             if on_offset is not None and lineno % 1000 == 0:
                 on_offset(offset)
@@ -201,7 +222,8 @@ def document_id_for(path: Path, project_root: Path) -> str:
         rel = resolved.relative_to(project_root.resolve())
     except ValueError:
         rel = Path(resolved.name)
-    return rel.with_suffix("").as_posix()
+    # A file name can hold ESC and friends: ids are shown on screen, so clean them too.
+    return clean_text(rel.with_suffix("").as_posix())
 
 
 def iter_file_documents(path: Path, project_root: Path) -> Iterator[Document]:

@@ -18,7 +18,7 @@ class Problem:
     def __str__(self) -> str:
         if self.line:
             return f"{self.path}:{self.line}:{self.col or 1}: {self.message}"
-        return f"{self.path}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 class InputError(Exception):

@@ -47,7 +47,11 @@ def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
                 def on_offset(off: int, _base: int = base) -> None:
                     if progress:
                         progress(_base + off, total)
-                yield from iter_jsonl_documents(f, on_offset)
+                for doc in iter_jsonl_documents(f, on_offset):
+                    if doc.units():
+                        yield doc
+                    else:
+                        skipped.append(f"{f}: document {doc.id!r} has no text; not imported")
             else:
                 doc = read_text_document(f, document_id_for(f, project_root))
                 if doc is None:

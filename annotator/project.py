@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,9 @@ class Project:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root or os.getcwd()).resolve()
         if not self.root.is_dir():
-            raise InputError("project directory does not exist", self.root)
+            raise InputError("not a directory (--project takes the project directory)"
+                             if self.root.exists() else "project directory does not exist",
+                             self.root)
         cfg_path = self.root / CONFIG_NAME
         self.config = (_read_config(cfg_path, self.parse_cache) if cfg_path.is_file()
                        else ProjectConfig())
@@ -153,4 +156,7 @@ def default_annotator() -> str:
         name = getpass.getuser()
     except Exception:  # no login name (e.g. a container with an unknown uid)
         name = "annotator"
+    # Journal files are named after annotators: "josé" or "ann@site.org" logins become
+    # "jos_" / "ann_site.org" (pass --as to choose).
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip("._-")[:64]
     return name or "annotator"

@@ -22,7 +22,11 @@ for _c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x206
            0x2068, 0x2069):
     _TABLE[_c] = "\ufffd"
 
-_CONTROL_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates (from JSON "\ud800") cannot be encoded: one U+FFFD each.
+_TABLE.update({c: "\ufffd" for c in range(0xD800, 0xE000)})
+
+_CONTROL_RE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NEWLINES_RE = re.compile("\r\n?")
 
 
@@ -30,14 +34,25 @@ def normalize_newlines(text: str) -> str:
     return _NEWLINES_RE.sub("\n", text)
 
 
-def clean_text(text: str) -> str:
-    """NFC, `\\n` newlines, a leading BOM dropped, controls made visible."""
+def normalize(text: str) -> str:
+    """NFC, `\\n` newlines, a leading BOM dropped; controls still in place (so that a
+    line of tabs still reads as blank when paragraphs are split)."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
         text = normalize_newlines(text)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        try:
+            if not unicodedata.is_normalized("NFC", text):
+                text = unicodedata.normalize("NFC", text)
+        except UnicodeError:  # lone surrogates: make them visible first
+            text = unicodedata.normalize("NFC", text.translate(_TABLE))
+    return text
+
+
+def clean_text(text: str) -> str:
+    """NFC, `\\n` newlines, a leading BOM dropped, controls made visible."""
+    text = normalize(text)
     if _CONTROL_RE.search(text):
         text = text.translate(_TABLE)
     return text

@@ -116,8 +116,9 @@ def validate_export(path: Path, schema: str | Path | None = None,
             if fkey not in found:
                 found[fkey] = find_schema(ref["id"], search, ref["version"])
             label_schema = found[fkey]
-            if label_schema is None:
-                bad(f"schema {ref['id']!r} not found in {search[0]}: give it with --schema")
+            if label_schema is None or str(label_schema.version) != str(ref["version"]):
+                bad(f"schema {ref['id']!r} version {ref['version']} not found in "
+                    f"{search[0]}: give it with --schema")
                 continue
         for i, ann in enumerate(obj["annotations"]):
             for msg in _annotation_problems(ann, obj["text"], label_schema):

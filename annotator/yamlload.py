@@ -185,6 +185,8 @@ def load_yaml_text(text: str, path: str | Path = "<string>") -> YamlDocument:
         raise InputError(Problem(spath, 0, 0, f"YAML error: {exc}")) from None
     except RecursionError:
         raise InputError(Problem(spath, 0, 0, "YAML nesting is too deep")) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise InputError(Problem(spath, 0, 0, f"invalid value: {exc}")) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -147,3 +147,10 @@ def test_search_wraps(store: SQLiteStore):
     assert store.search("body", after=(1, 2)) == ("d2", 1)
     assert store.search("title", after=(2, 1)) == ("d1", 0)
     assert store.search("nothing like this") is None
+
+
+def test_search_folds_non_ascii_case(project: Path):
+    s = SQLiteStore(project / ".annotator")
+    s.import_documents([Document("de", None, ["Ärger über Sanktionen in Österreich."])])
+    for query in ("Ärger", "ärger", "ÖSTERREICH", "über"):
+        assert s.search(query) == ("de", 1), query

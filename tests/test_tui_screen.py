@@ -189,12 +189,17 @@ async def test_goto_by_id_number_and_unit(tmp_path):
         for target, expected in [("doc-b", ("doc-b", 1)), ("3", ("doc-c", 0)),
                                  ("doc-a:2", ("doc-a", 2)), (":3", ("doc-a", 3)),
                                  ("2:2", ("doc-b", 2)), ("nope", ("doc-b", 2)),
-                                 ("doc-a:99", ("doc-b", 2))]:
+                                 ("doc-a:99", ("doc-b", 2)),
+                                 # hostile input: no crash, a notice, focus unchanged
+                                 ("99999999999999999999999", ("doc-b", 2)),
+                                 ("doc-a:\u00b2", ("doc-b", 2)), ("\u00b2", ("doc-b", 2)),
+                                 ("-1", ("doc-b", 2))]:
             await pilot.press("g")
             app.screen.query_one(Input).value = target
             await pilot.press("enter")
             await pilot.pause()
             assert where(app) == expected, target
+        assert app.is_running
 
 
 async def test_help_lists_keys_and_label_descriptions(tmp_path):

@@ -40,12 +40,14 @@ def _indexer(store: SQLiteStore, units: np.ndarray, base: int):
     lookup = np.full(size + 1, -1, np.int64)
 
     def dense(keys: np.ndarray) -> np.ndarray:
-        doc = np.minimum(keys // base, len(offsets) - 2)
+        # keys of documents not in the corpus (negative, or past the last) -> the -1 slot
+        doc = np.clip(keys // base, 0, len(offsets) - 2)
         unit = keys % base
         d = offsets[doc] + unit
-        return np.where(d < offsets[doc + 1], d, size)  # out of range -> the -1 slot
+        return np.where((keys >= base) & (d < offsets[doc + 1]), d, size)
 
     lookup[dense(units)] = np.arange(len(units))
+    lookup[size] = -1
 
     def positions(keys: np.ndarray) -> np.ndarray:
         return lookup[dense(keys)]
@@ -62,6 +64,8 @@ def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Rating
         cols = dict(zip(annotators, pool.map(lambda j: j.agreement_columns(base), journals),
                         strict=True))
     units = _sorted_unique([c[0] for c in cols.values()])
+    # Only units still in the corpus count, as in an export (which walks the corpus).
+    units = units[_indexer(store, units, base)(units) >= 0]
 
     positions = _indexer(store, units, base)
 
@@ -85,8 +89,10 @@ def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Rating
     for a, (_, _, states) in cols.items():
         if not states:
             continue
-        idx = index(np.array([k for k, _ in states], dtype=np.int64))
+        idx = positions(np.array([k for k, _ in states], dtype=np.int64))
         for u, (_, state) in zip(idx, states, strict=True):
+            if u < 0:
+                continue  # its document is no longer in the corpus
             local: dict[str, int] = {}
             for sp in state.get("spans", []):
                 layer, label = sp["layer"], sp["label"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -132,11 +133,12 @@ def now_iso() -> str:
 
 def _connect(path: Path) -> sqlite3.Connection:
     # Autocommit mode: every write below opens its own BEGIN IMMEDIATE ... COMMIT.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+    # First: the pragmas below may wait for another process's lock (a long import).
+    conn.execute("PRAGMA busy_timeout=60000")
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed action survives power loss, not only a killed process.
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
 
@@ -149,6 +151,14 @@ class SQLiteStore:
         (self.root / "journals").mkdir(exist_ok=True)
         self.conn = _connect(self.root / "corpus.db")
         self.conn.executescript(CORPUS_SCHEMA)
+        # SQLite's lower() folds ASCII only; search must find "Österreich" too.
+        self.conn.create_function("fold", 1, str.casefold, deterministic=True)
+        # Identifies this corpus database: journals key units by its document keys and
+        # re-key themselves when they meet a different (e.g. rebuilt) one.
+        self.conn.execute("INSERT OR IGNORE INTO totals VALUES ('corpus_id', ?)",
+                          (secrets.randbits(62),))
+        self.corpus_id = self.conn.execute(
+            "SELECT value FROM totals WHERE name = 'corpus_id'").fetchone()[0]
         self._journals: dict[str, SQLiteJournal] = {}
 
     # -- corpus -------------------------------------------------------------------
@@ -322,13 +332,13 @@ class SQLiteStore:
 
     def search(self, text: str, after: tuple[int, int] | None = None,
                backwards: bool = False) -> tuple[str, int] | None:
-        """The next unit (by document key, unit) containing `text`, case-insensitive for
-        ASCII; wraps around. `after` is (document key, unit)."""
-        needle = text.lower()
+        """The next unit (by document key, unit) containing `text`, case-insensitive
+        (Unicode case folding); wraps around. `after` is (document key, unit)."""
+        needle = text.casefold()
         key, idx = after or ((0, -1) if not backwards else (1 << 62, 0))
         op, order = ("<", "DESC") if backwards else (">", "ASC")
         sql = (f"SELECT d.id, u.idx FROM units u JOIN documents d ON u.doc = d.key "
-               f"WHERE (u.doc, u.idx) {op} (?, ?) AND instr(lower(u.text), ?) > 0 "
+               f"WHERE (u.doc, u.idx) {op} (?, ?) AND instr(fold(u.text), ?) > 0 "
                f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
         row = self.conn.execute(sql, (key, idx, needle)).fetchone()
         if row is None and after is not None:
@@ -372,6 +382,36 @@ class SQLiteJournal:
         self.conn.executescript(JOURNAL_SCHEMA)
         self._keys: dict[str, int] = {}
         self._codes: dict[tuple[str, str], int] = {}
+        self._rekey_if_needed()
+
+    def _rekey_if_needed(self) -> None:
+        """Units are stored with the corpus's integer document keys (for fast joins).
+        If the corpus database was rebuilt, keys may differ: map them again by document
+        id, once. Units of documents no longer in the corpus get a negative key of their
+        own (kept, listed by `status`, left out of agreement like the export does)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'corpus_id'").fetchone()
+        if row is not None and int(row[0]) == self.store.corpus_id:
+            return
+        has_units = self.conn.execute("SELECT 1 FROM units LIMIT 1").fetchone() is not None
+        if has_units:  # ATTACH cannot happen inside a transaction
+            self.conn.execute("ATTACH DATABASE ? AS rekey", (str(self.store.root / "corpus.db"),))
+        try:
+            with self._transaction() as conn:
+                if has_units:
+                    conn.execute("CREATE TEMP TABLE remap AS SELECT DISTINCT u.doc_key AS old, "
+                                 "coalesce(d.key, -1 - u.doc_key) AS new FROM units u "
+                                 "LEFT JOIN rekey.documents d ON d.id = u.doc_id")
+                    # through negative keys: no transient clash with a key not yet moved
+                    for table in ("units", "labels"):
+                        conn.execute(f"UPDATE {table} SET doc_key = -1000000000 - doc_key")
+                        conn.execute(f"UPDATE {table} SET doc_key = (SELECT new FROM remap "
+                                     f"WHERE old = -1000000000 - {table}.doc_key)")
+                    conn.execute("DROP TABLE remap")
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('corpus_id', ?)",
+                             (str(self.store.corpus_id),))
+        finally:
+            if has_units:
+                self.conn.execute("DETACH DATABASE rekey")
 
     # -- writing ------------------------------------------------------------------
     @contextlib.contextmanager

@@ -46,6 +46,8 @@ except ImportError:  # pragma: no cover - depends on the checkout
 
 # Words for w/b/W/B: runs of word characters, or runs of punctuation (as in vi).
 WORD = re.compile(r"\w+|[^\w\s]+")
+# ASCII digits only (str.isdigit takes "²"), and few enough for SQLite's integers.
+_NUMBER = re.compile(r"[0-9]{1,12}")
 UNIT_CACHE = 64  # units of the focused document kept in memory
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
@@ -722,10 +724,10 @@ class AnnotateScreen(Screen):
             return
         doc_part, unit_part = where, ""
         head, sep, tail = where.rpartition(":")
-        if sep and tail.strip().isdigit():
+        if sep and _NUMBER.fullmatch(tail.strip()):
             doc_part, unit_part = head.strip(), tail.strip()
         doc = self.doc if not doc_part else self.store.document(doc_part)
-        if doc is None and doc_part.isdigit():
+        if doc is None and _NUMBER.fullmatch(doc_part):
             doc = self.store.document_at(int(doc_part) - 1)
         if doc is None:
             self.notify(f"no document {doc_part}", severity="error", markup=False)
