@@ -135,7 +135,7 @@ def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
     if not isinstance(meta, dict):
         raise bad("'meta' must be an object")
     if title is not None:
-        title = clean_text(title).strip()
+        title = clean_text(title).strip() or None  # "" is no title, not an empty unit 0
     return Document(clean_text(doc_id.strip()), title, paragraphs, meta, path)
 
 
