@@ -398,14 +398,18 @@ class SQLiteJournal:
         try:
             with self._transaction() as conn:
                 if has_units:
-                    conn.execute("CREATE TEMP TABLE remap AS SELECT DISTINCT u.doc_key AS old, "
-                                 "coalesce(d.key, -1 - u.doc_key) AS new FROM units u "
+                    conn.execute("CREATE TEMP TABLE remap (old INTEGER PRIMARY KEY, new INTEGER)")
+                    conn.execute("INSERT OR IGNORE INTO remap SELECT u.doc_key, "
+                                 "coalesce(d.key, -1 - u.doc_key) FROM units u "
                                  "LEFT JOIN rekey.documents d ON d.id = u.doc_id")
+                    conn.execute("DELETE FROM remap WHERE old = new")  # most, usually
                     # through negative keys: no transient clash with a key not yet moved
                     for table in ("units", "labels"):
-                        conn.execute(f"UPDATE {table} SET doc_key = -1000000000 - doc_key")
+                        conn.execute(f"UPDATE {table} SET doc_key = -1000000000 - doc_key "
+                                     "WHERE doc_key IN (SELECT old FROM remap)")
                         conn.execute(f"UPDATE {table} SET doc_key = (SELECT new FROM remap "
-                                     f"WHERE old = -1000000000 - {table}.doc_key)")
+                                     f"WHERE old = -1000000000 - {table}.doc_key) "
+                                     "WHERE doc_key <= -1000000000")
                     conn.execute("DROP TABLE remap")
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('corpus_id', ?)",
                              (str(self.store.corpus_id),))
