@@ -36,6 +36,8 @@ def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
             continue
         fingerprints[key] = fp
         todo.append(f)
+    if not todo:
+        return ImportStats()  # nothing changed: no write transaction, no fsync
     total = sum(f.stat().st_size for f in todo)
     skipped: list[str] = []
 
