@@ -200,14 +200,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     project = _project(args)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
-    if not paths and not project.has_store():
-        raise InputError("the project has no documents: give a CORPUS (file or folder), or "
-                         "list one under 'corpus:' in annotator.yaml", project.root)
     if paths:
         stats = _import(project, paths, only_changed=True)
         if stats.files:
             _print_import(stats)
-    if project.store.document_count() == 0:
+    # The first test needs no store: a wrong directory is not left with an empty one.
+    if not (paths or project.has_store()) or project.store.document_count() == 0:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
                          "list one under 'corpus:' in annotator.yaml", project.root)
     journal = project.store.journal(name, schema)
@@ -278,22 +276,21 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 
 def _export_schema(args: argparse.Namespace, first: dict | None):
-    """--schema, else the schema the export's records name, found in the project's
-    schemas/ (labels nobody used then still count); None when it is not there."""
-    from annotator.schema import find_schema, load_schema, schemas_dir
+    """--schema, else the schema the export's records name (labels nobody used then
+    still count); None when it is not in the project's schemas/."""
+    from annotator.schema import load_schema
+    from annotator.validate import schema_for_export
 
     if args.schema:
         return load_schema(args.schema)
     if first is None:
         return None
-    ref = first["schema"]
-    root = Path(args.project) if args.project else Path.cwd()
-    found = find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
-    if found is None or str(found.version) != str(ref["version"]):
+    found = schema_for_export(first["schema"], args.project)
+    if found is None:
+        ref = first["schema"]
         print(f"annotator: warning: schema {ref['id']!r} version {ref['version']} not found "
               "in schemas/: layers and labels are taken from the export alone (give "
               "--schema to count labels nobody used)", file=sys.stderr)
-        return None
     return found
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
+from annotator.jsonl import iter_json_lines
 from annotator.textclean import clean_text, normalize
 
 SUFFIXES = (".txt", ".md", ".jsonl")
@@ -139,18 +139,6 @@ def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
     return Document(clean_text(doc_id.strip()), title, paragraphs, meta, path)
 
 
-def _no_constant(name: str) -> float:
-    # NaN and Infinity are not JSON: an export of them could not be written or read.
-    raise ValueError(f"{name} is not valid JSON (use null or a string)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text} is out of range for a JSON number")
-    return value
-
-
 def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = None
                          ) -> Iterator[Document]:
     """Stream documents from a JSONL file; the first bad line raises InputError.
@@ -160,38 +148,17 @@ def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = N
     """
     spath = str(path)
     seen: set[str] = set()
-    with open(path, "rb") as fh:
-        offset = 0
-        for lineno, raw in enumerate(fh, start=1):
-            start = offset
-            offset += len(raw)
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-                start += 3
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(Problem(
-                    spath, lineno, exc.start + 1,
-                    f"invalid UTF-8 at byte offset {start + exc.start}")) from None
-            try:
-                obj = json.loads(line, parse_constant=_no_constant,
-                                 parse_float=_finite_float)
-            except json.JSONDecodeError as exc:
-                raise InputError(Problem(spath, lineno, exc.colno,
-                                         f"invalid JSON: {exc.msg}")) from None
-            except (ValueError, RecursionError) as exc:
-                raise InputError(Problem(spath, lineno, 1, f"invalid JSON: {exc}")) from None
-            doc = _jsonl_document(obj, spath, lineno)
-            if on_offset is not None and lineno % 1000 == 0:
-                on_offset(offset)
-            if doc.id in seen:
-                raise InputError(Problem(spath, lineno, 1,
-                                         f"duplicate document id {doc.id!r} in this file"))
-            seen.add(doc.id)
-            yield doc
+    for lineno, offset, obj in iter_json_lines(path):
+        if isinstance(obj, Problem):
+            raise InputError(obj)
+        doc = _jsonl_document(obj, spath, lineno)
+        if on_offset is not None and lineno % 1000 == 0:
+            on_offset(offset)
+        if doc.id in seen:
+            raise InputError(Problem(spath, lineno, 1,
+                                     f"duplicate document id {doc.id!r} in this file"))
+        seen.add(doc.id)
+        yield doc
 
 
 def collect_files(paths: list[Path]) -> list[tuple[Path, Path]]:

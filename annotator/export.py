@@ -56,7 +56,6 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
                  progress: Callable[[int, int], None] | None = None,
                  with_agreement: bool = True) -> Iterator[dict]:
     """Export records in document order."""
-    unit_agreement = None
     if with_agreement:
         from annotator.agreement import unit_agreement
     journals = [store.journal(a) for a in store.annotators()]

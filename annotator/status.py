@@ -39,6 +39,8 @@ def project_status(store: SQLiteStore, schema: LabelSchema) -> dict:
     for name in annotators:
         j = store.journal(name)
         done = flagged = notes = 0
+        shas_of: str | None = None
+        shas: dict[int, str] = {}
         for doc_id, unit, state, info in j.iter_states():
             if state.get("status") == "done":
                 done += 1
@@ -49,11 +51,13 @@ def project_status(store: SQLiteStore, schema: LabelSchema) -> dict:
             for msg in _orphans(state, schema):
                 problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
                                  "problem": msg})
-            u = store.unit(doc_id, unit)
-            if u is None:
+            if doc_id != shas_of:  # states come in document order: one query per document
+                shas_of, shas = doc_id, {u.index: u.sha for u in store.units(doc_id)}
+            sha = shas.get(unit)
+            if sha is None:
                 problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
                                  "problem": "the unit is no longer in the corpus"})
-            elif u.sha != info["unit_sha"]:
+            elif sha != info["unit_sha"]:
                 problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
                                  "problem": "the paragraph's text changed since it was "
                                             "annotated (kept, flagged stale)"})

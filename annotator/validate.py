@@ -15,6 +15,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from annotator.errors import InputError, Problem
+from annotator.jsonl import iter_json_lines
 from annotator.schema import LabelSchema, find_schema, load_schema, schemas_dir
 
 
@@ -42,30 +43,13 @@ def validate_file(path: Path, schema: str | Path | None = None,
                                      "schema (.yaml), annotator.yaml or an export (.jsonl)")]
 
 
-def _lines(path: Path) -> Iterator[tuple[int, object | Problem]]:
-    """(line number, parsed JSON or a Problem) for every non-blank line."""
-    spath = str(path)
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if not raw.strip():
-                continue
-            try:
-                yield lineno, json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                yield lineno, Problem(spath, lineno, exc.start + 1, "invalid UTF-8")
-            except json.JSONDecodeError as exc:
-                yield lineno, Problem(spath, lineno, exc.colno, f"invalid JSON: {exc.msg}")
-
-
 def read_export_records(path: Path) -> Iterator[dict]:
     """Export records for `agreement`: a line that is not a valid record raises
     InputError naming the file and line."""
     if not path.is_file():
         raise InputError("no such export file", path)
     validator = _record_validator()
-    for lineno, obj in _lines(path):
+    for lineno, _, obj in iter_json_lines(path):
         if isinstance(obj, Problem):
             raise InputError(obj)
         err = next(iter(validator.iter_errors(obj)), None)
@@ -79,17 +63,26 @@ def _message(err) -> str:
     return f"{where}: {err.message}" if where else err.message
 
 
+def schema_for_export(ref: dict, project_dir: str | Path | None = None
+                      ) -> LabelSchema | None:
+    """The label schema an export record names ({"id", "version"}), from the project's
+    `schemas/` or the shipped ones; None unless that exact version is there."""
+    root = Path(project_dir) if project_dir else Path.cwd()
+    found = find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
+    if found is None or str(found.version) != str(ref["version"]):
+        return None
+    return found
+
+
 def validate_export(path: Path, schema: str | Path | None = None,
                     project_dir: str | Path | None = None) -> list[Problem]:
     spath = str(path)
     problems: list[Problem] = []
     validator = _record_validator()
     given = load_schema(schema) if schema else None
-    root = Path(project_dir) if project_dir else Path.cwd()
-    search = [root / "schemas", schemas_dir()]
     found: dict[tuple[str, str], LabelSchema | None] = {}
     seen_units: dict[tuple[str, int], int] = {}
-    for lineno, obj in _lines(path):
+    for lineno, _, obj in iter_json_lines(path):
         def bad(msg: str, _lineno: int = lineno) -> None:
             problems.append(Problem(spath, _lineno, 1, msg))
 
@@ -114,11 +107,11 @@ def validate_export(path: Path, schema: str | Path | None = None,
         else:
             fkey = (ref["id"], str(ref["version"]))
             if fkey not in found:
-                found[fkey] = find_schema(ref["id"], search, ref["version"])
+                found[fkey] = schema_for_export(ref, project_dir)
             label_schema = found[fkey]
-            if label_schema is None or str(label_schema.version) != str(ref["version"]):
-                bad(f"schema {ref['id']!r} version {ref['version']} not found in "
-                    f"{search[0]}: give it with --schema")
+            if label_schema is None:
+                bad(f"schema {ref['id']!r} version {ref['version']} not found in the "
+                    "project's schemas/: give it with --schema")
                 continue
         for i, ann in enumerate(obj["annotations"]):
             for msg in _annotation_problems(ann, obj["text"], label_schema):

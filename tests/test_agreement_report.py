@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+from agreement_records import annotation
 
 from annotator.agreement import (
     build_ratings,
@@ -46,24 +47,7 @@ SCHEMA = LabelSchema(
 
 
 def ann(name, devices=(), stance=None, spans=(), relations=()):
-    return {
-        "annotator": name,
-        "status": "done",
-        "labels": {"devices": list(devices), "stance": stance},
-        "spans": [
-            {
-                "id": i,
-                "layer": "quotes",
-                "label": lab,
-                "start": s,
-                "end": e,
-                "text": "",
-                "attributes": {},
-            }
-            for i, lab, s, e in spans
-        ],
-        "relations": [{"label": lab, "from": f, "to": t} for lab, f, t in relations],
-    }
+    return annotation(name, {"devices": list(devices), "stance": stance}, spans, relations)
 
 
 def rec(u, *anns, text="x" * 40):

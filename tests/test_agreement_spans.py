@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from agreement_records import annotation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,24 +34,7 @@ SCHEMA = LabelSchema(
 
 
 def ann(name, spans, relations=()):
-    return {
-        "annotator": name,
-        "status": "done",
-        "labels": {},
-        "spans": [
-            {
-                "id": i,
-                "layer": "quotes",
-                "label": lab,
-                "start": s,
-                "end": e,
-                "text": "",
-                "attributes": {},
-            }
-            for i, lab, s, e in spans
-        ],
-        "relations": [{"label": lab, "from": f, "to": t} for lab, f, t in relations],
-    }
+    return annotation(name, {}, spans, relations)
 
 
 def rec(u, *anns, length=60):

@@ -393,29 +393,25 @@ class SQLiteJournal:
         if row is not None and int(row[0]) == self.store.corpus_id:
             return
         has_units = self.conn.execute("SELECT 1 FROM units LIMIT 1").fetchone() is not None
-        if has_units:  # ATTACH cannot happen inside a transaction
-            self.conn.execute("ATTACH DATABASE ? AS rekey", (str(self.store.root / "corpus.db"),))
-        try:
-            with self._transaction() as conn:
-                if has_units:
-                    conn.execute("CREATE TEMP TABLE remap (old INTEGER PRIMARY KEY, new INTEGER)")
-                    conn.execute("INSERT OR IGNORE INTO remap SELECT u.doc_key, "
-                                 "coalesce(d.key, -1 - u.doc_key) FROM units u "
-                                 "LEFT JOIN rekey.documents d ON d.id = u.doc_id")
-                    conn.execute("DELETE FROM remap WHERE old = new")  # most, usually
-                    # through negative keys: no transient clash with a key not yet moved
-                    for table in ("units", "labels"):
-                        conn.execute(f"UPDATE {table} SET doc_key = -1000000000 - doc_key "
-                                     "WHERE doc_key IN (SELECT old FROM remap)")
-                        conn.execute(f"UPDATE {table} SET doc_key = (SELECT new FROM remap "
-                                     f"WHERE old = -1000000000 - {table}.doc_key) "
-                                     "WHERE doc_key <= -1000000000")
-                    conn.execute("DROP TABLE remap")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('corpus_id', ?)",
-                             (str(self.store.corpus_id),))
-        finally:
+        if has_units:
+            self._attach_corpus()  # before the transaction: ATTACH cannot happen inside
+        with self._transaction() as conn:
             if has_units:
-                self.conn.execute("DETACH DATABASE rekey")
+                conn.execute("CREATE TEMP TABLE remap (old INTEGER PRIMARY KEY, new INTEGER)")
+                conn.execute("INSERT OR IGNORE INTO remap SELECT u.doc_key, "
+                             "coalesce(d.key, -1 - u.doc_key) FROM units u "
+                             "LEFT JOIN corpus.documents d ON d.id = u.doc_id")
+                conn.execute("DELETE FROM remap WHERE old = new")  # most, usually
+                # through negative keys: no transient clash with a key not yet moved
+                for table in ("units", "labels"):
+                    conn.execute(f"UPDATE {table} SET doc_key = -1000000000 - doc_key "
+                                 "WHERE doc_key IN (SELECT old FROM remap)")
+                    conn.execute(f"UPDATE {table} SET doc_key = (SELECT new FROM remap "
+                                 f"WHERE old = -1000000000 - {table}.doc_key) "
+                                 "WHERE doc_key <= -1000000000")
+                conn.execute("DROP TABLE remap")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('corpus_id', ?)",
+                         (str(self.store.corpus_id),))
 
     # -- writing ------------------------------------------------------------------
     @contextlib.contextmanager
@@ -602,9 +598,7 @@ class SQLiteJournal:
 
     def first_not_done(self) -> tuple[str, int] | None:
         """The first unit in corpus order this annotator has not marked done."""
-        if not self._attached():
-            self.conn.execute("ATTACH DATABASE ? AS corpus",
-                              (str(self.store.root / "corpus.db"),))
+        self._attach_corpus()
         row = self.conn.execute(
             "SELECT d.id, u.idx FROM corpus.units u JOIN corpus.documents d ON u.doc = d.key "
             "WHERE NOT EXISTS (SELECT 1 FROM main.units m WHERE m.doc_key = u.doc "
@@ -612,8 +606,11 @@ class SQLiteJournal:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def _attached(self) -> bool:
-        return any(r[1] == "corpus" for r in self.conn.execute("PRAGMA database_list"))
+    def _attach_corpus(self) -> None:
+        """Make the corpus readable from this journal's connection as `corpus` (once)."""
+        if not any(r[1] == "corpus" for r in self.conn.execute("PRAGMA database_list")):
+            self.conn.execute("ATTACH DATABASE ? AS corpus",
+                              (str(self.store.root / "corpus.db"),))
 
     def events(self, limit: int | None = None) -> list[dict]:
         sql = ("SELECT seq, ts, doc_id, unit, kind, action, undone FROM events "
