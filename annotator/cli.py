@@ -209,9 +209,13 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
                          "list one under 'corpus:' in annotator.yaml", project.root)
     journal = project.store.journal(name, schema)
+    journal.claim()  # one session per annotator: a second one is refused with a message
     from annotator.tui.app import run_app
 
-    return run_app(project.store, journal, schema)
+    try:
+        return run_app(project.store, journal, schema)
+    finally:
+        project.close()
 
 
 def cmd_export(args: argparse.Namespace) -> int:

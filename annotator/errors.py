@@ -35,3 +35,8 @@ class InputError(Exception):
 
 class UsageError(Exception):
     """Wrong use of a command: the CLI prints it and exits 2."""
+
+
+class StoreError(InputError):
+    """The store could not do what was asked (disk full, a damaged or unreadable
+    journal, a session already open): a message for the user, never a traceback."""

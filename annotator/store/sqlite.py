@@ -11,10 +11,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import re
 import secrets
+import socket
 import sqlite3
+import stat
+import struct
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
-from annotator.errors import InputError
+from annotator.errors import InputError, StoreError
 from annotator.schema import LabelSchema
 from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
 
@@ -131,8 +136,52 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path) -> str | None:
+    """What is wrong with the file's SQLite header, if anything: a cheap test at open
+    that catches a file overwritten or cut short (SQLite itself may not notice a
+    truncation until it reads a missing page)."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+            size = os.fstat(fh.fileno()).st_size
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None  # a new database
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        return "not an SQLite database (overwritten or cut short)"
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return "its header is damaged"
+    if size % page_size:
+        return f"it is cut short ({size:,} bytes is not a whole number of {page_size}-byte pages)"
+    change, pages, valid_for = struct.unpack(">I", header[24:28]), \
+        struct.unpack(">I", header[28:32]), struct.unpack(">I", header[92:96])
+    if change == valid_for and pages[0] * page_size > size:
+        return (f"it is cut short ({size:,} bytes; its header says "
+                f"{pages[0] * page_size:,})")
+    return None
+
+
+def _damaged(path: Path, why: object) -> StoreError:
+    return StoreError(
+        f"this store file is damaged ({why}). It was left exactly as it is and no other "
+        "file was touched; restore it from a backup, or move it aside to start afresh "
+        "(`annotator status --check` tests every journal)", path)
+
+
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     # Autocommit mode: every write below opens its own BEGIN IMMEDIATE ... COMMIT.
+    if readonly:
+        # Another annotator's journal: read it, never write it (not even a re-key).
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False, timeout=60)
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     # First: the pragmas below may wait for another process's lock (a long import).
     conn.execute("PRAGMA busy_timeout=60000")
@@ -143,14 +192,41 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class SQLiteStore:
-    """Corpus plus journals under `root` (a project's `.annotator/` directory)."""
+    """Corpus plus journals under `root` (a project's `.annotator/` directory).
 
-    def __init__(self, root: Path):
+    `blind`: each journal is readable by its annotator only (mode 0600); otherwise by
+    the project's group too (0640). In a shared project (its directory is setgid or
+    group-writable, see README "A team on one server") the store's directories and
+    corpus database are made group-usable, and `journals/` sticky, so nobody can
+    remove or replace another annotator's journal."""
+
+    def __init__(self, root: Path, blind: bool = True):
         self.root = Path(root)
+        self.blind = blind
+        fresh = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "journals").mkdir(exist_ok=True)
-        self.conn = _connect(self.root / "corpus.db")
-        self.conn.executescript(CORPUS_SCHEMA)
+        parent = self.root.parent.stat()
+        self.shared = bool(parent.st_mode & (stat.S_ISGID | stat.S_IWGRP))
+        journals = self.root / "journals"
+        if not journals.exists():
+            journals.mkdir()
+            if self.shared:
+                os.chmod(journals, 0o3770)  # setgid: the project's group; sticky
+        if fresh and self.shared:
+            os.chmod(self.root, 0o2770)
+        corpus = self.root / "corpus.db"
+        if self.shared and not corpus.exists():
+            # SQLite gives the -wal and -shm files the database's mode: every member
+            # must be able to write the -shm to read the corpus.
+            _create(corpus, 0o660)
+        problem = check_database_file(corpus)
+        if problem:
+            raise _damaged(corpus, problem)
+        try:
+            self.conn = _connect(corpus)
+            self.conn.executescript(CORPUS_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(corpus, exc) from None
         # SQLite's lower() folds ASCII only; search must find "Österreich" too.
         self.conn.create_function("fold", 1, str.casefold, deterministic=True)
         # Identifies this corpus database: journals key units by its document keys and
@@ -160,6 +236,24 @@ class SQLiteStore:
         self.corpus_id = self.conn.execute(
             "SELECT value FROM totals WHERE name = 'corpus_id'").fetchone()[0]
         self._journals: dict[str, SQLiteJournal] = {}
+
+    @contextlib.contextmanager
+    def snapshot(self, journals: list[SQLiteJournal]) -> Iterator[None]:
+        """Read the corpus and these journals as of one moment: annotators (and an
+        import) may go on writing meanwhile (WAL readers are never blocked) without a
+        reader seeing half of it."""
+        conns = [self.conn, *(j.conn for j in journals)]
+        started = []
+        try:
+            for conn in conns:
+                conn.execute("BEGIN")
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # the snapshot starts
+                started.append(conn)
+            yield
+        finally:
+            for conn in started:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("COMMIT")
 
     # -- corpus -------------------------------------------------------------------
     def import_documents(self, docs: Iterable[Document], progress: Progress | None = None,
@@ -351,6 +445,8 @@ class SQLiteStore:
         return sorted(p.stem for p in (self.root / "journals").glob("*.db"))
 
     def journal(self, annotator: str, schema: LabelSchema | None = None) -> SQLiteJournal:
+        """The annotator's journal, created if new. Another user's journal (or one we
+        may not write) is opened read-only."""
         if not ANNOTATOR_NAME.match(annotator):
             raise InputError(
                 f"invalid annotator name {annotator!r}: use letters, digits, '.', '_' or "
@@ -362,6 +458,30 @@ class SQLiteStore:
         elif schema is not None:
             j.schema = schema
         return j
+
+    def readable_journals(self) -> tuple[list[SQLiteJournal], list[str]]:
+        """(journals this user may read, names of those kept private: blind annotation)."""
+        out, private = [], []
+        for name in self.annotators():
+            path = self.root / "journals" / f"{name}.db"
+            if not os.access(path, os.R_OK):
+                private.append(name)
+                continue
+            out.append(self.journal(name))
+        return out, private
+
+    def reading_journals(self) -> list[SQLiteJournal]:
+        """Every journal, for export and agreement: a private one is an error (a result
+        silently missing an annotator would be wrong)."""
+        journals, private = self.readable_journals()
+        if private:
+            raise StoreError(
+                f"cannot read the journal(s) of {', '.join(private)}: annotation is blind, "
+                "so each journal is readable by its annotator only. Set `blind: false` in "
+                "annotator.yaml once the round is over; each annotator's next `annotator "
+                "status` (or session) then shares their journal with the project's group",
+                self.root / "journals")
+        return journals
 
     def close(self) -> None:
         for j in self._journals.values():
@@ -378,8 +498,26 @@ class SQLiteJournal:
         self.annotator = annotator
         self.schema = schema
         self.path = store.root / "journals" / f"{annotator}.db"
-        self.conn = _connect(self.path)
-        self.conn.executescript(JOURNAL_SCHEMA)
+        self._lock_fd: int | None = None
+        mode = 0o600 if store.blind else 0o640
+        if not self.path.exists():
+            _create(self.path, mode)
+        problem = check_database_file(self.path)
+        if problem:
+            raise _damaged(self.path, problem)
+        st = self.path.stat()
+        # Ours to write: we own it (root may read anyone's, but writes none of theirs).
+        self.readonly = st.st_uid != os.geteuid() or not os.access(self.path, os.W_OK)
+        try:
+            if not self.readonly:
+                _set_mode(self.path, mode)
+            self.conn = _connect(self.path, self.readonly)
+            if self.readonly:
+                self.conn.execute("SELECT count(*) FROM meta").fetchone()
+            else:
+                self.conn.executescript(JOURNAL_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(self.path, exc) from None
         self._keys: dict[str, int] = {}
         self._codes: dict[tuple[str, str], int] = {}
         self._rekey_if_needed()
@@ -392,6 +530,13 @@ class SQLiteJournal:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'corpus_id'").fetchone()
         if row is not None and int(row[0]) == self.store.corpus_id:
             return
+        if self.readonly:
+            if row is None:
+                return  # nothing stored yet
+            raise StoreError(
+                f"{self.annotator}'s journal was made against an earlier corpus database "
+                f"and must be re-keyed by {self.annotator} (any `annotator` command they run "
+                "does it) before others can read it", self.path)
         has_units = self.conn.execute("SELECT 1 FROM units LIMIT 1").fetchone() is not None
         if has_units:
             self._attach_corpus()  # before the transaction: ATTACH cannot happen inside
@@ -418,13 +563,20 @@ class SQLiteJournal:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: the event and the state derived from it commit together
         (synchronous=FULL: on disk when this block ends) or not at all."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.readonly:
+            raise StoreError(f"{self.annotator}'s journal belongs to another user: it is only "
+                             "read here", self.path)
         try:
+            self.conn.execute("BEGIN IMMEDIATE")
             yield self.conn
             self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             self._codes.clear()  # a label code inserted in the rolled-back transaction
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(self.path, exc) from None
             raise
 
     def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
@@ -520,8 +672,37 @@ class SQLiteJournal:
         return Change(doc_id, unit, state or {}, seq)
 
     def set_position(self, doc_id: str, unit: int) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
-                          (json.dumps([doc_id, unit]),))
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
+                              (json.dumps([doc_id, unit]),))
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+
+    # -- one session per annotator ----------------------------------------------------
+    def claim(self) -> None:
+        """Hold this journal for one annotation session. A second session of the same
+        annotator is refused: two screens would undo each other's actions. The lock is
+        the kernel's (flock), so a killed session never leaves it behind."""
+        lock = self.path.with_suffix(".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreError(
+                f"{self.annotator} is already annotating in this project ({holder}). "
+                "Close that session first (q), or annotate as another name with --as; two "
+                "sessions of one annotator would undo each other's actions", self.path) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since "
+                      f"{now_iso()[:19]}Z\n".encode(), 0)
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
 
     # -- reading ------------------------------------------------------------------
     def _state_json(self, doc_id: str, unit: int) -> str | None:
@@ -621,5 +802,117 @@ class SQLiteJournal:
                  "action": json.loads(a), "undone": bool(un)}
                 for s, ts, d, u, k, a, un in self.conn.execute(sql)]
 
+    # -- checking -------------------------------------------------------------------
+    def verify(self) -> list[str]:
+        """Check the journal: SQLite's integrity check, then replay every event from
+        the first and compare with the stored state (and the label index). Returns the
+        problems found; empty when the journal is sound."""
+        try:
+            problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check")
+                        if r[0] != "ok"]
+            if problems:
+                return problems
+            return self._replay_problems()
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+
+    def _replay_problems(self) -> list[str]:
+        problems: list[str] = []
+        replayed: dict[tuple[str, int], dict | None] = {}
+        befores: dict[int, str | None] = {}
+        afters: dict[int, str] = {}
+        texts: dict[tuple[str, int], str | None] = {}
+        for seq, doc_id, unit, kind, action, before, after in self.conn.execute(
+                "SELECT seq, doc_id, unit, kind, action, before, after FROM events "
+                "ORDER BY seq"):
+            key = (doc_id, unit)
+            current = replayed.get(key)
+            if _loads(before) != current:
+                problems.append(f"event {seq}: its 'before' is not the state replayed so far")
+            act = json.loads(action)
+            if kind in ("undo", "redo"):
+                target = act["event"]
+                expected = _loads(befores.get(target) if kind == "undo" else afters.get(target))
+            else:
+                if key not in texts:
+                    u = self.store.unit(doc_id, unit)
+                    texts[key] = u.text if u else None
+                try:
+                    expected = apply_action(current, act, None, texts[key])
+                except (ValueError, KeyError, TypeError) as exc:
+                    problems.append(f"event {seq}: cannot be replayed ({exc})")
+                    expected = _loads(after)
+                if expected != _loads(after) and kind == "add_span":
+                    expected = _loads(after)  # span text from a paragraph since re-imported
+            if expected != _loads(after):
+                problems.append(f"event {seq} ({kind}): replaying it gives another state")
+            befores[seq], afters[seq] = before, after
+            replayed[key] = _loads(after)
+        stored = {(d, u): json.loads(st) for d, u, st in self.conn.execute(
+            "SELECT doc_id, unit, state FROM units")}
+        for key in replayed.keys() | stored.keys():
+            if replayed.get(key) != stored.get(key):
+                problems.append(f"{key[0]} unit {key[1]}: the stored state differs from the "
+                                "replayed events")
+        index = {(lay, lab, k, u) for lay, lab, k, u in self.conn.execute(
+            "SELECT c.layer, c.label, l.doc_key, l.unit FROM labels l "
+            "JOIN label_codes c ON c.code = l.code")}
+        keys = dict(self.conn.execute("SELECT doc_id, doc_key FROM units"))
+        derived = set()
+        for (doc_id, unit), state in stored.items():
+            for layer, value in state.get("labels", {}).items():
+                for label in (value if isinstance(value, list) else [value] if value else []):
+                    derived.add((layer, label, keys[doc_id], unit))
+        if index != derived:
+            problems.append(f"the label index differs from the stored states "
+                            f"({len(index ^ derived)} row(s))")
+        return problems
+
     def close(self) -> None:
+        self.release()
+        if not self.readonly:
+            # Leave the file in rollback-journal mode: then others allowed to read it
+            # (blind: false) need no -wal/-shm files of theirs beside it, which would
+            # lock its owner out. Best effort: a reader holding it just keeps WAL on.
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA busy_timeout=200")
+                self.conn.execute("PRAGMA journal_mode=DELETE")
         self.conn.close()
+
+
+def _loads(text: str | None) -> dict | None:
+    return json.loads(text) if text else None
+
+
+def _create(path: Path, mode: int) -> None:
+    """Create an empty file with exactly `mode` (umask aside), unless it exists."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+        os.chmod(path, mode)
+
+
+def _set_mode(path: Path, mode: int) -> None:
+    """Give our journal (and its WAL files) the mode blind annotation asks for."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(p.stat().st_mode) != mode:
+                os.chmod(p, mode)
+
+
+def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """An SQLite error as a message for the user, naming the file."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    if code == sqlite3.SQLITE_FULL or "full" in text:
+        return StoreError("the disk is full: this action was NOT saved (every earlier one "
+                          "is). Free some space, then repeat it", path)
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
+            or "not a database" in text:
+        return _damaged(path, text)
+    if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+        return StoreError(f"cannot write this file ({text}): check its owner and permissions",
+                          path)
+    if code == sqlite3.SQLITE_BUSY or "locked" in text:
+        return StoreError(f"the store stayed busy for a minute ({text}): another process "
+                          "holds it (a long import?); try again", path)
+    return StoreError(f"the store failed: {text}", path)
