@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "layer or label is no longer in the schema, and those on "
                                    "paragraphs that changed since, are listed (never dropped).")
     _schema_arg(p, "to check annotations against")
+    p.add_argument("--check", action="store_true",
+                   help="also test every journal: SQLite's integrity check, then replay all "
+                        "its events and compare with the stored state (exit 1 if damaged)")
     _project_arg(p)
     return parser
 
@@ -317,5 +320,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     project = _project(args)
     schema = project.load_schema(args.schema)
-    print(format_status(project_status(project.store, schema)))
-    return 0
+    status = project_status(project.store, schema, check=args.check)
+    print(format_status(status))
+    return 1 if status["damaged"] else 0

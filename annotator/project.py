@@ -15,7 +15,7 @@ from annotator.schema import LabelSchema, default_schema_path, load_schema
 from annotator.store.sqlite import SQLiteStore
 
 CONFIG_NAME = "annotator.yaml"
-CONFIG_KEYS = {"schema", "corpus", "exports"}
+CONFIG_KEYS = {"schema", "corpus", "exports", "blind"}
 
 
 @dataclass
@@ -23,6 +23,8 @@ class ProjectConfig:
     schema: str | None = None
     corpus: list[str] = field(default_factory=list)
     exports: str = "exports"
+    # Each annotator's journal readable by them only (see README, "A team on one server").
+    blind: bool = True
 
 
 def validate_config_file(path: Path) -> list[Problem]:
@@ -76,12 +78,18 @@ def _read_config(path: Path, cache: ParseCache | None = None) -> ProjectConfig:
             cfg.exports = data["exports"]
         else:
             problems.append(doc.problem(("exports",), "'exports' must be a directory path"))
+    if "blind" in data:
+        if isinstance(data["blind"], bool):
+            cfg.blind = data["blind"]
+        else:
+            problems.append(doc.problem(("blind",), "'blind' must be true or false"))
     if cfg.schema and not (path.parent / cfg.schema).is_file():
         problems.append(doc.problem(("schema",), f"no such schema file: {cfg.schema}"))
     if problems:
         raise InputError(problems)
     if cache is not None:
-        cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports})
+        cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports,
+                        "blind": cfg.blind})
     return cfg
 
 
@@ -107,7 +115,7 @@ class Project:
     @property
     def store(self) -> SQLiteStore:
         if self._store is None:
-            self._store = SQLiteStore(self.store_dir)
+            self._store = SQLiteStore(self.store_dir, blind=self.config.blind)
         return self._store
 
     def schema_path(self, override: str | Path | None = None) -> Path:

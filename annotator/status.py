@@ -4,6 +4,9 @@ listed, never dropped."""
 
 from __future__ import annotations
 
+import os
+
+from annotator.errors import StoreError
 from annotator.schema import LabelSchema
 from annotator.store.sqlite import SQLiteStore
 
@@ -29,15 +32,34 @@ def _orphans(state: dict, schema: LabelSchema) -> list[str]:
     return out
 
 
-def project_status(store: SQLiteStore, schema: LabelSchema) -> dict:
-    annotators = store.annotators()
+def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False) -> dict:
+    """Progress and problems. A journal that is private (blind annotation) or damaged is
+    reported, and the others still are. `check`: replay every journal as well."""
     docs = store.document_count()
     units = store.unit_count()
     per_doc: dict[str, dict[str, int]] = {}
     summary = []
     problems = []
-    for name in annotators:
-        j = store.journal(name)
+    journals: list = []
+    damaged: list[dict] = []
+    private = []
+    for name in store.annotators():
+        if not os.access(store.root / "journals" / f"{name}.db", os.R_OK):
+            private.append(name)
+            continue
+        try:
+            journals.append(store.journal(name))
+        except StoreError as exc:
+            damaged.append({"annotator": name, "problem": str(exc)})
+    annotators = [j.annotator for j in journals]
+    for j in journals:
+        name = j.annotator
+        if check:
+            found = j.verify()
+            if found:
+                damaged.append({"annotator": name, "problem": f"{j.path}: " + "; ".join(
+                    found[:5]) + (f" (and {len(found) - 5} more)" if len(found) > 5 else "")})
+                continue
         done = flagged = notes = 0
         shas_of: str | None = None
         shas: dict[int, str] = {}
@@ -69,7 +91,8 @@ def project_status(store: SQLiteStore, schema: LabelSchema) -> dict:
         documents.append({"doc_id": doc.id, "units": doc.n_units,
                           "done": {a: per_doc.get(doc.id, {}).get(a, 0) for a in annotators}})
     return {"documents": docs, "units": units, "annotators": summary,
-            "per_document": documents, "problems": problems, "schema": schema.id}
+            "per_document": documents, "problems": problems, "schema": schema.id,
+            "private": private, "damaged": damaged, "checked": check}
 
 
 def format_status(status: dict) -> str:
@@ -92,6 +115,18 @@ def format_status(status: dict) -> str:
         if status["documents"] > len(status["per_document"]):
             lines.append(f"... and {status['documents'] - len(status['per_document']):,} more "
                          "document(s)")
+    if status.get("private"):
+        lines.append("")
+        lines.append(f"private (blind annotation; readable by their annotator only): "
+                     f"{', '.join(status['private'])}")
+    if status.get("damaged"):
+        lines.append("")
+        lines.append(f"{len(status['damaged'])} damaged journal(s), left as they are:")
+        for d in status["damaged"]:
+            lines.append(f"  {d['annotator']}: {' '.join(d['problem'].split())}")
+    elif status.get("checked"):
+        lines.append("")
+        lines.append("check: every journal replays to its stored state")
     if status["problems"]:
         lines.append("")
         lines.append(f"{len(status['problems'])} annotation problem(s) (kept, not dropped):")

@@ -336,7 +336,10 @@ class SQLiteStore:
     def _annotated(self, units: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
         out = []
         for name in self.annotators():
-            j = self.journal(name)
+            try:
+                j = self.journal(name)
+            except (StoreError, OSError):
+                continue  # private or damaged: its annotations are kept all the same
             for doc_id, idx in units:
                 if j.state(doc_id, idx) is not None:
                     out.append((doc_id, idx, name))

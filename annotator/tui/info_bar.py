@@ -42,13 +42,26 @@ class PositionBar(Static, can_focus=False):
 
 
 class StatusLine(Static, can_focus=False):
-    """The mode (span / link), the selected span, and the unit's note."""
+    """The mode (span / link), the selected span, and the unit's note; above all, a
+    failed save (disk full ...) until saving works again."""
 
-    COMPONENT_CLASSES = {"status-line--mode"}
+    COMPONENT_CLASSES = {"status-line--mode", "status-line--alert"}
+    _alert: str | None = None
+    _last: tuple[str, str, str | None] = ("", "", None)
+
+    def alert(self, message: str | None) -> None:
+        self._alert = message
+        self.set_class(message is not None, "-alert")
+        self.show(*self._last)
 
     def show(self, mode: str, detail: str, note: str | None) -> None:
+        self._last = (mode, detail, note)
         mode_style = self.get_component_rich_style("status-line--mode", partial=True)
         out = Text(no_wrap=True, overflow="ellipsis")
+        if self._alert is not None:
+            alert_style = self.get_component_rich_style("status-line--alert", partial=True)
+            out.append(" ⚠ NOT SAVED ", alert_style)
+            out.append(" " + " ".join(self._alert.split()) + "\n")
         if mode:
             out.append(f" {mode} ", mode_style)
             out.append(" ")

@@ -11,6 +11,7 @@ store of a million paragraphs opens as fast as one of ten.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import heapq
 import itertools
 import re
@@ -25,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from annotator.actions import ActionError
-from annotator.errors import InputError
+from annotator.errors import InputError, StoreError
 from annotator.keys import key_name
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
 from annotator.store.base import DocInfo
@@ -85,6 +86,8 @@ class AnnotateScreen(Screen):
         self._index: ProposalIndex | None = None
         self.last_search: str | None = None
         self._focus_time = time.monotonic()
+        # Why the last write failed (disk full ...), shown until a write succeeds.
+        self.save_error: str | None = None
         self._bind_schema_keys()
 
     # -- layout -------------------------------------------------------------------------
@@ -161,7 +164,8 @@ class AnnotateScreen(Screen):
         self.proposals = self._proposals()
         self._open = None
         self._focus_time = time.monotonic()
-        self.journal.set_position(self.doc.id, self.unit)
+        with contextlib.suppress(StoreError):  # the move stands; the status line warns
+            self._store_call(self.journal.set_position, self.doc.id, self.unit)
         d, u = self.doc, self.unit
         prev = (self.text(u - 1), self._done(u - 1)) if u > d.first_unit else None
         nxt = (self.text(u + 1), self._done(u + 1)) if u < d.last_unit else None
@@ -246,7 +250,10 @@ class AnnotateScreen(Screen):
         """Store the action (durable on return), then take the state it produced."""
         seconds = time.monotonic() - self._focus_time
         try:
-            change = self.journal.apply(self.doc.id, self.unit, action, seconds=seconds)
+            change = self._store_call(self.journal.apply, self.doc.id, self.unit, action,
+                                      seconds=seconds)
+        except StoreError:
+            return None
         except (ActionError, InputError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
@@ -256,6 +263,24 @@ class AnnotateScreen(Screen):
         self._open = None
         self.done_total += int(self._done(change.unit)) - int(was)
         return change.state
+
+    def _store_call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the journal. When it cannot store (disk full, file damaged) the screen
+        shows nothing as done: it says so, and keeps saying so on the status line until
+        a write succeeds. Earlier actions are all stored."""
+        try:
+            result = method(*args, **kwargs)
+        except StoreError as exc:
+            self.save_error = str(exc)
+            self.notify(str(exc), title="not saved", severity="error", timeout=30,
+                        markup=False)
+            self.query_one(StatusLine).alert(self.save_error)
+            raise
+        if self.save_error is not None:
+            self.save_error = None
+            self.query_one(StatusLine).alert(None)
+            self.notify("saving works again")
+        return result
 
     def refresh_state(self, *, cursor_only: bool = False) -> None:
         """Redraw what depends on the unit's state: styles only, no re-wrap. A cursor
@@ -380,10 +405,12 @@ class AnnotateScreen(Screen):
 
     # -- undo / redo ----------------------------------------------------------------------
     def action_undo(self) -> None:
-        self._restore(self.journal.undo(), "nothing to undo")
+        with contextlib.suppress(StoreError):
+            self._restore(self._store_call(self.journal.undo), "nothing to undo")
 
     def action_redo(self) -> None:
-        self._restore(self.journal.redo(), "nothing to redo")
+        with contextlib.suppress(StoreError):
+            self._restore(self._store_call(self.journal.redo), "nothing to redo")
 
     def _restore(self, change: Any, empty: str) -> None:
         if change is None:
