@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import inspect
 import json
 import os
 import re
@@ -174,6 +176,26 @@ def _damaged(path: Path, why: object) -> StoreError:
         "(`annotator status --check` tests every journal)", path)
 
 
+def _guarded(method):
+    """SQLite errors while reading become a StoreError naming the file (`self.path`)."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self, *args, **kwargs):
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc) from None
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+    return wrapper
+
+
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     # Autocommit mode: every write below opens its own BEGIN IMMEDIATE ... COMMIT.
     if readonly:
@@ -214,7 +236,7 @@ class SQLiteStore:
                 os.chmod(journals, 0o3770)  # setgid: the project's group; sticky
         if fresh and self.shared:
             os.chmod(self.root, 0o2770)
-        corpus = self.root / "corpus.db"
+        corpus = self.path = self.root / "corpus.db"
         if self.shared and not corpus.exists():
             # SQLite gives the -wal and -shm files the database's mode: every member
             # must be able to write the -shm to read the corpus.
@@ -242,13 +264,16 @@ class SQLiteStore:
         """Read the corpus and these journals as of one moment: annotators (and an
         import) may go on writing meanwhile (WAL readers are never blocked) without a
         reader seeing half of it."""
-        conns = [self.conn, *(j.conn for j in journals)]
+        conns = [(self.path, self.conn), *((j.path, j.conn) for j in journals)]
         started = []
         try:
-            for conn in conns:
-                conn.execute("BEGIN")
-                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # the snapshot starts
-                started.append(conn)
+            for path, conn in conns:
+                try:
+                    conn.execute("BEGIN")
+                    started.append(conn)
+                    conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # the snapshot starts
+                except sqlite3.Error as exc:
+                    raise _store_error(path, exc) from None
             yield
         finally:
             for conn in started:
@@ -345,11 +370,13 @@ class SQLiteStore:
                     out.append((doc_id, idx, name))
         return out
 
+    @_guarded
     def key_base(self) -> int:
         """Unit keys for numpy-side joins are doc_key * key_base() + unit: small
         numbers, so SQLite formats and numpy parses fewer digits."""
         return (self.conn.execute("SELECT max(n_units) FROM documents").fetchone()[0] or 0) + 2
 
+    @_guarded
     def unit_lengths(self, base: int) -> tuple[np.ndarray, np.ndarray]:
         """(unit keys, text lengths in code points) of every unit, for span agreement."""
         keys, lengths = self.conn.execute(
@@ -357,20 +384,24 @@ class SQLiteStore:
             (base,)).fetchone()
         return _int_array(keys), _int_array(lengths)
 
+    @_guarded
     def document_sizes(self) -> tuple[np.ndarray, np.ndarray]:
         """(document keys, unit counts) of every document."""
         keys, sizes = self.conn.execute(
             "SELECT group_concat(key), group_concat(n_units) FROM documents").fetchone()
         return _int_array(keys), _int_array(sizes)
 
+    @_guarded
     def source_fingerprint(self, path: str) -> str | None:
         row = self.conn.execute("SELECT fingerprint FROM sources WHERE path = ?",
                                 (path,)).fetchone()
         return row[0] if row else None
 
+    @_guarded
     def document_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
 
+    @_guarded
     def unit_count(self) -> int:
         row = self.conn.execute("SELECT value FROM totals WHERE name = 'units'").fetchone()
         if row is not None:
@@ -384,11 +415,13 @@ class SQLiteStore:
 
     _DOC_COLS = "key, id, title, meta, source, n_units, has_title"
 
+    @_guarded
     def document(self, doc_id: str) -> DocInfo | None:
         row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents WHERE id = ?",
                                 (doc_id,)).fetchone()
         return self._doc(row) if row else None
 
+    @_guarded
     def document_at(self, position: int) -> DocInfo | None:
         """The document at 0-based `position` in import order."""
         # Keys are dense (documents are never deleted), so position = key - 1.
@@ -396,29 +429,34 @@ class SQLiteStore:
                                 (position + 1,)).fetchone()
         return self._doc(row) if row else None
 
+    @_guarded
     def iter_documents(self) -> Iterator[DocInfo]:
         cur = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents ORDER BY key")
         for row in cur:
             yield self._doc(row)
 
+    @_guarded
     def unit(self, doc_id: str, index: int) -> Unit | None:
         row = self.conn.execute(
             "SELECT u.text, u.sha FROM units u JOIN documents d ON u.doc = d.key "
             "WHERE d.id = ? AND u.idx = ?", (doc_id, index)).fetchone()
         return Unit(doc_id, index, row[0], row[1]) if row else None
 
+    @_guarded
     def units(self, doc_id: str) -> list[Unit]:
         rows = self.conn.execute(
             "SELECT u.idx, u.text, u.sha FROM units u JOIN documents d ON u.doc = d.key "
             "WHERE d.id = ? ORDER BY u.idx", (doc_id,)).fetchall()
         return [Unit(doc_id, i, t, s) for i, t, s in rows]
 
+    @_guarded
     def iter_units(self) -> Iterator[tuple[DocInfo, Unit]]:
         """Every unit in document order (streams; for export)."""
         for doc in self.iter_documents():
             for u in self.units(doc.id):
                 yield doc, u
 
+    @_guarded
     def old_text(self, doc_id: str, index: int, sha: str) -> str | None:
         """The text a unit had when it was annotated, if a re-import replaced it."""
         row = self.conn.execute(
@@ -427,6 +465,7 @@ class SQLiteStore:
             (doc_id, index, sha)).fetchone()
         return row[0] if row else None
 
+    @_guarded
     def search(self, text: str, after: tuple[int, int] | None = None,
                backwards: bool = False) -> tuple[str, int] | None:
         """The next unit (by document key, unit) containing `text`, case-insensitive
@@ -523,7 +562,11 @@ class SQLiteJournal:
             raise _store_error(self.path, exc) from None
         self._keys: dict[str, int] = {}
         self._codes: dict[tuple[str, str], int] = {}
-        self._rekey_if_needed()
+        try:
+            self._rekey_if_needed()
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise _store_error(self.path, exc) from None
 
     def _rekey_if_needed(self) -> None:
         """Units are stored with the corpus's integer document keys (for fast joins).
@@ -713,20 +756,24 @@ class SQLiteJournal:
                                 (doc_id, unit)).fetchone()
         return row[0] if row else None
 
+    @_guarded
     def state(self, doc_id: str, unit: int) -> dict | None:
         s = self._state_json(doc_id, unit)
         return json.loads(s) if s else None
 
+    @_guarded
     def states(self, doc_id: str) -> dict[int, dict]:
         return {u: json.loads(s) for u, s in self.conn.execute(
             "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,))}
 
+    @_guarded
     def info(self, doc_id: str, unit: int) -> dict | None:
         row = self.conn.execute(
             "SELECT updated_at, seconds, unit_sha FROM units WHERE doc_id = ? AND unit = ?",
             (doc_id, unit)).fetchone()
         return {"updated_at": row[0], "seconds": row[1], "unit_sha": row[2]} if row else None
 
+    @_guarded
     def iter_states(self) -> Iterator[tuple[str, int, dict, dict]]:
         """(doc_id, unit, state, info) in document order."""
         cur = self.conn.execute(
@@ -736,6 +783,7 @@ class SQLiteJournal:
             yield doc_id, unit, json.loads(state), {
                 "updated_at": updated_at, "seconds": seconds, "unit_sha": sha, "doc_key": key}
 
+    @_guarded
     def done_states(self, doc_id: str) -> Iterator[tuple[int, dict, dict]]:
         """(unit, state, info) of this document's units marked done."""
         cur = self.conn.execute(
@@ -745,6 +793,7 @@ class SQLiteJournal:
             yield unit, json.loads(state), {"updated_at": updated_at, "seconds": seconds,
                                             "unit_sha": sha}
 
+    @_guarded
     def agreement_columns(self, base: int) -> tuple[
             np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
         """For the agreement fast path, without one Python object per unit:
@@ -765,14 +814,17 @@ class SQLiteJournal:
             "AND n_spans > 0", (base,))]
         return _int_array(done), labels, spans
 
+    @_guarded
     def done_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM units WHERE status = 'done'"
                                  ).fetchone()[0]
 
+    @_guarded
     def done_units(self, doc_id: str) -> set[int]:
         return {r[0] for r in self.conn.execute(
             "SELECT unit FROM units WHERE doc_id = ? AND status = 'done'", (doc_id,))}
 
+    @_guarded
     def position(self) -> tuple[str, int] | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'position'").fetchone()
         if row is None:
@@ -780,6 +832,7 @@ class SQLiteJournal:
         doc_id, unit = json.loads(row[0])
         return doc_id, unit
 
+    @_guarded
     def first_not_done(self) -> tuple[str, int] | None:
         """The first unit in corpus order this annotator has not marked done."""
         self._attach_corpus()
@@ -796,6 +849,7 @@ class SQLiteJournal:
             self.conn.execute("ATTACH DATABASE ? AS corpus",
                               (str(self.store.root / "corpus.db"),))
 
+    @_guarded
     def events(self, limit: int | None = None) -> list[dict]:
         sql = ("SELECT seq, ts, doc_id, unit, kind, action, undone FROM events "
                "ORDER BY seq DESC")
@@ -840,6 +894,11 @@ class SQLiteJournal:
                 if key not in texts:
                     u = self.store.unit(doc_id, unit)
                     texts[key] = u.text if u else None
+                if kind == "toggle_label" and not isinstance(
+                        (_loads(after) or {}).get("labels", {}).get(act.get("layer")), list):
+                    # A single-choice layer (its value is a label, not a list): replayed
+                    # without the schema, the toggle must be told so.
+                    act = {**act, "single": True}
                 try:
                     expected = apply_action(current, act, None, texts[key])
                 except (ValueError, KeyError, TypeError) as exc:
@@ -872,14 +931,15 @@ class SQLiteJournal:
         return problems
 
     def close(self) -> None:
-        self.release()
-        if not self.readonly:
-            # Leave the file in rollback-journal mode: then others allowed to read it
-            # (blind: false) need no -wal/-shm files of theirs beside it, which would
-            # lock its owner out. Best effort: a reader holding it just keeps WAL on.
+        if self._lock_fd is not None:
+            # The end of a session: leave the file in rollback-journal mode, so others
+            # allowed to read it (blind: false) need no -wal/-shm files of theirs beside
+            # it, which would lock its owner out. Best effort: a reader holding it
+            # just keeps WAL on.
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("PRAGMA busy_timeout=200")
                 self.conn.execute("PRAGMA journal_mode=DELETE")
+            self.release()
         self.conn.close()
 
 

@@ -87,6 +87,12 @@ class LabelsPanel(Static, can_focus=False):
                     box = "(•)" if on else "( )"
                 out.append(f" {_key(label)} ", key_style)
                 out.append(f"{box} {label.name}\n", on_style if on else "")
+        orphans = _not_in_schema(schema, labels)
+        if orphans:
+            # Kept from before the schema changed: shown, never dropped.
+            out.append("Not in the schema\n", layer_style)
+            for name in orphans:
+                out.append(f"  ⚠ {name}\n", on_style)
         if spans or proposals:
             out.append("Spans\n", layer_style)
         selected_line: int | None = None
@@ -139,3 +145,14 @@ class LabelsPanel(Static, can_focus=False):
             shown = "" if mark == _key(label) else f"{mark}: "
             out.append(f"{shown}{label.name}" + (f" ({n})" if n else "") + "\n",
                        on_style if n else "")
+
+
+def _not_in_schema(schema: LabelSchema, labels: dict) -> list[str]:
+    """'layer/label' of stored paragraph labels the schema no longer has."""
+    out = []
+    for layer_id, value in labels.items():
+        layer = schema.layer(layer_id)
+        for label in value if isinstance(value, list) else [value] if value else []:
+            if layer is None or layer.label(label) is None:
+                out.append(f"{layer_id}/{label}")
+    return out

@@ -271,8 +271,9 @@ class AnnotateScreen(Screen):
         try:
             result = method(*args, **kwargs)
         except StoreError as exc:
-            self.save_error = str(exc)
-            self.notify(str(exc), title="not saved", severity="error", timeout=30,
+            problem = exc.problems[0]
+            self.save_error = f"{problem.message} ({problem.path})"
+            self.notify(self.save_error, title="not saved", severity="error", timeout=30,
                         markup=False)
             self.query_one(StatusLine).alert(self.save_error)
             raise
