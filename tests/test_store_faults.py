@@ -170,7 +170,7 @@ def test_real_file_size_limit_in_a_terminal(tmp_path: Path) -> None:
         shown = 0
         for _ in range(400):
             tmux.send("s")
-            screen = tmux.wait_for(lambda s: ("[x] Sover" in s) != (shown % 2 == 1)
+            screen = tmux.wait_for(lambda s, n=shown: ("[x] Sover" in s) != (n % 2 == 1)
                                    or "NOT SAVED" in s, timeout=10)
             if "NOT SAVED" in screen:
                 break
