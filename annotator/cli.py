@@ -158,6 +158,15 @@ def _project(args: argparse.Namespace):
     return Project(args.project)
 
 
+def _existing_store(project) -> None:
+    """Commands that only read: a directory without a store is told so, and is not
+    left with an empty `.annotator/`."""
+    if not project.has_store():
+        raise InputError("no documents imported here yet (there is no .annotator/ store): "
+                         "run `annotator import PATH` or `annotator annotate CORPUS` first, "
+                         "or give --project DIR", project.root)
+
+
 def _print_import(stats, out=sys.stderr) -> None:
     print(f"imported {stats.files} file(s): {stats.new} new, {stats.changed} changed, "
           f"{stats.unchanged} unchanged document(s), {stats.units:,} unit(s)", file=out)
@@ -225,6 +234,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from annotator.export import iter_records, write_records
 
     project = _project(args)
+    _existing_store(project)
     schema = project.load_schema(args.schema)
     to_stdout = args.out == "-" or (args.out is None and not sys.stdout.isatty())
     bar = ProgressBar("exporting", unit=" documents")
@@ -272,6 +282,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
             itertools.chain([first] if first else [], records), schema)
     else:
         project = _project(args)
+        _existing_store(project)
         schema = project.load_schema(args.schema)
         ratings = agreement.ratings_from_store(project.store, schema)
     report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
@@ -320,6 +331,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     project = _project(args)
     schema = project.load_schema(args.schema)
+    if not project.has_store():  # say so, and leave no empty .annotator/ behind
+        print(f"schema {schema.id}: no documents imported yet\n\nno annotations yet")
+        return 0
     status = project_status(project.store, schema, check=args.check)
     print(format_status(status))
     return 1 if status["damaged"] else 0

@@ -55,6 +55,14 @@ def test_validate_bad_project_file(project: Path):
 def test_status_on_empty_project(project: Path):
     r = run_cli("status", cwd=project)
     assert r.returncode == 0 and "no annotations yet" in r.stdout
+    assert not (project / ".annotator").exists()
+
+
+def test_reading_commands_need_a_store_and_create_none(project: Path):
+    for args in (["export"], ["agreement"]):
+        r = run_cli(*args, cwd=project)
+        assert r.returncode == 1 and "no documents imported here yet" in r.stderr, args
+    assert not (project / ".annotator").exists()
 
 
 def test_missing_schema_is_input_error(project: Path):
