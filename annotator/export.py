@@ -55,44 +55,53 @@ def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSche
 def iter_records(store: SQLiteStore, schema: LabelSchema,
                  progress: Callable[[int, int], None] | None = None,
                  with_agreement: bool = True) -> Iterator[dict]:
-    """Export records in document order."""
+    """Export records in document order.
+
+    The corpus and every journal are read as of one moment (`SQLiteStore.snapshot`),
+    held for the whole iteration: annotators may go on working meanwhile, and each
+    one's records are their annotations as they stood at that moment, never half of
+    an action or a mix of before and after. A journal kept private (blind
+    annotation) is an error, not a silently missing annotator."""
     if with_agreement:
         from annotator.agreement import unit_agreement
-    journals = [store.journal(a) for a in store.annotators()]
-    total = store.document_count()
+    journals = store.reading_journals()
     schema_ref = {"id": schema.id, "version": schema.version, "sha256": schema.sha256}
-    for n, doc in enumerate(store.iter_documents(), start=1):
-        if progress and n % 200 == 0:
-            progress(n, total)
-        per_unit: dict[int, list[tuple[str, dict, dict]]] = {}
-        for j in journals:
-            for unit, state, info in j.done_states(doc.id):
-                per_unit.setdefault(unit, []).append((j.annotator, state, info))
-        if not per_unit:
-            continue
-        units = {u.index: u for u in store.units(doc.id)}
-        for idx in sorted(per_unit):
-            u = units.get(idx)
-            text = u.text if u else ""
-            sha = u.sha if u else ""
-            annotations = []
-            for name, state, info in per_unit[idx]:
-                old = None
-                if info.get("unit_sha") != sha:
-                    old = store.old_text(doc.id, idx, info["unit_sha"])
-                annotations.append(annotation_record(name, state, info, schema, sha, old))
-            record = {
-                "doc_id": doc.id,
-                "paragraph": idx,
-                "text": text,
-                "title": doc.title,
-                "meta": doc.meta,
-                "schema": schema_ref,
-                "annotations": annotations,
-            }
-            if with_agreement:
-                record["agreement"] = unit_agreement(annotations, schema)
-            yield record
+    # A with-block inside the generator: the read transactions end when the iteration
+    # does, also when the consumer stops early (the generator is closed).
+    with store.snapshot(journals):
+        total = store.document_count()
+        for n, doc in enumerate(store.iter_documents(), start=1):
+            if progress and n % 200 == 0:
+                progress(n, total)
+            per_unit: dict[int, list[tuple[str, dict, dict]]] = {}
+            for j in journals:
+                for unit, state, info in j.done_states(doc.id):
+                    per_unit.setdefault(unit, []).append((j.annotator, state, info))
+            if not per_unit:
+                continue
+            units = {u.index: u for u in store.units(doc.id)}
+            for idx in sorted(per_unit):
+                u = units.get(idx)
+                text = u.text if u else ""
+                sha = u.sha if u else ""
+                annotations = []
+                for name, state, info in per_unit[idx]:
+                    old = None
+                    if info.get("unit_sha") != sha:
+                        old = store.old_text(doc.id, idx, info["unit_sha"])
+                    annotations.append(annotation_record(name, state, info, schema, sha, old))
+                record = {
+                    "doc_id": doc.id,
+                    "paragraph": idx,
+                    "text": text,
+                    "title": doc.title,
+                    "meta": doc.meta,
+                    "schema": schema_ref,
+                    "annotations": annotations,
+                }
+                if with_agreement:
+                    record["agreement"] = unit_agreement(annotations, schema)
+                yield record
     if progress:
         progress(total, total)
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..schema import LabelSchema
-from ..store.sqlite import SQLiteStore
+from ..store.sqlite import SQLiteJournal, SQLiteStore
 from .ratings import Ratings, _assemble, attach_spans
 
 
@@ -56,10 +56,19 @@ def _indexer(store: SQLiteStore, units: np.ndarray, base: int):
 
 
 def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Ratings:
-    annotators = store.annotators()
-    # SQLite releases the GIL while it steps: read the journals in parallel.
-    journals = [store.journal(a) for a in annotators]
+    """Ratings of every annotator, read from the corpus and the journals as of one
+    moment (`SQLiteStore.snapshot`): annotators may go on working meanwhile. A journal
+    kept private (blind annotation) is an error, not a silently missing annotator."""
+    journals = store.reading_journals()
+    with store.snapshot(journals):
+        return _ratings(store, schema, journals)
+
+
+def _ratings(store: SQLiteStore, schema: LabelSchema | None,
+             journals: list[SQLiteJournal]) -> Ratings:
+    annotators = [j.annotator for j in journals]
     base = store.key_base()
+    # SQLite releases the GIL while it steps: read the journals in parallel.
     with ThreadPoolExecutor(max_workers=min(4, len(journals) or 1)) as pool:
         cols = dict(zip(annotators, pool.map(lambda j: j.agreement_columns(base), journals),
                         strict=True))

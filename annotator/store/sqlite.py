@@ -145,6 +145,14 @@ def check_database_file(path: Path) -> str | None:
     """What is wrong with the file's SQLite header, if anything: a cheap test at open
     that catches a file overwritten or cut short (SQLite itself may not notice a
     truncation until it reads a missing page)."""
+    # The WAL's size first. A checkpoint in another process copies the WAL's pages into
+    # the file in page order, page 1 (which holds the new size) before the pages that
+    # extend the file: while one runs, the file is short of its header by at most what
+    # the WAL holds. Once the WAL is gone, the file is whole.
+    try:
+        wal = os.stat(f"{path}-wal").st_size
+    except FileNotFoundError:
+        wal = 0
     try:
         with open(path, "rb") as fh:
             header = fh.read(100)
@@ -163,7 +171,7 @@ def check_database_file(path: Path) -> str | None:
         return f"it is cut short ({size:,} bytes is not a whole number of {page_size}-byte pages)"
     change, pages, valid_for = struct.unpack(">I", header[24:28]), \
         struct.unpack(">I", header[28:32]), struct.unpack(">I", header[92:96])
-    if change == valid_for and pages[0] * page_size > size:
+    if change == valid_for and pages[0] * page_size > size + wal:
         return (f"it is cut short ({size:,} bytes; its header says "
                 f"{pages[0] * page_size:,})")
     return None
