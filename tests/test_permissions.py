@@ -146,6 +146,34 @@ def as_user(uid: int, fn: Callable[[], object]) -> object:
     return value
 
 
+def start_as_user(uid: int, fn: Callable[[], object], until: Callable[[], object]
+                  ) -> tuple[int, int]:
+    """Like as_user, but the child runs `fn`, reports, and then waits (for a byte on
+    the returned pipe) before it runs `until`: a session that stays open."""
+    r, w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(r)
+        os.close(go_w)
+        try:
+            os.setgroups([TEAM_GID])
+            os.setgid(TEAM_GID)
+            os.setuid(uid)
+            fn()
+            os.write(w, b"ready")
+            os.read(go_r, 1)
+            until()
+            os.write(w, b"done")
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            os.write(w, repr(exc).encode()[:500])
+        os._exit(0)
+    os.close(w)
+    os.close(go_r)
+    assert os.read(r, 500) == b"ready"
+    return pid, (r, go_w)
+
+
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -224,5 +252,34 @@ def test_two_annotators_on_one_server() -> None:
         for f in journals.iterdir():
             if f.name.startswith("alice.db"):
                 assert f.stat().st_uid == ALICE, f
+
+        # alice is annotating (her journal in WAL mode, -wal/-shm open) while bob
+        # exports: bob reads it read-only and alice goes on writing
+        session: dict = {}
+
+        def alice_opens() -> None:
+            p = Project(project)
+            j = p.store.journal("alice", p.load_schema())
+            j.claim()
+            j.apply(p.store.document_at(1).id, 1, SOV)
+            session.update(p=p, j=j)
+
+        def alice_goes_on() -> None:
+            j = session["j"]
+            j.apply(session["p"].store.document_at(1).id, 2, SOV)
+            assert j.verify() == []
+            session["p"].close()
+
+        pid, (r, go) = start_as_user(ALICE, alice_opens, alice_goes_on)
+        try:
+            assert alice_db.with_name("alice.db-wal").exists()
+            code, _, err = as_user(BOB, bob_exports)
+            assert code == 0, err
+            text = (project / "b.jsonl").read_text(encoding="utf-8")
+            assert text.count('"annotator": "alice"') == 5  # 4 units + the open session's
+            os.write(go, b"x")
+            assert os.read(r, 500) == b"done"
+        finally:
+            os.waitpid(pid, 0)
     finally:
         shutil.rmtree(base, ignore_errors=True)
