@@ -257,6 +257,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         with open(tmp, "w", encoding="utf-8") as fh:
             n = write_records(records, fh)
         os.replace(tmp, out)  # nothing half-written under the real name
+    except OSError as exc:
+        if exc.filename:
+            raise
+        # a failed write() names no file: say which, and that nothing was left
+        raise InputError(f"could not write the export ({exc.strerror or exc}): nothing was "
+                         "written", out) from None
     finally:
         bar.close()
         if tmp.exists():

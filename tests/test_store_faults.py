@@ -8,6 +8,7 @@ sentence that names the file, nothing else is touched, and nothing is dropped.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -382,3 +383,54 @@ def test_store_opens_read_only_what_is_not_ours(demo: Path) -> None:
         os.chmod(bob, 0o600)
         store.close()
     assert journal_files(demo, "bob") == before
+
+
+# --- a full disk under the other commands -----------------------------------------------
+
+LIMITED = textwrap.dedent("""
+    import resource, sys
+    from annotator.cli import main
+    limit = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+def limited(limit: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI with the kernel refusing to let any file grow past `limit` bytes."""
+    return subprocess.run([sys.executable, "-c", LIMITED, str(limit), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_import_on_a_full_disk_stores_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    big = project / "big.jsonl"
+    with big.open("w", encoding="utf-8") as fh:
+        for i in range(3000):
+            fh.write(json.dumps({"id": f"d{i}", "text": "word " * 200}) + "\n")
+    r = limited(2_000_000, "import", "big.jsonl", cwd=project)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "corpus.db" in r.stderr and "nothing was imported" in r.stderr, r.stderr
+    assert "disk is full" in r.stderr or "writing to the disk failed" in r.stderr
+    r = run_cli("status", cwd=project)
+    assert r.returncode == 0 and "0 document(s)" in r.stdout, r.stdout
+
+
+def test_export_on_a_full_disk_leaves_no_file(demo: Path) -> None:
+    p = Project(demo)
+    j = p.store.journal("alice", p.load_schema())
+    for doc in p.store.iter_documents():
+        for unit in range(doc.first_unit, doc.last_unit + 1):
+            j.apply(doc.id, unit, {"type": "set_note", "note": "n" * 1000})
+            j.apply(doc.id, unit, {"type": "mark_done"})
+    p.close()
+    size = len(run_cli("export", "--out", "-", cwd=demo).stdout.encode())
+    assert size > 80_000
+    out = demo / "exports" / "x.jsonl"
+    out.parent.mkdir()
+    # room for the store's own files (a 32 KiB -shm), not for the export
+    r = limited(48_000, "export", "--out", str(out), cwd=demo)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "x.jsonl" in r.stderr and ("large" in r.stderr or "space" in r.stderr), r.stderr
+    assert list(out.parent.iterdir()) == []  # neither the file nor its .part

@@ -353,8 +353,12 @@ class SQLiteStore:
             for path, fp in (sources or {}).items():
                 conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, fp))
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(self.path, exc, "nothing was imported") from None
             raise
         if changed_units:
             stats.stale = self._annotated(changed_units)
@@ -630,7 +634,7 @@ class SQLiteJournal:
                     self.conn.execute("ROLLBACK")
             self._codes.clear()  # a label code inserted in the rolled-back transaction
             if isinstance(exc, sqlite3.Error):
-                raise _store_error(self.path, exc) from None
+                raise _store_error(self.path, exc, NOT_SAVED) from None
             raise
 
     def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
@@ -730,7 +734,7 @@ class SQLiteJournal:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
                               (json.dumps([doc_id, unit]),))
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from None
+            raise _store_error(self.path, exc, "where you are was not saved") from None
 
     # -- one session per annotator ----------------------------------------------------
     def claim(self) -> None:
@@ -970,13 +974,22 @@ def _set_mode(path: Path, mode: int) -> None:
                 os.chmod(p, mode)
 
 
-def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
-    """An SQLite error as a message for the user, naming the file."""
+NOT_SAVED = "this action was NOT saved (every earlier one is)"
+
+
+def _store_error(path: Path, exc: sqlite3.Error, lost: str = "") -> StoreError:
+    """An SQLite error as a message for the user, naming the file. `lost`: what the
+    failed write means for the user."""
     code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc)
-    if code == sqlite3.SQLITE_FULL or "full" in text:
-        return StoreError("the disk is full: this action was NOT saved (every earlier one "
-                          "is). Free some space, then repeat it", path)
+    lost = f": {lost}" if lost else ""
+    if primary == sqlite3.SQLITE_FULL or "full" in text:
+        return StoreError(f"the disk is full{lost}. Free some space, then try again", path)
+    if primary == sqlite3.SQLITE_IOERR:
+        return StoreError(f"writing to the disk failed ({text}: the disk may be full, a "
+                          f"quota or file-size limit reached, or the disk failing){lost}. "
+                          "Check the disk, then try again", path)
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
             or "not a database" in text:
         return _damaged(path, text)
