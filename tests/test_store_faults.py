@@ -7,6 +7,7 @@ sentence that names the file, nothing else is touched, and nothing is dropped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -434,3 +435,22 @@ def test_export_on_a_full_disk_leaves_no_file(demo: Path) -> None:
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "x.jsonl" in r.stderr and ("large" in r.stderr or "space" in r.stderr), r.stderr
     assert list(out.parent.iterdir()) == []  # neither the file nor its .part
+
+
+async def test_a_store_failure_under_a_read_ends_the_session_with_a_message(
+        tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    def damaged(doc_id: str) -> dict:
+        raise StoreError("this store file is damaged (test)", app.journal.path)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.journal.states = damaged
+        app.simulate_key("right_square_bracket")
+        for _ in range(100):  # the app closes its queues: wait, without pilot's waits
+            if app.store_failure is not None:
+                break
+            await asyncio.sleep(0.02)
+    assert app.return_code == 1
+    assert app.store_failure is not None and "damaged" in str(app.store_failure)

@@ -16,6 +16,7 @@ from typing import Any
 from textual.app import App
 from textual.screen import Screen
 
+from annotator.errors import InputError
 from annotator.schema import LabelSchema
 from annotator.tui.screen import AnnotateScreen
 
@@ -31,6 +32,7 @@ class AnnotatorApp(App[int]):
         super().__init__()
         self.store, self.journal, self.schema = store, journal, schema
         self.exit_signal: int | None = None
+        self.store_failure: InputError | None = None
 
     def get_default_screen(self) -> Screen:
         return AnnotateScreen(self.store, self.journal, self.schema)
@@ -42,6 +44,17 @@ class AnnotatorApp(App[int]):
             # default action (terminate) applies, which loses nothing either.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # The store failing under a read (a journal damaged mid-session): end with the
+        # message, not a traceback. Writes never get here: the screen reports them and
+        # goes on.
+        if isinstance(error, InputError):
+            self.store_failure = error
+            self._return_code = 1
+            self._close_messages_no_wait()  # as Textual's own fatal-error path does
+            return
+        super()._handle_exception(error)
 
     def _on_signal(self, sig: int) -> None:
         self.exit_signal = sig
@@ -56,5 +69,7 @@ def run_app(store: Any, journal: Any, schema: LabelSchema) -> int:
     """Run the annotation screen; returns the exit code (1 if the app crashed)."""
     app = AnnotatorApp(store, journal, schema)
     app.run()
+    if app.store_failure is not None:
+        raise app.store_failure  # the CLI prints it and exits 1
     # Textual keeps 0 after an unhandled exception unless we read return_code.
     return app.return_code or 0
