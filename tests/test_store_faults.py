@@ -8,6 +8,7 @@ sentence that names the file, nothing else is touched, and nothing is dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -454,3 +455,68 @@ async def test_a_store_failure_under_a_read_ends_the_session_with_a_message(
             await asyncio.sleep(0.02)
     assert app.return_code == 1
     assert app.store_failure is not None and "damaged" in str(app.store_failure)
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str = "4m"):
+    """A real file system of `size` (tmpfs), where a full disk is ENOSPC itself.
+    Needs the right to mount (root in a container that allows it); else skipped."""
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {r.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def fill(path: Path, leave: int = 0) -> None:
+    """Fill the file system holding `path` up, then free `leave` bytes."""
+    with open(path, "wb", buffering=0) as fh, contextlib.suppress(OSError):
+        while True:  # unbuffered: nothing is left to fail when the file closes
+            fh.write(b"\0" * 65536)
+    if leave:
+        os.truncate(path, max(0, path.stat().st_size - leave))
+
+
+@pytest.mark.tmux
+@pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
+def test_a_really_full_disk_in_a_terminal(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        project = disk / "proj"
+        shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
+        (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n",
+                                                encoding="utf-8")
+        assert run_cli("import", "corpora/demo", cwd=project).returncode == 0
+        filler = disk / "filler"
+        fill(filler, leave=1024 * 1024)  # room to open the journal and a few actions
+        tmux = Tmux("enospc")
+        try:
+            pid = tmux.start(annotator_argv("annotate", "--project", str(project),
+                                            "--as", "erin"))
+            tmux.wait_for(POSITION, timeout=20)
+            shown = 0
+            for _ in range(2000):
+                tmux.send("s")
+                screen = tmux.wait_for(lambda s, n=shown: ("[x] Sover" in s) != (n % 2 == 1)
+                                       or "NOT SAVED" in s, timeout=10)
+                if "NOT SAVED" in screen:
+                    break
+                shown += 1
+            assert "NOT SAVED" in screen and "disk is full" in screen, screen
+            assert ("[x] Sover" in screen) == (shown % 2 == 1)  # the failed one not shown
+            filler.unlink()  # space again
+            tmux.send("s")
+            screen = tmux.wait_for(lambda s: "NOT SAVED" not in s, timeout=10)
+            assert ("[x] Sover" in screen) == (shown % 2 == 0)
+            tmux.send("q")
+            assert pid_gone(pid)
+        finally:
+            tmux.close()
+        p = Project(project)
+        j = p.store.journal("erin")
+        assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == shown + 1
+        assert j.verify() == []
+        p.close()

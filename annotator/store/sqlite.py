@@ -139,6 +139,7 @@ def now_iso() -> str:
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+NOT_SAVED = "this action was NOT saved (every earlier one is)"
 
 
 def check_database_file(path: Path) -> str | None:
@@ -598,7 +599,7 @@ class SQLiteJournal:
         has_units = self.conn.execute("SELECT 1 FROM units LIMIT 1").fetchone() is not None
         if has_units:
             self._attach_corpus()  # before the transaction: ATTACH cannot happen inside
-        with self._transaction() as conn:
+        with self._transaction(lost="") as conn:
             if has_units:
                 conn.execute("CREATE TEMP TABLE remap (old INTEGER PRIMARY KEY, new INTEGER)")
                 conn.execute("INSERT OR IGNORE INTO remap SELECT u.doc_key, "
@@ -618,7 +619,7 @@ class SQLiteJournal:
 
     # -- writing ------------------------------------------------------------------
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, lost: str = NOT_SAVED) -> Iterator[sqlite3.Connection]:
         """One write transaction: the event and the state derived from it commit together
         (synchronous=FULL: on disk when this block ends) or not at all."""
         if self.readonly:
@@ -634,7 +635,7 @@ class SQLiteJournal:
                     self.conn.execute("ROLLBACK")
             self._codes.clear()  # a label code inserted in the rolled-back transaction
             if isinstance(exc, sqlite3.Error):
-                raise _store_error(self.path, exc, NOT_SAVED) from None
+                raise _store_error(self.path, exc, lost) from None
             raise
 
     def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
@@ -972,9 +973,6 @@ def _set_mode(path: Path, mode: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             if stat.S_IMODE(p.stat().st_mode) != mode:
                 os.chmod(p, mode)
-
-
-NOT_SAVED = "this action was NOT saved (every earlier one is)"
 
 
 def _store_error(path: Path, exc: sqlite3.Error, lost: str = "") -> StoreError:
