@@ -1,5 +1,7 @@
 """Many annotators at once: 8 processes write through the core as fast as they can
-while `annotator export` and `annotator agreement` read the store.
+while `annotator export` (two loops) and `annotator agreement --json` (one loop), each
+run a new CLI process, read the store, with a loop of exports through the core
+(`iter_records`) in the test process taking many more snapshots meanwhile.
 
 Each writer runs a deterministic script of actions (toggle_label, mark_done,
 add_span, undo, redo) as its own annotator. The test replays every script through
@@ -245,10 +247,6 @@ class Workload:
     def wall(self) -> float:
         """From the start signal to the last writer's exit."""
         return self.writers_done - self.go
-
-    def during(self, kind: str) -> list[Run]:
-        """Runs of this kind that started while the writers were writing."""
-        return [r for r in self.runs if r.kind == kind and r.started < self.writers_done]
 
 
 def _cli_loop(kind: str, loop: int, project: Path, out_dir: Path, stop: threading.Event,
