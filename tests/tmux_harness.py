@@ -8,6 +8,13 @@ are as fast as the app and still tolerate a slow CI machine.
 Keys: `send("j")` sends tmux key names ("Enter", "Escape", "Down", "C-r", "S-Right");
 `type("text")` sends literal text. tmux turns an Escape followed at once by a key into
 alt+key, so `send` pauses after an Escape before the next key.
+
+Exit status: `start(..., report_exit=True)` runs the app under the pane's shell, which
+prints "EXIT=<status>" when it ends (`exit_status()` waits for it; 128+N if signal N
+ended it); `start` then returns the app's own pid, not the shell's. When the pane itself
+goes (`kill_session()`, the terminal hung up), `exit_recorder_argv` wraps the app in a
+small process that outlives the hang-up (passing it on to the app, as a login shell
+does, or not) and writes the app's status to a file (`read_exit_file`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 ROOT = Path(__file__).resolve().parent.parent
 ESCAPE_PAUSE = 0.35  # longer than tmux's escape-time and Textual's escape delay
+EXIT_LINE = re.compile(r"^EXIT=(\d+)\s*$", re.MULTILINE)
 
 
 def _default_terminal() -> str:
@@ -73,15 +81,18 @@ class Tmux:
         return proc
 
     def start(self, argv: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> int:
-        """Run argv as the pane's own process (no shell in between); returns its pid."""
+              cwd: Path | None = None, report_exit: bool = False) -> int:
+        """Run argv as the pane's own process (no shell in between); returns its pid.
+        `report_exit`: run it under the pane's shell, which prints "EXIT=<status>" when
+        it ends (see `exit_status`); the pid returned is still argv's process."""
         full_env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
                     **(env or {})}
         full_env.pop("TMUX", None)  # we may be running inside someone's tmux
         full_env.pop("TEXTUAL", None)
         # `exec env ...` would start a shell; tmux runs a single string through
         # sh -c, which execs a simple command directly, so the pane pid is ours.
-        command = "exec " + shlex.join(argv)
+        command = ("exec " + shlex.join(argv) if not report_exit else
+                   shlex.join(argv) + '; echo "EXIT=$?"')
         self.tmux("kill-session", "-t", self.session, check=False)  # a dead earlier pane
         proc = subprocess.run(
             [TMUX, "-L", self.socket, "-f", self.conf, "new-session", "-d",
@@ -91,6 +102,8 @@ class Tmux:
         if proc.returncode != 0:
             raise TmuxError(f"tmux new-session: {proc.stderr.strip()}")
         pid = self.pane_pid()
+        if report_exit:
+            pid = child_pid(pid)
         self.pids.append(pid)
         return pid
 
@@ -161,6 +174,12 @@ class Tmux:
                 raise TmuxError(f"the app did not exit; screen:\n{self.capture()}")
             time.sleep(0.05)
 
+    def exit_status(self, timeout: float = 10.0) -> int:
+        """The status printed by a `start(..., report_exit=True)` pane when its app ended
+        (waits for it)."""
+        screen = self.wait_for(EXIT_LINE, timeout=timeout)
+        return int(EXIT_LINE.findall(screen)[-1])
+
     def wait_stable(self, quiet: float = 0.3, timeout: float = 10.0) -> str:
         """Wait until the screen has not changed for `quiet` seconds."""
         deadline = time.monotonic() + timeout
@@ -212,3 +231,56 @@ def pid_gone(pid: int, timeout: float = 10.0) -> bool:
 
 def kill9(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
+
+
+def child_pid(parent: int, timeout: float = 10.0) -> int:
+    """The pid of `parent`'s one child process, once it has started."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children = psutil.Process(parent).children()
+            if children:
+                return children[0].pid
+        if time.monotonic() > deadline:
+            raise TmuxError(f"process {parent} started no child in {timeout} s")
+        time.sleep(0.02)
+
+
+# Runs argv as its child and writes the child's exit status (negative: killed by that
+# signal) to a file. It outlives the terminal by a SIGHUP handler (not SIG_IGN, so the
+# child starts with the default disposition: exec resets handlers). As the session
+# leader it is the one the kernel sends SIGHUP to when the terminal goes; like a login
+# shell it passes that on to the child, unless told not to (argv[2] == "keep"): then the
+# child loses its terminal and never hears of it.
+_EXIT_RECORDER = """\
+import os, signal, subprocess, sys
+child = subprocess.Popen(sys.argv[3:])
+forward = sys.argv[2] == "forward"
+signal.signal(signal.SIGHUP, lambda *_: forward and child.send_signal(signal.SIGHUP))
+status = child.wait()
+with open(sys.argv[1] + ".part", "w") as fh:
+    fh.write(str(status))
+os.replace(sys.argv[1] + ".part", sys.argv[1])
+"""
+
+
+def exit_recorder_argv(status_file: Path, argv: list[str],
+                       forward_hangup: bool = True) -> list[str]:
+    """argv wrapped so that its exit status lands in `status_file` even when the
+    terminal goes away (`Tmux.kill_session`). `start` returns the wrapper's pid:
+    `child_pid` of it is argv's process. `forward_hangup`: pass the SIGHUP of a closed
+    terminal on to argv, as a login shell does."""
+    return [sys.executable, "-c", _EXIT_RECORDER, str(status_file),
+            "forward" if forward_hangup else "keep", *argv]
+
+
+def read_exit_file(status_file: Path, timeout: float = 10.0) -> int:
+    """The status `exit_recorder_argv` wrote (waits for it)."""
+    deadline = time.monotonic() + timeout
+    while not status_file.exists():
+        if time.monotonic() > deadline:
+            raise TmuxError(f"no exit status in {status_file} after {timeout} s")
+        time.sleep(0.05)
+    return int(status_file.read_text())
