@@ -15,7 +15,7 @@ from pathlib import Path
 
 from annotator.errors import InputError, Problem
 from annotator.jsonl import iter_json_lines
-from annotator.textclean import clean_text, normalize
+from annotator.textclean import clean_json, clean_text, normalize, safe_inline
 
 SUFFIXES = (".txt", ".md", ".jsonl")
 
@@ -85,7 +85,8 @@ def clean_paragraphs(text: str) -> list[str]:
 
 def read_text_document(path: Path, doc_id: str) -> Document | None:
     """A `.txt`/`.md` article: first non-empty line is the title. None when empty."""
-    text = normalize(decode_utf8(path.read_bytes(), str(path)))
+    spath = safe_inline(str(path))  # a file name may hold ESC: it is printed and shown
+    text = normalize(decode_utf8(path.read_bytes(), spath))
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if line.strip():
@@ -93,7 +94,7 @@ def read_text_document(path: Path, doc_id: str) -> Document | None:
             if path.suffix == ".md":
                 title = title.lstrip("#").strip() or title
             body = clean_paragraphs("\n".join(lines[i + 1:]))
-            return Document(doc_id, clean_text(title), body, {}, str(path))
+            return Document(doc_id, clean_text(title), body, {}, spath)
     return None
 
 
@@ -134,6 +135,9 @@ def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
         meta = {}
     if not isinstance(meta, dict):
         raise bad("'meta' must be an object")
+    # Exported and printed as given otherwise: a lone surrogate could not be stored,
+    # and C1 / ESC in a value would reach the terminal of whoever prints the export.
+    meta = clean_json(meta)
     if title is not None:
         title = clean_text(title).strip() or None  # "" is no title, not an empty unit 0
     return Document(clean_text(doc_id.strip()), title, paragraphs, meta, path)
@@ -146,7 +150,7 @@ def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = N
     Callers that must import nothing from a bad file run this inside a transaction
     they roll back on error (the store's import does).
     """
-    spath = str(path)
+    spath = safe_inline(str(path))
     seen: set[str] = set()
     for lineno, offset, obj in iter_json_lines(path):
         if isinstance(obj, Problem):
@@ -175,10 +179,10 @@ def collect_files(paths: list[Path]) -> list[tuple[Path, Path]]:
         elif p.is_file():
             if p.suffix not in SUFFIXES:
                 raise InputError(f"unsupported file type {p.suffix!r}: use "
-                                 f"{', '.join(SUFFIXES)}", p)
+                                 f"{', '.join(SUFFIXES)}", safe_inline(str(p)))
             out.append((p, p.parent))
         else:
-            raise InputError("no such file or directory", p)
+            raise InputError("no such file or directory", safe_inline(str(p)))
     return out
 
 

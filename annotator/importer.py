@@ -16,6 +16,7 @@ from annotator.corpus import (
 )
 from annotator.store.base import ImportStats
 from annotator.store.sqlite import SQLiteStore
+from annotator.textclean import safe_inline
 
 
 def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
@@ -53,11 +54,12 @@ def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
                     if doc.units():
                         yield doc
                     else:
-                        skipped.append(f"{f}: document {doc.id!r} has no text; not imported")
+                        skipped.append(f"{safe_inline(str(f))}: document {doc.id!r} has no "
+                                       "text; not imported")
             else:
                 doc = read_text_document(f, document_id_for(f, project_root))
                 if doc is None:
-                    skipped.append(f"{f}: empty file, nothing to import")
+                    skipped.append(f"{safe_inline(str(f))}: empty file, nothing to import")
                 else:
                     yield doc
             base += size

@@ -13,6 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.errors import Problem
+from annotator.textclean import safe_inline
+
+# Deepest nesting of arrays and objects accepted in one line. An export record is 6
+# levels deep; `meta` may nest further, but a value nested near Python's recursion
+# limit would parse here and then fail wherever it is read back or written deeper in
+# a call stack (the TUI, an export), so it is refused up front.
+MAX_DEPTH = 100
 
 
 def _no_constant(name: str) -> float:
@@ -27,10 +34,33 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _depth(value: object) -> int:
+    """Nesting depth of a parsed value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node
+                     if isinstance(child, dict | list))
+    return deepest
+
+
+def _value_error(exc: ValueError) -> str:
+    text = str(exc)
+    if "integer string conversion" in text:  # Python's guard against huge integers
+        return "invalid JSON: a number with more than 4300 digits is not supported"
+    return f"invalid JSON: {text}"
+
+
 def iter_json_lines(path: Path) -> Iterator[tuple[int, int, object | Problem]]:
     """(line number, byte offset after the line, parsed value or a Problem) for every
     non-blank line."""
-    spath = str(path)
+    spath = safe_inline(str(path))  # a file name may hold ESC: it is printed in messages
     with open(path, "rb") as fh:
         offset = 0
         for lineno, raw in enumerate(fh, start=1):
@@ -53,7 +83,18 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, int, object | Problem]]:
             except json.JSONDecodeError as exc:
                 yield lineno, offset, Problem(spath, lineno, exc.colno,
                                               f"invalid JSON: {exc.msg}")
-            except (ValueError, RecursionError) as exc:
-                yield lineno, offset, Problem(spath, lineno, 1, f"invalid JSON: {exc}")
+            except RecursionError:
+                yield lineno, offset, Problem(
+                    spath, lineno, 1,
+                    f"invalid JSON: nested more than {MAX_DEPTH} levels deep")
+            except ValueError as exc:
+                yield lineno, offset, Problem(spath, lineno, 1, _value_error(exc))
             else:
+                # Counting brackets (quoted ones too) is a cheap upper bound of the depth.
+                if (line.count("[") + line.count("{") > MAX_DEPTH
+                        and _depth(value) > MAX_DEPTH):
+                    yield lineno, offset, Problem(
+                        spath, lineno, 1,
+                        f"invalid JSON: nested more than {MAX_DEPTH} levels deep")
+                    continue
                 yield lineno, offset, value

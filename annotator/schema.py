@@ -12,6 +12,7 @@ import difflib
 import functools
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from annotator import keys as keymap
 from annotator.errors import InputError, Problem
 from annotator.parse_cache import ParseCache
-from annotator.textclean import clean_text
+from annotator.textclean import clean_text, safe_inline, safe_message
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -229,7 +230,19 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
             return
         name = keymap.key_name(raw)
         line = doc.locate(pointer)[0]
-        if name in keymap.RESERVED_KEYS:
+        if len(raw) == 1 and raw not in " \n" and (not raw.isprintable() or raw.isspace()
+                                             or unicodedata.category(raw)[0] in "MC"):
+            # A control, a tab, a combining mark or a lone surrogate: no key types it
+            # (and ESC or a tab would collide with the screen's own keys unnoticed).
+            # A newline is already refused by the JSON Schema's pattern.
+            problems.append(
+                doc.problem(
+                    pointer,
+                    f"{_where(pointer)}: hotkey {raw!r} of {what} is not a printable "
+                    "character: use a letter, a digit or a key name such as 'f5'",
+                )
+            )
+        elif name in keymap.RESERVED_KEYS:
             problems.append(
                 doc.problem(
                     pointer,
@@ -347,7 +360,15 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
 
 
 def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
-    spath = str(path)
+    problems, doc, raw = _check_unsafe(path)
+    # Messages quote the file's keys and values, and the path is the user's: neither
+    # may reach the terminal as an escape sequence, nor flood it.
+    return [Problem(safe_inline(p.path), p.line, p.col, safe_message(p.message))
+            for p in problems], doc, raw
+
+
+def _check_unsafe(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
+    spath = safe_inline(str(path))
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -61,3 +61,29 @@ def clean_text(text: str) -> str:
 def safe_inline(text: str) -> str:
     """For one-line display of untrusted text (titles, notes): newlines too made visible."""
     return clean_text(text).replace("\n", "\u2424")
+
+
+MESSAGE_LIMIT = 1000  # characters of one error message (a value quoted in it is cut)
+
+
+def safe_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """For a one-line error message that quotes untrusted input (a YAML key, a label
+    id, a file name): controls and newlines made visible, and cut to `limit` characters
+    so a 50 MB value quoted in a message does not flood the terminal."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return safe_inline(text)
+
+
+def clean_json(value: object) -> object:
+    """A parsed JSON value with every string (keys too) cleaned like stored text: lone
+    surrogates (from "\\ud800" escapes) cannot be encoded, and C1 or ESC in a value
+    would reach the terminal when the value is printed. Nesting is bounded by the
+    JSON reader (annotator.jsonl.MAX_DEPTH)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    return value
