@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,24 @@ class AnnotatorApp(App[int]):
             # default action (terminate) applies, which loses nothing either.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+        self._watch_terminal()
+
+    def _watch_terminal(self) -> None:
+        """Exit when the terminal is gone. SIGHUP normally says so, but behind a
+        launcher that swallows it, Textual's input thread would spin on the dead
+        terminal forever (and hold this annotator's session lock)."""
+        try:
+            fd = sys.__stdin__.fileno()
+        except (AttributeError, ValueError, OSError):  # no stdin, or a closed one
+            return
+        if not os.isatty(fd):
+            return  # headless (tests, pipes): nothing to watch
+
+        def check() -> None:
+            if not os.isatty(fd):  # a hung-up tty: tcgetattr fails with EIO
+                self.exit(0)  # as on SIGHUP: every action is already stored
+
+        self.set_interval(1.0, check)
 
     def _handle_exception(self, error: Exception) -> None:
         # The store failing under a read (a journal damaged mid-session): end with the
