@@ -165,8 +165,12 @@ def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = N
         yield doc
 
 
-def collect_files(paths: list[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs for every corpus file under `paths`, sorted, recursively."""
+def collect_files(paths: list[Path], skipped: list[str] | None = None
+                  ) -> list[tuple[Path, Path]]:
+    """(file, root) pairs for every corpus file under `paths`, sorted, recursively.
+
+    In a folder, what is not a regular file (a FIFO, a socket, a device, a dangling
+    link) is skipped, noted in `skipped`: reading a FIFO would wait forever."""
     out: list[tuple[Path, Path]] = []
     for p in paths:
         if p.is_dir():
@@ -175,12 +179,19 @@ def collect_files(paths: list[Path]) -> list[tuple[Path, Path]]:
                 for name in sorted(filenames):
                     f = Path(dirpath) / name
                     if f.suffix in SUFFIXES:
-                        out.append((f, p))
+                        if f.is_file():
+                            out.append((f, p))
+                        elif skipped is not None:
+                            skipped.append(f"{safe_inline(str(f))}: not a regular file; "
+                                           "skipped")
         elif p.is_file():
             if p.suffix not in SUFFIXES:
                 raise InputError(f"unsupported file type {p.suffix!r}: use "
                                  f"{', '.join(SUFFIXES)}", safe_inline(str(p)))
             out.append((p, p.parent))
+        elif p.exists():
+            raise InputError("not a regular file or folder (a FIFO, socket or device?)",
+                             safe_inline(str(p)))
         else:
             raise InputError("no such file or directory", safe_inline(str(p)))
     return out

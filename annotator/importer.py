@@ -27,7 +27,8 @@ def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
 
     progress(bytes_done, bytes_total) is called as files are read.
     """
-    files = collect_files(paths)
+    skipped: list[str] = []
+    files = collect_files(paths, skipped)
     fingerprints: dict[str, str] = {}
     todo: list[Path] = []
     for f, _root in files:
@@ -38,9 +39,8 @@ def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
         fingerprints[key] = fp
         todo.append(f)
     if not todo:
-        return ImportStats()  # nothing changed: no write transaction, no fsync
+        return ImportStats(skipped=skipped)  # nothing changed: no write transaction
     total = sum(f.stat().st_size for f in todo)
-    skipped: list[str] = []
 
     def documents() -> Iterator[Document]:
         base = 0

@@ -143,11 +143,14 @@ def cli(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProc
 
 
 def documents_in(project: Path) -> int:
-    r = cli(project, "status")
-    assert r.returncode == 0, r.stderr
-    m = re.search(r"([\d,]+) document\(s\)", r.stdout)
-    assert m, r.stdout
-    return int(m.group(1).replace(",", ""))
+    """Documents in the project's store (none when there is no store)."""
+    if not (project / ".annotator" / "corpus.db").exists():
+        return 0
+    store = SQLiteStore(project / ".annotator")
+    try:
+        return store.document_count()
+    finally:
+        store.close()
 
 
 # Texts that import: (name, paragraph text). Every one is imported from a .jsonl (as
@@ -190,7 +193,7 @@ def _export(project: Path) -> list[dict]:
     (project / "e.jsonl").write_bytes(r.stdout)
     v = cli(project, "validate", "e.jsonl")
     assert v.returncode == 0, v.stdout + v.stderr
-    return [json.loads(line) for line in text.splitlines()]
+    return [json.loads(line) for line in text.split("\n") if line]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "txt"])
@@ -280,6 +283,31 @@ def test_escape_in_a_file_name_never_reaches_the_terminal(project: Path):
     r = cli(project, "import", ".")
     assert r.returncode == 0 and "empty\ufffd2J.txt: empty file" in r.stderr
     assert "\x9b" not in r.stderr
+
+
+def test_fifo_in_a_corpus_folder_is_skipped_not_waited_on(project: Path):
+    corpus = project / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("T\n\nbody\n", encoding="utf-8")
+    os.mkfifo(corpus / "pipe.txt")  # reading it would block until a writer comes
+    r = cli(project, "import", "c", timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "pipe.txt: not a regular file; skipped" in r.stderr and "1 new" in r.stderr
+    r = cli(project, "import", "c/pipe.txt", timeout=30)
+    assert r.returncode == 1 and "not a regular file" in r.stderr
+
+
+def test_hostile_project_file(project: Path):
+    (project / "annotator.yaml").write_text(
+        'corpus: ["\\e]0;pwned\\a"]\n"\\x9b2J": 1\nschema: [1]\n',
+        encoding="utf-8")
+    for argv in (["validate", "annotator.yaml"], ["status"], ["annotate", "--as", "alice"]):
+        r = cli(project, *argv, timeout=30)
+        assert r.returncode == 1, (argv, r.stderr)
+        out = r.stdout + r.stderr
+        assert "annotator.yaml:1:" in out and "annotator.yaml:2:" in out, out
+        assert "annotator.yaml:3:" in out, out
+        assert not FORBIDDEN.search(out.replace("\n", "")), ascii(out)
 
 
 # Inputs that are refused: (name, file name, content bytes, line, text in the message).
@@ -620,7 +648,7 @@ def test_wrong_type_in_every_field_of_the_default_schema(tmp_path: Path, capsys,
     monkeypatch.setattr(tui_app, "run_app", no_screen)
     (tmp_path / "proj").mkdir()
     tried, rejected, accepted, took = _every_field_wrong(tmp_path, capsys, _wrong_values(WRONG),
-                                                        annotate_every=4)
+                                                        annotate_every=8)
     with capsys.disabled():
         print(f"\nschema variants: {tried} tried, {rejected} rejected (exit 1, located), "
               f"{accepted} accepted and loaded, {took:.1f} s")

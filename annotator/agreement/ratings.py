@@ -15,12 +15,14 @@ Decisions (see docs/agreement.md):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..schema import LabelSchema
+from ..textclean import clean_text
 
 NONE_KEY = "(none)"  # how the "none" category of a single layer is named in output
 
@@ -290,6 +292,17 @@ def ratings_from_columns(
 # ---------------------------------------------------------------- records
 
 
+def _name(value: object) -> str:
+    """An annotator, layer or label name read from an export file, cleaned as the schema's
+    and the corpus's strings are: names are printed (table, JSON report, warnings), so
+    an ESC or C1 control must not reach the terminal, and a lone surrogate ("\\ud800"
+    in the file) could not even be encoded."""
+    return _clean_name(str(value))
+
+
+_clean_name = functools.lru_cache(maxsize=4096)(clean_text)
+
+
 def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) -> Ratings:
     """Ratings from export records (PRODUCT.md "Export record"), in one pass over them.
 
@@ -316,10 +329,11 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
         for ann in rec.get("annotations") or ():
             if ann.get("status", "done") != "done":
                 continue
-            name = str(ann.get("annotator"))
+            name = _name(ann.get("annotator"))
             if (u, name) in chosen:
                 warnings.append(
-                    f"{key[0]}#{key[1]}: several annotations by {name!r}; the last counts"
+                    f"{_name(key[0])}#{key[1]}: several annotations by {name!r}; the last "
+                    "counts"
                 )
             chosen[(u, name)] = ann
 
@@ -336,6 +350,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
     for (u, name), ann in chosen.items():
         done[name].append(u)
         for layer, value in (ann.get("labels") or {}).items():
+            layer = _name(layer)
             kind = kinds.get(layer)
             if kind is None:
                 kind = kinds[layer] = "multi" if isinstance(value, list) else "single"
@@ -347,7 +362,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
             if kind == "multi":
                 values = value if isinstance(value, list) else ([] if value is None else [value])
                 per = multi.setdefault(layer, {})
-                for lab in dict.fromkeys(str(v) for v in values):
+                for lab in dict.fromkeys(_name(v) for v in values):
                     per.setdefault(lab, {}).setdefault(name, []).append(u)
             else:
                 if isinstance(value, list):
@@ -358,15 +373,15 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
                     value = value[0] if value else None
                 per = single.setdefault(layer, {})
                 if value is not None:
-                    per.setdefault(str(value), {}).setdefault(name, []).append(u)
+                    per.setdefault(_name(value), {}).setdefault(name, []).append(u)
         local: dict[str, int] = {}
         for sp in ann.get("spans") or ():
-            layer = str(sp.get("layer"))
+            layer = _name(sp.get("layer"))
             kind = kinds.setdefault(layer, "span")
             if kind != "span":
                 warnings.append(f"span in non-span layer {layer!r}; ignored")
                 continue
-            label = str(sp.get("label"))
+            label = _name(sp.get("label"))
             labels = span_seen.setdefault(layer, [])
             if label not in labels:
                 labels.append(label)
@@ -377,10 +392,11 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
         for rel in ann.get("relations") or ():
             src, dst = local.get(str(rel.get("from"))), local.get(str(rel.get("to")))
             if src is None or dst is None:
-                warnings.append(f"relation {rel.get('label')!r} points to a missing span; ignored")
+                warnings.append(f"relation {_name(rel.get('label'))!r} points to a missing span; "
+                                "ignored")
                 continue
             layer = span_rows[src][2]
-            label = str(rel.get("label"))
+            label = _name(rel.get("label"))
             rels = rel_seen.setdefault(layer, [])
             if label not in rels:
                 rels.append(label)
