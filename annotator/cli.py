@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # unreadable file, full disk, read-only directory ...
-        where = exc.filename or ""
+        from annotator.textclean import safe_message
+
+        where = safe_message(str(exc.filename or ""))
         print(f"annotator: {where}{': ' if where else ''}{exc.strerror or exc}",
               file=sys.stderr)
         return 1
@@ -167,7 +169,8 @@ def _existing_store(project) -> None:
                          "or give --project DIR", project.root)
 
 
-def _print_import(stats, out=sys.stderr) -> None:
+def _print_import(stats, out=None) -> None:
+    out = out or sys.stderr
     print(f"imported {stats.files} file(s): {stats.new} new, {stats.changed} changed, "
           f"{stats.unchanged} unchanged document(s), {stats.units:,} unit(s)", file=out)
     for s in stats.skipped:

@@ -16,9 +16,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # The one place every message passes: whatever untrusted text it quotes (a file
+        # name, a YAML key) reaches the terminal with its controls made visible.
+        from annotator.textclean import safe_message
+
+        path, message = safe_message(self.path), safe_message(self.message)
         if self.line:
-            return f"{self.path}:{self.line}:{self.col or 1}: {self.message}"
-        return f"{self.path}: {self.message}" if self.path else self.message
+            return f"{path}:{self.line}:{self.col or 1}: {message}"
+        return f"{path}: {message}" if path else message
 
 
 class InputError(Exception):

@@ -6,6 +6,7 @@ Streams document by document, so memory stays flat as the corpus grows.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -106,10 +107,21 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
         progress(total, total)
 
 
+# Characters JSON may carry raw but a terminal must not get raw (`export | less`): DEL,
+# C1 controls, line/paragraph separators and bidi controls. Written as \uXXXX escapes:
+# the same JSON value, safe bytes.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def write_records(records: Iterator[dict], out: IO[str]) -> int:
     n = 0
     for rec in records:
-        out.write(json.dumps(rec, ensure_ascii=False, allow_nan=False))
+        line = json.dumps(rec, ensure_ascii=False, allow_nan=False)
+        out.write(_UNSAFE.sub(_escape, line))
         out.write("\n")
         n += 1
     return n

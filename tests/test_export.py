@@ -159,3 +159,29 @@ def test_empty_export(project: Path):
     r = run_cli("export", "--out", str(out), cwd=project)
     assert r.returncode == 0 and out.read_text() == ""
     assert run_cli("validate", str(out), cwd=project).returncode == 0
+
+
+def test_export_bytes_carry_no_terminal_controls(project: Path):
+    """A note stored before notes were cleaned (or written through the core) holds C1,
+    bidi and separator characters: the export escapes them as \\uXXXX, same JSON."""
+    store = SQLiteStore(project / ".annotator")
+    store.import_documents([Document("d", None, ["Body."])])
+    j = store.journal("alice")
+    note = "a\x85b\x9b31m\u202eevil\u2028c\x7f"
+    j.apply("d", 1, {"type": "set_note", "note": note})
+    j.apply("d", 1, {"type": "mark_done"})
+    store.close()
+    r = run_cli("export", "--out", "-", cwd=project)
+    assert r.returncode == 0
+    raw = r.stdout
+    for ch in "\x85\x9b\u202e\u2028\x7f":
+        assert ch not in raw
+    assert json.loads(raw)["annotations"][0]["note"] == note
+
+
+def test_messages_make_controls_visible():
+    from annotator.errors import InputError
+
+    text = str(InputError("bad key '\x1b]0;pwned\x07'", "f\x9bx.yaml"))
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert "pwned" in text and "f" in text

@@ -228,11 +228,6 @@ def test_hostile_text_never_reaches_the_terminal_raw(tmux: RecordingTmux, tmp_pa
     assert any("hostile␛[31m-doc" in s for s in screens)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "annotator/tui/dialogs.py: PromptDialog's Input takes pasted text as it is, and "
-    "Textual only filters typed keys: a pasted C1 control or bidi override is echoed "
-    "to the terminal (and stored in a note). Fix: an Input subclass whose insert() and "
-    "replace() pass the text through annotator.textclean.safe_inline."))
 def test_pasted_controls_never_reach_the_terminal_raw(tmux: RecordingTmux, tmp_path: Path,
                                                       clean_profile: dict):
     project = tmp_path / "proj"

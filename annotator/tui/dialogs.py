@@ -14,7 +14,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from annotator.schema import LabelSchema
+from annotator.textclean import safe_inline
 from annotator.tui.bindings import key_help
+
+
+class CleanInput(Input):
+    """An Input that makes controls visible in text pasted into it too: Textual only
+    filters typed keys, and a pasted C1 control or bidi override would otherwise be
+    echoed to the terminal (and stored in a note)."""
+
+    def insert(self, text: str, index: int) -> None:
+        super().insert(safe_inline(text), index)
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        super().replace(safe_inline(text), start, end)
 
 
 class PromptDialog(ModalScreen[str | None]):
@@ -30,7 +43,7 @@ class PromptDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self._title), classes="dialog-title")
-            yield Input(value=self._value, select_on_focus=False)
+            yield CleanInput(value=safe_inline(self._value), select_on_focus=False)
             yield Static(Text(self._hint or "enter: ok   escape: cancel"),
                          classes="dialog-hint")
 
