@@ -145,6 +145,20 @@ async def settled(app, pilot, ready, tries: int = 50) -> str:
     return screen_text(app)
 
 
+def toggle_until_not_saved(tmux: Tmux, limit: int = 2000) -> tuple[int, str]:
+    """Toggle a label, waiting each time for the screen to show it, until the screen
+    says NOT SAVED: (toggles shown, the last screen)."""
+    shown = 0
+    for _ in range(limit):
+        tmux.send("s")
+        screen = tmux.wait_for(lambda s, n=shown: ("[x] Sover" in s) != (n % 2 == 1)
+                               or "NOT SAVED" in s, timeout=10)
+        if "NOT SAVED" in screen:
+            break
+        shown += 1
+    return shown, screen
+
+
 def tmux_demo(tmp_path: Path) -> Path:
     project = tmp_path / "tproj"
     shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
@@ -170,14 +184,7 @@ def test_real_file_size_limit_in_a_terminal(tmp_path: Path) -> None:
         pid = tmux.start([sys.executable, "-c", script, "annotate", "--project", str(project),
                           "--as", "dora"])
         tmux.wait_for(POSITION, timeout=20)
-        shown = 0
-        for _ in range(400):
-            tmux.send("s")
-            screen = tmux.wait_for(lambda s, n=shown: ("[x] Sover" in s) != (n % 2 == 1)
-                                   or "NOT SAVED" in s, timeout=10)
-            if "NOT SAVED" in screen:
-                break
-            shown += 1
+        shown, screen = toggle_until_not_saved(tmux)
         assert "NOT SAVED" in screen, "the limit was never reached"
         assert not tmux.pane_dead()
         tmux.send("q")
@@ -497,14 +504,7 @@ def test_a_really_full_disk_in_a_terminal(tmp_path: Path) -> None:
             pid = tmux.start(annotator_argv("annotate", "--project", str(project),
                                             "--as", "erin"))
             tmux.wait_for(POSITION, timeout=20)
-            shown = 0
-            for _ in range(2000):
-                tmux.send("s")
-                screen = tmux.wait_for(lambda s, n=shown: ("[x] Sover" in s) != (n % 2 == 1)
-                                       or "NOT SAVED" in s, timeout=10)
-                if "NOT SAVED" in screen:
-                    break
-                shown += 1
+            shown, screen = toggle_until_not_saved(tmux)
             assert "NOT SAVED" in screen and "disk is full" in screen, screen
             assert ("[x] Sover" in screen) == (shown % 2 == 1)  # the failed one not shown
             filler.unlink()  # space again
