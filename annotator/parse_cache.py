@@ -15,13 +15,35 @@ import os
 from pathlib import Path
 from typing import Any
 
+_HERE = Path(__file__).resolve().parent
+# What decides whether a file is valid and what it parses to: a change to any of these
+# (a new check, a new config key) makes every entry a miss, so a file cached as valid
+# by an earlier version is checked again by this one.
+_RULES = [_HERE / n for n in ("schema.py", "yamlload.py", "project.py", "textclean.py",
+                              "parse_cache.py")] + [
+    _HERE.parent / "schemas" / "label-schema.schema.json"]
+_salt: bytes | None = None
+
+
+def _rules_salt() -> bytes:
+    global _salt
+    if _salt is None:
+        h = hashlib.sha256()
+        for path in _RULES:
+            try:
+                h.update(path.read_bytes())
+            except OSError:
+                h.update(path.name.encode())
+        _salt = h.digest()
+    return _salt
+
 
 class ParseCache:
     def __init__(self, directory: Path):
         self.directory = directory
 
     def _path(self, raw: bytes) -> Path:
-        return self.directory / (hashlib.sha256(raw).hexdigest() + ".json")
+        return self.directory / (hashlib.sha256(_rules_salt() + raw).hexdigest() + ".json")
 
     def get(self, raw: bytes) -> Any | None:
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
@@ -39,7 +39,8 @@ def validate_config_file(path: Path) -> list[Problem]:
 def _read_config(path: Path, cache: ParseCache | None = None) -> ProjectConfig:
     raw = path.read_bytes()
     cached = cache.get(raw) if cache is not None else None
-    if cached is not None:
+    known = {f.name for f in fields(ProjectConfig)}
+    if cached is not None and set(cached) <= known:  # else: written by another version
         cfg = ProjectConfig(**cached)
         if all((path.parent / c).exists() for c in cfg.corpus) and (
                 not cfg.schema or (path.parent / cfg.schema).is_file()):

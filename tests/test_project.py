@@ -55,3 +55,16 @@ def test_cached_config_still_checks_paths(project: Path):
     (project / "docs").rmdir()
     with pytest.raises(InputError, match=r"annotator.yaml:2:.*no such file or directory: docs"):
         Project(project)
+
+
+def test_cache_entries_of_other_rules_are_misses(project: Path, monkeypatch):
+    """A file cached as valid under earlier checks is checked again by new ones."""
+    from annotator import parse_cache
+
+    _project(project)
+    Project(project).load_schema()
+    cache = parse_cache.ParseCache(project / ".annotator" / "cache")
+    raw = Path(Project(project).schema_path()).read_bytes()
+    assert cache.get(raw) is not None
+    monkeypatch.setattr(parse_cache, "_salt", b"other rules")
+    assert cache.get(raw) is None

@@ -94,11 +94,17 @@ class Tmux:
         command = ("exec " + shlex.join(argv) if not report_exit else
                    shlex.join(argv) + '; echo "EXIT=$?"')
         self.tmux("kill-session", "-t", self.session, check=False)  # a dead earlier pane
-        proc = subprocess.run(
-            [TMUX, "-L", self.socket, "-f", self.conf, "new-session", "-d",
-             "-x", str(self.width), "-y", str(self.height), "-s", self.session,
-             "-c", str(cwd or ROOT), command],
-            capture_output=True, text=True, env=full_env, timeout=20)
+        for attempt in range(5):
+            proc = subprocess.run(
+                [TMUX, "-L", self.socket, "-f", self.conf, "new-session", "-d",
+                 "-x", str(self.width), "-y", str(self.height), "-s", self.session,
+                 "-c", str(cwd or ROOT), command],
+                capture_output=True, text=True, env=full_env, timeout=20)
+            # Killing the last session ends our server; a new-session that reaches it
+            # while it is going down gets "server exited unexpectedly": start afresh.
+            if proc.returncode == 0 or "server exited" not in proc.stderr:
+                break
+            time.sleep(0.1 * (attempt + 1))
         if proc.returncode != 0:
             raise TmuxError(f"tmux new-session: {proc.stderr.strip()}")
         pid = self.pane_pid()
