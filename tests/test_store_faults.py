@@ -520,3 +520,26 @@ def test_a_really_full_disk_in_a_terminal(tmp_path: Path) -> None:
         assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == shown + 1
         assert j.verify() == []
         p.close()
+
+
+def test_verify_checks_spans_too(demo: Path) -> None:
+    """An add_span event whose stored result has other offsets than the action's is
+    found by the replay (only the quoted text may differ: the paragraph was re-imported)."""
+    import sqlite3
+
+    p = Project(demo)
+    j = p.store.journal("alice", p.load_schema())
+    doc = p.store.document_at(0)
+    j.apply(doc.id, doc.first_unit, {"type": "add_span", "layer": "quotes", "label": "quote",
+                                     "start": 0, "end": 3})
+    assert j.verify() == []
+    p.close()
+    conn = sqlite3.connect(demo / ".annotator" / "journals" / "alice.db")
+    conn.execute("UPDATE events SET after = json_set(after, '$.spans[0].end', 4) "
+                 "WHERE seq = (SELECT max(seq) FROM events)")
+    conn.commit()
+    conn.close()
+    p = Project(demo)
+    found = p.store.journal("alice").verify()
+    p.close()
+    assert any("add_span" in f for f in found), found

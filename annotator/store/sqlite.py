@@ -917,7 +917,7 @@ class SQLiteJournal:
                 except (ValueError, KeyError, TypeError) as exc:
                     problems.append(f"event {seq}: cannot be replayed ({exc})")
                     expected = _loads(after)
-                if expected != _loads(after) and kind == "add_span":
+                if kind == "add_span" and _textless(expected) == _textless(_loads(after)):
                     expected = _loads(after)  # span text from a paragraph since re-imported
             if expected != _loads(after):
                 problems.append(f"event {seq} ({kind}): replaying it gives another state")
@@ -954,6 +954,14 @@ class SQLiteJournal:
                 self.conn.execute("PRAGMA journal_mode=DELETE")
             self.release()
         self.conn.close()
+
+
+def _textless(state: dict | None) -> dict | None:
+    """The state with its spans' quoted texts left out (they follow the paragraph)."""
+    if not state:
+        return state
+    return {**state, "spans": [{k: v for k, v in sp.items() if k != "text"}
+                               for sp in state.get("spans", [])]}
 
 
 def _loads(text: str | None) -> dict | None:
