@@ -101,11 +101,6 @@ def count_table(counts: np.ndarray) -> CountTable:
     return CountTable(rows, weights.astype(np.int64))
 
 
-def table_from_units(counts: np.ndarray) -> CountTable:
-    """Alias of `count_table` for readability at call sites holding raw unit rows."""
-    return count_table(counts)
-
-
 def counts_from_ratings(
     data: np.ndarray, categories: list | None = None
 ) -> tuple[np.ndarray, list]:

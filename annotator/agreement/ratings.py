@@ -33,10 +33,6 @@ class SingleLayer:
     categories: list[str | None]  # label ids (schema order, then unknown ones), None last
     codes: np.ndarray  # int32 [U, A]: index into categories, -1 = not rated
 
-    @property
-    def n_labels(self) -> int:
-        return len(self.categories) - 1
-
 
 @dataclass
 class MultiLayer:
@@ -104,7 +100,6 @@ class Ratings:
     spans: SpanTable = field(default_factory=SpanTable.empty)
     relations: RelationTable = field(default_factory=RelationTable.empty)
     unit_length: np.ndarray | None = None  # int64 [U] text length in code points
-    unit_keys: list[tuple[str, int]] = field(default_factory=list)
     has_span_data: bool = False  # False when built from columns (spans come only via records)
     warnings: list[str] = field(default_factory=list)
 
@@ -419,7 +414,6 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
         n_units, annotators, as_arr, multi_arr, single_arr, schema, span_seen, rel_seen
     )
     ratings.warnings = warnings + ratings.warnings
-    ratings.unit_keys = list(unit_of)
     attach_spans(ratings, lengths, span_rows, rel_rows)
     return ratings
 
