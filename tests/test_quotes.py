@@ -1,4 +1,4 @@
-"""Quote and source proposals (annotator/quotes.py) on realistic news paragraphs."""
+"""Quote proposals (annotator/quotes.py) on realistic news paragraphs."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotator.quotes import QUOTE_MARKS, inner, propose_quotes, propose_sources
+from annotator.quotes import QUOTE_MARKS, inner, propose_quotes
 
 
 def quotes(text: str) -> list[str]:
     return [text[a:b] for a, b in propose_quotes(text)]
-
-
-def sources(text: str, n: int = 0) -> list[str]:
-    spans = propose_quotes(text)
-    return [text[a:b] for a, b in propose_sources(text, spans[n])]
 
 
 # --- quotations -------------------------------------------------------------------
@@ -124,47 +119,6 @@ def test_inner_strips_marks_and_spaces() -> None:
     assert text[a:b] == "Nous ne céderons pas"
 
 
-# --- sources ------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Caracas, 23 April 2022 (TDI): “We will not bow to pressure,” said Foreign "
-     "Minister Elena Rusk.", ["Foreign Minister Elena Rusk"]),
-    ("“Nobody can dictate to us,” Rusk said.", ["Rusk"]),
-    ("“Nobody can dictate to us,” the Vice Minister told reporters.", ["the Vice Minister"]),
-    ("“Nobody,” said a source in the diplomatic corps who asked not to be named.",
-     ["a source in the diplomatic corps"]),
-    ("Rusk told reporters: “The blockade is criminal.”", ["Rusk"]),
-    ("According to the ministry, “the talks were fruitful.”", ["the ministry"]),
-    ("“Seguiremos adelante”, dijo el canciller venezolano.", ["el canciller venezolano"]),
-    ("« Nous ne céderons pas », a déclaré le ministre.", ["le ministre"]),
-    ("„Wir lassen uns nicht erpressen“, sagte Außenminister Schmidt.",
-     ["Außenminister Schmidt"]),
-    # a lower-case title before the name belongs to the source
-    ("“No foreign diplomat will lecture us,” ministry spokesman Ivo Radl told a briefing.",
-     ["ministry spokesman Ivo Radl"]),
-    # the name stops before an auxiliary, a preposition or a place
-    ('The ambassador had said that he hoped the vote would be "free and fair".',
-     ["The ambassador"]),
-    ("“Valdoria no estuvo sola”, dijo la canciller Carla Montes en la base aérea.",
-     ["la canciller Carla Montes"]),
-    ("Le ministre a déclaré : « Nous ne céderons pas ».", ["Le ministre"]),
-])
-def test_proposes_sources(text: str, expected: list[str]) -> None:
-    assert sources(text)[:1] == expected
-
-
-def test_pronoun_is_not_a_source() -> None:
-    assert sources("“We are ready,” he said.") == []
-    assert sources("“Nous sommes prêts”, a-t-il dit.") == []
-
-
-def test_sources_never_overlap_the_quote() -> None:
-    text = "“Rusk said it,” said Rusk."
-    q = propose_quotes(text)[0]
-    for a, b in propose_sources(text, q):
-        assert b <= q[0] or a >= q[1]
-
-
 # --- properties ---------------------------------------------------------------------
 
 _alphabet = st.sampled_from(list("“”„‘’‚«»‹›\"'") + list("ab sS.,\n\u00a0—") + ["é", "д"])
@@ -187,6 +141,3 @@ def test_spans_are_well_formed(text: str) -> None:
         assert text[start] in QUOTE_MARKS and text[end - 1] in QUOTE_MARKS
         assert start >= prev_end, "spans overlap"
         prev_end = end
-        for a, b in propose_sources(text, (start, end)):
-            assert 0 <= a < b <= len(text)
-            assert b <= start or a >= end

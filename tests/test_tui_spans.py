@@ -3,33 +3,11 @@ attributes. Assertions read the journal."""
 
 from __future__ import annotations
 
-import pytest
 from test_tui_helpers import QUOTE, keys, main, make_app, restart, screen_text
 
-from annotator.tui import screen as screen_module
+from annotator.quotes import inner, propose_quotes
 
 FIRST = "First paragraph about sovereignty."
-
-
-@pytest.fixture(autouse=True)
-def quote_detector(monkeypatch):
-    """The real detector when it is installed; a tiny straight-quote one otherwise."""
-    if screen_module.propose_quotes is None:
-        def fallback(text: str) -> list[tuple[int, int]]:
-            out, start = [], text.find('"')
-            while start != -1:
-                end = text.find('"', start + 1)
-                if end == -1:
-                    break
-                out.append((start, end + 1))
-                start = text.find('"', end + 1)
-            return out
-
-        def inner(text: str, span: tuple[int, int]) -> tuple[int, int]:
-            return span[0] + 1, span[1] - 1
-
-        monkeypatch.setattr(screen_module, "propose_quotes", fallback)
-        monkeypatch.setattr(screen_module, "quote_inner", inner)
 
 
 def spans(app, unit: int) -> list[dict]:
@@ -120,8 +98,8 @@ async def test_quote_proposal_reject(tmp_path):
         await keys(app, pilot, "a")
         assert spans(app, 2) == []
         # the rejection is stored: it survives a restart, and undo brings the proposal back
-        inner = screen_module.quote_inner(QUOTE, screen_module.propose_quotes(QUOTE)[0])
-        assert app.journal.state("doc-a", 2)["rejected"] == [list(inner)]
+        quoted = inner(QUOTE, propose_quotes(QUOTE)[0])
+        assert app.journal.state("doc-a", 2)["rejected"] == [list(quoted)]
     app2 = restart(app)
     async with app2.run_test(size=(80, 24)) as pilot:
         assert main(app2).unit == 2
@@ -135,7 +113,7 @@ async def test_quote_accept_type_and_attribution(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await keys(app, pilot, "j", "j", "a")
         [quote] = spans(app, 2)
-        start, end = screen_module.quote_inner(QUOTE, screen_module.propose_quotes(QUOTE)[0])
+        start, end = inner(QUOTE, propose_quotes(QUOTE)[0])
         assert (quote["start"], quote["end"]) == (start, end)
         assert quote["text"] == "we will not bow"
         assert quote["label"] == "quote" and quote["attributes"] == {"type": "direct"}

@@ -28,6 +28,8 @@ from textual.widgets import Footer
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
 from annotator.keys import key_name
+from annotator.quotes import inner as quote_inner
+from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
 from annotator.store.base import DocInfo
 from annotator.tui.bindings import build_bindings
@@ -35,15 +37,6 @@ from annotator.tui.dialogs import HelpScreen, goto_dialog, note_dialog, search_d
 from annotator.tui.info_bar import PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
-
-try:  # the quote detector ships as its own module; without it, no proposals
-    from annotator.quotes import inner as quote_inner
-    from annotator.quotes import propose_quotes
-except ImportError:  # pragma: no cover - depends on the checkout
-    propose_quotes = None
-
-    def quote_inner(text: str, span: tuple[int, int]) -> tuple[int, int]:
-        return span
 
 # Words for w/b/W/B: runs of word characters, or runs of punctuation (as in vi).
 WORD = re.compile(r"\w+|[^\w\s]+")
@@ -173,7 +166,7 @@ class AnnotateScreen(Screen):
         self.refresh_state()
 
     def _proposals(self) -> list[tuple[int, int]]:
-        if propose_quotes is None or self.quote_label is None:
+        if self.quote_label is None:
             return []
         text = self.text(self.unit)
         try:
