@@ -27,6 +27,7 @@ from .spans import (
     UNITIZED_ALPHA_DEFINITION,
     pair_relation_counts,
     pair_span_counts,
+    prf,
     unitized_alpha_sections,
 )
 
@@ -209,14 +210,12 @@ _SPAN_KEYS = (
 
 
 def _span_metrics(counts: dict[str, int]) -> dict[str, float | None]:
-    a, b = counts["a"], counts["b"]
-    out: dict[str, float | None] = {}
-    for kind in ("exact", "overlap"):
-        mt = counts[kind]
-        out[f"precision_{kind}"] = mt / a if a else None
-        out[f"recall_{kind}"] = mt / b if b else None
-        out[f"f1_{kind}"] = 2 * mt / (a + b) if a + b else None
-    return out
+    """precision/recall/f1 _exact and _overlap from pair_span_counts' {"a", "b", "exact", "overlap"}."""
+    return {
+        f"{key}_{kind}": value
+        for kind in ("exact", "overlap")
+        for key, value in prf(counts[kind], counts["a"], counts["b"]).items()
+    }
 
 
 def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]:
@@ -312,12 +311,10 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
         ta = sum(c["a"] for c in rc.values())
         tb = sum(c["b"] for c in rc.values())
         tm = sum(c["matched"] for c in rc.values())
-        rel_pair_overall.append(2 * tm / (ta + tb) if ta + tb else None)
+        rel_pair_overall.append(prf(tm, ta, tb)["f1"])
         for k in range(len(sl.relation_labels)):
             c = rc.get(k)
-            rel_pair_f1[k].append(
-                2 * c["matched"] / (c["a"] + c["b"]) if c and c["a"] + c["b"] else None
-            )
+            rel_pair_f1[k].append(prf(c["matched"], c["a"], c["b"])["f1"] if c else None)
 
     no_pairs = "no unit marked done by two annotators" if not any_shared else None
     for key in _SPAN_KEYS:

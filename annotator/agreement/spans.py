@@ -195,6 +195,11 @@ def greedy_overlap_matches(
             ov = _overlap(sa, ea, sb, eb)
             if ov > 0:
                 cand.append((-ov, i, j))
+    return _greedy(cand)
+
+
+def _greedy(cand: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """Candidate pairs (-score, i, j) taken best first (ties: by index), each i and j once."""
     cand.sort()
     used_a, used_b, out = set(), set(), []
     for _, i, j in cand:
@@ -205,7 +210,7 @@ def greedy_overlap_matches(
     return out
 
 
-def _prf(matched: int, n_a: int, n_b: int) -> dict[str, float | None]:
+def prf(matched: int, n_a: int, n_b: int) -> dict[str, float | None]:
     """Precision of a against b, recall, F1 (symmetric); None where 0/0."""
     return {
         "precision": matched / n_a if n_a else None,
@@ -273,11 +278,5 @@ def pair_relation_counts(
                 o1, o2 = ov(s1, s2), ov(d1, d2)
                 if o1 > 0 and o2 > 0:
                     cand.append((-(o1 + o2), i, j))
-        cand.sort()
-        used_a, used_b = set(), set()
-        for _, i, j in cand:
-            if i not in used_a and j not in used_b:
-                used_a.add(i)
-                used_b.add(j)
-                out[key[1]]["matched"] += 1
+        out[key[1]]["matched"] += len(_greedy(cand))
     return dict(out)
