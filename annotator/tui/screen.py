@@ -206,11 +206,15 @@ class AnnotateScreen(Screen):
         out.sort(key=lambda p: (p[1], p[2]))
         return out
 
+    def _doc_after(self, step: int) -> DocInfo | None:
+        """The document `step` places after (or before) the focused one, if there is one."""
+        key = self.doc.key + step  # keys count from 1
+        return self.store.document_at(key - 1) if 1 <= key <= self.doc_count else None
+
     def action_next_unit(self) -> None:
         if self.unit < self.doc.last_unit:
             self.go(self.doc.id, self.unit + 1)
-        elif self.doc.key < self.doc_count:
-            nxt = self.store.document_at(self.doc.key)
+        elif nxt := self._doc_after(1):
             self.go(nxt.id, nxt.first_unit)
         else:
             self.notify("last unit of the last document")
@@ -218,25 +222,23 @@ class AnnotateScreen(Screen):
     def action_prev_unit(self) -> None:
         if self.unit > self.doc.first_unit:
             self.go(self.doc.id, self.unit - 1)
-        elif self.doc.key > 1:
-            prev = self.store.document_at(self.doc.key - 2)
+        elif prev := self._doc_after(-1):
             self.go(prev.id, prev.last_unit)
         else:
             self.notify("first unit of the first document")
 
     def action_next_doc(self) -> None:
-        if self.doc.key < self.doc_count:
-            nxt = self.store.document_at(self.doc.key)
-            self.go(nxt.id, nxt.first_unit)
-        else:
-            self.notify("last document")
+        self._to_doc(1, "last document")
 
     def action_prev_doc(self) -> None:
-        if self.doc.key > 1:
-            prev = self.store.document_at(self.doc.key - 2)
-            self.go(prev.id, prev.first_unit)
+        self._to_doc(-1, "first document")
+
+    def _to_doc(self, step: int, edge: str) -> None:
+        doc = self._doc_after(step)
+        if doc is None:
+            self.notify(edge)
         else:
-            self.notify("first document")
+            self.go(doc.id, doc.first_unit)
 
     # -- storing --------------------------------------------------------------------------
     def apply(self, action: dict) -> dict | None:
