@@ -137,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # before OSError, of which it is one
+        # `annotator export | head`: the reader left; not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
     except OSError as exc:  # unreadable file, full disk, read-only directory ...
         from annotator.textclean import safe_message
 
@@ -147,11 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.Error as exc:  # e.g. a store another process holds locked too long
         print(f"annotator: the project store: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        # `annotator export | head`: the reader left; not an error of ours.
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return 0
 
 
 def _project(args: argparse.Namespace):

@@ -68,3 +68,24 @@ def test_reading_commands_need_a_store_and_create_none(project: Path):
 def test_missing_schema_is_input_error(project: Path):
     r = run_cli("status", "--schema", "nope.yaml", cwd=project)
     assert r.returncode == 1 and "nope.yaml" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_reader_that_leaves_is_not_an_error(project: Path, monkeypatch):
+    """`annotator status | head`: the pipe closing under a write ends the command
+    quietly with exit 0 (a BrokenPipeError is an OSError too: it must not be reported
+    as one)."""
+    import io
+    import sys
+
+    from annotator import cli
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", Gone())
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["status", "--project", str(project)]) == 0
+    sys.stdout.close()  # main swapped in os.devnull
+    assert err.getvalue() == ""
