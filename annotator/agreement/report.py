@@ -102,7 +102,20 @@ def _nominal_block(
     obj["fleiss_units"] = int(t.weights[complete].sum()) if n_active >= 2 else 0
 
 
-def _single_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: int) -> dict:
+def _active_pair(active: np.ndarray) -> tuple[int, int]:
+    """The two active annotators as a key of the per-pair results (a < b, like the pairs)."""
+    return int(active[0]), int(active[1])
+
+
+def _single_layer(
+    r: Ratings,
+    layer: str,
+    active: np.ndarray,
+    n_boot: int,
+    seed: int,
+    pair_kappa: dict[tuple[int, int], Estimate],
+) -> dict:
+    """The layer's report object; `pair_kappa`: Cohen's kappa of every annotator pair."""
     lay = r.single[layer]
     counts = r.single_counts(layer)
     t = count_table(counts)
@@ -112,7 +125,7 @@ def _single_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed:
     q = len(lay.categories) - (0 if counts[:, -1].any() else 1)
     _nominal_block(obj, t, q, len(active), n_boot, seed, (layer,))
     if len(active) == 2:
-        obj.put("cohen_kappa", _single_pair_kappa(r, layer, int(active[0]), int(active[1]))[1])
+        obj.put("cohen_kappa", pair_kappa[_active_pair(active)])
     else:
         obj.put("cohen_kappa", None, _no_two(len(active)))
     total = counts.sum()
@@ -127,14 +140,14 @@ def _single_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed:
     return obj
 
 
-def _single_pair_kappa(r: Ratings, layer: str, a: int, b: int) -> tuple[int, Estimate]:
+def _single_pair_kappa(r: Ratings, layer: str, a: int, b: int) -> Estimate:
     lay = r.single[layer]
     both = r.rated[:, a] & r.rated[:, b]
     n_cat = len(lay.categories)
     ca = lay.codes[both, a].astype(np.int64)
     cb = lay.codes[both, b].astype(np.int64)
     table = np.bincount(ca * n_cat + cb, minlength=n_cat * n_cat).reshape(n_cat, n_cat)
-    return int(both.sum()), cohen_kappa_table(table)
+    return cohen_kappa_table(table)
 
 
 def _multi_pair_kappas(r: Ratings, layer: str, a: int, b: int) -> np.ndarray:
@@ -155,14 +168,22 @@ def _kappa_reason(n_both: int) -> str:
     return "no variation: both annotators made the same single choice throughout"
 
 
-def _multi_layer(r: Ratings, layer: str, active: np.ndarray, n_boot: int, seed: int) -> dict:
+def _multi_layer(
+    r: Ratings,
+    layer: str,
+    active: np.ndarray,
+    n_boot: int,
+    seed: int,
+    pair_kappas: dict[tuple[int, int], np.ndarray],
+) -> dict:
+    """The layer's report object; `pair_kappas`: per-label kappas of every annotator pair."""
     lay = r.multi[layer]
     n_on, m = r.multi_counts(layer)
     base = len(r.annotators) + 1
     cohen = None
     if len(active) == 2:
-        a, b = int(active[0]), int(active[1])
-        cohen = _multi_pair_kappas(r, layer, a, b)
+        a, b = _active_pair(active)
+        cohen = pair_kappas[(a, b)]
         n_both = int((r.rated[:, a] & r.rated[:, b]).sum())
     total_ratings = int(m.sum())
     labels = {}
@@ -218,6 +239,16 @@ def _span_metrics(counts: dict[str, int]) -> dict[str, float | None]:
     }
 
 
+_NO_SPAN_DATA = "span annotations are read only from export records"
+
+
+def _null_span_pair(n_both: int, why: str) -> _Obj:
+    entry = _Obj(units=n_both)
+    for key in ("f1_exact", "f1_overlap", "unitized_alpha"):
+        entry.put(key, None, why)
+    return entry
+
+
 def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]:
     """The layer's report object, and per-pair results {(a, b): {...}} for `pairs`."""
     sl = r.span[layer]
@@ -231,7 +262,7 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
     rel_obj["labels"] = rel_labels
     obj["units"] = int((r.rated.sum(axis=1) >= 2).sum())
     if not r.has_span_data:
-        why = "span annotations are read only from export records"
+        why = _NO_SPAN_DATA
         for key in (*_SPAN_KEYS, "unitized_alpha"):
             obj.put(key, None, why)
         obj["spans"] = 0
@@ -246,6 +277,8 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
             rl["relations"] = 0
             rl.put("f1", None, why)
         obj["labels"], obj["relations"] = labels, rel_obj
+        for a, b in combinations(range(len(r.annotators)), 2):
+            per_pair[(a, b)] = _null_span_pair(int((r.rated[:, a] & r.rated[:, b]).sum()), why)
         return obj, per_pair
 
     sp = r.spans
@@ -279,12 +312,10 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
     for a, b in combinations(range(len(r.annotators)), 2):
         both = r.rated[:, a] & r.rated[:, b]
         n_both = int(both.sum())
-        entry = _Obj(units=n_both)
-        per_pair[(a, b)] = entry
         if n_both == 0:
-            for key in ("f1_exact", "f1_overlap", "unitized_alpha"):
-                entry.put(key, None, "no unit marked done by both annotators")
+            per_pair[(a, b)] = _null_span_pair(0, "no unit marked done by both annotators")
             continue
+        entry = per_pair[(a, b)] = _Obj(units=n_both)
         any_shared = True
         sa = [s for s in rows_by_annot.get(a, ()) if both[s[0]]]
         sb = [s for s in rows_by_annot.get(b, ()) if both[s[0]]]
@@ -429,16 +460,22 @@ def compute_report(
     }
     if schema is not None:
         report["schema"] = {"id": schema.id, "version": schema.version, "sha256": schema.sha256}
-    span_pairs: dict[str, dict] = {}
+    pairs = list(combinations(range(len(r.annotators)), 2))
+    # Per-pair results of each layer, computed once: the `pairs` section reads them, and
+    # with exactly two annotators so does the layer's own cohen_kappa.
+    per_pair: dict[str, dict] = {}
+    layers_out = report["layers"]
     for layer in r.layer_order:
         if layer in r.single:
-            report["layers"][layer] = _single_layer(r, layer, active, bootstrap, seed)
+            per_pair[layer] = {p: _single_pair_kappa(r, layer, *p) for p in pairs}
+            layers_out[layer] = _single_layer(r, layer, active, bootstrap, seed, per_pair[layer])
         elif layer in r.multi:
-            report["layers"][layer] = _multi_layer(r, layer, active, bootstrap, seed)
+            per_pair[layer] = {p: _multi_pair_kappas(r, layer, *p) for p in pairs}
+            layers_out[layer] = _multi_layer(r, layer, active, bootstrap, seed, per_pair[layer])
         elif layer in r.span:
-            report["layers"][layer], span_pairs[layer] = _span_layer(r, layer, active)
+            layers_out[layer], per_pair[layer] = _span_layer(r, layer, active)
 
-    for a, b in combinations(range(len(r.annotators)), 2):
+    for a, b in pairs:
         both = r.rated[:, a] & r.rated[:, b]
         n_both = int(both.sum())
         pair = _Obj(a=r.annotators[a], b=r.annotators[b], units=n_both)
@@ -446,13 +483,12 @@ def compute_report(
         summary: list[float | None] = []
         for layer in r.layer_order:
             if layer in r.single:
-                _, est = _single_pair_kappa(r, layer, a, b)
                 o = _Obj(units=n_both)
-                o.put("cohen_kappa", est)
+                o.put("cohen_kappa", per_pair[layer][(a, b)])
                 layers[layer] = o
                 summary.append(o["cohen_kappa"])
             elif layer in r.multi:
-                kappas = _multi_pair_kappas(r, layer, a, b)
+                kappas = per_pair[layer][(a, b)]
                 o = _Obj(units=n_both)
                 per = {}
                 for li, label in enumerate(r.multi[layer].labels):
@@ -467,12 +503,7 @@ def compute_report(
                 layers[layer] = o
                 summary.append(o["cohen_kappa"])
             elif layer in r.span:
-                o = span_pairs[layer].get((a, b))
-                if o is None:
-                    o = _Obj(units=n_both)
-                    for key in ("f1_exact", "f1_overlap", "unitized_alpha"):
-                        o.put(key, None, "span annotations are read only from export records")
-                layers[layer] = o
+                layers[layer] = per_pair[layer][(a, b)]
         pair["layers"] = layers
         why = (
             "no unit rated by both annotators"
