@@ -85,7 +85,7 @@ def clean_paragraphs(text: str) -> list[str]:
 
 def read_text_document(path: Path, doc_id: str) -> Document | None:
     """A `.txt`/`.md` article: first non-empty line is the title. None when empty."""
-    spath = safe_inline(str(path))  # a file name may hold ESC: it is printed and shown
+    spath = safe_inline(str(path))  # a file name may hold ESC: stored as the source
     text = normalize(decode_utf8(path.read_bytes(), spath))
     lines = text.split("\n")
     for i, line in enumerate(lines):
@@ -150,7 +150,7 @@ def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = N
     Callers that must import nothing from a bad file run this inside a transaction
     they roll back on error (the store's import does).
     """
-    spath = safe_inline(str(path))
+    spath = safe_inline(str(path))  # a file name may hold ESC: stored as the source
     seen: set[str] = set()
     for lineno, offset, obj in iter_json_lines(path):
         if isinstance(obj, Problem):
@@ -187,13 +187,12 @@ def collect_files(paths: list[Path], skipped: list[str] | None = None
         elif p.is_file():
             if p.suffix not in SUFFIXES:
                 raise InputError(f"unsupported file type {p.suffix!r}: use "
-                                 f"{', '.join(SUFFIXES)}", safe_inline(str(p)))
+                                 f"{', '.join(SUFFIXES)}", p)
             out.append((p, p.parent))
         elif p.exists():
-            raise InputError("not a regular file or folder (a FIFO, socket or device?)",
-                             safe_inline(str(p)))
+            raise InputError("not a regular file or folder (a FIFO, socket or device?)", p)
         else:
-            raise InputError("no such file or directory", safe_inline(str(p)))
+            raise InputError("no such file or directory", p)
     return out
 
 

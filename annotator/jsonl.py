@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.errors import Problem
-from annotator.textclean import safe_inline
 
 # Deepest nesting of arrays and objects accepted in one line. An export record is 6
 # levels deep; `meta` may nest further, but a value nested near Python's recursion
@@ -60,7 +59,7 @@ def _value_error(exc: ValueError) -> str:
 def iter_json_lines(path: Path) -> Iterator[tuple[int, int, object | Problem]]:
     """(line number, byte offset after the line, parsed value or a Problem) for every
     non-blank line."""
-    spath = safe_inline(str(path))  # a file name may hold ESC: it is printed in messages
+    spath = str(path)
     with open(path, "rb") as fh:
         offset = 0
         for lineno, raw in enumerate(fh, start=1):

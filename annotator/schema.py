@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from annotator import keys as keymap
 from annotator.errors import InputError, Problem
 from annotator.parse_cache import ParseCache
-from annotator.textclean import clean_text, safe_inline, safe_message
+from annotator.textclean import clean_text
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -360,15 +360,9 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
 
 
 def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
-    problems, doc, raw = _check_unsafe(path)
-    # Messages quote the file's keys and values, and the path is the user's: neither
-    # may reach the terminal as an escape sequence, nor flood it.
-    return [Problem(safe_inline(p.path), p.line, p.col, safe_message(p.message))
-            for p in problems], doc, raw
-
-
-def _check_unsafe(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
-    spath = safe_inline(str(path))
+    # Messages quote the file's keys and values: printing a Problem makes their
+    # controls visible and cuts long ones (errors.Problem.__str__).
+    spath = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -17,7 +17,6 @@ from jsonschema import Draft202012Validator
 from annotator.errors import InputError, Problem
 from annotator.jsonl import iter_json_lines
 from annotator.schema import LabelSchema, find_schema, load_schema, schemas_dir
-from annotator.textclean import safe_inline, safe_message
 
 
 @lru_cache(maxsize=1)
@@ -29,14 +28,8 @@ def _record_validator() -> Draft202012Validator:
 def validate_file(path: Path, schema: str | Path | None = None,
                   project_dir: str | Path | None = None) -> list[Problem]:
     """Every problem of one file, located. Messages quote the file's keys and values
-    (an annotator name, a label id): controls in them are made visible and long ones
-    cut, so printing the problems is safe on a terminal."""
-    return [Problem(safe_inline(p.path), p.line, p.col, safe_message(p.message))
-            for p in _validate_file(path, schema, project_dir)]
-
-
-def _validate_file(path: Path, schema: str | Path | None = None,
-                   project_dir: str | Path | None = None) -> list[Problem]:
+    (an annotator name, a label id): printing a Problem makes their controls visible
+    and cuts long ones (errors.Problem.__str__)."""
     if not path.exists():
         return [Problem(str(path), 0, 0, "no such file")]
     if path.name == "annotator.yaml":
@@ -57,15 +50,14 @@ def read_export_records(path: Path) -> Iterator[dict]:
     """Export records for `agreement`: a line that is not a valid record raises
     InputError naming the file and line."""
     if not path.is_file():
-        raise InputError("no such export file", safe_inline(str(path)))
+        raise InputError("no such export file", path)
     validator = _record_validator()
     for lineno, _, obj in iter_json_lines(path):
         if isinstance(obj, Problem):
             raise InputError(obj)
         err = next(iter(validator.iter_errors(obj)), None)
         if err is not None:
-            raise InputError(Problem(safe_inline(str(path)), lineno, 1,
-                                     safe_message(_message(err))))
+            raise InputError(Problem(str(path), lineno, 1, _message(err)))
         yield obj
 
 

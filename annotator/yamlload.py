@@ -24,7 +24,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from annotator.errors import InputError, Problem
-from annotator.textclean import safe_inline, safe_message
 
 Pointer = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -134,7 +133,7 @@ class YamlDocument:
 
     def problem(self, pointer: Pointer | list[str | int], message: str) -> Problem:
         line, col = self.locate(pointer)
-        return Problem(self.path, line, col, safe_message(message))
+        return Problem(self.path, line, col, message)
 
 
 def _pos(mark: yaml.Mark | None) -> Position:
@@ -206,7 +205,7 @@ def _line_col_of_offset(text: str, offset: int) -> Position:
 def load_yaml_text(text: str, path: str | Path = "<string>",
                    loader_class: type | None = None) -> YamlDocument:
     """Parse YAML text; raises InputError with one located Problem."""
-    spath = safe_inline(str(path))  # a file name may hold ESC: it is printed
+    spath = str(path)
     doc = YamlDocument(spath, None)
     loader = None
     cls = loader_class or _Loader
@@ -217,7 +216,7 @@ def load_yaml_text(text: str, path: str | Path = "<string>",
             doc.data = _build(loader, root, (), doc)
     except _RefusedYaml as exc:
         line, col = _pos(exc.mark)
-        raise InputError(Problem(spath, line, col, safe_message(exc.message))) from None
+        raise InputError(Problem(spath, line, col, exc.message)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark and mark and mark.index >= len(text.rstrip()):
@@ -226,7 +225,7 @@ def load_yaml_text(text: str, path: str | Path = "<string>",
         line, col = _pos(mark)
         parts = [p for p in (exc.context, exc.problem) if p]
         raise InputError(
-            Problem(spath, line, col, safe_message("YAML syntax error: " + ", ".join(parts)))
+            Problem(spath, line, col, "YAML syntax error: " + ", ".join(parts))
         ) from None
     except yaml.reader.ReaderError as exc:
         offset = exc.position
@@ -238,11 +237,11 @@ def load_yaml_text(text: str, path: str | Path = "<string>",
             Problem(spath, line, col, f"character #x{exc.character:04x} is not allowed in YAML")
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
-        raise InputError(Problem(spath, 0, 0, safe_message(f"YAML error: {exc}"))) from None
+        raise InputError(Problem(spath, 0, 0, f"YAML error: {exc}")) from None
     except RecursionError:  # pragma: no cover - MAX_DEPTH refuses deep nesting first
         raise InputError(Problem(spath, 0, 0, "YAML nesting is too deep")) from None
     except ValueError as exc:  # pragma: no cover - values are checked where they are built
-        raise InputError(Problem(spath, 0, 0, safe_message(f"invalid value: {exc}"))) from None
+        raise InputError(Problem(spath, 0, 0, f"invalid value: {exc}")) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -259,7 +258,7 @@ def load_yaml_bytes(data: bytes, path: str | Path = "<bytes>") -> YamlDocument:
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise InputError(
             Problem(
-                safe_inline(str(path)),
+                str(path),
                 line,
                 col,
                 f"not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
@@ -274,6 +273,6 @@ def load_yaml(path: str | Path) -> YamlDocument:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(
-            Problem(safe_inline(str(path)), 0, 0, f"cannot read file: {exc.strerror or exc}")
+            Problem(str(path), 0, 0, f"cannot read file: {exc.strerror or exc}")
         ) from None
     return load_yaml_bytes(data, path)
