@@ -203,15 +203,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     from annotator.project import default_annotator
-    from annotator.store.sqlite import ANNOTATOR_NAME
+    from annotator.store.sqlite import check_annotator_name
 
     # Check the name before anything is imported or created.
     if args.annotator is not None and not args.annotator.strip():
         raise UsageError("--as needs a name")
     name = args.annotator or default_annotator()
-    if not ANNOTATOR_NAME.match(name):
-        raise InputError(f"invalid annotator name {name!r}: use letters, digits, '.', '_' "
-                         "or '-' (at most 64 characters)")
+    check_annotator_name(name)
     project = _project(args)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()

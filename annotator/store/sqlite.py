@@ -123,6 +123,11 @@ if TYPE_CHECKING:
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def check_annotator_name(name: str) -> None:
+    """Journal files are named after annotators: refuse a name that is no file name."""
+    if not ANNOTATOR_NAME.match(name):
+        raise InputError(f"invalid annotator name {name!r}: use letters, digits, '.', '_' "
+                         "or '-' (at most 64 characters)")
 
 
 def _int_array(csv: str | None) -> np.ndarray:
@@ -502,10 +507,7 @@ class SQLiteStore:
     def journal(self, annotator: str, schema: LabelSchema | None = None) -> SQLiteJournal:
         """The annotator's journal, created if new. Another user's journal (or one we
         may not write) is opened read-only."""
-        if not ANNOTATOR_NAME.match(annotator):
-            raise InputError(
-                f"invalid annotator name {annotator!r}: use letters, digits, '.', '_' or "
-                "'-' (at most 64 characters)")
+        check_annotator_name(annotator)
         j = self._journals.get(annotator)
         if j is None:
             j = SQLiteJournal(self, annotator, schema)
