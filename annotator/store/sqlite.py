@@ -988,23 +988,24 @@ def _set_mode(path: Path, mode: int) -> None:
 def _store_error(path: Path, exc: sqlite3.Error, lost: str = "") -> StoreError:
     """An SQLite error as a message for the user, naming the file. `lost`: what the
     failed write means for the user."""
+    # By SQLite's primary result code: an extended one (SQLITE_READONLY_DBMOVED,
+    # SQLITE_BUSY_SNAPSHOT, SQLITE_CORRUPT_INDEX ...) is its primary code plus flags.
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc)
     lost = f": {lost}" if lost else ""
-    if primary == sqlite3.SQLITE_FULL or "full" in text:
+    if primary == sqlite3.SQLITE_FULL:
         return StoreError(f"the disk is full{lost}. Free some space, then try again", path)
     if primary == sqlite3.SQLITE_IOERR:
         return StoreError(f"writing to the disk failed ({text}: the disk may be full, a "
                           f"quota or file-size limit reached, or the disk failing){lost}. "
                           "Check the disk, then try again", path)
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
-            or "not a database" in text:
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return _damaged(path, text)
-    if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+    if primary == sqlite3.SQLITE_READONLY:
         return StoreError(f"cannot write this file ({text}): check its owner and permissions",
                           path)
-    if code == sqlite3.SQLITE_BUSY or "locked" in text:
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return StoreError(f"the store stayed busy for a minute ({text}): another process "
                           "holds it (a long import?); try again", path)
     return StoreError(f"the store failed: {text}", path)
