@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from annotator import keys as keymap
 from annotator.errors import InputError, Problem
 from annotator.parse_cache import ParseCache
-from annotator.textclean import clean_text
+from annotator.textclean import clean_json
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -410,20 +410,10 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _clean(value: Any) -> Any:
-    """Schema strings are shown on screen: make control characters visible (a label
-    name holding ESC must not reach the terminal)."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
-
-
 def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
-    data = _clean(data)
+    # Schema strings are shown on screen: a label name holding ESC must not reach
+    # the terminal.
+    data = clean_json(data)
     layers = []
     for lay in data["layers"]:
         labels = tuple(

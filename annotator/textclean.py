@@ -78,8 +78,8 @@ def safe_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
 def clean_json(value: object) -> object:
     """A parsed JSON value with every string (keys too) cleaned like stored text: lone
     surrogates (from "\\ud800" escapes) cannot be encoded, and C1 or ESC in a value
-    would reach the terminal when the value is printed. Nesting is bounded by the
-    JSON reader (annotator.jsonl.MAX_DEPTH)."""
+    would reach the terminal when the value is printed or shown. Nesting is bounded
+    by the readers (annotator.jsonl.MAX_DEPTH, annotator.yamlload.MAX_DEPTH)."""
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, list):
