@@ -12,7 +12,20 @@ from textual.widgets import Static
 from annotator.store.base import DocInfo
 
 
-class PositionBar(Static, can_focus=False):
+class TextLines(Static, can_focus=False):
+    """A Static showing lines of `Text` that never wrap: its size changes only with the
+    number of lines, so an update lays the screen out again only then (a keypress
+    that restyles or rewords the lines repaints them, nothing else)."""
+
+    _lines: int | None = None
+
+    def show_text(self, text: Text) -> None:
+        lines = text.plain.count("\n")
+        self.update(text, layout=lines != self._lines)
+        self._lines = lines
+
+
+class PositionBar(TextLines):
     """Title; document i/N, unit j/M, units annotated; annotated / flag / note marks."""
 
     COMPONENT_CLASSES = {"position-bar--title", "position-bar--mark"}
@@ -38,10 +51,10 @@ class PositionBar(Static, can_focus=False):
             out.append("  ⚑ uncertain", mark_style)
         if state.get("note"):
             out.append("  ✎ note", mark_style)
-        self.update(out)
+        self.show_text(out)
 
 
-class StatusLine(Static, can_focus=False):
+class StatusLine(TextLines):
     """The mode (span / link), the selected span, and the unit's note; above all, a
     failed save (disk full ...) until saving works again."""
 
@@ -69,4 +82,4 @@ class StatusLine(Static, can_focus=False):
         if note:
             out.append("\n✎ ")
             out.append(" ".join(note.split()))
-        self.update(out)
+        self.show_text(out)

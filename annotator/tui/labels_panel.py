@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.geometry import Region
-from textual.widgets import Static
 
 from annotator.keys import display_key
 from annotator.schema import Label, LabelSchema, Layer
+from annotator.tui.info_bar import TextLines
 from annotator.tui.unit_view import SPAN_STYLES
 
 SNIPPET = 28  # characters of a span's text shown in the list
@@ -46,7 +46,7 @@ def snippet(text: str, width: int = SNIPPET) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class LabelsPanel(Static, can_focus=False):
+class LabelsPanel(TextLines):
     """Rebuilt on every change of the unit's state (a few dozen lines of Text)."""
 
     COMPONENT_CLASSES = {
@@ -57,15 +57,15 @@ class LabelsPanel(Static, can_focus=False):
         "labels-panel--proposal",
     }
 
-    def show(self, schema: LabelSchema, state: dict | None,
-             proposals: list[tuple[str, int, int, str]], selected: str | None,
-             proposal_count: int = 0) -> None:
-        """`proposals`: (id, start, end, text) of some quotes proposed and not yet decided
-        (near the selection), of `proposal_count` in all."""
+    def show(self, schema: LabelSchema, looks: dict[tuple[str, str], SpanLook],
+             state: dict | None, proposals: list[tuple[str, int, int, str]],
+             selected: str | None, proposal_count: int = 0) -> None:
+        """`looks`: `span_looks(schema)`. `proposals`: (id, start, end, text) of some
+        quotes proposed and not yet decided (near the selection), of `proposal_count` in
+        all."""
         state = state or {}
         labels = state.get("labels", {})
         spans = state.get("spans", [])
-        looks = span_looks(schema)
         style = self.get_component_rich_style
         layer_style = style("labels-panel--layer", partial=True)
         key_style = style("labels-panel--key", partial=True)
@@ -129,7 +129,7 @@ class LabelsPanel(Static, can_focus=False):
             out.append("\n")
         if proposal_count > len(proposals):
             out.append(f"   {proposal_count:,} proposed quotes in all\n", prop_style)
-        self.update(out)
+        self.show_text(out)
         if selected_line is not None and self.parent is not None:
             # Spans are listed below the labels: keep the selected one in view.
             self.parent.scroll_to_region(Region(0, selected_line, 1, 1), animate=False)

@@ -301,7 +301,7 @@ class AnnotateScreen(Screen):
         if cursor_only:
             return
         self.query_one(LabelsPanel).show(
-            self.schema, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
+            self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
             self.selected, len(open_props))
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total)
