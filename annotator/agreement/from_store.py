@@ -13,7 +13,7 @@ import numpy as np
 
 from ..schema import LabelSchema
 from ..store.sqlite import SQLiteJournal, SQLiteStore
-from .ratings import Ratings, _assemble, attach_spans
+from .ratings import Ratings, SpanRows, _assemble, attach_spans
 
 
 def _sorted_unique(arrays: list[np.ndarray]) -> np.ndarray:
@@ -91,10 +91,7 @@ def _ratings(store: SQLiteStore, schema: LabelSchema | None,
             target = single if kinds.get(layer) == "single" else multi
             target.setdefault(layer, {}).setdefault(label, {})[a] = index(keys)
 
-    span_rows: list[tuple[int, str, str, str, int, int]] = []
-    rel_rows: list[tuple[int, str, str, int, int]] = []
-    span_seen: dict[str, list[str]] = {}
-    rel_seen: dict[str, list[str]] = {}
+    spans = SpanRows(dict(kinds), [])
     for a, (_, _, states) in cols.items():
         if not states:
             continue
@@ -102,29 +99,16 @@ def _ratings(store: SQLiteStore, schema: LabelSchema | None,
         for u, (_, state) in zip(idx, states, strict=True):
             if u < 0:
                 continue  # its document is no longer in the corpus
-            local: dict[str, int] = {}
-            for sp in state.get("spans", []):
-                layer, label = sp["layer"], sp["label"]
-                if label not in span_seen.setdefault(layer, []):
-                    span_seen[layer].append(label)
-                local[sp["id"]] = len(span_rows)
-                span_rows.append((int(u), a, layer, label, int(sp["start"]), int(sp["end"])))
-            for rel in state.get("relations", []):
-                src, dst = local.get(rel["from"]), local.get(rel["to"])
-                if src is None or dst is None:
-                    continue
-                layer = span_rows[src][2]
-                if rel["label"] not in rel_seen.setdefault(layer, []):
-                    rel_seen[layer].append(rel["label"])
-                rel_rows.append((int(u), a, rel["label"], src, dst))
+            spans.add(int(u), a, state.get("spans") or (), state.get("relations") or ())
 
-    ratings = _assemble(len(units), annotators, done, multi, single, schema, span_seen,
-                        rel_seen)
+    ratings = _assemble(len(units), annotators, done, multi, single, schema, spans.labels,
+                        spans.relation_labels)
+    ratings.warnings = spans.warnings + ratings.warnings
     unit_length = np.zeros(len(units), np.int64)
     if ratings.span:  # lengths only matter to span agreement: skip the text scan otherwise
         keys, lengths = store.unit_lengths(base)
         pos = positions(keys)
         found = pos >= 0
         unit_length[pos[found]] = lengths[found]
-    attach_spans(ratings, unit_length, span_rows, rel_rows)
+    attach_spans(ratings, unit_length, spans)
     return ratings

@@ -1,8 +1,9 @@
 """Ratings: who rated which unit how, as compact numpy arrays.
 
-Two builders fill the same structure: `build_ratings` from export records (one pass)
-and `ratings_from_columns` from unit-index arrays (the store's fast path). Both go
-through `_assemble`, so the two paths cannot drift apart.
+Three builders fill the same structure: `build_ratings` from export records (one pass),
+`ratings_from_columns` from unit-index arrays, and `from_store.ratings_from_store` from
+the project store. All go through `_assemble`, and the two that see spans read them
+through `SpanRows`, so the paths cannot drift apart.
 
 Decisions (see docs/agreement.md):
 - A unit counts as rated by an annotator only when the annotator marked it done; then
@@ -337,10 +338,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
     done: dict[str, list[int]] = {a: [] for a in annotators}
     multi: dict[str, dict[str, dict[str, list[int]]]] = {}
     single: dict[str, dict[str | None, dict[str, list[int]]]] = {}
-    span_seen: dict[str, list[str]] = {}
-    rel_seen: dict[str, list[str]] = {}
-    span_rows: list[tuple[int, str, str, str, int, int]] = []
-    rel_rows: list[tuple[int, str, str, int, int]] = []  # unit, annotator, label, src, dst
+    spans = SpanRows(kinds, warnings)
 
     for (u, name), ann in chosen.items():
         done[name].append(u)
@@ -369,33 +367,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
                 per = single.setdefault(layer, {})
                 if value is not None:
                     per.setdefault(_name(value), {}).setdefault(name, []).append(u)
-        local: dict[str, int] = {}
-        for sp in ann.get("spans") or ():
-            layer = _name(sp.get("layer"))
-            kind = kinds.setdefault(layer, "span")
-            if kind != "span":
-                warnings.append(f"span in non-span layer {layer!r}; ignored")
-                continue
-            label = _name(sp.get("label"))
-            labels = span_seen.setdefault(layer, [])
-            if label not in labels:
-                labels.append(label)
-            local[str(sp.get("id"))] = len(span_rows)
-            span_rows.append(
-                (u, name, layer, label, int(sp.get("start") or 0), int(sp.get("end") or 0))
-            )
-        for rel in ann.get("relations") or ():
-            src, dst = local.get(str(rel.get("from"))), local.get(str(rel.get("to")))
-            if src is None or dst is None:
-                warnings.append(f"relation {_name(rel.get('label'))!r} points to a missing span; "
-                                "ignored")
-                continue
-            layer = span_rows[src][2]
-            label = _name(rel.get("label"))
-            rels = rel_seen.setdefault(layer, [])
-            if label not in rels:
-                rels.append(label)
-            rel_rows.append((u, name, label, src, dst))
+        spans.add(u, name, ann.get("spans") or (), ann.get("relations") or ())
 
     as_arr = {a: np.asarray(v, np.int64) for a, v in done.items()}
     multi_arr = {
@@ -411,22 +383,67 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
         for lay, labs in single.items()
     }
     ratings = _assemble(
-        n_units, annotators, as_arr, multi_arr, single_arr, schema, span_seen, rel_seen
+        n_units, annotators, as_arr, multi_arr, single_arr, schema, spans.labels,
+        spans.relation_labels,
     )
     ratings.warnings = warnings + ratings.warnings
-    attach_spans(ratings, lengths, span_rows, rel_rows)
+    attach_spans(ratings, lengths, spans)
     return ratings
 
 
+@dataclass
+class SpanRows:
+    """Spans and relations of done annotations as read, for `attach_spans`. Export records
+    and the store both go through `add`, so they read spans alike.
+
+    `kinds` (layer -> kind) and `warnings` are shared with the caller: a layer first seen
+    with spans becomes a span layer, and warnings keep the order of the input."""
+
+    kinds: dict[str, str]
+    warnings: list[str]
+    spans: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)
+    relations: list[tuple[int, str, str, int, int]] = field(default_factory=list)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # span layer -> its labels
+    relation_labels: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, u: int, name: str, spans: Iterable[dict], relations: Iterable[dict]) -> None:
+        """One annotation's spans (rows: unit, annotator, layer, label, start, end) and
+        relations (rows: unit, annotator, label, source row, target row)."""
+        local: dict[str, int] = {}
+        for sp in spans:
+            layer = _name(sp.get("layer"))
+            if self.kinds.setdefault(layer, "span") != "span":
+                self.warnings.append(f"span in non-span layer {layer!r}; ignored")
+                continue
+            label = _name(sp.get("label"))
+            labels = self.labels.setdefault(layer, [])
+            if label not in labels:
+                labels.append(label)
+            local[str(sp.get("id"))] = len(self.spans)
+            self.spans.append(
+                (u, name, layer, label, int(sp.get("start") or 0), int(sp.get("end") or 0))
+            )
+        for rel in relations:
+            src, dst = local.get(str(rel.get("from"))), local.get(str(rel.get("to")))
+            if src is None or dst is None:
+                self.warnings.append(
+                    f"relation {_name(rel.get('label'))!r} points to a missing span; ignored"
+                )
+                continue
+            layer = self.spans[src][2]
+            label = _name(rel.get("label"))
+            rels = self.relation_labels.setdefault(layer, [])
+            if label not in rels:
+                rels.append(label)
+            self.relations.append((u, name, label, src, dst))
+
+
 def attach_spans(
-    ratings: Ratings,
-    lengths: Sequence[int] | np.ndarray,
-    span_rows: list[tuple[int, str, str, str, int, int]],
-    rel_rows: list[tuple[int, str, str, int, int]],
+    ratings: Ratings, lengths: Sequence[int] | np.ndarray, collected: SpanRows
 ) -> None:
-    """Fill the span and relation tables of `ratings` (built by `_assemble` with the same
-    span labels). span_rows: (unit, annotator, layer, label, start, end); rel_rows:
-    (unit, annotator, label, source row, target row) indexing span_rows."""
+    """Fill the span and relation tables of `ratings` (built by `_assemble` with the span
+    labels of `collected`) from the rows collected."""
+    span_rows, rel_rows = collected.spans, collected.relations
     ratings.unit_length = np.asarray(lengths, np.int64)
     ratings.has_span_data = True
     a_index = {a: i for i, a in enumerate(ratings.annotators)}
