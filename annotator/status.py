@@ -4,9 +4,6 @@ listed, never dropped."""
 
 from __future__ import annotations
 
-import os
-
-from annotator.errors import StoreError
 from annotator.schema import LabelSchema
 from annotator.store.sqlite import SQLiteStore
 
@@ -40,17 +37,8 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
     per_doc: dict[str, dict[str, int]] = {}
     summary = []
     problems = []
-    journals: list = []
-    damaged: list[dict] = []
-    private = []
-    for name in store.annotators():
-        if not os.access(store.root / "journals" / f"{name}.db", os.R_OK):
-            private.append(name)
-            continue
-        try:
-            journals.append(store.journal(name))
-        except StoreError as exc:
-            damaged.append({"annotator": name, "problem": str(exc)})
+    journals, private, failed = store.readable_journals()
+    damaged = [{"annotator": name, "problem": str(exc)} for name, exc in failed.items()]
     annotators = [j.annotator for j in journals]
     for j in journals:
         name = j.annotator

@@ -378,14 +378,11 @@ class SQLiteStore:
 
     def _annotated(self, units: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
         out = []
-        for name in self.annotators():
-            try:
-                j = self.journal(name)
-            except (StoreError, OSError):
-                continue  # private or damaged: its annotations are kept all the same
+        # A private or damaged journal is passed over: its annotations are kept all the same.
+        for j in self.readable_journals()[0]:
             for doc_id, idx in units:
                 if j.state(doc_id, idx) is not None:
-                    out.append((doc_id, idx, name))
+                    out.append((doc_id, idx, j.annotator))
         return out
 
     @_guarded
@@ -516,21 +513,28 @@ class SQLiteStore:
             j.schema = schema
         return j
 
-    def readable_journals(self) -> tuple[list[SQLiteJournal], list[str]]:
-        """(journals this user may read, names of those kept private: blind annotation)."""
-        out, private = [], []
+    def readable_journals(self) -> tuple[list[SQLiteJournal], list[str],
+                                         dict[str, StoreError | OSError]]:
+        """Every annotator's journal this user may read, opened: (the journals, names of
+        those kept private (blind annotation), {name: why it could not be opened} for
+        those that could not (damaged))."""
+        out, private, failed = [], [], {}
         for name in self.annotators():
-            path = self.root / "journals" / f"{name}.db"
-            if not os.access(path, os.R_OK):
+            if not os.access(self.root / "journals" / f"{name}.db", os.R_OK):
                 private.append(name)
                 continue
-            out.append(self.journal(name))
-        return out, private
+            try:
+                out.append(self.journal(name))
+            except (StoreError, OSError) as exc:
+                failed[name] = exc
+        return out, private, failed
 
     def reading_journals(self) -> list[SQLiteJournal]:
-        """Every journal, for export and agreement: a private one is an error (a result
-        silently missing an annotator would be wrong)."""
-        journals, private = self.readable_journals()
+        """Every journal, for export and agreement: a damaged or private one is an error
+        (a result silently missing an annotator would be wrong)."""
+        journals, private, failed = self.readable_journals()
+        if failed:
+            raise next(iter(failed.values()))
         if private:
             raise StoreError(
                 f"cannot read the journal(s) of {', '.join(private)}: annotation is blind, "
