@@ -79,6 +79,7 @@ class AnnotateScreen(Screen):
         self._index: ProposalIndex | None = None
         self.last_search: str | None = None
         self._focus_time = time.monotonic()
+        self._saved_at: tuple[str, int] | None = None  # the position the journal holds
         # Why the last write failed (disk full ...), shown until a write succeeds.
         self.save_error: str | None = None
         self._bind_schema_keys()
@@ -103,7 +104,7 @@ class AnnotateScreen(Screen):
 
     def _start(self) -> tuple[str, int]:
         """Where this annotator stopped, else the first unit they have not annotated."""
-        pos = self.journal.position()
+        pos = self._saved_at = self.journal.position()
         if pos is not None:
             doc = self.store.document(pos[0])
             if doc is not None and doc.first_unit <= pos[1] <= doc.last_unit:
@@ -157,8 +158,10 @@ class AnnotateScreen(Screen):
         self.proposals = self._proposals()
         self._open = None
         self._focus_time = time.monotonic()
-        with contextlib.suppress(StoreError):  # the move stands; the status line warns
-            self._store_call(self.journal.set_position, self.doc.id, self.unit)
+        if (self.doc.id, self.unit) != self._saved_at:  # not at start-up: it is there
+            with contextlib.suppress(StoreError):  # the move stands; the status line warns
+                self._store_call(self.journal.set_position, self.doc.id, self.unit)
+                self._saved_at = (self.doc.id, self.unit)
         d, u = self.doc, self.unit
         prev = (self.text(u - 1), self._done(u - 1)) if u > d.first_unit else None
         nxt = (self.text(u + 1), self._done(u + 1)) if u < d.last_unit else None
