@@ -9,6 +9,7 @@ import warnings
 import krippendorff
 import numpy as np
 import pytest
+from agreement_records import labels, schema_of
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,7 @@ from annotator.agreement import (
     percent_agreement,
     ratings_from_columns,
 )
-from annotator.schema import Label, LabelSchema, Layer
+from annotator.schema import Layer
 
 MISSING = None
 
@@ -183,18 +184,16 @@ def test_cohen_against_brute_force(data):
     assert close(cohen_kappa_table(table).value, bf_cohen(rows, q))
 
 
-def records_from_rows(rows, raters, layer="v", multi=False):
+def records_from_rows(rows, raters):
+    """One export record per row; rater r's value v as single layer "v": c{v}, 0 = no label."""
     records = []
     for u, row in enumerate(rows):
         anns = []
         for name, v in zip(raters, row, strict=True):
             if v is None:
                 continue
-            if multi:
-                value = [f"l{k}" for k in range(3) if (v >> k) & 1]
-            else:
-                value = None if v == 0 else f"c{v}"
-            anns.append({"annotator": name, "status": "done", "labels": {layer: value}})
+            value = None if v == 0 else f"c{v}"
+            anns.append({"annotator": name, "status": "done", "labels": {"v": value}})
         records.append({"doc_id": "d", "paragraph": u, "text": "t", "annotations": anns})
     return records
 
@@ -205,12 +204,7 @@ def test_report_single_layer_matches_brute_force(data):
     """Through records and the report: value 0 is "no label chosen", a category of its own."""
     rows, q = data
     raters = [f"r{i}" for i in range(len(rows[0]))]
-    schema = LabelSchema(
-        id="s",
-        version=1,
-        title="s",
-        layers=(Layer("v", "v", "single", tuple(Label(f"c{k}", f"c{k}") for k in range(1, q))),),
-    )
+    schema = schema_of(Layer("v", "v", "single", labels(*(f"c{k}" for k in range(1, q)))))
     rep = compute_report(
         build_ratings(records_from_rows(rows, raters), schema), schema, bootstrap=0
     )
@@ -240,14 +234,9 @@ def test_report_single_layer_matches_brute_force(data):
 def test_records_and_columns_give_identical_reports(data):
     rows, q = data
     raters = [f"r{i}" for i in range(len(rows[0]))]
-    schema = LabelSchema(
-        id="s",
-        version=1,
-        title="s",
-        layers=(
-            Layer("m", "m", "multi", tuple(Label(f"l{k}", f"l{k}") for k in range(3))),
-            Layer("s", "s", "single", tuple(Label(f"c{k}", f"c{k}") for k in range(1, 8))),
-        ),
+    schema = schema_of(
+        Layer("m", "m", "multi", labels(*(f"l{k}" for k in range(3)))),
+        Layer("s", "s", "single", labels(*(f"c{k}" for k in range(1, 8)))),
     )
     records = []
     done = {r: [] for r in raters}

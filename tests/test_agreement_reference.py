@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from agreement_records import labels, schema_of
 
 from annotator.agreement import (
     brennan_prediger,
@@ -23,7 +24,7 @@ from annotator.agreement import (
     table_to_counts,
     unitized_alpha,
 )
-from annotator.schema import Label, LabelSchema, Layer
+from annotator.schema import Layer
 
 DATA = Path(__file__).parent / "data" / "agreement"
 
@@ -87,12 +88,7 @@ def test_k2011_through_records_and_report(k2011):
             if row[u] is not None:
                 anns.append({"annotator": o, "status": "done", "labels": {"v": str(row[u])}})
         records.append({"doc_id": "k", "paragraph": u, "text": "", "annotations": anns})
-    schema = LabelSchema(
-        id="k",
-        version=1,
-        title="k",
-        layers=(Layer("v", "v", "single", tuple(Label(str(i), str(i)) for i in range(1, 6))),),
-    )
+    schema = schema_of(Layer("v", "v", "single", labels(*(str(i) for i in range(1, 6)))), id="k")
     rep = compute_report(build_ratings(records, schema), schema, bootstrap=0)
     lay = rep["layers"]["v"]
     assert lay["krippendorff_alpha"] == pytest.approx(

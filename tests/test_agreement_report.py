@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from agreement_records import annotation
+from agreement_records import QUOTES, annotation
 
 from annotator.agreement import (
     build_ratings,
@@ -19,7 +19,7 @@ from annotator.agreement import (
     ratings_from_columns,
 )
 from annotator.agreement.bootstrap import bootstrap_alpha, rng_for
-from annotator.schema import Label, LabelSchema, Layer, Relation
+from annotator.schema import Label, LabelSchema, Layer
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "agreement-report.schema.json"
 
@@ -35,13 +35,7 @@ SCHEMA = LabelSchema(
             (Label("sov", "S"), Label("agg", "A"), Label("unused", "U")),
         ),
         Layer("stance", "Stance", "single", (Label("pos", "P"), Label("neg", "N"))),
-        Layer(
-            "quotes",
-            "Quotes",
-            "span",
-            (Label("quote", "Q"), Label("source", "S")),
-            relations=(Relation("attributed_to", "AT", ("quote",), ("source",)),),
-        ),
+        QUOTES,
     ),
 )
 

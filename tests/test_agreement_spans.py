@@ -7,30 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-from agreement_records import annotation
+from agreement_records import QUOTES, annotation, labels, schema_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotator.agreement import build_ratings, compute_report, unitized_alpha_sections
 from annotator.agreement.spans import greedy_overlap_matches
-from annotator.schema import Label, LabelSchema, Layer, Relation
+from annotator.schema import Layer
 
 DATA = Path(__file__).parent / "data" / "agreement"
 
-SCHEMA = LabelSchema(
-    id="q",
-    version=1,
-    title="q",
-    layers=(
-        Layer(
-            "quotes",
-            "Quotes",
-            "span",
-            (Label("quote", "Q"), Label("source", "S")),
-            relations=(Relation("attributed_to", "AT", ("quote",), ("source",)),),
-        ),
-    ),
-)
+SCHEMA = schema_of(QUOTES, id="q")
 
 
 def ann(name, spans, relations=()):
@@ -113,12 +100,7 @@ def test_relation_to_missing_span_is_ignored_with_warning():
 def test_unitized_alpha_through_report_reproduces_k2004():
     ref = json.loads((DATA / "krippendorff_unitized_alpha.json").read_text())["k2004_p254"]
     begin, length = ref["continuum"]["begin"], ref["continuum"]["length"]
-    schema = LabelSchema(
-        id="k",
-        version=1,
-        title="k",
-        layers=(Layer("u", "u", "span", (Label("c", "c"), Label("k", "k"))),),
-    )
+    schema = schema_of(Layer("u", "u", "span", labels("c", "k")), id="k")
 
     def obs(name, units):
         return {
