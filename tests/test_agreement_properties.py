@@ -27,8 +27,6 @@ from annotator.agreement import (
 )
 from annotator.schema import Layer
 
-MISSING = None
-
 
 @st.composite
 def rating_matrices(draw, min_raters=2, max_raters=5, max_cats=4, max_units=25):

@@ -8,10 +8,6 @@ NULL = "—"
 def _fmt(value: object) -> str:
     if value is None:
         return NULL
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, list) and len(value) == 2:
