@@ -190,8 +190,18 @@ def _damaged(path: Path, why: object) -> StoreError:
         "(`annotator status --check` tests every journal)", path)
 
 
+@contextlib.contextmanager
+def _store_errors(path: Path, lost: str = "") -> Iterator[None]:
+    """SQLite errors in the block become a StoreError naming `path` (`_store_error`)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _store_error(path, exc, lost) from None
+
+
 def _guarded(method):
-    """SQLite errors while reading become a StoreError naming the file (`self.path`)."""
+    """SQLite errors while reading become a StoreError naming the file (`self.path`).
+    Written out, not `_store_errors`: every read passes here."""
     if inspect.isgeneratorfunction(method):
         @functools.wraps(method)
         def generator(self, *args, **kwargs):
@@ -258,11 +268,9 @@ class SQLiteStore:
         problem = check_database_file(corpus)
         if problem:
             raise _damaged(corpus, problem)
-        try:
+        with _store_errors(corpus):
             self.conn = _connect(corpus)
             self.conn.executescript(CORPUS_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise _store_error(corpus, exc) from None
         # SQLite's lower() folds ASCII only; search must find "Österreich" too.
         self.conn.create_function("fold", 1, str.casefold, deterministic=True)
         # Identifies this corpus database: journals key units by its document keys and
@@ -282,12 +290,10 @@ class SQLiteStore:
         started = []
         try:
             for path, conn in conns:
-                try:
+                with _store_errors(path):
                     conn.execute("BEGIN")
                     started.append(conn)
                     conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # the snapshot starts
-                except sqlite3.Error as exc:
-                    raise _store_error(path, exc) from None
             yield
         finally:
             for conn in started:
@@ -569,23 +575,22 @@ class SQLiteJournal:
         st = self.path.stat()
         # Ours to write: we own it (root may read anyone's, but writes none of theirs).
         self.readonly = st.st_uid != os.geteuid() or not os.access(self.path, os.W_OK)
-        try:
-            if not self.readonly:
-                _set_mode(self.path, mode)
-            self.conn = _connect(self.path, self.readonly)
-            if self.readonly:
-                self.conn.execute("SELECT count(*) FROM meta").fetchone()
-            else:
-                self.conn.executescript(JOURNAL_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise _store_error(self.path, exc) from None
         self._keys: dict[str, int] = {}
         self._codes: dict[tuple[str, str], int] = {}
+        if not self.readonly:
+            _set_mode(self.path, mode)
+        with _store_errors(self.path):
+            self.conn = _connect(self.path, self.readonly)
         try:
-            self._rekey_if_needed()
-        except sqlite3.Error as exc:
-            self.conn.close()
-            raise _store_error(self.path, exc) from None
+            with _store_errors(self.path):
+                if self.readonly:
+                    self.conn.execute("SELECT count(*) FROM meta").fetchone()
+                else:
+                    self.conn.executescript(JOURNAL_SCHEMA)
+                self._rekey_if_needed()
+        except StoreError:
+            self.conn.close()  # a journal that failed to open holds no connection
+            raise
 
     def _rekey_if_needed(self) -> None:
         """Units are stored with the corpus's integer document keys (for fast joins).
@@ -737,11 +742,9 @@ class SQLiteJournal:
         return Change(doc_id, unit, state or {}, seq)
 
     def set_position(self, doc_id: str, unit: int) -> None:
-        try:
+        with _store_errors(self.path, "where you are was not saved"):
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
                               (json.dumps([doc_id, unit]),))
-        except sqlite3.Error as exc:
-            raise _store_error(self.path, exc, "where you are was not saved") from None
 
     # -- one session per annotator ----------------------------------------------------
     def claim(self) -> None:
