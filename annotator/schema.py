@@ -359,33 +359,13 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
     return problems
 
 
-def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]:
-    # Messages quote the file's keys and values: printing a Problem makes their
-    # controls visible and cuts long ones (errors.Problem.__str__).
-    spath = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return [Problem(spath, 0, 0, f"cannot read file: {exc.strerror or exc}")], None, b""
-    try:
-        from annotator.yamlload import load_yaml_bytes  # here: start-up may skip YAML
-
-        doc = load_yaml_bytes(raw, spath)
-    except InputError as exc:
-        return exc.problems, None, raw
+def _problems(doc: YamlDocument) -> list[Problem]:
+    """Every problem of a parsed label schema, in file order; [] when it is valid.
+    Messages quote the file's keys and values: printing a Problem makes their controls
+    visible and cuts long ones (errors.Problem.__str__)."""
     if doc.data is None:
-        return (
-            [
-                Problem(
-                    spath,
-                    1,
-                    1,
-                    "the file is empty: a label schema needs id, version, title and layers",
-                )
-            ],
-            doc,
-            raw,
-        )
+        return [Problem(doc.path, 1, 1,
+                        "the file is empty: a label schema needs id, version, title and layers")]
     problems: list[Problem] = []
     errors = list(_validator().iter_errors(doc.data))
     typos = _typo_targets(errors)
@@ -393,14 +373,17 @@ def _check(path: str | Path) -> tuple[list[Problem], YamlDocument | None, bytes]
         problems.extend(_schema_error_problems(doc, err, typos))
     problems.extend(_semantic_problems(doc))
     # Deduplicate and order by position so the output reads top to bottom.
-    problems = sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
-    return problems, doc, raw
+    return sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
 
 
 def validate_schema_file(path: str | Path) -> list[Problem]:
     """Every problem of a label-schema file, located; [] when valid. Never raises for
     invalid content."""
-    return _check(path)[0]
+    try:
+        load_schema(path)
+    except InputError as exc:
+        return exc.problems
+    return []
 
 
 # --------------------------------------------------------------------------- loading
@@ -477,18 +460,28 @@ def load_schema(path: str | Path, cache: ParseCache | None = None) -> LabelSchem
 
     With a `cache`, a file whose exact bytes validated before is rebuilt from its cached
     parse: no YAML parser and no JSON Schema pass at start-up."""
-    if cache is not None:
+    try:
         raw = Path(path).read_bytes()
-        data = cache.get(raw)
-        if data is not None:
-            return _build_schema(data, Path(path), hashlib.sha256(raw).hexdigest())
-    problems, doc, raw = _check(path)
+    except OSError as exc:
+        raise InputError(Problem(str(path), 0, 0,
+                                 f"cannot read file: {exc.strerror or exc}")) from None
+    data = cache.get(raw) if cache is not None else None
+    if data is not None:
+        return _build_schema(data, Path(path), hashlib.sha256(raw).hexdigest())
+    from annotator.yamlload import load_yaml_bytes  # here: start-up may skip YAML
+
+    return _validated(load_yaml_bytes(raw, str(path)), raw, Path(path), cache)
+
+
+def _validated(doc: YamlDocument, raw: bytes, path: Path,
+               cache: ParseCache | None = None) -> LabelSchema:
+    """The schema of a parsed file (`raw` its bytes); InputError when it is invalid."""
+    problems = _problems(doc)
     if problems:
         raise InputError(problems)
-    assert doc is not None  # no problems means the YAML parsed
     if cache is not None:
         cache.put(raw, doc.data)
-    return _build_schema(doc.data, Path(path), hashlib.sha256(raw).hexdigest())
+    return _build_schema(doc.data, path, hashlib.sha256(raw).hexdigest())
 
 
 def find_schema(
@@ -501,16 +494,18 @@ def find_schema(
     skipped: they cannot be the schema an export names."""
     from annotator.yamlload import load_yaml_bytes
 
-    fallback: Path | None = None
+    fallback: tuple[YamlDocument, bytes, Path] | None = None
     for d in search_dirs:
         for candidate in sorted(Path(d).glob("*.yaml")):
             try:
-                data = load_yaml_bytes(candidate.read_bytes(), str(candidate)).data
+                raw = candidate.read_bytes()
+                doc = load_yaml_bytes(raw, str(candidate))
             except (InputError, OSError):
                 continue
+            data = doc.data
             if not isinstance(data, dict) or data.get("id") != schema_id:
                 continue
             if version is None or str(data.get("version")) == str(version):
-                return load_schema(candidate)
-            fallback = fallback or candidate
-    return load_schema(fallback) if fallback else None
+                return _validated(doc, raw, candidate)
+            fallback = fallback or (doc, raw, candidate)
+    return _validated(*fallback) if fallback else None
