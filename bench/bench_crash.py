@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_crash_safety import SEED, CrashError, CrashRun, make_project  # noqa: E402
+from test_crash_safety import HEIGHT, SEED, WIDTH, CrashError, CrashRun, make_project  # noqa: E402
 from tmux_harness import Tmux, have_tmux  # noqa: E402
 
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     aborted = None
     with tempfile.TemporaryDirectory(prefix="bench-crash-") as tmp, \
-            Tmux("bench-crash", width=100, height=50) as tmux:
+            Tmux("bench-crash", width=WIDTH, height=HEIGHT) as tmux:
         run = CrashRun(make_project(Path(tmp)), tmux, who="bench", seed=args.seed,
                        strict=False, log=print if args.log else None)
         t0 = time.monotonic()

@@ -679,9 +679,8 @@ def _labels(state: UnitState) -> tuple:
 
 @pytest.fixture
 def tmux(request: pytest.FixtureRequest):
-    t = Tmux(re.sub(r"\W", "", request.node.name)[:24], width=WIDTH, height=HEIGHT)
-    yield t
-    t.close()
+    with Tmux.for_test(request, width=WIDTH, height=HEIGHT) as t:
+        yield t
 
 
 def _crash_run(tmp_path: Path, tmux: Tmux, kills: int, seed: int) -> Stats:
@@ -715,11 +714,14 @@ def _after_signal(run: CrashRun, frame: str, inflight: str, nxt: Model, event: b
     run.launch()
 
 
-def _type_then_inflight(run: CrashRun) -> tuple[str, Model, bool]:
+def _type_then_inflight(run: CrashRun) -> tuple[str, Model, bool, str]:
+    """Eight keys confirmed on screen, then one more sent: (that key, the model after
+    it, whether it stores an event, the screen right after sending it)."""
     run.type_confirmed(8)
     inflight = run.model.choose(run.rng)
     nxt, event = run.model.press(inflight)
-    return inflight, nxt, event
+    run.tmux.send(inflight)
+    return inflight, nxt, event, run.tmux.capture()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
@@ -729,9 +731,7 @@ def test_signal_exits_cleanly_and_keeps_everything(tmp_path: Path, tmux: Tmux,
     traceback, every shown action stored, the journal sound, reopened at the unit."""
     run = CrashRun(make_project(tmp_path), tmux, seed=SEED + sig)
     run.launch(report_exit=True)
-    inflight, nxt, event = _type_then_inflight(run)
-    tmux.send(inflight)
-    frame = tmux.capture()
+    inflight, nxt, event, frame = _type_then_inflight(run)
     os.kill(run.pid, sig)
     status = tmux.exit_status(timeout=30)
     screen = tmux.capture()
@@ -741,22 +741,28 @@ def test_signal_exits_cleanly_and_keeps_everything(tmp_path: Path, tmux: Tmux,
     assert run.stats.problems == []
 
 
+def _terminal_closes(tmp_path: Path, tmux: Tmux, seed: int, forward_hangup: bool,
+                     gone_within: float) -> None:
+    """The app under a wrapper that outlives its pane (and passes the hang-up on to it
+    or not), one key in flight; tmux closes the pane. The app must be gone within
+    `gone_within` s with exit status 0, nothing shown lost, and reopen at the unit."""
+    run = CrashRun(make_project(tmp_path), tmux, seed=seed)
+    status_file = tmp_path / "exit-status"
+    run.launch(argv=exit_recorder_argv(status_file, run.argv(), forward_hangup=forward_hangup))
+    inflight, nxt, event, frame = _type_then_inflight(run)
+    tmux.kill_session()
+    assert pid_gone(run.pid, timeout=gone_within), "the app outlived its terminal"
+    assert read_exit_file(status_file, timeout=30) == 0
+    _after_signal(run, frame, inflight, nxt, event)
+    assert run.stats.problems == []
+
+
 def test_terminal_hangup_exits_cleanly_and_keeps_everything(tmp_path: Path,
                                                             tmux: Tmux) -> None:
     """The SSH link drops: tmux closes the pane, the app gets SIGHUP with its terminal
     gone. It exits 0 (recorded by a wrapper that outlives the pane), and nothing shown
     is lost."""
-    run = CrashRun(make_project(tmp_path), tmux, seed=SEED + 99)
-    status_file = tmp_path / "exit-status"
-    run.launch(argv=exit_recorder_argv(status_file, run.argv()))
-    inflight, nxt, event = _type_then_inflight(run)
-    tmux.send(inflight)
-    frame = tmux.capture()
-    tmux.kill_session()
-    assert pid_gone(run.pid, timeout=30), "the app outlived its terminal"
-    assert read_exit_file(status_file, timeout=30) == 0
-    _after_signal(run, frame, inflight, nxt, event)
-    assert run.stats.problems == []
+    _terminal_closes(tmp_path, tmux, SEED + 99, forward_hangup=True, gone_within=30)
 
 
 def test_terminal_gone_without_sighup_the_app_exits(tmp_path: Path, tmux: Tmux) -> None:
@@ -765,14 +771,4 @@ def test_terminal_gone_without_sighup_the_app_exits(tmp_path: Path, tmux: Tmux) 
     without passing it on. Reads of the dead terminal then return end-of-file at once;
     the app must notice and leave (exit 0, everything stored), not spin on it for ever
     (Textual's input thread does: half a core) holding the annotator's session lock."""
-    run = CrashRun(make_project(tmp_path), tmux, seed=SEED + 7)
-    status_file = tmp_path / "exit-status"
-    run.launch(argv=exit_recorder_argv(status_file, run.argv(), forward_hangup=False))
-    inflight, nxt, event = _type_then_inflight(run)
-    tmux.send(inflight)
-    frame = tmux.capture()
-    tmux.kill_session()
-    assert pid_gone(run.pid, timeout=15), "the app outlived its terminal"
-    assert read_exit_file(status_file, timeout=30) == 0
-    _after_signal(run, frame, inflight, nxt, event)
-    assert run.stats.problems == []
+    _terminal_closes(tmp_path, tmux, SEED + 7, forward_hangup=False, gone_within=15)

@@ -57,9 +57,8 @@ def demo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tmux(request: pytest.FixtureRequest):
-    t = Tmux(re.sub(r"\W", "", request.node.name)[:24])
-    yield t
-    t.close()
+    with Tmux.for_test(request) as t:
+        yield t
 
 
 def open_app(tmux: Tmux, project: Path, who: str = "alice", *args: str) -> int:
@@ -76,10 +75,6 @@ class Core:
     def __init__(self, project: Path, who: str = "alice"):
         self.store = SQLiteStore(project / ".annotator")
         self.journal = self.store.journal(who)
-
-    def first(self) -> tuple[str, int, str]:
-        doc = self.store.document_at(0)
-        return doc.id, doc.first_unit, self.store.unit(doc.id, doc.first_unit).text
 
     def state(self, doc_id: str, unit: int) -> dict:
         return self.journal.state(doc_id, unit) or {}
@@ -112,6 +107,13 @@ class Core:
         self.close()
 
 
+def first_unit(project: Path) -> tuple[str, int, str]:
+    """(document id, unit, text) of the corpus's first unit, read through the core."""
+    with Core(project) as core:
+        doc = core.store.document_at(0)
+        return doc.id, doc.first_unit, core.store.unit(doc.id, doc.first_unit).text
+
+
 def paced(tmux: Tmux, *keys: str) -> None:
     """Keys at a person's pace: each once the screen has settled after the last."""
     for key in keys:
@@ -132,8 +134,7 @@ def goto(tmux: Tmux, where: str) -> None:
 
 def test_tag_span_quote_link_quit_and_resume(tmux: Tmux, demo: Path) -> None:
     open_app(tmux, demo)
-    with Core(demo) as core:
-        doc_id, unit, text = core.first()
+    doc_id, unit, text = first_unit(demo)
 
     # a paragraph label by its hotkey (schema: s = sovereignty)
     tmux.send("s")
@@ -202,8 +203,7 @@ def test_tag_span_quote_link_quit_and_resume(tmux: Tmux, demo: Path) -> None:
 
 def test_sigkill_after_a_shown_keypress_loses_nothing(tmux: Tmux, demo: Path) -> None:
     pid = open_app(tmux, demo)
-    with Core(demo) as core:
-        doc_id, unit, _ = core.first()
+    doc_id, unit, _ = first_unit(demo)
     tmux.send("s")
     tmux.wait_for(SOVEREIGNTY_ON)
     kill9(pid)  # the moment it is shown
@@ -217,8 +217,7 @@ def test_sigkill_right_after_keypresses(tmux: Tmux, demo: Path) -> None:
     """Killed with keys in flight: what the last screen showed is stored, and the
     journal is consistent whatever was cut off."""
     pid = open_app(tmux, demo)
-    with Core(demo) as core:
-        doc_id, unit, _ = core.first()
+    doc_id, unit, _ = first_unit(demo)
     tmux.send("e", "1", "Enter", "y")
     kill9(pid)  # no waiting
     assert pid_gone(pid)
@@ -236,8 +235,7 @@ def test_sigkill_right_after_keypresses(tmux: Tmux, demo: Path) -> None:
 
 def test_sighup_exits_and_keeps_the_journal(tmux: Tmux, demo: Path) -> None:
     pid = open_app(tmux, demo)
-    with Core(demo) as core:
-        doc_id, unit, _ = core.first()
+    doc_id, unit, _ = first_unit(demo)
     tmux.send("s")
     tmux.wait_for(SOVEREIGNTY_ON)
     tmux.send("j")
@@ -254,8 +252,7 @@ def test_keys_typed_in_a_burst_apply_in_order(tmux: Tmux, demo: Path) -> None:
     """Over a slow SSH link keys arrive in bursts; each must act in the order typed:
     v w W S must give the same span as typed slowly (the second word)."""
     open_app(tmux, demo)
-    with Core(demo) as core:
-        doc_id, unit, text = core.first()
+    doc_id, unit, text = first_unit(demo)
     tmux.send("v", "w", "W", "S")  # no waiting between keys
     tmux.wait_for(COUNT("Source", 1))
     tmux.send("q")

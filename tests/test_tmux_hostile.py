@@ -178,9 +178,8 @@ def hostile_schema(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tmux(request: pytest.FixtureRequest):
-    t = RecordingTmux(re.sub(r"\W", "", request.node.name)[:24])
-    yield t
-    t.close()
+    with RecordingTmux.for_test(request) as t:
+        yield t
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Self
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,12 @@ class Tmux:
                      "set -g escape-time 10\n"
                      "set -g status off\n")
         self.conf = conf
+
+    @classmethod
+    def for_test(cls, request: Any, **kwargs: Any) -> Self:
+        """One named after the test of a pytest `request` (use it as a context manager
+        in a fixture: closed after the test)."""
+        return cls(re.sub(r"\W", "", request.node.name)[:24], **kwargs)
 
     # -- plumbing ------------------------------------------------------------------
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
