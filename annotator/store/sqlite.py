@@ -471,13 +471,6 @@ class SQLiteStore:
         return [Unit(doc_id, i, t, s) for i, t, s in rows]
 
     @_guarded
-    def iter_units(self) -> Iterator[tuple[DocInfo, Unit]]:
-        """Every unit in document order (streams; for export)."""
-        for doc in self.iter_documents():
-            for u in self.units(doc.id):
-                yield doc, u
-
-    @_guarded
     def old_text(self, doc_id: str, index: int, sha: str) -> str | None:
         """The text a unit had when it was annotated, if a re-import replaced it."""
         row = self.conn.execute(
@@ -840,11 +833,6 @@ class SQLiteJournal:
     def done_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM units WHERE status = 'done'"
                                  ).fetchone()[0]
-
-    @_guarded
-    def done_units(self, doc_id: str) -> set[int]:
-        return {r[0] for r in self.conn.execute(
-            "SELECT unit FROM units WHERE doc_id = ? AND status = 'done'", (doc_id,))}
 
     @_guarded
     def position(self) -> tuple[str, int] | None:
