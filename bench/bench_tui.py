@@ -175,21 +175,9 @@ def build_big_store(docs: int) -> Path:
 
 # --- keypress to repaint -------------------------------------------------------------
 
-def find_app_class():
-    from annotator.tui import app as tui_app  # first: it sets Textual's frame rate
-
-    from textual.app import App  # isort: skip
-
-    for name in dir(tui_app):
-        obj = getattr(tui_app, name)
-        if isinstance(obj, type) and issubclass(obj, App) and obj is not App \
-                and obj.__module__ == tui_app.__name__:
-            return obj
-    raise RuntimeError("no App subclass in annotator.tui.app")
-
-
 async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]:
-    import annotator.tui  # noqa: F401  first, as in `annotator annotate`: sets the frame rate
+    # annotator.tui first, as in `annotator annotate`: it sets Textual's frame rate
+    from annotator.tui.app import AnnotatorApp  # isort: skip
     from textual import events  # isort: skip
 
     from annotator.project import Project
@@ -197,8 +185,7 @@ async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]
     proj = Project(project)
     schema = proj.load_schema()
     journal = proj.store.journal("bench-keys", schema)
-    app_cls = find_app_class()
-    app = app_cls(proj.store, journal, schema)
+    app = AnnotatorApp(proj.store, journal, schema)
     label = schema.layers[0].labels[0]
     key = label.key
     writes = {"n": 0}
