@@ -489,12 +489,11 @@ def find_schema(
     search_dirs: Iterable[str | Path],
     version: int | str | None = None,
 ) -> LabelSchema | None:
-    """The label schema among `DIR/*.yaml` whose `id` is schema_id (preferring one whose
-    version matches, when given); None when there is none. Files that do not parse are
-    skipped: they cannot be the schema an export names."""
+    """The first label schema among `DIR/*.yaml` whose `id` is schema_id (and whose
+    version is `version`, when given); None when there is none. Files that do not parse
+    are skipped: they cannot be the schema an export names."""
     from annotator.yamlload import load_yaml_bytes
 
-    fallback: tuple[YamlDocument, bytes, Path] | None = None
     for d in search_dirs:
         for candidate in sorted(Path(d).glob("*.yaml")):
             try:
@@ -507,5 +506,4 @@ def find_schema(
                 continue
             if version is None or str(data.get("version")) == str(version):
                 return _validated(doc, raw, candidate)
-            fallback = fallback or (doc, raw, candidate)
-    return _validated(*fallback) if fallback else None
+    return None

@@ -71,10 +71,7 @@ def schema_for_export(ref: dict, project_dir: str | Path | None = None
     """The label schema an export record names ({"id", "version"}), from the project's
     `schemas/` or the shipped ones; None unless that exact version is there."""
     root = Path(project_dir) if project_dir else Path.cwd()
-    found = find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
-    if found is None or str(found.version) != str(ref["version"]):
-        return None
-    return found
+    return find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
 
 
 def validate_export(path: Path, schema: str | Path | None = None,
