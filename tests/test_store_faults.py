@@ -39,13 +39,27 @@ def toggles(n: int) -> list[dict]:
             for i in range(n)]
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    """A project with the demo corpus imported, and two annotators' work in it."""
-    project = tmp_path / "proj"
+def demo_project(project: Path) -> Path:
+    """A new project at `project` with the demo corpus imported."""
     shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
     (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
     assert run_cli("import", "corpora/demo", cwd=project).returncode == 0
+    return project
+
+
+def assert_journal_holds(project: Path, name: str, events: int) -> None:
+    """`name`'s journal holds exactly `events` events, and replays to its state."""
+    p = Project(project)
+    j = p.store.journal(name)
+    assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == events
+    assert j.verify() == []
+    p.close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A project with the demo corpus imported, and two annotators' work in it."""
+    project = demo_project(tmp_path / "proj")
     p = Project(project)
     schema = p.load_schema()
     doc = p.store.document_at(0)
@@ -76,6 +90,11 @@ def fill_up(journal) -> None:
     journal.conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
+def make_room(journal) -> None:
+    """Undo `fill_up`: space again."""
+    journal.conn.execute("PRAGMA max_page_count = 1073741823")
+
+
 def test_disk_full_keeps_every_stored_action_and_says_so(demo: Path) -> None:
     p = Project(demo)
     schema = p.load_schema()
@@ -93,7 +112,7 @@ def test_disk_full_keeps_every_stored_action_and_says_so(demo: Path) -> None:
     assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == stored
     assert j.verify() == []
     # space again: the next action is stored
-    j.conn.execute("PRAGMA max_page_count = 1073741823")
+    make_room(j)
     j.apply(doc.id, doc.first_unit, SOV)
     assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == stored + 1
     assert j.verify() == []
@@ -127,7 +146,7 @@ async def test_disk_full_in_the_tui(tmp_path: Path) -> None:
         text = await settled(app, pilot, lambda t: "NOT SAVED" in t)
         assert "NOT SAVED" in text and ("[x] Sovereignty" in text) == on
         assert app.journal.conn.execute("SELECT count(*) FROM events").fetchone()[0] == shown
-        app.journal.conn.execute("PRAGMA max_page_count = 1073741823")
+        make_room(app.journal)
         await keys(app, pilot, "s")
         text = await settled(app, pilot, lambda t: "NOT SAVED" not in t)
         assert screen.save_error is None and "NOT SAVED" not in text
@@ -159,21 +178,13 @@ def toggle_until_not_saved(tmux: Tmux, limit: int = 2000) -> tuple[int, str]:
     return shown, screen
 
 
-def tmux_demo(tmp_path: Path) -> Path:
-    project = tmp_path / "tproj"
-    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
-    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-    assert run_cli("import", "corpora/demo", cwd=project).returncode == 0
-    return project
-
-
 @pytest.mark.tmux
 @pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
 def test_real_file_size_limit_in_a_terminal(tmp_path: Path) -> None:
     """The real entry point with the kernel refusing to let files grow (RLIMIT_FSIZE,
     the same failed write() a full disk gives): the screen says NOT SAVED, the app
     goes on running, and what it showed before is stored."""
-    project = tmux_demo(tmp_path)
+    project = demo_project(tmp_path / "tproj")
     tmux = Tmux("fsize")
     try:
         # 64 KiB more than the files have now: room for a few actions, then EFBIG.
@@ -191,11 +202,7 @@ def test_real_file_size_limit_in_a_terminal(tmp_path: Path) -> None:
         assert pid_gone(pid)
     finally:
         tmux.close()
-    p = Project(project)
-    j = p.store.journal("dora")
-    assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == shown
-    assert j.verify() == []
-    p.close()
+    assert_journal_holds(project, "dora", shown)
 
 
 # --- a damaged journal -----------------------------------------------------------------
@@ -492,11 +499,7 @@ def fill(path: Path, leave: int = 0) -> None:
 @pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
 def test_a_really_full_disk_in_a_terminal(tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", "8m") as disk:
-        project = disk / "proj"
-        shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
-        (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n",
-                                                encoding="utf-8")
-        assert run_cli("import", "corpora/demo", cwd=project).returncode == 0
+        project = demo_project(disk / "proj")
         filler = disk / "filler"
         fill(filler, leave=1024 * 1024)  # room to open the journal and a few actions
         tmux = Tmux("enospc")
@@ -515,11 +518,7 @@ def test_a_really_full_disk_in_a_terminal(tmp_path: Path) -> None:
             assert pid_gone(pid)
         finally:
             tmux.close()
-        p = Project(project)
-        j = p.store.journal("erin")
-        assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == shown + 1
-        assert j.verify() == []
-        p.close()
+        assert_journal_holds(project, "erin", shown + 1)
 
 
 def test_verify_checks_spans_too(demo: Path) -> None:
