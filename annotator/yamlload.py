@@ -265,14 +265,3 @@ def load_yaml_bytes(data: bytes, path: str | Path = "<bytes>") -> YamlDocument:
             )
         ) from None
     return load_yaml_text(text, path)
-
-
-def load_yaml(path: str | Path) -> YamlDocument:
-    """Read and parse a YAML file; every failure is an InputError naming the file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(
-            Problem(str(path), 0, 0, f"cannot read file: {exc.strerror or exc}")
-        ) from None
-    return load_yaml_bytes(data, path)
