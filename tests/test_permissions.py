@@ -117,6 +117,13 @@ TEAM_GID = 100  # "users" on Debian; any group works, the test only needs a numb
 ALICE, BOB = 50001, 50002
 
 
+def become(uid: int) -> None:
+    """In a forked child: be `uid`, in the team's group only."""
+    os.setgroups([TEAM_GID])
+    os.setgid(TEAM_GID)
+    os.setuid(uid)
+
+
 def as_user(uid: int, fn: Callable[[], object]) -> object:
     """Run `fn` in a forked child that has become `uid` (in the team's group only) and
     return what it returned, or raise what it raised. Forked, not exec'd: the
@@ -126,9 +133,7 @@ def as_user(uid: int, fn: Callable[[], object]) -> object:
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(r)
         try:
-            os.setgroups([TEAM_GID])
-            os.setgid(TEAM_GID)
-            os.setuid(uid)
+            become(uid)
             os.umask(0o022)  # a common default: the tool must not depend on it
             result: object = ("ok", fn())
         except BaseException as exc:  # noqa: BLE001 - sent to the parent
@@ -157,9 +162,7 @@ def start_as_user(uid: int, fn: Callable[[], object], until: Callable[[], object
         os.close(r)
         os.close(go_w)
         try:
-            os.setgroups([TEAM_GID])
-            os.setgid(TEAM_GID)
-            os.setuid(uid)
+            become(uid)
             fn()
             os.write(w, b"ready")
             os.read(go_r, 1)
