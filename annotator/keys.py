@@ -62,9 +62,9 @@ def key_name(key: str) -> str:
 RESERVED_KEYS: frozenset[str] = frozenset(k for keys in DEFAULT_KEYS.values() for k in keys)
 
 
+_NAME_CHARS = {name: char for char, name in _CHAR_NAMES.items()}
+
+
 def display_key(key: str) -> str:
     """The key as a user types it (for help and the footer)."""
-    for char, name in _CHAR_NAMES.items():
-        if key == name:
-            return char
-    return key
+    return _NAME_CHARS.get(key, key)

@@ -27,7 +27,6 @@ from textual.widgets import Footer
 
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
-from annotator.keys import key_name
 from annotator.quotes import inner as quote_inner
 from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
@@ -52,12 +51,11 @@ class AnnotateScreen(Screen):
     def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
         super().__init__(id="annotate")
         self.store, self.journal, self.schema = store, journal, schema
-        # Label hotkeys come from the schema; handled in on_key (validate keeps them
-        # clear of the screen's own keys).
-        self.hotkeys: dict[str, tuple[Layer, Label]] = {
-            key_name(k): v for k, v in schema.hotkeys().items()}
+        # Label hotkeys come from the schema (as Textual key names) and become bindings
+        # (validate keeps them clear of the screen's own keys).
+        self.hotkeys: dict[str, tuple[Layer, Label]] = schema.hotkeys()
         self.attribute_keys: dict[str, str] = {
-            key_name(att.key): att.id for lay in schema.span_layers for lab in lay.labels
+            att.key: att.id for lay in schema.span_layers for lab in lay.labels
             for att in lab.attributes if att.key}
         self.looks: dict[tuple[str, str], SpanLook] = span_looks(schema)
         self.quote_label = self._quote_label()
