@@ -207,15 +207,6 @@ def document_id_for(path: Path, project_root: Path) -> str:
     return clean_text(rel.with_suffix("").as_posix())
 
 
-def iter_file_documents(path: Path, project_root: Path) -> Iterator[Document]:
-    if path.suffix == ".jsonl":
-        yield from iter_jsonl_documents(path)
-    else:
-        doc = read_text_document(path, document_id_for(path, project_root))
-        if doc is not None:
-            yield doc
-
-
 def file_fingerprint(path: Path) -> str:
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as fh:
