@@ -39,11 +39,16 @@ def _rules_salt() -> bytes:
 
 
 class ParseCache:
-    def __init__(self, directory: Path):
+    """`kind`: what the files are ("schema", "config"). The same bytes read as another
+    kind are another entry: they would not have validated as this one."""
+
+    def __init__(self, directory: Path, kind: str = "schema"):
         self.directory = directory
+        self.kind = kind.encode()
 
     def _path(self, raw: bytes) -> Path:
-        return self.directory / (hashlib.sha256(_rules_salt() + raw).hexdigest() + ".json")
+        key = hashlib.sha256(_rules_salt() + self.kind + b"\0" + raw).hexdigest()
+        return self.directory / (key + ".json")
 
     def get(self, raw: bytes) -> Any | None:
         try:

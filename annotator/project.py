@@ -102,8 +102,8 @@ class Project:
                              if self.root.exists() else "project directory does not exist",
                              self.root)
         cfg_path = self.root / CONFIG_NAME
-        self.config = (_read_config(cfg_path, self.parse_cache) if cfg_path.is_file()
-                       else ProjectConfig())
+        self.config = (_read_config(cfg_path, ParseCache(self.store_dir / "cache", "config"))
+                       if cfg_path.is_file() else ProjectConfig())
         self._store: SQLiteStore | None = None
 
     @property
@@ -137,7 +137,8 @@ class Project:
 
     @property
     def parse_cache(self) -> ParseCache:
-        return ParseCache(self.store_dir / "cache")
+        """Label schemas that validated, by content."""
+        return ParseCache(self.store_dir / "cache", "schema")
 
     def corpus_paths(self) -> list[Path]:
         return [self.root / c for c in self.config.corpus]

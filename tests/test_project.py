@@ -48,6 +48,16 @@ def test_changed_file_is_validated_again(project: Path):
         Project(project).load_schema()
 
 
+def test_a_cached_config_is_no_cached_schema(project: Path):
+    """The same bytes given as the schema too (`--schema annotator.yaml`) are checked as
+    a schema: a config cached as valid is not a valid schema."""
+    _project(project)
+    Project(project)
+    Project(project)  # the config is read back from the cache
+    with pytest.raises(InputError, match="annotator.yaml"):
+        Project(project).load_schema(project / "annotator.yaml")
+
+
 def test_cached_config_still_checks_paths(project: Path):
     _project(project)
     Project(project)
