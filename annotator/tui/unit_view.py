@@ -155,7 +155,7 @@ class UnitView(ScrollView, can_focus=False):
         self._rows: list[Row] = []
         self._cur_first = 0  # index in _rows of the focused unit's first row
         self._cur_starts: list[int] = []  # row start offsets of the focused unit
-        self._wrap_cache: dict[tuple[object, int], list[tuple[int, int]]] = {}
+        self._wrap_cache: dict[int, list[tuple[int, int]]] = {}  # focused unit, by width
         self._built_for: Size | None = None
         self.decor = Decor()
 
@@ -196,11 +196,10 @@ class UnitView(ScrollView, can_focus=False):
         row = self._rows[self._cur_first + i]
         return row.start, row.end
 
-    def _wrapped(self, which: str, text: str, width: int) -> list[tuple[int, int]]:
-        key = (which, width)
-        rows = self._wrap_cache.get(key)
+    def _wrapped(self, text: str, width: int) -> list[tuple[int, int]]:
+        rows = self._wrap_cache.get(width)
         if rows is None:
-            rows = self._wrap_cache[key] = wrap_offsets(text, width)
+            rows = self._wrap_cache[width] = wrap_offsets(text, width)
         return rows
 
     def _build(self) -> None:
@@ -208,7 +207,7 @@ class UnitView(ScrollView, can_focus=False):
         self._built_for = size
         width = self.text_width()
         text = self._cur[0]
-        cur_rows = self._wrapped("cur", text, width)
+        cur_rows = self._wrapped(text, width)
         # Context gets what the focused unit leaves free, split evenly, 1 row at least.
         spare = max(0, size.height - len(cur_rows) - 2)
         budget = max(1, min(MAX_CONTEXT_LINES, spare // 2))
