@@ -35,11 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from util import REPO
 
 from annotator.actions import apply_action
 from annotator.schema import LabelSchema
-
-REPO = Path(__file__).resolve().parent.parent
 
 # One writer: opens the project through the core as an annotation session does, says
 # it is ready, waits for the start signal, then applies its script as fast as it can,
