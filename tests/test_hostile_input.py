@@ -19,19 +19,6 @@ from annotator.schema import load_schema
 from annotator.store import SQLiteStore
 
 
-@pytest.mark.parametrize("line,expect", [
-    ('{"id":"d","text":"x","meta":{"n":NaN}}', "NaN is not valid JSON"),
-    ('{"id":"d","text":"x","meta":{"n":1e400}}', "out of range"),
-    ('{"id":"d","text":"x","meta":{"n":' + "9" * 5000 + "}}", "digits"),
-    ("[" * 100_000, "invalid JSON"),
-])
-def test_hostile_json_lines(project: Path, line: str, expect: str):
-    (project / "a.jsonl").write_text(line + "\n", encoding="utf-8")
-    r = run_cli("import", "a.jsonl", cwd=project)
-    assert r.returncode == 1 and "a.jsonl:1:" in r.stderr and expect in r.stderr
-    assert "Traceback" not in r.stderr
-
-
 def test_lone_surrogate_and_empty_documents(project: Path):
     (project / "a.jsonl").write_text(
         '{"id":"s","text":"x\\ud800y"}\n{"id":"e","paragraphs":[]}\n', encoding="utf-8")
@@ -328,6 +315,12 @@ REFUSED = [
     ("digits-10000", "a.jsonl", b'{"id": "d", "text": "x", "meta": {"n": ' + b"9" * 10_000
      + b"}}\n", 1, "more than 4300 digits"),
     ("nan", "a.jsonl", b'{"id": "d", "text": "x", "meta": {"n": NaN}}\n', 1, "NaN is not"),
+    ("nan-compact", "a.jsonl", b'{"id":"d","text":"x","meta":{"n":NaN}}\n', 1,
+     "NaN is not valid JSON"),
+    ("1e400", "a.jsonl", b'{"id":"d","text":"x","meta":{"n":1e400}}\n', 1, "out of range"),
+    ("digits-5000", "a.jsonl", b'{"id":"d","text":"x","meta":{"n":' + b"9" * 5000 + b"}}\n",
+     1, "digits"),
+    ("open-100000", "a.jsonl", b"[" * 100_000 + b"\n", 1, "invalid JSON"),
     ("infinity", "a.jsonl", b'{"id": "d", "text": "x", "meta": {"n": Infinity}}\n', 1,
      "Infinity is not"),
     ("-infinity", "a.jsonl", b'{"id": "d", "text": "x", "meta": {"n": -Infinity}}\n', 1,
