@@ -15,7 +15,7 @@ from pathlib import Path
 
 from annotator.errors import InputError, Problem
 from annotator.jsonl import iter_json_lines
-from annotator.textclean import clean_json, clean_text, normalize, safe_inline
+from annotator.textclean import clean_json, clean_text, normalize, safe_inline, visible
 
 SUFFIXES = (".txt", ".md", ".jsonl")
 
@@ -78,9 +78,16 @@ def decode_utf8(data: bytes, path: str) -> str:
             "save the file as UTF-8")) from None
 
 
+def _clean_unit(text: str) -> str:
+    """clean_text of a piece of normalized text (a line, a paragraph), without
+    normalizing it again: NFC and newlines hold for the piece, so only a BOM that now
+    leads it is left to drop, and its controls to make visible."""
+    return visible(text.removeprefix("\ufeff"))
+
+
 def clean_paragraphs(text: str) -> list[str]:
     """Split on blank lines first (a line of tabs is blank), then make controls visible."""
-    return [clean_text(p) for p in split_paragraphs(normalize(text))]
+    return [_clean_unit(p) for p in split_paragraphs(normalize(text))]
 
 
 def read_text_document(path: Path, doc_id: str) -> Document | None:
@@ -94,7 +101,7 @@ def read_text_document(path: Path, doc_id: str) -> Document | None:
             if path.suffix == ".md":
                 title = title.lstrip("#").strip() or title
             body = clean_paragraphs("\n".join(lines[i + 1:]))
-            return Document(doc_id, clean_text(title), body, {}, spath)
+            return Document(doc_id, _clean_unit(title), body, {}, spath)
     return None
 
 
@@ -129,7 +136,7 @@ def _jsonl_document(obj: object, path: str, lineno: int) -> Document:
         paras = obj["paragraphs"]
         if not isinstance(paras, list) or not all(isinstance(p, str) for p in paras):
             raise bad("'paragraphs' must be a list of strings")
-        paragraphs = [clean_text(normalize(p).strip()) for p in paras]
+        paragraphs = [_clean_unit(normalize(p).strip()) for p in paras]
     meta = obj.get("meta", {})
     if meta is None:
         meta = {}

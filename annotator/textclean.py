@@ -50,12 +50,16 @@ def normalize(text: str) -> str:
     return text
 
 
-def clean_text(text: str) -> str:
-    """NFC, `\\n` newlines, a leading BOM dropped, controls made visible."""
-    text = normalize(text)
+def visible(text: str) -> str:
+    """Controls made visible, one for one; nothing else changed."""
     if _CONTROL_RE.search(text):
         text = text.translate(_TABLE)
     return text
+
+
+def clean_text(text: str) -> str:
+    """NFC, `\\n` newlines, a leading BOM dropped, controls made visible."""
+    return visible(normalize(text))
 
 
 def safe_inline(text: str) -> str:
