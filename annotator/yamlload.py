@@ -154,7 +154,6 @@ def _build(loader: Any, node: Node, pointer: Pointer, doc: YamlDocument) -> Any:
         if node.tag != _TAG + "map":
             raise _RefusedYaml(node.start_mark, f"tag '{_short_tag(node.tag)}' is not allowed")
         out: dict[Any, Any] = {}
-        first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise _RefusedYaml(key_node.start_mark, "mapping keys must be plain scalars")
@@ -162,11 +161,11 @@ def _build(loader: Any, node: Node, pointer: Pointer, doc: YamlDocument) -> Any:
                 raise _RefusedYaml(key_node.start_mark, "merge keys '<<' are not allowed")
             key = _scalar(loader, key_node)
             if key in out:
+                first_line = doc.key_positions[pointer + (key,)][0]
                 raise _RefusedYaml(
                     key_node.start_mark,
-                    f"duplicate key '{key}' (first defined on line {first_line[key]})",
+                    f"duplicate key '{key}' (first defined on line {first_line})",
                 )
-            first_line[key] = key_node.start_mark.line + 1
             doc.key_positions[pointer + (key,)] = _pos(key_node.start_mark)
             out[key] = _build(loader, value_node, pointer + (key,), doc)
         return out
