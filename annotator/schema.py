@@ -230,11 +230,10 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
             return
         name = keymap.key_name(raw)
         line = doc.locate(pointer)[0]
-        if len(raw) == 1 and raw not in " \n" and (not raw.isprintable() or raw.isspace()
-                                             or unicodedata.category(raw)[0] in "MC"):
-            # A control, a tab, a combining mark or a lone surrogate: no key types it
-            # (and ESC or a tab would collide with the screen's own keys unnoticed).
-            # A newline is already refused by the JSON Schema's pattern.
+        if len(raw) == 1 and raw not in " \n" and unicodedata.category(raw)[0] in "CMZ":
+            # A control, a tab, a separator, a combining mark or a lone surrogate: no
+            # key types it (and ESC or a tab would collide with the screen's own keys
+            # unnoticed). A newline is already refused by the JSON Schema's pattern.
             problems.append(
                 doc.problem(
                     pointer,
