@@ -240,17 +240,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     to_stdout = args.out == "-" or (args.out is None and not sys.stdout.isatty())
     bar = ProgressBar("exporting", unit=" documents")
     records = iter_records(project.store, schema, progress=bar.update)
-    if to_stdout:
-        n = write_records(records, sys.stdout)
-        bar.close()
-        return 0
-    out = Path(args.out) if args.out else (
+    out = None if to_stdout else Path(args.out) if args.out else (
         project.exports_dir() / f"{date.today().isoformat()}-{schema.id}.jsonl")
-    if out.exists() and (out.is_symlink() or not out.is_file()):
-        # A device, FIFO or link (e.g. /dev/stdout): write through it, never replace it.
-        with open(out, "w", encoding="utf-8") as fh:
-            n = write_records(records, fh)
-        bar.close()
+    if out is None or (out.exists() and (out.is_symlink() or not out.is_file())):
+        # stdout, or a device, FIFO or link (e.g. /dev/stdout): write through it, never
+        # replace it.
+        try:
+            if out is None:
+                write_records(records, sys.stdout)
+            else:
+                with open(out, "w", encoding="utf-8") as fh:
+                    write_records(records, fh)
+        finally:
+            bar.close()
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")

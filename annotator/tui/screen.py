@@ -31,6 +31,7 @@ from annotator.quotes import inner as quote_inner
 from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
 from annotator.store.base import DocInfo
+from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
 from annotator.tui.dialogs import HelpScreen, goto_dialog, note_dialog, search_dialog
 from annotator.tui.info_bar import PositionBar, StatusLine
@@ -268,7 +269,8 @@ class AnnotateScreen(Screen):
             result = method(*args, **kwargs)
         except StoreError as exc:
             problem = exc.problems[0]
-            self.save_error = f"{problem.message} ({problem.path})"
+            # Message first (the status line is narrow), cleaned as every message is.
+            self.save_error = f"{safe_message(problem.message)} ({safe_message(problem.path)})"
             self.notify(self.save_error, title="not saved", severity="error", timeout=30,
                         markup=False)
             self.query_one(StatusLine).alert(self.save_error)
