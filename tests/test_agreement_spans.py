@@ -274,3 +274,19 @@ def test_unitized_alpha_matches_plain_definition(data):
         assert ours is None
     else:
         assert ours == pytest.approx(plain, rel=1e-9, abs=1e-9)
+
+
+def test_no_spans_over_many_sections_equals_one_stretch():
+    """The report's shortcut for a span layer nobody used (one stretch instead of one
+    section per unit) must give what the sections give."""
+    from annotator.agreement.spans import unitized_alpha_sections
+
+    lengths = [7, 0, 13, 1, 40, 2]
+    bounds, at = [], 0
+    for n in lengths:
+        bounds.append((at, at + n))
+        at += n
+    for m in (1, 2, 3):
+        sections = unitized_alpha_sections([[] for _ in range(m)], bounds, categories=[0, 1])
+        stretch = unitized_alpha_sections([[] for _ in range(m)], [(0, at)], categories=[0, 1])
+        assert sections == stretch

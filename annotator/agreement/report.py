@@ -415,11 +415,19 @@ def _unitized(
     """alpha_U over the units in `units_mask`, laid end to end (each unit its own section)."""
     units = np.flatnonzero(units_mask)
     lens = length[units]
+    sp = r.spans
+    sel = np.flatnonzero((sp.layer == li) & units_mask[sp.unit] if len(sp) else np.zeros(0, bool))
+    categories = list(range(len(r.span[layer].labels)))
+    if not len(sel):
+        # No spans: the result is the same for one stretch of the same total length as
+        # for a million sections, without building a million Python tuples (3.5 s on a
+        # 1,000,000-unit store whose schema has a span layer nobody used).
+        total = int(lens.sum())
+        return unitized_alpha_sections([[] for _ in observers], [(0, total)] if total else [],
+                                       categories=categories)
     offset = np.zeros(r.n_units, np.int64)
     offset[units] = np.concatenate([[0], np.cumsum(lens)[:-1]])
     sections = [(int(o), int(o + n)) for o, n in zip(offset[units], lens, strict=True)]
-    sp = r.spans
-    sel = np.flatnonzero((sp.layer == li) & units_mask[sp.unit] if len(sp) else np.zeros(0, bool))
     per_obs: list[list[tuple[int, int, int]]] = []
     for a in observers:
         rows = sel[sp.annotator[sel] == a]
@@ -427,9 +435,7 @@ def _unitized(
         s = np.clip(sp.start[rows], 0, length[u]) + offset[u]
         e = np.clip(sp.end[rows], 0, length[u]) + offset[u]
         per_obs.append(list(zip(s.tolist(), e.tolist(), sp.label[rows].tolist(), strict=True)))
-    return unitized_alpha_sections(
-        per_obs, sections, categories=list(range(len(r.span[layer].labels)))
-    )
+    return unitized_alpha_sections(per_obs, sections, categories=categories)
 
 
 # ---------------------------------------------------------------- report
