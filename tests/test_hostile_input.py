@@ -488,8 +488,10 @@ HOSTILE_SCHEMAS = [
     ("duplicate-escape-key", SCHEMA_TEXT.replace(
         "version: 1", 'version: 1\n"\\e]0;pwned\\a": 1\n"\\e]0;pwned\\a": 2'),
      "duplicate key '␛]0;pwned␇'"),
+    # PyYAML 6.0.4 refuses this much nesting in its own parser, before our
+    # own depth check: either located message is right.
     ("deep-nesting", "id: x\nversion: 1\ntitle: " + "[" * 100_000 + "\n",
-     "nested more than 100 levels deep"),
+     ("nested more than 100 levels deep", "exceeded maximum nesting depth")),
     ("huge-integer", SCHEMA_TEXT.replace("version: 1", "version: " + "9" * 10_000),
      "more than 4300 digits"),
     ("surrogate-escape", SCHEMA_TEXT.replace("version: 1", 'version: "\\ud800"'), None),
@@ -504,8 +506,8 @@ HOSTILE_SCHEMAS = [
 
 @pytest.mark.parametrize("name,text,needle", HOSTILE_SCHEMAS,
                          ids=[c[0] for c in HOSTILE_SCHEMAS])
-def test_hostile_schema_is_refused_by_validate_and_annotate(project: Path, name: str,
-                                                            text: str, needle: str | None):
+def test_hostile_schema_is_refused_by_validate_and_annotate(
+        project: Path, name: str, text: str, needle: str | tuple[str, ...] | None):
     marker = project / "executed"
     path = project / f"{name}.yaml"
     path.write_text(text.replace("{marker}", str(marker)), encoding="utf-8")
@@ -517,7 +519,8 @@ def test_hostile_schema_is_refused_by_validate_and_annotate(project: Path, name:
     lines = v.stdout.splitlines()
     assert lines and all(LOCATED.match(line) for line in lines), v.stdout
     if needle:
-        assert any(needle in line for line in lines), v.stdout
+        needles = (needle,) if isinstance(needle, str) else needle
+        assert any(n in line for line in lines for n in needles), v.stdout
     assert not FORBIDDEN.search(v.stdout + v.stderr)
     # annotate refuses it before the screen starts: no alternate screen, no store change
     a = cli(project, "annotate", "a.txt", "--schema", path.name, "--as", "alice", timeout=30)
