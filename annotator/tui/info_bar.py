@@ -6,23 +6,126 @@ parsed as markup.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
 
 from annotator.store.base import DocInfo
+from annotator.textclean import visible
 
 
-class TextLines(Static, can_focus=False):
-    """A Static showing lines of `Text` that never wrap: its size changes only with the
-    number of lines, so an update lays the screen out again only then (a keypress
-    that restyles or rewords the lines repaints them, nothing else)."""
+class TextLines(Widget, can_focus=False):
+    """Lines of `Text` that never wrap, drawn with the Line API and updated by
+    difference: `show_text` compares each new line with the one on screen and marks
+    only the cells that changed as dirty. A label toggle then sends the few cells of
+    a checkbox and a count to the terminal, not the widget (over a slow link the
+    bytes are the latency). The size changes only with the number of lines, so only
+    then is the screen laid out again.
 
-    _lines: int | None = None
+    Every line is made visible again here (`textclean.visible`, one for one, so the
+    styles stay where they were): titles, ids, span texts and notes come from stores
+    that someone other than the annotator may have written."""
+
+    DEFAULT_CSS = "TextLines { height: auto; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._text: list[Text] = []
+        self._strips: list[Strip] | None = None
+        self._strips_width = -1
 
     def show_text(self, text: Text) -> None:
-        lines = text.plain.count("\n")
-        self.update(text, layout=lines != self._lines)
-        self._lines = lines
+        lines = [_clean_line(line) for line in text.split("\n")]
+        if len(lines) != len(self._text):
+            self._text, self._strips = lines, None
+            self.refresh(layout=True)
+            return
+        width = self.content_size.width
+        if self._strips is None or width != self._strips_width or not self.is_mounted:
+            self._text, self._strips = lines, None
+            self.refresh()
+            return
+        new = [self._strip(line, width) for line in lines]
+        for y, (old, now) in enumerate(zip(self._strips, new, strict=True)):
+            cols = changed_cells(old, now)
+            if cols is not None:
+                self.refresh(Region(cols[0], y, cols[1] - cols[0], 1))
+        self._text, self._strips = lines, new
+
+    @property
+    def lines(self) -> list[Text]:
+        """The lines shown (cleaned), for tests and for callers that measure them."""
+        return self._text
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._text)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max((line.cell_len for line in self._text), default=0)
+
+    def _strip(self, line: Text, width: int) -> Strip:
+        line = line.copy()
+        line.truncate(width, overflow="ellipsis")
+        base = self.rich_style
+        segments = list(line.render(self.app.console))
+        return Strip(segments).apply_style(base).crop_pad(width, 0, 0, base)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        if self._strips is None or width != self._strips_width:
+            self._strips = [self._strip(line, width) for line in self._text]
+            self._strips_width = width
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        # A class change (e.g. -alert) or a theme change restyles every line.
+        super().notify_style_update()
+        self._strips = None
+
+
+def _clean_line(line: Text) -> Text:
+    plain = line.plain
+    cleaned = visible(plain).replace("\t", " ")
+    if cleaned == plain:
+        return line
+    # One-for-one replacement: the spans (styles) still cover the same characters.
+    return Text(cleaned, style=line.style, spans=list(line.spans), end="",
+                no_wrap=True, overflow="ellipsis")
+
+
+def _cells(strip: Strip) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for segment in strip:
+        style = segment.style
+        for ch in segment.text:
+            out.append((ch, style))
+            if cell_len(ch) == 2:
+                out.append(("", style))
+    return out
+
+
+def changed_cells(old: Strip, new: Strip) -> tuple[int, int] | None:
+    """[x0, x1) of the cells where two strips of a line differ, None if none do."""
+    if old == new:
+        return None
+    a, b = _cells(old), _cells(new)
+    n = min(len(a), len(b))
+    lo = 0
+    while lo < n and a[lo] == b[lo]:
+        lo += 1
+    hi_a, hi_b = len(a), len(b)
+    while hi_a > lo and hi_b > lo and a[hi_a - 1] == b[hi_b - 1]:
+        hi_a -= 1
+        hi_b -= 1
+    hi = max(hi_a, hi_b)
+    if hi <= lo:
+        return None
+    # A wide character cut in half would be drawn as garbage: widen by one cell.
+    return max(0, lo - 1), hi + 1
 
 
 class PositionBar(TextLines):

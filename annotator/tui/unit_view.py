@@ -126,6 +126,46 @@ class Decor:
     proposals: ProposalIndex | None = None
 
 
+def _selection(d: Decor) -> tuple[int, int] | None:
+    if d.anchor is None or d.cursor is None:
+        return None
+    return min(d.anchor, d.cursor), max(d.anchor, d.cursor) + 1
+
+
+def _item_range(d: Decor, item: str | None) -> list[tuple[int, int]]:
+    if item is None:
+        return []
+    out = [(s.start, s.end) for s in d.spans if s.id == item]
+    if not out and d.proposals is not None and item.startswith("?"):
+        out = [(s, e) for i, s, e in d.proposals.items if i == item]
+    return out
+
+
+def changed_ranges(old: Decor, new: Decor) -> list[tuple[int, int]]:
+    """[lo, hi) offsets of the focused text whose look differs between two decors:
+    what has to be repainted when the decor changes."""
+    out = [(s.start, s.end) for s in set(old.spans) ^ set(new.spans)]
+    for attr in ("selected", "target"):
+        a, b = getattr(old, attr), getattr(new, attr)
+        if a != b:
+            out += _item_range(old, a) + _item_range(new, b)
+    if old.cursor != new.cursor:
+        out += [(c, c + 1) for c in (old.cursor, new.cursor) if c is not None]
+    a, b = _selection(old), _selection(new)
+    if a != b:
+        if a is None or b is None:
+            out.append(a or b)
+        else:  # only the ends moved: repaint between the old and new ends
+            out += [(min(a[0], b[0]), max(a[0], b[0]) + 1),
+                    (min(a[1], b[1]) - 1, max(a[1], b[1]))]
+    if old.proposals is not new.proposals:
+        before = old.proposals.items if old.proposals else []
+        after = new.proposals.items if new.proposals else []
+        if before != after:
+            out += [(s, e) for _, s, e in set(before) ^ set(after)]
+    return [(lo, max(hi, lo + 1)) for lo, hi in out]
+
+
 def _gutter(current: bool, done: bool) -> str:
     return ("▶" if current else " ") + ("✓" if done else "·") + " "
 
@@ -173,17 +213,32 @@ class UnitView(ScrollView, can_focus=False):
         self.refresh()
 
     def set_decor(self, decor: Decor) -> None:
-        """Restyle the focused unit (spans, cursor, selection): no re-wrap, no layout."""
-        self.decor = decor
+        """Restyle the focused unit (spans, cursor, selection): no re-wrap, no layout,
+        and only the rows whose look changed are repainted (a cursor step sends two
+        rows to the terminal, a new span its own rows)."""
+        old, self.decor = self.decor, decor
         point = decor.cursor
         if point is None and decor.selected is not None:
             point = next((s.start for s in decor.spans if s.id == decor.selected), None)
         if point is None and decor.selected is not None and decor.proposals is not None:
             point = next((s for i, s, _ in decor.proposals.items if i == decor.selected),
                          None)
+        scrolled = self.scroll_offset.y
         if point is not None:
             self._scroll_to_offset(point)
-        self.refresh()
+        if self.scroll_offset.y != scrolled or not self._cur_starts:
+            self.refresh()  # every visible row moved
+            return
+        for lo, hi in changed_ranges(old, decor):
+            self._refresh_offsets(lo, hi)
+        if old.done != decor.done:
+            self.refresh_lines(self._cur_first)  # the ✓ in the first row's gutter
+
+    def _refresh_offsets(self, lo: int, hi: int) -> None:
+        """Repaint the rows of the focused unit that hold text[lo:hi]."""
+        first = max(0, bisect.bisect_right(self._cur_starts, lo) - 1)
+        last = max(first, bisect.bisect_right(self._cur_starts, max(lo, hi - 1)) - 1)
+        self.refresh_lines(self._cur_first + first, last - first + 1)
 
     def text_width(self) -> int:
         return max(1, self.scrollable_content_region.width - LEFT_GUTTER - RIGHT_GUTTER)
