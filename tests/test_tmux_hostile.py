@@ -14,14 +14,12 @@ no C1 control, bidi control, BEL or `pwned` payload may appear at all.
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from tmux_harness import ROOT, Tmux, annotator_argv, have_tmux
+from tmux_harness import PANE_TITLE, ROOT, RecordingTmux, Tmux, annotator_argv, have_tmux
+from tmux_harness import settled as _settled
 
 pytestmark = [
     pytest.mark.tmux,
@@ -29,53 +27,12 @@ pytestmark = [
 ]
 
 DATA = Path(__file__).parent / "data" / "hostile"
-PANE_TITLE = "annotator-test-title"
+
 # Typed into the search box: markup, an action link, a bidi override, C1 and
 # zero-width characters (tmux sends them as UTF-8).
 TYPED = "[@click=app.quit]go[/] [bold]x \u202eevil \u009b31m \u009d0;pwned\u009c zw\u200b"
 POSITION = re.compile(r"doc \d+/\d+ ")
 HELP_SHOWN = "cursor to next word"
-
-# The app starts only once the recording runs, so the stream holds its first byte.
-_WAIT_THEN_EXEC = (
-    "import os, sys, time\n"
-    "while not os.path.exists(sys.argv[1]):\n"
-    "    time.sleep(0.01)\n"
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
-
-
-class RecordingTmux(Tmux):
-    """A Tmux whose pane output is also appended, byte for byte, to a file."""
-
-    def start_recorded(self, argv: list[str], raw: Path, cwd: Path | None = None) -> int:
-        go = raw.with_name(raw.name + ".go")
-        pid = self.start([sys.executable, "-c", _WAIT_THEN_EXEC, str(go), *argv], cwd=cwd)
-        self.tmux("pipe-pane", "-o", "-t", self.session, "cat >> " + shlex.quote(str(raw)))
-        self.tmux("select-pane", "-t", self.session, "-T", PANE_TITLE)
-        go.touch()
-        return pid
-
-    def paste(self, text: str) -> None:
-        """A bracketed paste (the app asks for bracketed paste mode), as a terminal
-        sends pasted text."""
-        self.tmux("set-buffer", "-b", "hostile", text)
-        self.tmux("paste-buffer", "-p", "-d", "-b", "hostile", "-t", self.session)
-
-
-def _settled(raw: Path, quiet: float = 0.3, timeout: float = 10.0) -> bytes:
-    """The recording once `cat` has written all of it (its size stops changing)."""
-    deadline = time.monotonic() + timeout
-    size, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        now = raw.stat().st_size if raw.exists() else 0
-        if now != size:
-            size, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            break
-        time.sleep(0.05)
-    return raw.read_bytes()
-
 
 # --- what the terminal received --------------------------------------------------------
 

@@ -7,16 +7,17 @@ parsed as markup.
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.widget import Widget
 
 from annotator.store.base import DocInfo
 from annotator.textclean import visible
+from annotator.tui.styles import CachedStyles
 
 
-class TextLines(Widget, can_focus=False):
+class TextLines(CachedStyles, can_focus=False):
     """Lines of `Text` that never wrap, drawn with the Line API and updated by
     difference: `show_text` compares each new line with the one on screen and marks
     only the cells that changed as dirty. A label toggle then sends the few cells of
@@ -47,8 +48,15 @@ class TextLines(Widget, can_focus=False):
             self._text, self._strips = lines, None
             self.refresh()
             return
-        new = [self._strip(line, width) for line in lines]
-        for y, (old, now) in enumerate(zip(self._strips, new, strict=True)):
+        base = self.base_style()
+        new = []
+        for y, (before, line) in enumerate(zip(self._text, lines, strict=True)):
+            old = self._strips[y]
+            if _same(before, line):
+                new.append(old)
+                continue
+            now = self._strip(line, width, base)
+            new.append(now)
             cols = changed_cells(old, now)
             if cols is not None:
                 self.refresh(Region(cols[0], y, cols[1] - cols[0], 1))
@@ -65,26 +73,30 @@ class TextLines(Widget, can_focus=False):
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return max((line.cell_len for line in self._text), default=0)
 
-    def _strip(self, line: Text, width: int) -> Strip:
+    def _strip(self, line: Text, width: int, base: Style) -> Strip:
         line = line.copy()
         line.truncate(width, overflow="ellipsis")
-        base = self.rich_style
         segments = list(line.render(self.app.console))
         return Strip(segments).apply_style(base).crop_pad(width, 0, 0, base)
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         if self._strips is None or width != self._strips_width:
-            self._strips = [self._strip(line, width) for line in self._text]
+            base = self.base_style()
+            self._strips = [self._strip(line, width, base) for line in self._text]
             self._strips_width = width
         if y < len(self._strips):
             return self._strips[y]
-        return Strip.blank(width, self.rich_style)
+        return Strip.blank(width, self.base_style())
 
     def notify_style_update(self) -> None:
         # A class change (e.g. -alert) or a theme change restyles every line.
         super().notify_style_update()
         self._strips = None
+
+
+def _same(a: Text, b: Text) -> bool:
+    return a.plain == b.plain and a.spans == b.spans and a.style == b.style
 
 
 def _clean_line(line: Text) -> Text:
@@ -136,8 +148,8 @@ class PositionBar(TextLines):
     def show(self, doc: DocInfo, doc_count: int, unit: int, state: dict | None,
              done_total: int, unit_total: int) -> None:
         state = state or {}
-        title_style = self.get_component_rich_style("position-bar--title", partial=True)
-        mark_style = self.get_component_rich_style("position-bar--mark", partial=True)
+        title_style = self.style_of("position-bar--title")
+        mark_style = self.style_of("position-bar--mark")
         out = Text(no_wrap=True, overflow="ellipsis")
         out.append(" ".join((doc.title or doc.id).split()) or doc.id, title_style)
         out.append("\n")
@@ -172,10 +184,10 @@ class StatusLine(TextLines):
 
     def show(self, mode: str, detail: str, note: str | None) -> None:
         self._last = (mode, detail, note)
-        mode_style = self.get_component_rich_style("status-line--mode", partial=True)
+        mode_style = self.style_of("status-line--mode")
         out = Text(no_wrap=True, overflow="ellipsis")
         if self._alert is not None:
-            alert_style = self.get_component_rich_style("status-line--alert", partial=True)
+            alert_style = self.style_of("status-line--alert")
             out.append(" ⚠ NOT SAVED ", alert_style)
             out.append(" " + " ".join(self._alert.split()) + "\n")
         if mode:

@@ -66,11 +66,11 @@ class LabelsPanel(TextLines):
         state = state or {}
         labels = state.get("labels", {})
         spans = state.get("spans", [])
-        style = self.get_component_rich_style
-        layer_style = style("labels-panel--layer", partial=True)
-        key_style = style("labels-panel--key", partial=True)
-        on_style = style("labels-panel--on", partial=True)
-        sel_style = style("labels-panel--selected", partial=True)
+        style = self.style_of
+        layer_style = style("labels-panel--layer")
+        key_style = style("labels-panel--key")
+        on_style = style("labels-panel--on")
+        sel_style = style("labels-panel--selected")
         out = Text(no_wrap=True, overflow="ellipsis")
         for layer in schema.layers:
             out.append(f"{layer.name} ({layer.kind})\n", layer_style)
@@ -116,7 +116,7 @@ class LabelsPanel(TextLines):
                 selected_line = out.plain.count("\n")
             out.append_text(line)
             out.append("\n")
-        prop_style = style("labels-panel--proposal", partial=True)
+        prop_style = style("labels-panel--proposal")
         for pid, _start, _end, text in proposals:
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append("▸" if pid == selected else " ")

@@ -19,6 +19,8 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from annotator.tui.styles import CachedStyles
+
 # How many span styles the stylesheet defines (unit-view--span-0 .. -5); labels cycle.
 SPAN_STYLES = 6
 LEFT_GUTTER = 3  # "▶✓ ": focus arrow and annotated mark, so state never rests on colour
@@ -170,7 +172,7 @@ def _gutter(current: bool, done: bool) -> str:
     return ("▶" if current else " ") + ("✓" if done else "·") + " "
 
 
-class UnitView(ScrollView, can_focus=False):
+class UnitView(CachedStyles, ScrollView, can_focus=False):
     """Previous paragraph (dimmed), the unit in focus, next paragraph (dimmed)."""
 
     COMPONENT_CLASSES = {
@@ -317,7 +319,7 @@ class UnitView(ScrollView, can_focus=False):
 
     # -- drawing ------------------------------------------------------------------------
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"unit-view--{name}", partial=True)
+        return self.style_of(f"unit-view--{name}")
 
     def render_line(self, y: int) -> Strip:
         if self._built_for != self.scrollable_content_region.size:
@@ -325,7 +327,7 @@ class UnitView(ScrollView, can_focus=False):
             # a scrollbar appearing): wrap for the size we are drawn at.
             self._build()
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.base_style()
         index = self.scroll_offset.y + y
         if index >= len(self._rows) or self._rows[index].role == "gap":
             return Strip.blank(width, base)
