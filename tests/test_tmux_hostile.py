@@ -13,6 +13,7 @@ no C1 control, bidi control, BEL or `pwned` payload may appear at all.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -193,3 +194,74 @@ def test_pasted_controls_never_reach_the_terminal_raw(tmux: RecordingTmux, tmp_p
     session(tmux, project, project / "corpus", raw, units=3,
             paste="A\u009b31mB\u009d0;pwned\u009cC\u202eevil\u202cD\x07E")
     assert_nothing_hostile(profile(_settled(raw)), clean_profile)
+
+
+# --- bytes forged into the stores (issue: team server) -----------------------------------
+
+FORGED = ("F \x1b]0;pwned\x07 \x1b]52;c;cHduZWQ=\x07 \x1b[2J \x9b31m \x9d0;pwned\x9c "
+          "\u202eevil\u202c \x1bP1$r\x1b\\ end")
+
+
+FORGED_ID = "\x1b]0;pwned\x07"  # appended to the document id, in both stores
+
+
+def _forge_corpus(project: Path) -> None:
+    """What a group member could do with sqlite3 to a group-writable corpus.db: escape
+    sequences in titles, paragraphs, ids and meta, past the import's cleaning."""
+    import sqlite3
+
+    conn = sqlite3.connect(project / ".annotator" / "corpus.db")
+    with conn:
+        conn.execute("UPDATE documents SET title = ?, meta = ?, id = id || ?",
+                     (f"Title {FORGED}", json.dumps({"source": FORGED}), FORGED_ID))
+        conn.execute("UPDATE units SET text = text || ?", (f" {FORGED}",))
+    conn.close()
+
+
+def _forge_journal(path: Path) -> None:
+    """... and to a journal: a note and a span whose text carries escapes."""
+    import sqlite3
+
+    span = {"id": "s1", "layer": "quotes", "label": "quote", "start": 0, "end": 5,
+            "text": FORGED, "attributes": {}}
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE units SET state = json_set(state, '$.note', ?, '$.spans', "
+                     "json(?)), doc_id = doc_id || ?", (FORGED, json.dumps([span]), FORGED_ID))
+        conn.execute("DELETE FROM meta WHERE key = 'position'")
+    conn.close()
+
+
+def test_escape_bytes_forged_into_the_stores_never_reach_the_terminal(
+        tmux: RecordingTmux, tmp_path: Path, clean_profile: dict) -> None:
+    project = tmp_path / "proj"
+    (project / "corpus").mkdir(parents=True)
+    (project / "corpus" / "clean.txt").write_text(
+        "A clean title\n\nFirst clean paragraph.\n\nSecond clean paragraph.\n", encoding="utf-8")
+    # alice's first session: the corpus imported, every unit annotated
+    tmux.start(annotator_argv("annotate", str(project / "corpus"), "--project", str(project),
+                              "--as", "alice"), cwd=project)
+    tmux.wait_for(POSITION, timeout=30)
+    for _ in range(3):
+        tmux.send("Enter")
+        tmux.wait_stable(quiet=0.15)
+    tmux.send("q")
+    tmux.wait_dead()
+    from annotator.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(project / ".annotator")
+    journal_path = Path(store.journal("alice").path)
+    store.close()
+    _forge_corpus(project)
+    _forge_journal(journal_path)
+    # her next session, recorded from its first byte
+    raw = tmp_path / "forged.raw"
+    screens = session(tmux, project, project / "corpus", raw, units=3)
+    prof = profile(_settled(raw))
+    assert_nothing_hostile(prof, clean_profile)
+    assert "pwned" not in tmux.pane_title()
+    # the forged text was drawn, as visible symbols: title, paragraph, span text, note
+    flat = " ".join(screens)
+    assert "␛]0;pwned␇" in flat, screens[0]
+    assert "Title F ␛]0;pwned␇" in flat
+    assert "✎" in flat  # the note line

@@ -73,34 +73,38 @@ def goto_dialog() -> PromptDialog:
 
 
 def help_text(schema: LabelSchema) -> Text:
-    """Keys, then the schema's guidelines and every label with description and examples."""
+    """Keys, then the schema's guidelines and every label with description and examples.
+    Every string from the schema is made visible (`safe_inline`) before it is appended:
+    Rich would silently drop some controls and pass others to the terminal."""
+    c = safe_inline
     out = Text()
     out.append("Keys\n", "bold")
     for keys, description in key_help():
         out.append(f"  {keys:<22}", "bold")
         out.append(f"{description}\n")
     out.append("\n")
-    out.append(f"{schema.title}\n", "bold")
+    out.append(f"{c(schema.title)}\n", "bold")
     if schema.guidelines:
-        out.append(" ".join(schema.guidelines.split()) + "\n")
+        out.append(" ".join(c(schema.guidelines).split()) + "\n")
     for layer in schema.layers:
-        out.append(f"\n{layer.name} ({layer.kind})\n", "bold underline")
+        out.append(f"\n{c(layer.name)} ({layer.kind})\n", "bold underline")
         if layer.description:
-            out.append(" ".join(layer.description.split()) + "\n")
+            out.append(" ".join(c(layer.description).split()) + "\n")
         for label in layer.labels:
-            key = f"[{label.key}] " if label.key else ""
-            out.append(f"\n  {key}{label.name}", "bold")
-            out.append(f"  ({label.id})\n")
+            key = f"[{c(label.key)}] " if label.key else ""
+            out.append(f"\n  {key}{c(label.name)}", "bold")
+            out.append(f"  ({c(label.id)})\n")
             if label.description:
-                out.append("    " + " ".join(label.description.split()) + "\n")
+                out.append("    " + " ".join(c(label.description).split()) + "\n")
             for example in label.examples:
                 out.append("    e.g. ", "italic")
-                out.append(f"{example}\n")
+                out.append(f"{c(example)}\n")
             for att in label.attributes:
-                out.append(f"    {att.name}: {' / '.join(att.values)}"
-                           f"{f' (key {att.key})' if att.key else ' (key t)'}\n")
+                out.append(f"    {c(att.name)}: {' / '.join(c(v) for v in att.values)}"
+                           f"{f' (key {c(att.key)})' if att.key else ' (key t)'}\n")
         for rel in layer.relations:
-            out.append(f"\n  {rel.name}: {', '.join(rel.sources)} → {', '.join(rel.targets)}"
+            out.append(f"\n  {c(rel.name)}: {', '.join(c(x) for x in rel.sources)} → "
+                       f"{', '.join(c(x) for x in rel.targets)}"
                        " (r on a span, tab to choose, enter)\n")
     return out
 

@@ -13,7 +13,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from annotator.store.base import DocInfo
-from annotator.textclean import visible
+from annotator.textclean import safe_inline, visible
 from annotator.tui.styles import CachedStyles
 
 
@@ -151,9 +151,10 @@ class PositionBar(TextLines):
         title_style = self.style_of("position-bar--title")
         mark_style = self.style_of("position-bar--mark")
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(" ".join((doc.title or doc.id).split()) or doc.id, title_style)
+        doc_id = safe_inline(doc.id)
+        out.append(" ".join(safe_inline(doc.title or doc.id).split()) or doc_id, title_style)
         out.append("\n")
-        out.append(f"doc {doc.key:,}/{doc_count:,} {doc.id}  ")
+        out.append(f"doc {doc.key:,}/{doc_count:,} {doc_id}  ")
         where = "title" if unit == 0 and doc.has_title else f"¶{unit}/{doc.n_units - int(doc.has_title)}"
         out.append(f"{where}  ")
         out.append(f"annotated {done_total:,}/{unit_total:,}  ")
@@ -189,12 +190,12 @@ class StatusLine(TextLines):
         if self._alert is not None:
             alert_style = self.style_of("status-line--alert")
             out.append(" ⚠ NOT SAVED ", alert_style)
-            out.append(" " + " ".join(self._alert.split()) + "\n")
+            out.append(" " + " ".join(safe_inline(self._alert).split()) + "\n")
         if mode:
             out.append(f" {mode} ", mode_style)
             out.append(" ")
-        out.append(detail)
+        out.append(safe_inline(detail))
         if note:
             out.append("\n✎ ")
-            out.append(" ".join(note.split()))
+            out.append(" ".join(safe_inline(note).split()))
         self.show_text(out)

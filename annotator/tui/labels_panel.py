@@ -13,6 +13,7 @@ from textual.geometry import Region
 
 from annotator.keys import display_key
 from annotator.schema import Label, LabelSchema, Layer
+from annotator.textclean import safe_inline
 from annotator.tui.info_bar import TextLines
 from annotator.tui.unit_view import SPAN_STYLES
 
@@ -42,7 +43,7 @@ def _key(label: Label) -> str:
 
 
 def snippet(text: str, width: int = SNIPPET) -> str:
-    text = " ".join(text.split())
+    text = " ".join(safe_inline(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -73,7 +74,7 @@ class LabelsPanel(TextLines):
         sel_style = style("labels-panel--selected")
         out = Text(no_wrap=True, overflow="ellipsis")
         for layer in schema.layers:
-            out.append(f"{layer.name} ({layer.kind})\n", layer_style)
+            out.append(f"{safe_inline(layer.name)} ({layer.kind})\n", layer_style)
             if layer.kind == "span":
                 self._span_layer(out, layer, spans, looks, key_style, on_style)
                 continue
@@ -86,13 +87,13 @@ class LabelsPanel(TextLines):
                     on = value == label.id
                     box = "(•)" if on else "( )"
                 out.append(f" {_key(label)} ", key_style)
-                out.append(f"{box} {label.name}\n", on_style if on else "")
+                out.append(f"{box} {safe_inline(label.name)}\n", on_style if on else "")
         orphans = _not_in_schema(schema, labels)
         if orphans:
             # Kept from before the schema changed: shown, never dropped.
             out.append("Not in the schema\n", layer_style)
             for name in orphans:
-                out.append(f"  ⚠ {name}\n", on_style)
+                out.append(f"  ⚠ {safe_inline(name)}\n", on_style)
         if spans or proposals:
             out.append("Spans\n", layer_style)
         selected_line: int | None = None
@@ -104,13 +105,13 @@ class LabelsPanel(TextLines):
             look = looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append("▸" if s["id"] == selected else " ")
-            line.append(f"{s['id']} {look.mark}", key_style)
+            line.append(f"{safe_inline(s['id'])} {look.mark}", key_style)
             # Links first: the panel is narrow and the span text can be long.
             for to in targets.get(s["id"], []):
-                line.append(f"→{to}" if to in by_id else f"→{to}?")
+                line.append(f"→{safe_inline(to)}" if to in by_id else f"→{safe_inline(to)}?")
             line.append(f" “{snippet(s.get('text', ''))}”")
             for value in s.get("attributes", {}).values():
-                line.append(f" {value}")
+                line.append(f" {safe_inline(str(value))}")
             if s["id"] == selected:
                 line.stylize(sel_style)
                 selected_line = out.plain.count("\n")
@@ -143,7 +144,7 @@ class LabelsPanel(TextLines):
             mark = looks[(layer.id, label.id)].mark
             # The span mark is shown only when it is not the hotkey already shown.
             shown = "" if mark == _key(label) else f"{mark}: "
-            out.append(f"{shown}{label.name}" + (f" ({n})" if n else "") + "\n",
+            out.append(f"{shown}{safe_inline(label.name)}" + (f" ({n})" if n else "") + "\n",
                        on_style if n else "")
 
 

@@ -81,7 +81,26 @@ class AnnotateScreen(Screen):
         self._saved_at: tuple[str, int] | None = None  # the position the journal holds
         # Why the last write failed (disk full ...), shown until a write succeeds.
         self.save_error: str | None = None
+        self._toasts: dict[tuple[str, str, Any], float] = {}  # shown until (monotonic)
         self._bind_schema_keys()
+
+    # -- messages -------------------------------------------------------------------------
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A toast, never markup and with controls made visible (messages quote ids and
+        names from stores and schemas); one that is still on screen is not stacked
+        again (enter held on the last unit)."""
+        message, title = safe_message(message), safe_message(title)
+        now = time.monotonic()
+        key = (message, title, severity)
+        if self._toasts.get(key, 0.0) > now:
+            return
+        if len(self._toasts) > 64:
+            self._toasts = {k: t for k, t in self._toasts.items() if t > now}
+        seconds = timeout if timeout is not None else self.app.NOTIFICATION_TIMEOUT
+        self._toasts[key] = now + seconds
+        self.app.notify(message, title=title, severity=severity, timeout=seconds,
+                        markup=False)
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:

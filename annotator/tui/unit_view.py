@@ -2,7 +2,8 @@
 
 Drawn with the Line API: `render_line` builds one Strip for one visible row, so a
 5 MB paragraph costs a wrap (cached per width) and then only the rows on screen.
-Text reaches the terminal only as Segments of plain strings, never as markup.
+Text reaches the terminal only as Segments of plain strings, never as markup, and
+made visible (`textclean.visible`) whatever store it came from.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from annotator.textclean import visible
 from annotator.tui.styles import CachedStyles
 
 # How many span styles the stylesheet defines (unit-view--span-0 .. -5); labels cycle.
@@ -204,7 +206,12 @@ class UnitView(CachedStyles, ScrollView, can_focus=False):
     # -- content ----------------------------------------------------------------------
     def show(self, key: object, prev: tuple[str, bool] | None, cur: tuple[str, bool],
              nxt: tuple[str, bool] | None) -> None:
-        """Focus a unit: (text, annotated) of it and of its neighbours."""
+        """Focus a unit: (text, annotated) of it and of its neighbours. The texts are
+        made visible again here, one character for one (offsets stay valid): a store
+        is a file that someone else may have written ESC or OSC bytes into."""
+        prev = (visible(prev[0]), prev[1]) if prev is not None else None
+        cur = (visible(cur[0]), cur[1])
+        nxt = (visible(nxt[0]), nxt[1]) if nxt is not None else None
         if key != self._key:
             self._wrap_cache.clear()
         self._key = key
