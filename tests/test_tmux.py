@@ -16,10 +16,20 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
-from tmux_harness import ROOT, Tmux, annotator_argv, have_tmux, kill9, pid_gone
+from tmux_harness import (
+    ROOT,
+    Tmux,
+    annotator_argv,
+    child_pid,
+    exit_recorder_argv,
+    have_tmux,
+    kill9,
+    pid_gone,
+)
 
 from annotator.store.sqlite import SQLiteStore
 
@@ -293,3 +303,44 @@ def test_markup_and_escape_sequences_show_literally(tmux: Tmux, tmp_path: Path) 
     tmux.wait_for("title  annotated")
     tmux.send("q")
     tmux.wait_dead()
+
+
+def _big_schema(path: Path, labels: int) -> Path:
+    lines = ["id: big", "version: 1", "title: A schema of many labels", "layers:",
+             "  - id: devices", "    name: Devices", "    kind: multi", "    labels:"]
+    for i in range(labels):
+        lines += [f"      - id: l{i}", f"        name: Label number {i}",
+                  f"        description: What label {i} means, in a sentence of some length.",
+                  f'        examples: ["an example of label {i}"]']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("hangup", ["sighup", "swallowed"])
+def test_help_of_a_10000_label_schema_exits_when_the_terminal_closes(
+        tmux: Tmux, demo: Path, tmp_path: Path, hangup: str) -> None:
+    """The help of a huge schema is drawn a screen at a time, so the app stays
+    responsive: when the terminal goes (SIGHUP, or a launcher that swallows it) the
+    app is gone within a second or two, and the annotator's session lock with it."""
+    schema = _big_schema(tmp_path / "big.yaml", 10_000)
+    argv = annotator_argv("annotate", "--project", str(demo), "--as", "alice",
+                          "--schema", str(schema))
+    status = tmp_path / "status"
+    if hangup == "swallowed":
+        argv = exit_recorder_argv(status, argv, forward_hangup=False)
+    pid = tmux.start(argv)
+    if hangup == "swallowed":
+        pid = child_pid(pid)
+    tmux.wait_for(POSITION, timeout=60)
+    tmux.type("?")
+    tmux.wait_for("Label number 0", timeout=20)
+    tmux.send("j", "j", "End")
+    tmux.wait_for("Label number 9999", timeout=20)  # the end of the help is reachable
+    tmux.kill_session()
+    started = time.monotonic()
+    assert pid_gone(pid, timeout=10), "the app outlived its terminal"
+    took = time.monotonic() - started
+    assert took < 2.0, f"the app took {took:.1f} s to notice its terminal had gone"
+    with Core(demo) as core:
+        core.journal.claim()  # the session lock was released: a new session may start
+        core.journal.release()

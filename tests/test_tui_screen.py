@@ -207,7 +207,7 @@ async def test_help_lists_keys_and_label_descriptions(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert app.screen.id == "help"
-        help_text = str(app.screen.query_one("#help-text").render())
+        help_text = app.screen.query_one("#help-text").plain
         assert "Sovereignty and independence" in help_text
         assert "The paragraph presents a state's right" in help_text
         assert "Our people alone will decide" in help_text  # an example

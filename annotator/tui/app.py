@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from textual.screen import Screen
 from annotator.errors import InputError
 from annotator.schema import LabelSchema
 from annotator.tui.screen import AnnotateScreen
+
+GRACE_SECONDS = 0.5  # for Textual's own shutdown once the terminal has gone
 
 
 class AnnotatorApp(App[int]):
@@ -61,9 +64,21 @@ class AnnotatorApp(App[int]):
 
         def check() -> None:
             if not os.isatty(fd):  # a hung-up tty: tcgetattr fails with EIO
-                self.exit(0)  # as on SIGHUP: every action is already stored
+                self._end_now()  # as on SIGHUP: every action is already stored
 
-        self.set_interval(1.0, check)
+        self.set_interval(0.5, check)
+
+    def _end_now(self) -> None:
+        """Exit, and make sure of it. Textual's shutdown writes to the terminal (mouse
+        and screen modes off); with the terminal gone its writer thread stops taking
+        writes and the shutdown waits on it for ever, holding the session lock. The
+        journal needs no shutdown (each action committed when it was shown, and this
+        runs between handlers, never inside a write), so a shutdown that has not
+        finished in half a second is cut short."""
+        self.exit(0)
+        timer = threading.Timer(GRACE_SECONDS, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
 
     def _handle_exception(self, error: Exception) -> None:
         # The store failing under a read (a journal damaged mid-session): end with the
@@ -78,7 +93,7 @@ class AnnotatorApp(App[int]):
 
     def _on_signal(self, sig: int) -> None:
         self.exit_signal = sig
-        self.exit(0)
+        self._end_now()
 
     @property
     def annotate_screen(self) -> AnnotateScreen:

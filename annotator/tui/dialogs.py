@@ -9,13 +9,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from annotator.schema import LabelSchema
 from annotator.textclean import safe_inline
 from annotator.tui.bindings import key_help
+from annotator.tui.text_view import TextView
 
 
 class CleanInput(Input):
@@ -73,11 +74,16 @@ def goto_dialog() -> PromptDialog:
 
 
 def help_text(schema: LabelSchema) -> Text:
+    """The help as one Text (see `help_lines`)."""
+    return Text("\n").join(help_lines(schema))
+
+
+def help_lines(schema: LabelSchema) -> list[Text]:
     """Keys, then the schema's guidelines and every label with description and examples.
     Every string from the schema is made visible (`safe_inline`) before it is appended:
     Rich would silently drop some controls and pass others to the terminal."""
     c = safe_inline
-    out = Text()
+    out = _Lines()
     out.append("Keys\n", "bold")
     for keys, description in key_help():
         out.append(f"  {keys:<22}", "bold")
@@ -106,24 +112,40 @@ def help_text(schema: LabelSchema) -> Text:
             out.append(f"\n  {c(rel.name)}: {', '.join(c(x) for x in rel.sources)} → "
                        f"{', '.join(c(x) for x in rel.targets)}"
                        " (r on a span, tab to choose, enter)\n")
-    return out
+    return out.lines
+
+
+class _Lines:
+    """Builds a list of one-line Texts with `append(text, style)` as on a Text: the
+    help of a 10,000-label schema is 40,000 lines, and one Text split that often is
+    slow."""
+
+    def __init__(self) -> None:
+        self.lines: list[Text] = [Text()]
+
+    def append(self, text: str, style: str = "") -> None:
+        for i, part in enumerate(text.split("\n")):
+            if i:
+                self.lines.append(Text())
+            if part:
+                self.lines[-1].append(part, style)
 
 
 class HelpScreen(ModalScreen[None]):
-    """Scrollable: up/down/page keys scroll, escape, q or ? close."""
+    """Scrollable: j/k, up/down, page keys, home/end; escape, q or ? close."""
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "close", id="help_close")]
 
-    def __init__(self, schema: LabelSchema) -> None:
+    def __init__(self, schema: LabelSchema, lines: list[Text] | None = None) -> None:
+        """`lines`: `help_lines(schema)` if the caller keeps them between openings."""
         super().__init__(id="help")
-        self._schema = schema
+        self._lines = lines if lines is not None else help_lines(schema)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-scroll"):
-            yield Static(help_text(self._schema), id="help-text")
+        yield TextView(self._lines, id="help-text")
 
     def on_mount(self) -> None:
-        self.query_one("#help-scroll").focus()
+        self.query_one("#help-text").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

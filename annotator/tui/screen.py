@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import gc
 import heapq
 import itertools
 import re
@@ -33,7 +34,13 @@ from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
-from annotator.tui.dialogs import HelpScreen, goto_dialog, note_dialog, search_dialog
+from annotator.tui.dialogs import (
+    HelpScreen,
+    goto_dialog,
+    help_lines,
+    note_dialog,
+    search_dialog,
+)
 from annotator.tui.info_bar import PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
@@ -82,6 +89,7 @@ class AnnotateScreen(Screen):
         # Why the last write failed (disk full ...), shown until a write succeeds.
         self.save_error: str | None = None
         self._toasts: dict[tuple[str, str, Any], float] = {}  # shown until (monotonic)
+        self._help: list | None = None  # help_lines(schema), once asked for
         self._bind_schema_keys()
 
     # -- messages -------------------------------------------------------------------------
@@ -119,6 +127,9 @@ class AnnotateScreen(Screen):
     def on_mount(self) -> None:
         doc_id, unit = self._start()
         self.go(doc_id, unit)
+        # The schema, key maps and widgets live for the whole session: out of the
+        # collector's reach, so a full collection never walks a 10,000-label schema.
+        gc.freeze()
 
     def _start(self) -> tuple[str, int]:
         """Where this annotator stopped, else the first unit they have not annotated."""
@@ -785,7 +796,14 @@ class AnnotateScreen(Screen):
         self.go(doc.id, unit)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.schema))
+        if self._help is None:
+            # Built once a session: 40,000 lines for a 10,000-label schema. They live as
+            # long as the schema, so they are moved out of the garbage collector's
+            # reach (gc.freeze), as the schema was at start: a full collection over
+            # them takes seconds, with the app deaf to keys and to its terminal closing.
+            self._help = help_lines(self.schema)
+            gc.freeze()
+        self.app.push_screen(HelpScreen(self.schema, self._help))
 
     def action_quit(self) -> None:
         # Nothing to save: every action was committed when it was shown.

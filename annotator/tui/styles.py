@@ -12,7 +12,9 @@ from textual.widget import Widget
 
 class CachedStyles(Widget):
     """Mix into a widget: `style_of("name")` for a component class (partial, as drawn
-    over the base), `base_style()` for the widget's own style."""
+    over the base), `base_style()` for the widget's own style. List it after the
+    widget's own base (`class V(ScrollView, CachedStyles)`): Textual collects
+    DEFAULT_CSS along the first base only."""
 
     _style_cache: dict[str | None, Style] | None = None
 

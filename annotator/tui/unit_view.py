@@ -174,7 +174,7 @@ def _gutter(current: bool, done: bool) -> str:
     return ("▶" if current else " ") + ("✓" if done else "·") + " "
 
 
-class UnitView(CachedStyles, ScrollView, can_focus=False):
+class UnitView(ScrollView, CachedStyles, can_focus=False):
     """Previous paragraph (dimmed), the unit in focus, next paragraph (dimmed)."""
 
     COMPONENT_CLASSES = {
