@@ -218,4 +218,4 @@ def _state(ann: object, where: str, path: str, lineno: int, ctx: ImportContext
     return {"status": status, "labels": labels if status == "done" else {},
             "spans": ann.get("spans") or [] if status == "done" else [],
             "relations": ann.get("relations") or [] if status == "done" else [],
-            "note": ann.get("note"), "flag": bool(ann.get("flag", False))}
+            "note": ann.get("note"), "flag": ann.get("flag", False)}
