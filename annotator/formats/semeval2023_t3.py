@@ -23,6 +23,7 @@ document id).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,7 +238,9 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
     frames = ctx.schema.layer("frames")
     frames = frames if frames is not None and frames.kind == "multi" else None
     (dest / "articles").mkdir()
-    files = {k: open(dest / f, "w", encoding="utf-8", newline="\n") for k, f in (
+    stack = contextlib.ExitStack()
+    files = {k: stack.enter_context(open(dest / f, "w", encoding="utf-8", newline="\n"))
+             for k, f in (
         ("labels", "labels-subtask-3.txt"), ("template", "labels-subtask-3.template"),
         ("spans", "labels-subtask-3-spans.txt"), ("frames", "labels-subtask-2.txt"),
         ("ids", "ids.tsv"))}
@@ -289,8 +292,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
             if frames is not None:
                 files["frames"].write(f"{aid}\t{','.join(doc_frames)}\n")
     finally:
-        for fh in files.values():
-            fh.close()
+        stack.close()
     if tech is not None:
         (dest / "techniques_subtask3.txt").write_text(
             "".join(lab.id + "\n" for lab in tech.labels), encoding="utf-8")
