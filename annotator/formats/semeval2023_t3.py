@@ -239,7 +239,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
     frames = frames if frames is not None and frames.kind == "multi" else None
     (dest / "articles").mkdir()
     stack = contextlib.ExitStack()
-    files = {k: stack.enter_context(open(dest / f, "w", encoding="utf-8", newline="\n"))
+    files = {k: stack.enter_context(open(dest / f, "w", encoding="utf-8", newline="\n"))  # noqa: SIM115
              for k, f in (
         ("labels", "labels-subtask-3.txt"), ("template", "labels-subtask-3.template"),
         ("spans", "labels-subtask-3-spans.txt"), ("frames", "labels-subtask-2.txt"),
