@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from annotator.schema import load_schema
 from annotator.store import SQLiteStore
 
 SCHEMA = REPO / "schemas" / "framing-devices.yaml"
-SHARED = REPO.parent / "shared" / "formats"
+# ../shared beside the clone (CI lays it there); ANNOTATOR_SHARED_DIR points elsewhere
+SHARED = Path(os.environ.get("ANNOTATOR_SHARED_DIR", REPO.parent / "shared")) / "formats"
 
 
 def fixture(*parts: str) -> Path:
