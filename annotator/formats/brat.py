@@ -199,10 +199,8 @@ def _read_ann(path: Path, art, doc_id: str, names: Names, ctx: ImportContext
                 builders[target[1]].note = note
             else:
                 ctx.loss.lose("note on an annotation other than a paragraph", where)
-    if marked:
-        units = sorted(set(builders))
-    else:  # a document annotated as a whole
-        units = [u.index for u in art.units.units]
+    # no Paragraph marker at all: a document annotated as a whole
+    units = sorted(set(builders)) if marked else [u.index for u in art.units.units]
     for idx in units:
         b = builders.get(idx) or StateBuilder(art.units.by_index(idx).text)
         if b.status == "skipped":
@@ -383,7 +381,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
             lines: list[str] = []
             counter = {"T": 0, "A": 0, "R": 0, "#": 0}
 
-            def new(kind: str) -> str:
+            def new(kind: str, counter: dict = counter) -> str:
                 counter[kind] += 1
                 return f"{kind}{counter[kind]}"
 
