@@ -220,8 +220,10 @@ def techniques_layer(ctx: ExportContext) -> Layer | None:
 
 
 def article_id(doc: ExportDoc, used: set[str]) -> str:
-    meta = doc.info.meta.get(META) if isinstance(doc.info.meta, dict) else None
-    for cand in ((meta or {}).get("article"), doc.info.id, str(doc.info.key)):
+    metas = doc.info.meta if isinstance(doc.info.meta, dict) else {}
+    given = [(metas.get(k) or {}).get("article") for k in (META, "ptc")
+             if isinstance(metas.get(k), dict)]
+    for cand in (*given, doc.info.id, str(doc.info.key)):
         if isinstance(cand, str) and cand.isdigit() and cand.isascii() and cand not in used:
             used.add(cand)
             return cand
