@@ -104,7 +104,7 @@ def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
     from annotator.formats.importing import collect
 
     names = Names(ctx.schema)
-    files = collect(paths, (".txt", ".ann"))
+    files = collect(paths, (".txt", ".ann"), ctx)
     txts = sorted({f.with_suffix(".txt") for f in files})
     for txt in txts:
         ann = txt.with_suffix(".ann")

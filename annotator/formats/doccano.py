@@ -52,11 +52,12 @@ def output_kind(out: Path | None, ctx: ExportContext) -> str:
     return "dir"
 
 
-def _files(paths: list[Path]) -> Iterator[tuple[str, str, Path | bytes]]:
+def _files(paths: list[Path], ctx: ImportContext
+           ) -> Iterator[tuple[str, str, Path | bytes]]:
     """(display path, user, path or bytes) for each per-user file."""
     from annotator.formats.importing import collect
 
-    for f in collect(paths, (".jsonl", ".zip")):
+    for f in collect(paths, (".jsonl", ".zip"), ctx):
         if f.suffix == ".zip":
             with zipfile.ZipFile(f) as zf:
                 for info in sorted(zf.infolist(), key=lambda i: i.filename):
@@ -70,7 +71,7 @@ def _files(paths: list[Path]) -> Iterator[tuple[str, str, Path | bytes]]:
 def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
     docs = RecordDocs(ctx, "doccano")
     states: list[UnitState] = []
-    for shown, user, src in _files(paths):
+    for shown, user, src in _files(paths, ctx):
         if isinstance(src, bytes):
             import tempfile
 

@@ -182,6 +182,9 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
         n = spec.write(docs, dest, ctx)
         loss.check(allow_loss, "nothing was written")
         if out is None:
+            if any(side.name.startswith("out.") for side in tmp.iterdir()):
+                loss.change("files written beside the output (Label Studio's XML config) "
+                            "need --out PATH", "stdout")
             stream = stdout or sys.stdout
             with open(dest, encoding="utf-8") as fh:
                 shutil.copyfileobj(fh, stream)

@@ -34,7 +34,8 @@ class ImportResult:
     unchanged: dict[str, int] = field(default_factory=dict)  # states already as imported
 
 
-def collect(paths: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
+def collect(paths: list[Path], suffixes: tuple[str, ...],
+            ctx: ImportContext | None = None) -> list[Path]:
     """Files under `paths` ending in one of `suffixes`, sorted, recursively; a FIFO or
     device is never opened (reading one would wait forever)."""
     out: list[Path] = []
@@ -50,6 +51,8 @@ def collect(paths: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
             raise InputError("not a regular file or folder (a FIFO, socket or device?)", p)
         else:
             raise InputError("no such file or directory", p)
+    if ctx is not None:
+        ctx.files_read += len(out)
     return out
 
 
@@ -126,6 +129,7 @@ def import_files(store, schema: LabelSchema, fmt: str, paths: list[Path], projec
             journals[name] = j
 
     stats = store.import_documents(documents())
+    stats.files = ctx.files_read
     result = ImportResult(stats, loss)
     by_annotator: dict[str, list[tuple[str, int, str, str]]] = {}
     for name, doc_id, unit, state, src in states:

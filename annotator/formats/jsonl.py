@@ -74,7 +74,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
 def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
     from annotator.formats.importing import collect
 
-    for path in collect(paths, (".jsonl",)):
+    for path in collect(paths, (".jsonl",), ctx):
         yield from _read_file(path, ctx)
 
 

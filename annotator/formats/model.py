@@ -139,6 +139,7 @@ class ImportContext:
     offsets: str
     store: object  # SQLiteStore; readers only look documents up
     problems: list[Problem] = field(default_factory=list)
+    files_read: int = 0
 
     def problem(self, path: str | Path, line: int, message: str, col: int = 1) -> None:
         self.problems.append(Problem(safe_inline(str(path)), line, col, message))

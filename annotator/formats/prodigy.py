@@ -49,7 +49,7 @@ def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
 
     docs = RecordDocs(ctx, "prodigy")
     units: dict[tuple, tuple[StateBuilder, str, bool]] = {}  # key -> (builder, src, full)
-    for path in collect(paths, (".jsonl",)):
+    for path in collect(paths, (".jsonl",), ctx):
         spath = str(path)
         for lineno, _, obj in iter_json_lines(path):
             if isinstance(obj, Problem):

@@ -45,7 +45,7 @@ ARTICLE = re.compile(r"^article(\d+)\.txt$")
 def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
     from annotator.formats.importing import collect
 
-    files = collect(paths, (".txt", ".labels"))
+    files = collect(paths, (".txt", ".labels"), ctx)
     rows: dict[str, list] = {}
     for f in files:
         if f.name.endswith(".labels"):

@@ -89,7 +89,7 @@ def _label_rows(path: Path, ctx: ImportContext, rows: dict) -> None:
 def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
     from annotator.formats.importing import collect
 
-    files = collect(paths, (".txt", ".template"))
+    files = collect(paths, (".txt", ".template"), ctx)
     articles = [f for f in files if ARTICLE.match(f.name)]
     rows: dict[tuple[str, str], list] = {}
     for f in files:
