@@ -8,6 +8,10 @@ Unit state (the annotation part of an export record):
      "spans": [{"id", "layer", "label", "start", "end", "text", "attributes"}],
      "relations": [{"label", "from", "to"}], "note": str | None, "flag": bool,
      "rejected": [[start, end]]}  # proposed quotes turned down (optional key)
+
+`import_state` sets a unit's whole state at once (an import from another tool's
+format): {"type": "import_state", "state": {...}, "source": "file:line"}; `source` is
+the audit trail of where it came from.
 """
 
 from __future__ import annotations
@@ -37,6 +41,85 @@ def _span(state: dict, span_id: str) -> dict:
         if s["id"] == span_id:
             return s
     raise ActionError(f"no span {span_id!r} on this unit")
+
+
+STATUSES = ("done", "skipped", None)
+
+
+def checked_state(state: object, schema: LabelSchema | None = None,
+                  text: str | None = None) -> dict[str, Any]:
+    """A whole unit state as `import_state` stores it, checked for shape (and against
+    the schema and the unit's text when given). Raises ActionError naming what is wrong."""
+    if not isinstance(state, dict):
+        raise ActionError("the state must be an object")
+    unknown = set(state) - {"status", "labels", "spans", "relations", "note", "flag"}
+    if unknown:
+        raise ActionError(f"unknown state key(s): {', '.join(sorted(unknown))}")
+    new = empty_state()
+    new.update(copy.deepcopy(state))
+    if new["status"] not in STATUSES:
+        raise ActionError(f"status {new['status']!r} is not done, skipped or null")
+    labels = new["labels"]
+    if not isinstance(labels, dict):
+        raise ActionError("labels must be an object")
+    for layer_id, value in labels.items():
+        layer = schema.layer(layer_id) if schema else None
+        if schema is not None and (layer is None or layer.kind == "span"):
+            raise ActionError(f"no paragraph layer {layer_id!r}")
+        if isinstance(value, list):
+            if not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
+                raise ActionError(f"labels of {layer_id!r} must be distinct label ids")
+            if layer is not None and layer.kind == "single":
+                raise ActionError(f"layer {layer_id!r} takes one label or null")
+            given = value
+        elif value is None or isinstance(value, str):
+            if layer is not None and layer.kind == "multi":
+                raise ActionError(f"layer {layer_id!r} takes a list of labels")
+            given = [value] if value else []
+        else:
+            raise ActionError(f"labels of {layer_id!r} must be a list, a label id or null")
+        for label in given:
+            if layer is not None and layer.label(label) is None:
+                raise ActionError(f"no label {label!r} in layer {layer_id!r}")
+    spans = new["spans"]
+    if not isinstance(spans, list):
+        raise ActionError("spans must be a list")
+    ids: set[str] = set()
+    for sp in spans:
+        if not isinstance(sp, dict) or not {"id", "layer", "label", "start", "end", "text"} <= set(sp):
+            raise ActionError("a span needs id, layer, label, start, end and text")
+        start, end = sp["start"], sp["end"]
+        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) \
+                or isinstance(end, bool) or not 0 <= start < end:
+            raise ActionError(f"span {sp['id']!r}: offsets must be integers with 0 <= start < end")
+        if sp["id"] in ids:
+            raise ActionError(f"duplicate span id {sp['id']!r}")
+        ids.add(sp["id"])
+        sp.setdefault("attributes", {})
+        if text is not None:
+            if end > len(text):
+                raise ActionError(f"span {sp['id']!r} [{start}, {end}) outside the unit "
+                                  f"(length {len(text)})")
+            if text[start:end] != sp["text"]:
+                raise ActionError(f"span {sp['id']!r}: its text is not the unit's text there")
+        if schema is not None:
+            layer = schema.layer(sp["layer"])
+            if layer is None or layer.kind != "span" or layer.label(sp["label"]) is None:
+                raise ActionError(f"span {sp['id']!r}: no span label {sp['label']!r} in layer "
+                                  f"{sp['layer']!r}")
+    relations = new["relations"]
+    if not isinstance(relations, list):
+        raise ActionError("relations must be a list")
+    for rel in relations:
+        if not isinstance(rel, dict) or set(rel) != {"label", "from", "to"}:
+            raise ActionError("a relation has exactly label, from and to")
+        if rel["from"] not in ids or rel["to"] not in ids:
+            raise ActionError(f"relation {rel['label']!r} links a span that is not there")
+    if new["note"] is not None and not isinstance(new["note"], str):
+        raise ActionError("note must be a string or null")
+    if not isinstance(new["flag"], bool):
+        raise ActionError("flag must be true or false")
+    return new
 
 
 def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = None,
@@ -114,6 +197,9 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
         new["note"] = note if note else None
     elif kind == "set_flag":
         new["flag"] = bool(action["flag"])
+    elif kind == "import_state":
+        # The whole state, replacing what was there (the event keeps the state before).
+        new = checked_state(action["state"], schema, text)
     else:
         raise ActionError(f"unknown action {kind!r}")
     return new

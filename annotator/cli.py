@@ -65,20 +65,59 @@ def build_parser() -> argparse.ArgumentParser:
                    help="annotator name (default: your login name)")
     _project_arg(p)
 
-    p = sub.add_parser("import", help="import documents into the project store",
+    from annotator.formats.registry import format_names, formats_help
+
+    p = sub.add_parser("import", help="import documents (and, with --format, annotations)",
                        description="Import .txt, .md and .jsonl files (folders recursively). "
                                    "Unchanged documents are kept; where a paragraph changed under "
                                    "existing annotations, those are kept and flagged. A file with "
-                                   "an error imports nothing, and neither does this command.")
+                                   "an error imports nothing, and neither does this command. "
+                                   "With --format, import another tool's files: documents and "
+                                   "their annotations (as --as NAME, or the format's own "
+                                   "annotator field); see docs/formats.md.",
+                       epilog=formats_help("import"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--format", dest="fmt", metavar="F", choices=[
+        f for f in format_names() if f not in ("csv", "parquet")],
+        help="the files' format (below); without it, a corpus of .txt/.md/.jsonl documents")
+    p.add_argument("--as", dest="annotator", metavar="NAME", default=None,
+                   help="whose annotations they are (default: the format's annotator field, "
+                        "else your login name)")
+    p.add_argument("--paragraphs", choices=["lines", "blank", "whole"], default=None,
+                   help="how an article becomes units: each non-empty line (SemEval's "
+                        "default), blank-line paragraphs (brat's, PTC's), or the whole text")
+    p.add_argument("--offsets", choices=["utf16", "codepoints"], default=None,
+                   help="how the files count offsets where the format is ambiguous "
+                        "(doccano: utf16 by default)")
+    p.add_argument("--allow-loss", action="store_true",
+                   help="import what can be carried and list the rest as warnings (default: "
+                        "refuse, listing what this format cannot carry)")
+    _schema_arg(p, "to check labels against")
     _project_arg(p)
 
-    p = sub.add_parser("export", help="export annotations as JSONL",
+    p = sub.add_parser("export", help="export annotations (JSONL, or --format F)",
                        description="Write one JSON line per unit that any annotator marked "
-                                   "done (see schemas/export-record.schema.json).")
+                                   "done (see schemas/export-record.schema.json), or the "
+                                   "annotations in another tool's format (--format; see "
+                                   "docs/formats.md). What a format cannot carry is an error "
+                                   "that lists it, unless --allow-loss.",
+                       epilog=formats_help("export"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", metavar="F", default=None,
-                   help="output file; '-' for stdout (default: stdout when no --out is given "
-                        "and stdout is not a terminal, else exports/<date>-<schema>.jsonl)")
+                   help="output file or folder; '-' for stdout (default: stdout when no --out "
+                        "is given and stdout is not a terminal, else under exports/)")
+    p.add_argument("--format", dest="fmt", metavar="F", choices=format_names(),
+                   default="jsonl", help="output format (below; default jsonl)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--annotator", metavar="NAME", default=None,
+                     help="only this annotator's annotations")
+    who.add_argument("--gold", action="store_true",
+                     help="only the gold standard (the adjudicated journal)")
+    p.add_argument("--offsets", choices=["utf16", "codepoints"], default=None,
+                   help="offsets to write where the format is ambiguous (doccano: utf16)")
+    p.add_argument("--allow-loss", action="store_true",
+                   help="write what the format can carry and list the rest as warnings")
     _schema_arg(p, "the export names")
     _project_arg(p)
 
@@ -195,9 +234,40 @@ def _import(project, paths: list[Path], only_changed: bool = False):
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.fmt is None:
+        for flag, value in (("--as", args.annotator), ("--paragraphs", args.paragraphs),
+                            ("--offsets", args.offsets), ("--schema", args.schema)):
+            if value is not None:
+                raise UsageError(f"{flag} applies to an import with --format only")
+        project = _project(args)
+        stats = _import(project, [Path(p) for p in args.paths])
+        _print_import(stats)
+        return 0
+    from annotator.formats import import_files
+    from annotator.project import default_annotator
+
+    if args.annotator is not None and not args.annotator.strip():
+        raise UsageError("--as needs a name")
     project = _project(args)
-    stats = _import(project, [Path(p) for p in args.paths])
-    _print_import(stats)
+    schema = project.load_schema(args.schema)
+    bar = ProgressBar("importing", unit=" records")
+    try:
+        result = import_files(project.store, schema, args.fmt, [Path(p) for p in args.paths],
+                              project.root, annotator=args.annotator,
+                              paragraphs=args.paragraphs, offsets=args.offsets,
+                              allow_loss=args.allow_loss, progress=bar.update,
+                              default_annotator=default_annotator)
+    finally:
+        bar.close()
+    _print_import(result.stats)
+    for name in sorted(result.annotations):
+        same = result.unchanged.get(name, 0)
+        print(f"annotations of {name}: {result.annotations[name]:,} unit(s) stored"
+              + (f", {same:,} already as imported" if same else ""), file=sys.stderr)
+    if not result.annotations:
+        print("no annotations in these files", file=sys.stderr)
+    for line in result.loss.warnings(include_lost=True):
+        print(f"annotator: warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -232,45 +302,38 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from annotator.export import iter_records, write_records
+    from annotator.formats import export, get_format
 
     project = _project(args)
     _existing_store(project)
     schema = project.load_schema(args.schema)
-    to_stdout = args.out == "-" or (args.out is None and not sys.stdout.isatty())
+    spec = get_format(args.fmt)
+    to_stdout = args.out == "-" or (args.out is None and not sys.stdout.isatty()
+                                    and spec.output == "file" and not spec.binary)
+    if to_stdout:
+        out = None
+    elif args.out:
+        out = Path(args.out)
+    else:
+        import importlib
+
+        ext = getattr(importlib.import_module(spec.write.__module__), "EXTENSION", "") \
+            if spec.write else ""
+        name = f"{date.today().isoformat()}-{schema.id}"
+        out = project.exports_dir() / (f"{name}.jsonl" if args.fmt == "jsonl"
+                                       else f"{name}-{args.fmt}{ext}")
     bar = ProgressBar("exporting", unit=" documents")
-    records = iter_records(project.store, schema, progress=bar.update)
-    out = None if to_stdout else Path(args.out) if args.out else (
-        project.exports_dir() / f"{date.today().isoformat()}-{schema.id}.jsonl")
-    if out is None or (out.exists() and (out.is_symlink() or not out.is_file())):
-        # stdout, or a device, FIFO or link (e.g. /dev/stdout): write through it, never
-        # replace it.
-        try:
-            if out is None:
-                write_records(records, sys.stdout)
-            else:
-                with open(out, "w", encoding="utf-8") as fh:
-                    write_records(records, fh)
-        finally:
-            bar.close()
-        return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            n = write_records(records, fh)
-        os.replace(tmp, out)  # nothing half-written under the real name
-    except OSError as exc:
-        if exc.filename:
-            raise
-        # a failed write() names no file: say which, and that nothing was left
-        raise InputError(f"could not write the export ({exc.strerror or exc}): nothing was "
-                         "written", out) from None
+        result = export(project.store, schema, args.fmt, out, annotator=args.annotator,
+                        gold=args.gold, offsets=args.offsets, allow_loss=args.allow_loss,
+                        progress=bar.update)
     finally:
         bar.close()
-        if tmp.exists():
-            tmp.unlink()
-    print(f"wrote {n:,} record(s) to {out}", file=sys.stderr)
+    for line in result.loss.warnings(include_lost=True):
+        print(f"annotator: warning: {line}", file=sys.stderr)
+    if out is not None and not (out.exists() and not out.is_file() and not out.is_dir()):
+        extra = "".join(f" (and {p})" for p in result.extra)
+        print(f"wrote {result.records:,} record(s) to {out}{extra}", file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,7 @@ from annotator.schema import LabelSchema
 from annotator.store.sqlite import SQLiteStore
 
 
-def _labels(state: dict, schema: LabelSchema) -> dict[str, Any]:
+def paragraph_labels(state: dict, schema: LabelSchema) -> dict[str, Any]:
     """One key per paragraph-level layer: a list for multi, an id or None for single.
     Layers the schema no longer has are kept as stored, never dropped."""
     stored = state.get("labels", {})
@@ -37,7 +37,7 @@ def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSche
     rec = {
         "annotator": annotator,
         "status": "done",
-        "labels": _labels(state, schema),
+        "labels": paragraph_labels(state, schema),
         "spans": state.get("spans", []),
         "relations": state.get("relations", []),
         "note": state.get("note"),
