@@ -210,6 +210,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         raise UsageError("--as needs a name")
     name = args.annotator or default_annotator()
     check_annotator_name(name)
+    from annotator.store.base import GOLD
+
+    if name == GOLD:
+        raise UsageError(f"{GOLD!r} is the gold standard's journal, not an annotator: "
+                         "choose another name with --as (the gold is made with "
+                         "`annotator adjudicate`)")
     project = _project(args)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()

@@ -1,0 +1,171 @@
+"""What the adjudication screen asks for, on the core alone (no Textual): for a unit,
+each annotator's done version, the layers they disagree on, the current gold; and
+every gold action, with what it sided with, through the gold journal's `apply`.
+
+Annotators are shown by name, or as A, B, C ... (`anonymous`), in a fixed order: the
+store's sorted annotator names, so the same letter means the same annotator all
+session (and the key 1..9 that takes their version).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from annotator.actions import apply_action
+from annotator.adjudication import auto
+from annotator.adjudication.merge import decision_fields, disagreements, layer_spans, versions_of
+from annotator.errors import InputError
+from annotator.schema import LabelSchema
+from annotator.store.base import GOLD, Change
+
+
+@dataclass(frozen=True)
+class Progress:
+    decided: int  # units with gold
+    left: int  # units with a version and no gold yet
+    disagreeing: int  # units whose annotators disagree (decided or not)
+    disagreeing_left: int  # of those, without gold yet
+
+
+class Session:
+    def __init__(self, store: Any, schema: LabelSchema, curator: str,
+                 anonymous: bool = False) -> None:
+        self.store, self.schema, self.curator = store, schema, curator
+        self.anonymous = anonymous
+        self.journals = store.reading_journals()
+        self.names = [j.annotator for j in self.journals]
+        self.gold = store.journal(GOLD, schema)
+        self._labels = {n: (string.ascii_uppercase[i] if i < 26 else f"#{i + 1}")
+                        if anonymous else n for i, n in enumerate(self.names)}
+        self._scan: auto.Scan | None = None
+        self._disagree_keys: np.ndarray | None = None
+
+    # -- reading ----------------------------------------------------------------------
+    def shown_name(self, name: str) -> str:
+        """How an annotator is shown: the name, or a letter (anonymous)."""
+        return self._labels[name]
+
+    def versions(self, doc_id: str, unit: int) -> dict[str, dict]:
+        """Every annotator's done version of the unit, by name (sorted)."""
+        return versions_of({j.annotator: j.state(doc_id, unit) for j in self.journals})
+
+    def gold_state(self, doc_id: str, unit: int) -> dict | None:
+        return self.gold.state(doc_id, unit)
+
+    def disagreements(self, doc_id: str, unit: int) -> list[str]:
+        return disagreements(self.versions(doc_id, unit), self.schema)
+
+    def scan(self) -> auto.Scan:
+        if self._scan is None:
+            self._scan = auto.scan(self.store, self.schema, self.journals)
+            self._disagree_keys = self._scan.units[self._scan.disagree()]
+        return self._scan
+
+    def progress(self) -> Progress:
+        s = self.scan()
+        decided = self.gold.done_count()
+        gold_keys = self.gold.agreement_columns(s.base)[0]
+        with_gold = auto._member(s.units, gold_keys)
+        dis = s.disagree()
+        return Progress(decided, int((~with_gold).sum()), int(dis.sum()),
+                        int((dis & ~with_gold).sum()))
+
+    def next_disagreement(self, doc_key: int, unit: int, backwards: bool = False
+                          ) -> tuple[int, int] | None:
+        """(document key, unit) of the next unit whose annotators disagree, after (or
+        before) the one given; wraps around. Read once per session (annotators' work
+        does not change while the round is adjudicated)."""
+        s = self.scan()
+        keys = self._disagree_keys
+        if keys is None or not len(keys):
+            return None
+        here = doc_key * s.base + unit
+        if backwards:
+            i = int(np.searchsorted(keys, here, "left")) - 1
+            k = int(keys[i]) if i >= 0 else int(keys[-1])
+        else:
+            i = int(np.searchsorted(keys, here, "right"))
+            k = int(keys[i]) if i < len(keys) else int(keys[0])
+        return k // s.base, k % s.base
+
+    # -- deciding -----------------------------------------------------------------------
+    def apply(self, doc_id: str, unit: int, action: dict, auto_mark: str | None = None
+              ) -> Change:
+        """Apply a gold action, recording which annotators the resulting gold sides
+        with. Durable when it returns (the gold journal's `apply`)."""
+        u = self.store.unit(doc_id, unit)
+        if u is None:
+            raise InputError(f"no unit {unit} in document {doc_id!r}")
+        before = self.gold.state(doc_id, unit)
+        after = apply_action(before, action, self.schema, u.text)
+        fields = decision_fields(after, self.versions(doc_id, unit), self.schema,
+                                 auto=auto_mark, curator=self.curator)
+        return self.gold.apply(doc_id, unit, {**action, **fields})
+
+    def take_version(self, doc_id: str, unit: int, layer_id: str, name: str) -> Change:
+        """The layer's gold becomes `name`'s version of it."""
+        layer = self.schema.layer(layer_id)
+        version = self.versions(doc_id, unit).get(name)
+        if layer is None or version is None:
+            raise InputError(f"{name} has no version of this unit")
+        if layer.kind == "span":
+            spans, rels = layer_spans(version, layer_id)
+            action = {"type": "take_version", "layer": layer_id, "span_layer": True,
+                      "from": name, "spans": spans, "relations": rels}
+        else:
+            value = (version.get("labels") or {}).get(layer_id)
+            if layer.kind == "multi":
+                value = list(value) if isinstance(value, list) else [value] if value else []
+            elif isinstance(value, list):
+                value = value[0] if value else None
+            action = {"type": "take_version", "layer": layer_id, "from": name,
+                      "value": value}
+        return self.apply(doc_id, unit, action)
+
+    def accept_span(self, doc_id: str, unit: int, name: str, span_id: str) -> Change:
+        """Add one of `name`'s spans to the gold (with its attributes)."""
+        version = self.versions(doc_id, unit).get(name) or {}
+        span = next((s for s in version.get("spans") or () if s["id"] == span_id), None)
+        if span is None:
+            raise InputError(f"{name} has no span {span_id!r} on this unit")
+        return self.apply(doc_id, unit, {"type": "add_span", "layer": span["layer"],
+                                         "label": span["label"], "start": span["start"],
+                                         "end": span["end"],
+                                         "attributes": span.get("attributes") or {},
+                                         "from": name})
+
+    def accept_unit(self, doc_id: str, unit: int) -> Change:
+        """The gold as shown becomes the decision: with no gold yet, the unanimous (or
+        else the first annotator's) version is what is shown, so that is taken."""
+        gold = self.gold.state(doc_id, unit)
+        if gold is None or gold.get("status") != "done":
+            versions = self.versions(doc_id, unit)
+            shown = self.shown_gold(doc_id, unit, versions)
+            if shown is not None:
+                return self.apply(doc_id, unit, {"type": "set_gold", **shown})
+        return self.apply(doc_id, unit, {"type": "accept_unit"})
+
+    def shown_gold(self, doc_id: str, unit: int, versions: dict[str, dict] | None = None
+                   ) -> dict | None:
+        """What the screen shows as gold for a unit without one: the unanimous version
+        of the annotators, if they agree; else nothing (an empty gold)."""
+        from annotator.adjudication.merge import merged
+
+        versions = self.versions(doc_id, unit) if versions is None else versions
+        if len(versions) == 1:
+            only = next(iter(versions.values()))
+            return {"labels": dict(only.get("labels") or {}),
+                    "spans": list(only.get("spans") or []),
+                    "relations": list(only.get("relations") or [])}
+        m = merged(versions, self.schema, "unanimous")
+        return m[0] if m else None
+
+    def undo(self) -> Change | None:
+        return self.gold.undo()
+
+    def redo(self) -> Change | None:
+        return self.gold.redo()
