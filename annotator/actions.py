@@ -17,7 +17,9 @@ automatic merge filled it and nobody changed it since, else null) and `curator`.
 Any action carrying `decided_by` sets these; the adjudication session computes them
 before it applies the action, so a replay of the journal gives the same state.
 Gold-only actions: `take_version` (a layer's value from an annotator), `accept_unit`,
-`set_gold` (a whole unit, used by the automatic merge).
+`set_gold` (a whole unit, used by the automatic merge). A gold action on a unit
+without gold may carry `gold_start` ({labels, spans, relations}: the layers its annotators
+agree on), which the new state begins from.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                  text: str | None = None) -> dict:
     """The state after `action`. `text` is the unit's text (span actions need it)."""
     new = copy.deepcopy(state) if state else empty_state()
+    if not state and action.get("gold_start"):
+        # A unit's first gold decision starts from what its annotators agree on.
+        start = action["gold_start"]
+        new["labels"] = {k: list(v) if isinstance(v, list) else v
+                         for k, v in (start.get("labels") or {}).items()}
+        _put_spans(new, start.get("spans") or [], start.get("relations") or [])
     kind = action["type"]
     if kind == "mark_done":
         new["status"] = "done"

@@ -75,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export annotations as JSONL",
                        description="Write one JSON line per unit that any annotator marked "
-                                   "done (see schemas/export-record.schema.json).")
+                                   "done (see schemas/export-record.schema.json); adjudicated "
+                                   "units carry the gold as \"gold\". With --gold, one line "
+                                   "per adjudicated unit holding only the gold (annotator "
+                                   "\"gold\").")
+    p.add_argument("--gold", action="store_true",
+                   help="gold-only records: each adjudicated unit's gold as its one annotation")
     p.add_argument("--out", metavar="F", default=None,
                    help="output file; '-' for stdout (default: stdout when no --out is given "
                         "and stdout is not a terminal, else exports/<date>-<schema>.jsonl)")
@@ -245,9 +250,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     schema = project.load_schema(args.schema)
     to_stdout = args.out == "-" or (args.out is None and not sys.stdout.isatty())
     bar = ProgressBar("exporting", unit=" documents")
-    records = iter_records(project.store, schema, progress=bar.update)
+    records = iter_records(project.store, schema, progress=bar.update,
+                           gold="only" if args.gold else "with")
     out = None if to_stdout else Path(args.out) if args.out else (
-        project.exports_dir() / f"{date.today().isoformat()}-{schema.id}.jsonl")
+        project.exports_dir() / f"{date.today().isoformat()}-{schema.id}"
+        f"{'-gold' if args.gold else ''}.jsonl")
     if out is None or (out.exists() and (out.is_symlink() or not out.is_file())):
         # stdout, or a device, FIFO or link (e.g. /dev/stdout): write through it, never
         # replace it.

@@ -143,3 +143,25 @@ def gold_value(layer: Layer, value: Any) -> Any:
         return value
     known = [lab.id for lab in layer.labels if lab.id in value]
     return known + sorted(v for v in value if layer.label(v) is None)
+
+
+def agreed_part(versions: Mapping[str, dict], schema: LabelSchema) -> dict:
+    """The layers every annotator of the unit agrees on, as a gold start
+    ({labels, spans, relations}): what the screen shows as gold before any decision,
+    and what a unit's first decision starts from. One annotator: their version."""
+    labels: dict[str, Any] = {}
+    spans: list[dict] = []
+    relations: list[dict] = []
+    for layer in schema.layers:
+        values = {layer_value(s, layer) for s in versions.values()}
+        if len(values) != 1:
+            continue
+        rep = next(iter(versions.values()))
+        if layer.kind == "span":
+            sp, rel = layer_spans(rep, layer.id)
+            spans += [{**x, "id": f"{layer.id}/{x['id']}"} for x in sp]
+            relations += [{**r, "from": f"{layer.id}/{r['from']}",
+                           "to": f"{layer.id}/{r['to']}"} for r in rel]
+        else:
+            labels[layer.id] = gold_value(layer, values.pop())
+    return {"labels": labels, "spans": spans, "relations": relations}

@@ -17,7 +17,13 @@ import numpy as np
 
 from annotator.actions import apply_action
 from annotator.adjudication import auto
-from annotator.adjudication.merge import decision_fields, disagreements, layer_spans, versions_of
+from annotator.adjudication.merge import (
+    agreed_part,
+    decision_fields,
+    disagreements,
+    layer_spans,
+    versions_of,
+)
 from annotator.errors import InputError
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change
@@ -101,8 +107,11 @@ class Session:
         if u is None:
             raise InputError(f"no unit {unit} in document {doc_id!r}")
         before = self.gold.state(doc_id, unit)
+        versions = self.versions(doc_id, unit)
+        if not before and versions and action["type"] != "set_gold":
+            action = {**action, "gold_start": agreed_part(versions, self.schema)}
         after = apply_action(before, action, self.schema, u.text)
-        fields = decision_fields(after, self.versions(doc_id, unit), self.schema,
+        fields = decision_fields(after, versions, self.schema,
                                  auto=auto_mark, curator=self.curator)
         return self.gold.apply(doc_id, unit, {**action, **fields})
 
@@ -139,30 +148,19 @@ class Session:
                                          "from": name})
 
     def accept_unit(self, doc_id: str, unit: int) -> Change:
-        """The gold as shown becomes the decision: with no gold yet, the unanimous (or
-        else the first annotator's) version is what is shown, so that is taken."""
-        gold = self.gold.state(doc_id, unit)
-        if gold is None or gold.get("status") != "done":
-            versions = self.versions(doc_id, unit)
-            shown = self.shown_gold(doc_id, unit, versions)
-            if shown is not None:
-                return self.apply(doc_id, unit, {"type": "set_gold", **shown})
+        """The gold as shown becomes the decision (on a unit without gold: the layers
+        its annotators agree on, `shown_gold`)."""
         return self.apply(doc_id, unit, {"type": "accept_unit"})
 
-    def shown_gold(self, doc_id: str, unit: int, versions: dict[str, dict] | None = None
-                   ) -> dict | None:
-        """What the screen shows as gold for a unit without one: the unanimous version
-        of the annotators, if they agree; else nothing (an empty gold)."""
-        from annotator.adjudication.merge import merged
-
-        versions = self.versions(doc_id, unit) if versions is None else versions
-        if len(versions) == 1:
-            only = next(iter(versions.values()))
-            return {"labels": dict(only.get("labels") or {}),
-                    "spans": list(only.get("spans") or []),
-                    "relations": list(only.get("relations") or [])}
-        m = merged(versions, self.schema, "unanimous")
-        return m[0] if m else None
+    def shown_gold(self, doc_id: str, unit: int) -> dict:
+        """The gold as the screen shows it: the stored one, else the layers the unit's
+        annotators agree on (not stored until a decision is made)."""
+        gold = self.gold.state(doc_id, unit)
+        if gold:
+            return gold
+        part = agreed_part(self.versions(doc_id, unit), self.schema)
+        # the state a first decision would start from (set_note: changes nothing else)
+        return apply_action(None, {"type": "set_note", "note": None, "gold_start": part})
 
     def undo(self) -> Change | None:
         return self.gold.undo()

@@ -501,6 +501,11 @@ class SQLiteStore:
         """Every annotator with a journal (the gold journal is not an annotator's)."""
         return sorted(p.stem for p in (self.root / "journals").glob("*.db") if p.stem != GOLD)
 
+    def has_journal(self, name: str) -> bool:
+        """Whether a journal of this name exists (without creating it)."""
+        check_annotator_name(name)
+        return name in self._journals or (self.root / "journals" / f"{name}.db").exists()
+
     def journal(self, annotator: str, schema: LabelSchema | None = None) -> SQLiteJournal:
         """The annotator's journal, created if new. Another user's journal (or one we
         may not write) is opened read-only."""
