@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed of the bootstrap (default 0)")
+    p.add_argument("--against", choices=["gold"], default=None,
+                   help="also each annotator's agreement with the adjudicated gold (per "
+                        "layer and label: accuracy, Cohen's kappa, span F1 exact and "
+                        "overlap, relation F1, with bootstrap intervals), as "
+                        "\"against_gold\" in --json")
     _project_arg(p)
 
     p = sub.add_parser("validate", help="validate schemas, exports and annotator.yaml",
@@ -308,11 +313,46 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         schema = project.load_schema(args.schema)
         ratings = agreement.ratings_from_store(project.store, schema)
     report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
+    if args.against == "gold":
+        report["against_gold"] = _against_gold(args, schema)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print(agreement.format_table(report))
+        if args.against == "gold":
+            from annotator.agreement.against_gold import format_against_gold
+
+            print()
+            print(format_against_gold(report["against_gold"]))
     return 0
+
+
+def _against_gold(args: argparse.Namespace, schema) -> dict:
+    """The report's `against_gold` section, from the export file's `gold` fields or
+    from the store's gold journal."""
+    from annotator.agreement.against_gold import against_gold
+
+    if args.export:
+        from annotator.validate import read_export_records
+
+        records = read_export_records(Path(args.export))
+        if schema is None:
+            raise InputError("--against gold needs the label schema: give --schema",
+                             args.export)
+    else:
+        from annotator.export import iter_records
+        from annotator.store.base import GOLD
+
+        project = _project(args)
+        if not project.store.has_journal(GOLD):
+            raise InputError("there is no gold yet: adjudicate first (`annotator "
+                             "adjudicate`)", project.root)
+        records = iter_records(project.store, schema, with_agreement=False)
+    section = against_gold(records, schema, bootstrap=args.bootstrap, seed=args.seed)
+    if not section["gold_units"]:
+        raise InputError("no unit has a gold yet: adjudicate first (`annotator adjudicate`)",
+                         args.export or _project(args).root)
+    return section
 
 
 def _export_schema(args: argparse.Namespace, first: dict | None):
