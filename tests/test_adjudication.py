@@ -241,3 +241,29 @@ def test_auto_merge_is_changeable_and_undoable(three: SQLiteStore):
     r = auto_merge(three, SCHEMA, "majority")
     assert r.merged == 1 and ses.gold_state("d0", 2)["labels"]["stance"] == "negative"
     assert ses.gold_state("d0", 2)["decided_by"] == ["alice", "carol"]
+
+
+def test_apply_many_equals_apply_one_by_one(project: Path):
+    s = _store(project, 2, 3)
+    shared = {"type": "set_gold", "labels": {"stance": "positive", "devices": ["solidarity"]},
+              "spans": [], "relations": [], "decided_by": ["x"]}
+    items = [("d0", 1, shared), ("d0", 2, shared),
+             ("d0", 1, {"type": "toggle_label", "layer": "devices", "label": "sovereignty"}),
+             ("d1", 1, {"type": "add_span", "layer": "quotes", "label": "quote", "start": 0,
+                        "end": 3}),
+             ("d0", 2, shared), ("d1", 3, shared)]
+    bulk, single = s.journal("bulk", SCHEMA), s.journal("single", SCHEMA)
+    assert bulk.apply_many(items, chunk=4) == len(items)
+    for doc, unit, action in items:
+        single.apply(doc, unit, action)
+
+    def view(j):
+        return ([(d, u, st) for d, u, st, _ in j.iter_states()],
+                [(e["kind"], e["doc_id"], e["unit"], e["action"]) for e in j.events()],
+                sorted(j.conn.execute("SELECT c.layer, c.label, l.doc_key, l.unit FROM labels l"
+                                      " JOIN label_codes c USING (code)").fetchall()))
+
+    assert view(bulk) == view(single)
+    assert bulk.verify() == []
+    bulk.undo()
+    assert bulk.state("d1", 3) is None

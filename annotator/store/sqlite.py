@@ -668,10 +668,41 @@ class SQLiteJournal:
         """`apply` for many actions (a bulk write such as the automatic merge into gold),
         `chunk` of them per transaction: one commit each would cost a disk flush per
         action. The same events and states as `apply` one by one; a failure rolls back
-        the chunk it is in (the chunks before it stay). Returns how many were applied."""
+        the chunk it is in (the chunks before it stay). Returns how many were applied.
+
+        Rows are written with executemany per chunk. An action object given for many
+        units (the merge shares one per distinct decision) is encoded once, and so is
+        the state it gives a unit that had none, when that does not depend on the
+        unit's text (`set_gold`)."""
         n = 0
         it = iter(items)
         doc_units: tuple[str, dict[int, Unit]] | None = None
+        doc_states: dict[int, str] = {}
+        # id(action) -> (action, its JSON): the action is kept so its id stays its own
+        encoded: dict[int, tuple[dict, str]] = {}
+        fresh: dict[int, tuple[dict, str, list[tuple[str, str]]]] = {}
+        events: list[tuple] = []
+        units: list[tuple] = []
+        labels: list[tuple] = []
+        stale: list[tuple] = []
+        pending: set[tuple[str, int]] = set()
+
+        def flush() -> None:
+            self.conn.executemany("DELETE FROM labels WHERE doc_key = ? AND unit = ?", stale)
+            self.conn.executemany(
+                "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, "
+                "seconds) VALUES (?,?,?,?,?,?,?,0)", events)
+            self.conn.executemany(
+                "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
+                "updated_at, seconds, n_spans) VALUES (?,?,?,?,?,?,?,0,?) "
+                "ON CONFLICT (doc_id, unit) DO UPDATE SET status=excluded.status, "
+                "state=excluded.state, unit_sha=excluded.unit_sha, "
+                "updated_at=excluded.updated_at, n_spans=excluded.n_spans", units)
+            self.conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", labels)
+            for rows in (events, units, labels, stale):
+                rows.clear()
+            pending.clear()
+
         while True:
             with self._transaction() as conn:
                 conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
@@ -679,24 +710,45 @@ class SQLiteJournal:
                 k = 0
                 for doc_id, unit, action in it:
                     if doc_units is None or doc_units[0] != doc_id:
+                        # one read per document, not per unit: its units and our states
                         doc_units = (doc_id, {u.index: u for u in self.store.units(doc_id)})
+                        doc_states = dict(conn.execute(
+                            "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,)))
                     u = doc_units[1].get(unit)
                     if u is None:
                         raise InputError(f"no unit {unit} in document {doc_id!r}")
-                    before = self._state_json(doc_id, unit)
-                    after = apply_action(json.loads(before) if before else None, action,
-                                         self.schema, u.text)
-                    after_json = json.dumps(after, ensure_ascii=False)
-                    conn.execute(
-                        "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, "
-                        "seconds) VALUES (?,?,?,?,?,?,?,0)",
-                        (ts, doc_id, unit, action["type"],
-                         json.dumps(action, ensure_ascii=False), before, after_json))
-                    self._write_state(doc_id, unit, after, u.sha, 0.0, after_json,
-                                      had_labels=before is not None)
+                    if (doc_id, unit) in pending:
+                        flush()  # the unit's labels are replaced once more: in order
+                    pending.add((doc_id, unit))
+                    before = doc_states.get(unit)
+                    enc = encoded.get(id(action))
+                    if enc is None:
+                        enc = encoded[id(action)] = (action, json.dumps(action,
+                                                                        ensure_ascii=False))
+                    got = fresh.get(id(action)) if before is None else None
+                    if got is None:
+                        after = apply_action(json.loads(before) if before else None, action,
+                                             self.schema, u.text)
+                        pairs = [(layer, label) for layer, value in after["labels"].items()
+                                 for label in (value if isinstance(value, list)
+                                               else [value] if value else [])]
+                        got = (after, json.dumps(after, ensure_ascii=False), pairs)
+                        if before is None and action["type"] == "set_gold":
+                            fresh[id(action)] = got
+                    after, after_json, pairs = got
+                    doc_states[unit] = after_json
+                    key = self._doc_key(doc_id)
+                    if before is not None:
+                        stale.append((key, unit))
+                    events.append((ts, doc_id, unit, action["type"], enc[1], before,
+                                   after_json))
+                    units.append((doc_id, unit, key, after.get("status"), after_json, u.sha,
+                                  ts, len(after.get("spans", []))))
+                    labels.extend((self._label_code(la, lb), key, unit) for la, lb in pairs)
                     k += 1
                     if k >= chunk:
                         break
+                flush()
             n += k
             if progress is not None:
                 progress(n, None)
@@ -720,12 +772,10 @@ class SQLiteJournal:
         return key
 
     def _write_state(self, doc_id: str, unit: int, state: dict | None, unit_sha: str,
-                     seconds: float, state_json: str | None = None,
-                     had_labels: bool = True) -> None:
+                     seconds: float) -> None:
         conn = self.conn
         key = self._doc_key(doc_id)
-        if had_labels:
-            conn.execute("DELETE FROM labels WHERE doc_key = ? AND unit = ?", (key, unit))
+        conn.execute("DELETE FROM labels WHERE doc_key = ? AND unit = ?", (key, unit))
         if state is None:
             conn.execute("DELETE FROM units WHERE doc_id = ? AND unit = ?", (doc_id, unit))
             return
@@ -735,8 +785,7 @@ class SQLiteJournal:
             "SET status=excluded.status, state=excluded.state, unit_sha=excluded.unit_sha, "
             "updated_at=excluded.updated_at, seconds=units.seconds + excluded.seconds, "
             "n_spans=excluded.n_spans",
-            (doc_id, unit, key, state.get("status"),
-             state_json or json.dumps(state, ensure_ascii=False),
+            (doc_id, unit, key, state.get("status"), json.dumps(state, ensure_ascii=False),
              unit_sha, now_iso(), seconds, len(state.get("spans", []))))
         rows = []
         for layer, value in state.get("labels", {}).items():
