@@ -23,6 +23,7 @@ EPILOG = """\
 examples:
   annotator annotate                      open the project's corpus (here: the demo)
   annotator annotate corpora/demo --as alice
+  annotator adjudicate --as carol --anonymous
   annotator import news/ --project study1
   annotator export --out exports/round1.jsonl
   annotator agreement exports/round1.jsonl --json --bootstrap 1000 --seed 1
@@ -63,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     _schema_arg(p, "to annotate against")
     p.add_argument("--as", dest="annotator", metavar="NAME", default=None,
                    help="annotator name (default: your login name)")
+    _project_arg(p)
+
+    p = sub.add_parser("adjudicate", help="the curator's screen: decide the gold standard",
+                       description="Compare the annotators' versions of each unit side by "
+                                   "side and decide the gold (stored in the gold journal, "
+                                   "with undo/redo and an audit trail of whom each decision "
+                                   "sided with). Units where the annotators agree are "
+                                   "pre-filled first (--auto) and stay changeable. Press ? "
+                                   "inside for the keys.")
+    p.add_argument("--as", dest="curator", metavar="CURATOR", default=None,
+                   help="curator name (default: your login name); on a team project only "
+                        "the team's curators may adjudicate")
+    p.add_argument("--anonymous", action="store_true",
+                   help="show annotators as A, B, C ... instead of their names")
+    p.add_argument("--auto", choices=["unanimous", "majority", "none"], default="unanimous",
+                   help="pre-fill the gold where all annotators agree (unanimous, the "
+                        "default), where more than half agree on every layer (majority: "
+                        "for 3 or more annotators), or not at all (none)")
+    _schema_arg(p, "to adjudicate against")
     _project_arg(p)
 
     p = sub.add_parser("import", help="import documents into the project store",
@@ -243,6 +263,51 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     try:
         return run_app(project.store, journal, schema)
+    finally:
+        project.close()
+
+
+def cmd_adjudicate(args: argparse.Namespace) -> int:
+    from annotator.adjudication import GOLD, may_curate
+    from annotator.project import default_annotator
+    from annotator.store.sqlite import check_annotator_name
+
+    if args.curator is not None and not args.curator.strip():
+        raise UsageError("--as needs a name")
+    login = default_annotator()
+    name = args.curator or login
+    check_annotator_name(name)
+    if name == GOLD:
+        raise UsageError(f"{GOLD!r} is the gold standard's journal: choose a curator name")
+    project = _project(args)
+    _existing_store(project)
+    if not may_curate(project, login) or not may_curate(project, name):
+        raise InputError(f"{name} is not a curator of this project: only the curators "
+                         "listed under team.curators in annotator.yaml may adjudicate",
+                         project.root / "annotator.yaml")
+    schema = project.load_schema(args.schema)
+    from annotator.adjudication.auto import auto_merge
+    from annotator.adjudication.session import Session
+
+    session = Session(project.store, schema, name, anonymous=args.anonymous)
+    if not session.names:
+        raise InputError("no annotator has a journal here yet: nothing to adjudicate",
+                         project.root)
+    session.gold.claim()  # one curator session at a time: two would undo each other
+    if args.auto != "none":
+        bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
+        try:
+            result = auto_merge(project.store, schema, args.auto, curator=name,
+                                progress=bar.update, journals=session.journals)
+        finally:
+            bar.close()
+        if result.merged:
+            print(f"pre-filled {result.merged:,} unit(s) where the annotators agree "
+                  f"({args.auto}); {result.disagreeing:,} left to decide", file=sys.stderr)
+    from annotator.tui.adjudicate import run_adjudicate
+
+    try:
+        return run_adjudicate(session)
     finally:
         project.close()
 

@@ -9,6 +9,7 @@ session (and the key 1..9 that takes their version).
 
 from __future__ import annotations
 
+import json
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from annotator.adjudication.merge import (
     agreed_part,
     decision_fields,
     disagreements,
+    is_done,
     layer_spans,
     versions_of,
 )
@@ -29,7 +31,7 @@ from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change
 
 
-@dataclass(frozen=True)
+@dataclass
 class Progress:
     decided: int  # units with gold
     left: int  # units with a version and no gold yet
@@ -49,6 +51,7 @@ class Session:
                         if anonymous else n for i, n in enumerate(self.names)}
         self._scan: auto.Scan | None = None
         self._disagree_keys: np.ndarray | None = None
+        self._progress: Progress | None = None
 
     # -- reading ----------------------------------------------------------------------
     def shown_name(self, name: str) -> str:
@@ -72,13 +75,40 @@ class Session:
         return self._scan
 
     def progress(self) -> Progress:
-        s = self.scan()
-        decided = self.gold.done_count()
-        gold_keys = self.gold.agreement_columns(s.base)[0]
-        with_gold = auto._member(s.units, gold_keys)
-        dis = s.disagree()
-        return Progress(decided, int((~with_gold).sum()), int(dis.sum()),
-                        int((dis & ~with_gold).sum()))
+        """Counted once from the journals; `apply`, `undo` and `redo` keep it current
+        (a keypress must not rescan a million units)."""
+        if self._progress is None:
+            s = self.scan()
+            decided = self.gold.done_count()
+            gold_keys = self.gold.agreement_columns(s.base)[0]
+            with_gold = auto._member(s.units, gold_keys)
+            dis = s.disagree()
+            self._progress = Progress(decided, int((~with_gold).sum()), int(dis.sum()),
+                                      int((dis & ~with_gold).sum()))
+        return self._progress
+
+    def _contains(self, keys: np.ndarray | None, doc_id: str, unit: int) -> bool:
+        doc = self.store.document(doc_id)
+        if keys is None or doc is None or not len(keys):
+            return False
+        k = doc.key * self.scan().base + unit
+        i = int(np.searchsorted(keys, k))
+        return i < len(keys) and int(keys[i]) == k
+
+    def is_disagreement(self, doc_id: str, unit: int) -> bool:
+        self.scan()
+        return self._contains(self._disagree_keys, doc_id, unit)
+
+    def _count(self, doc_id: str, unit: int, was: dict | None, now: dict | None) -> None:
+        p = self.progress()
+        step = int(is_done(now)) - int(is_done(was))
+        if not step:
+            return
+        p.decided += step
+        if self._contains(self.scan().units, doc_id, unit):
+            p.left -= step
+            if self.is_disagreement(doc_id, unit):
+                p.disagreeing_left -= step
 
     def next_disagreement(self, doc_key: int, unit: int, backwards: bool = False
                           ) -> tuple[int, int] | None:
@@ -113,7 +143,10 @@ class Session:
         after = apply_action(before, action, self.schema, u.text)
         fields = decision_fields(after, versions, self.schema,
                                  auto=auto_mark, curator=self.curator)
-        return self.gold.apply(doc_id, unit, {**action, **fields})
+        change = self.gold.apply(doc_id, unit, {**action, **fields})
+        if self._progress is not None:
+            self._count(doc_id, unit, before, change.state)
+        return change
 
     def take_version(self, doc_id: str, unit: int, layer_id: str, name: str) -> Change:
         """The layer's gold becomes `name`'s version of it."""
@@ -163,7 +196,18 @@ class Session:
         return apply_action(None, {"type": "set_note", "note": None, "gold_start": part})
 
     def undo(self) -> Change | None:
-        return self.gold.undo()
+        return self._step(self.gold.undo)
 
     def redo(self) -> Change | None:
-        return self.gold.redo()
+        return self._step(self.gold.redo)
+
+    def _step(self, method: Any) -> Change | None:
+        # the state before, for the progress counts: read after, from the event
+        change = method()
+        if change is not None and self._progress is not None:
+            ev = self.gold.events(1)[0]
+            row = self.gold.conn.execute("SELECT before FROM events WHERE seq = ?",
+                                         (ev["seq"],)).fetchone()
+            self._count(change.doc_id, change.unit, json.loads(row[0]) if row[0] else None,
+                        change.state or None)
+        return change
