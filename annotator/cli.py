@@ -279,12 +279,15 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     check_annotator_name(name)
     if name == GOLD:
         raise UsageError(f"{GOLD!r} is the gold standard's journal: choose a curator name")
-    project = _project(args)
-    _existing_store(project)
-    if not may_curate(project, login) or not may_curate(project, name):
+    # Roles first: before annotator.yaml is read as a whole (and before any store is
+    # opened), so a refusal names the one reason.
+    root = argparse.Namespace(root=Path(args.project or os.getcwd()).resolve())
+    if not may_curate(root, login) or not may_curate(root, name):
         raise InputError(f"{name} is not a curator of this project: only the curators "
                          "listed under team.curators in annotator.yaml may adjudicate",
-                         project.root / "annotator.yaml")
+                         root.root / "annotator.yaml")
+    project = _project(args)
+    _existing_store(project)
     schema = project.load_schema(args.schema)
     from annotator.adjudication.auto import auto_merge
     from annotator.adjudication.session import Session
