@@ -267,3 +267,17 @@ def test_apply_many_equals_apply_one_by_one(project: Path):
     assert bulk.verify() == []
     bulk.undo()
     assert bulk.state("d1", 3) is None
+
+
+def test_status_counts_and_checks_the_gold(three: SQLiteStore):
+    from annotator.status import format_status, project_status
+
+    ses = Session(three, SCHEMA, "cur")
+    ses.take_version("d0", 2, "stance", "bob")
+    st = project_status(three, SCHEMA, check=True)
+    assert st["gold"] == 1 and st["damaged"] == []
+    assert "gold: 1 unit(s) adjudicated" in format_status(st)
+    assert [a["annotator"] for a in st["annotators"]] == ["alice", "bob", "carol"]
+    ses.gold.conn.execute("UPDATE units SET state = '{}'")  # the stored state tampered
+    st = project_status(three, SCHEMA, check=True)
+    assert [d["annotator"] for d in st["damaged"]] == ["gold"]

@@ -211,3 +211,18 @@ async def test_anonymous_shows_no_names(tmp_path, anonymous):
         assert "1 A " in shown and "t2 B" in shown and "B: quote [19,34)" in shown
     else:
         assert "zed_alice" in shown and "zed_bob" in shown
+
+
+async def test_relabel_a_gold_span_and_search(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "n", "tab", "tab", "t", "1", "w", "S")  # quote -> source
+        g = _gold(store, "doc-a", 3)
+        assert [(s["label"], s["start"]) for s in g["spans"]] == [("source", 18)]
+        await keys(app, pilot, "slash")
+        for ch in "Devices":
+            app.simulate_key(ch)
+        await keys(app, pilot, "enter")
+        assert _at(app) == ("doc-b", 1)

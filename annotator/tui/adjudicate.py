@@ -55,6 +55,7 @@ KEYS: list[tuple[str, str, str, bool]] = [
     ("accept_span", "a", "accept the selected annotator's span into gold", False),
     ("delete_span", "x", "delete the selected gold span", False),
     ("accept_unit", "enter", "accept the unit as shown", True),
+    ("search", "slash", "search the text (then enter; / again for the next)", False),
     ("undo", "u", "undo", True),
     ("redo", "ctrl+r", "redo", False),
     ("help", "question_mark", "help", True),
@@ -381,8 +382,15 @@ class AdjudicateScreen(Screen):
 
     def toggle(self, layer: Layer, label: Label) -> None:
         if layer.kind == "span":
-            self.notify("spans: take a version (t and a number) or select one (w / b) and "
-                        "accept it (a)")
+            cands = self.candidates()
+            if (self.selected is not None and cands[self.selected][0] == "gold"
+                    and cands[self.selected][2]["layer"] == layer.id):
+                # a selected gold span: its label key relabels it, as in annotate
+                self.decide(self.session.apply, {"type": "relabel_span", "label": label.id,
+                                                 "span": cands[self.selected][1]})
+                return
+            self.notify("spans: take a version (t and a number), or select one (w / b) "
+                        "and accept it (a); a span label key relabels a selected gold span")
             return
         self.decide(self.session.apply, {"type": "toggle_label", "layer": layer.id,
                                          "label": label.id})
@@ -424,6 +432,21 @@ class AdjudicateScreen(Screen):
             return
         self.decide(self.session.apply, {"type": "delete_span",
                                          "span": cands[self.selected][1]})
+
+    def action_search(self) -> None:
+        from annotator.tui.dialogs import search_dialog
+
+        def found(text: str | None) -> None:
+            if not text:
+                return
+            self.last_search = text
+            hit = self.store.search(text, after=(self.doc.key, self.unit))
+            if hit is None:
+                self.notify(f"not found: {safe_message(text)}", markup=False)
+            else:
+                self.go(*hit)
+
+        self.app.push_screen(search_dialog(getattr(self, "last_search", None)), found)
 
     def action_cancel(self) -> None:
         self.taking = False
