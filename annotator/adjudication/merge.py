@@ -104,6 +104,15 @@ def layer_spans(state: dict, layer_id: str) -> tuple[list[dict], list[dict]]:
     return spans, rels
 
 
+def _layer_part(state: dict, layer_id: str) -> tuple[list[dict], list[dict]]:
+    """The layer's spans and relations, ids prefixed by the layer: unique across layers
+    taken from different annotators (the gold gives them fresh ids anyway)."""
+    sp, rel = layer_spans(state, layer_id)
+    return ([{**x, "id": f"{layer_id}/{x['id']}"} for x in sp],
+            [{**r, "from": f"{layer_id}/{r['from']}", "to": f"{layer_id}/{r['to']}"}
+             for r in rel])
+
+
 def merged(versions: Mapping[str, dict], schema: LabelSchema, strategy: str
            ) -> tuple[dict, dict[str, list[str]]] | None:
     """(the `set_gold` action's labels/spans/relations, holders per layer) when the
@@ -125,12 +134,9 @@ def merged(versions: Mapping[str, dict], schema: LabelSchema, strategy: str
         rep = versions[best[0]]
         holders[layer.id] = best
         if layer.kind == "span":
-            sp, rel = layer_spans(rep, layer.id)
-            # ids made unique across layers (taken from different annotators);
-            # set_gold gives the spans fresh ids anyway
-            spans += [{**s, "id": f"{layer.id}/{s['id']}"} for s in sp]
-            relations += [{**r, "from": f"{layer.id}/{r['from']}",
-                           "to": f"{layer.id}/{r['to']}"} for r in rel]
+            sp, rel = _layer_part(rep, layer.id)
+            spans += sp
+            relations += rel
         else:
             labels[layer.id] = gold_value(layer, layer_value(rep, layer))
     return {"labels": labels, "spans": spans, "relations": relations}, holders
@@ -158,10 +164,9 @@ def agreed_part(versions: Mapping[str, dict], schema: LabelSchema) -> dict:
             continue
         rep = next(iter(versions.values()))
         if layer.kind == "span":
-            sp, rel = layer_spans(rep, layer.id)
-            spans += [{**x, "id": f"{layer.id}/{x['id']}"} for x in sp]
-            relations += [{**r, "from": f"{layer.id}/{r['from']}",
-                           "to": f"{layer.id}/{r['to']}"} for r in rel]
+            sp, rel = _layer_part(rep, layer.id)
+            spans += sp
+            relations += rel
         else:
             labels[layer.id] = gold_value(layer, values.pop())
     return {"labels": labels, "spans": spans, "relations": relations}
