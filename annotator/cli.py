@@ -304,6 +304,8 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
                                 progress=bar.update, journals=session.journals)
         finally:
             bar.close()
+        if result.scan is not None:
+            session.scan(result.scan)  # the screen needs the same read: not twice
         if result.merged:
             print(f"pre-filled {result.merged:,} unit(s) where the annotators agree "
                   f"({args.auto}); {result.disagreeing:,} left to decide", file=sys.stderr)

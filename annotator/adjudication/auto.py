@@ -134,6 +134,7 @@ class MergeResult:
     merged: int = 0  # units pre-filled
     considered: int = 0  # units with 2+ annotators and no gold yet
     disagreeing: int = 0  # of those, units left for the curator
+    scan: Scan | None = None  # what was read (the screen reuses it: one scan per session)
 
 
 def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
@@ -144,7 +145,7 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
     result = MergeResult()
     if strategy == "none":
         return result
-    s = scan(store, schema, journals)
+    s = result.scan = scan(store, schema, journals)
     gold = store.journal(GOLD, schema)
     n_rated = s.n_rated
     todo = (n_rated >= 2) & ~s.gold_done

@@ -68,7 +68,12 @@ class Session:
     def disagreements(self, doc_id: str, unit: int) -> list[str]:
         return disagreements(self.versions(doc_id, unit), self.schema)
 
-    def scan(self) -> auto.Scan:
+    def scan(self, given: auto.Scan | None = None) -> auto.Scan:
+        """The whole corpus's versions (`auto.scan`), read once; `given`: one read
+        already (by the automatic merge just before)."""
+        if given is not None:
+            self._scan = given
+            self._disagree_keys = given.units[given.disagree()]
         if self._scan is None:
             self._scan = auto.scan(self.store, self.schema, self.journals)
             self._disagree_keys = self._scan.units[self._scan.disagree()]
