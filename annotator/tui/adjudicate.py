@@ -150,15 +150,15 @@ class ProgressLine(TextLines):
                       disagreeing: int, disagreeing_left: int, gold: dict | None,
                       curator: str) -> None:
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(f"adjudicate as {curator}  doc {doc.key:,}/{doc_count:,} {doc.id} ")
-        where = "title" if unit == 0 and doc.has_title else f"¶{unit}"
-        out.append(f"{where}  ")
+        # Counts and marks first: a long document id is what the ellipsis cuts.
+        out.append(f"decided {decided:,} · left {left:,} · with disagreement "
+                   f"{disagreeing:,} ({disagreeing_left:,} left) · as {curator}\n")
         if gold and gold.get("status") == "done":
             out.append("✓ decided" + (f" (auto: {gold['auto']})" if gold.get("auto") else ""))
         else:
             out.append("○ open")
-        out.append(f"\ndecided {decided:,} · left {left:,} · with disagreement "
-                   f"{disagreeing:,} ({disagreeing_left:,} left)")
+        where = "title" if unit == 0 and doc.has_title else f"¶{unit}"
+        out.append(f"  {where}  doc {doc.key:,}/{doc_count:,} {doc.id}")
         self.show_text(out)
 
 
@@ -558,7 +558,8 @@ class AdjudicatorApp(AnnotatorApp):
     #versions > .versions-panel--differ { text-style: bold; color: $warning; }
     #versions > .versions-panel--gold { text-style: bold; color: $success; }
     #versions > .versions-panel--selected { text-style: reverse; }
-    #progress { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; }
+    #progress { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap;
+                text-overflow: ellipsis; }
     """
 
     def __init__(self, session: Session) -> None:
