@@ -201,41 +201,45 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
             label_sets[(lay.id, sv)] = _version(s, schema, u, r)["labels"][lay.id]
     doc_ids = {d.key: d.id for d in store.iter_documents()}
     base = s.base
-    span_ids = {lay.id for lay in schema.span_layers}
+    # One row per unit of what its action depends on; the distinct rows are few, so
+    # each distinct action is built once and the loop below only picks it.
+    cols = [whole] + [sig_of[lay.id] for lay in para] + [holders[lay.id][idx]
+                                                         for lay in schema.layers]
+    _, first, combo = np.unique(np.stack(cols, axis=1), axis=0, return_index=True,
+                                return_inverse=True)
+    plain: list[dict] = []
+    for f in first.tolist():
+        u = int(idx[f])
+        plain.append({
+            "type": "set_gold",
+            "labels": {lay.id: label_sets[(lay.id, int(sig_of[lay.id][f]))] for lay in para},
+            "spans": [], "relations": [], "decided_by": who(int(whole[f])),
+            "decided_by_layer": {lay.id: who(int(holders[lay.id][u])) for lay in schema.layers},
+            "overrode": False, "auto": strategy, **_by(curator)})
+    keys = s.units[idx]
+    docs, units = (keys // base).tolist(), (keys % base).tolist()
 
     def actions() -> Iterator[tuple[str, int, dict]]:
-        cache: dict[tuple, dict] = {}
-        for n, u in enumerate(idx.tolist()):
-            key = int(s.units[u])
-            doc_id, unit = doc_ids.get(key // base), key % base
+        spans_at = has_spans[idx].tolist()
+        for n, (dk, unit, c, with_spans) in enumerate(
+                zip(docs, units, combo.ravel().tolist(), spans_at, strict=True)):
+            doc_id = doc_ids.get(dk)
             if doc_id is None:
                 continue  # its document is no longer in the corpus
-            if has_spans[u]:
-                versions = {names[i]: _version(s, schema, u, i) for i in range(a)
-                            if s.rated[u, i]}
-                m = merged(versions, schema, strategy)
-                assert m is not None
-                part, held = m
-                by_layer = dict(held)
-                decided = [x for x in versions if all(x in v for v in by_layer.values())]
-                yield doc_id, unit, {"type": "set_gold", **part, "decided_by": decided,
-                                     "decided_by_layer": by_layer, "overrode": False,
-                                     "auto": strategy, **_by(curator)}
+            if not with_spans:
+                yield doc_id, unit, plain[c]
                 continue
-            combo = (int(whole[n]),) + tuple(
-                (int(sig_of[lay.id][n]), int(holders[lay.id][u])) for lay in para) + tuple(
-                int(holders[lid][u]) for lid in span_ids)
-            action = cache.get(combo)
-            if action is None:
-                by_layer = {lay.id: who(int(holders[lay.id][u])) for lay in schema.layers}
-                action = {"type": "set_gold",
-                          "labels": {lay.id: label_sets[(lay.id, int(sig_of[lay.id][n]))]
-                                     for lay in para},
-                          "spans": [], "relations": [], "decided_by": who(int(whole[n])),
-                          "decided_by_layer": by_layer, "overrode": False, "auto": strategy,
-                          **_by(curator)}
-                cache[combo] = action
-            yield doc_id, unit, action
+            # spans: compared and merged as Python values, by the per-unit definition
+            u = int(idx[n])
+            versions = {names[i]: _version(s, schema, u, i) for i in range(a)
+                        if s.rated[u, i]}
+            m = merged(versions, schema, strategy)
+            assert m is not None
+            part, held = m
+            decided = [x for x in versions if all(x in v for v in held.values())]
+            yield doc_id, unit, {"type": "set_gold", **part, "decided_by": decided,
+                                 "decided_by_layer": dict(held), "overrode": False,
+                                 "auto": strategy, **_by(curator)}
 
     gold.apply_many(actions(), progress=progress)
     return result
