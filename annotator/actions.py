@@ -12,6 +12,17 @@ Unit state (the annotation part of an export record):
 `import_state` sets a unit's whole state at once (an import from another tool's
 format): {"type": "import_state", "state": {...}, "source": "file:line"}; `source` is
 the audit trail of where it came from.
+The gold journal (reserved name `gold`, see annotator/adjudication/) holds unit states
+of the same shape plus what each decision sided with: `decided_by` (annotators whose
+whole unit equals the gold), `decided_by_layer` ({layer: [names]}), `overrode` (true
+when no annotator's unit equals it), `auto` ("unanimous" / "majority" when an
+automatic merge filled it and nobody changed it since, else null) and `curator`.
+Any action carrying `decided_by` sets these; the adjudication session computes them
+before it applies the action, so a replay of the journal gives the same state.
+Gold-only actions: `take_version` (a layer's value from an annotator), `accept_unit`,
+`set_gold` (a whole unit, used by the automatic merge). A gold action on a unit
+without gold may carry `gold_start` ({labels, spans, relations}: the layers its annotators
+agree on), which the new state begins from.
 """
 
 from __future__ import annotations
@@ -126,6 +137,12 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                  text: str | None = None) -> dict:
     """The state after `action`. `text` is the unit's text (span actions need it)."""
     new = copy.deepcopy(state) if state else empty_state()
+    if not state and action.get("gold_start"):
+        # A unit's first gold decision starts from what its annotators agree on.
+        start = action["gold_start"]
+        new["labels"] = {k: list(v) if isinstance(v, list) else v
+                         for k, v in (start.get("labels") or {}).items()}
+        _put_spans(new, start.get("spans") or [], start.get("relations") or [])
     kind = action["type"]
     if kind == "mark_done":
         new["status"] = "done"
@@ -200,6 +217,60 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
     elif kind == "import_state":
         # The whole state, replacing what was there (the event keeps the state before).
         new = checked_state(action["state"], schema, text)
+    elif kind == "take_version":
+        _take_version(new, action)
+    elif kind == "accept_unit":
+        new["status"] = "done"
+    elif kind == "set_gold":
+        # A whole unit at once (the automatic merge): labels, spans and relations.
+        # copied by hand, not deepcopy: the merge writes a million of these
+        new["labels"] = {k: list(v) if isinstance(v, list) else v
+                         for k, v in (action.get("labels") or {}).items()}
+        new["spans"], new["relations"] = [], []
+        _put_spans(new, action.get("spans") or [], action.get("relations") or [])
+        new["status"] = "done"
     else:
         raise ActionError(f"unknown action {kind!r}")
+    if "decided_by" in action:
+        new["decided_by"] = list(action["decided_by"])
+        new["decided_by_layer"] = dict(action.get("decided_by_layer") or {})
+        new["overrode"] = bool(action.get("overrode"))
+        new["auto"] = action.get("auto")
+        if action.get("curator"):
+            new["curator"] = action["curator"]
     return new
+
+
+def _put_spans(state: dict, spans: list[dict], relations: list[dict]) -> None:
+    """Add copies of `spans` (new ids, after the state's own) and the `relations`
+    among them (given by the copied spans' old ids)."""
+    ids: dict[str, str] = {}
+    for sp in spans:
+        sid = _next_span_id(state["spans"])
+        ids[sp["id"]] = sid
+        state["spans"].append({"id": sid, "layer": sp["layer"], "label": sp["label"],
+                               "start": int(sp["start"]), "end": int(sp["end"]),
+                               "text": sp.get("text", ""),
+                               "attributes": dict(sp.get("attributes") or {})})
+    for r in relations:
+        if r["from"] in ids and r["to"] in ids:
+            rel = {"label": r["label"], "from": ids[r["from"]], "to": ids[r["to"]]}
+            if rel not in state["relations"]:
+                state["relations"].append(rel)
+
+
+def _take_version(state: dict, action: dict) -> None:
+    """The layer's value becomes the one given (an annotator's): for a paragraph layer
+    its labels, for a span layer its spans and the relations among them."""
+    layer = action["layer"]
+    if action.get("span_layer"):
+        gone = {s["id"] for s in state["spans"] if s["layer"] == layer}
+        state["spans"] = [s for s in state["spans"] if s["layer"] != layer]
+        state["relations"] = [r for r in state["relations"]
+                              if r["from"] not in gone and r["to"] not in gone]
+        _put_spans(state, [s for s in action.get("spans") or [] if s["layer"] == layer],
+                   action.get("relations") or [])
+    else:
+        value = action.get("value")
+        state["labels"][layer] = list(value) if isinstance(value, list) else value
+    state["status"] = "done"

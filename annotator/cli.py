@@ -23,6 +23,7 @@ EPILOG = """\
 examples:
   annotator annotate                      open the project's corpus (here: the demo)
   annotator annotate corpora/demo --as alice
+  annotator adjudicate --as carol --anonymous
   annotator import news/ --project study1
   annotator export --out exports/round1.jsonl
   annotator agreement exports/round1.jsonl --json --bootstrap 1000 --seed 1
@@ -65,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="annotator name (default: your login name)")
     _project_arg(p)
 
+    p = sub.add_parser("adjudicate", help="the curator's screen: decide the gold standard",
+                       description="Compare the annotators' versions of each unit side by "
+                                   "side and decide the gold (stored in the gold journal, "
+                                   "with undo/redo and an audit trail of whom each decision "
+                                   "sided with). Units where the annotators agree are "
+                                   "pre-filled first (--auto) and stay changeable. Press ? "
+                                   "inside for the keys.")
+    p.add_argument("--as", dest="curator", metavar="CURATOR", default=None,
+                   help="curator name (default: your login name); on a team project only "
+                        "the team's curators may adjudicate")
+    p.add_argument("--anonymous", action="store_true",
+                   help="show annotators as A, B, C ... instead of their names")
+    p.add_argument("--auto", choices=["unanimous", "majority", "none"], default="unanimous",
+                   help="pre-fill the gold where all annotators agree (unanimous, the "
+                        "default), where more than half agree on every layer (majority: "
+                        "for 3 or more annotators), or not at all (none)")
+    _schema_arg(p, "to adjudicate against")
+    _project_arg(p)
+
     from annotator.formats.registry import format_names, formats_help
 
     p = sub.add_parser("import", help="import documents (and, with --format, annotations)",
@@ -98,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export annotations (JSONL, or --format F)",
                        description="Write one JSON line per unit that any annotator marked "
-                                   "done (see schemas/export-record.schema.json), or the "
-                                   "annotations in another tool's format (--format; see "
-                                   "docs/formats.md). What a format cannot carry is an error "
-                                   "that lists it, unless --allow-loss.",
+                                   "done (see schemas/export-record.schema.json); adjudicated "
+                                   "units carry the gold as \"gold\". With --gold, one line "
+                                   "per adjudicated unit holding only the gold (annotator "
+                                   "\"gold\"). --format writes the annotations in another "
+                                   "tool's format (see docs/formats.md). What a format cannot "
+                                   "carry is an error that lists it, unless --allow-loss.",
                        epilog=formats_help("export"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", metavar="F", default=None,
@@ -135,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed of the bootstrap (default 0)")
+    p.add_argument("--against", choices=["gold"], default=None,
+                   help="also each annotator's agreement with the adjudicated gold (per "
+                        "layer and label: accuracy, Cohen's kappa, span F1 exact and "
+                        "overlap, relation F1, with bootstrap intervals), as "
+                        "\"against_gold\" in --json")
     _project_arg(p)
 
     p = sub.add_parser("validate", help="validate schemas, exports and annotator.yaml",
@@ -280,6 +307,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         raise UsageError("--as needs a name")
     name = args.annotator or default_annotator()
     check_annotator_name(name)
+    from annotator.store.base import GOLD
+
+    if name == GOLD:
+        raise UsageError(f"{GOLD!r} is the gold standard's journal, not an annotator: "
+                         "choose another name with --as (the gold is made with "
+                         "`annotator adjudicate`)")
     project = _project(args)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
@@ -297,6 +330,56 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     try:
         return run_app(project.store, journal, schema)
+    finally:
+        project.close()
+
+
+def cmd_adjudicate(args: argparse.Namespace) -> int:
+    from annotator.adjudication import GOLD, may_curate
+    from annotator.project import default_annotator
+    from annotator.store.sqlite import check_annotator_name
+
+    if args.curator is not None and not args.curator.strip():
+        raise UsageError("--as needs a name")
+    login = default_annotator()
+    name = args.curator or login
+    check_annotator_name(name)
+    if name == GOLD:
+        raise UsageError(f"{GOLD!r} is the gold standard's journal: choose a curator name")
+    # Roles first: before annotator.yaml is read as a whole (and before any store is
+    # opened), so a refusal names the one reason.
+    root = argparse.Namespace(root=Path(args.project or os.getcwd()).resolve())
+    if not may_curate(root, login) or not may_curate(root, name):
+        raise InputError(f"{name} is not a curator of this project: only the curators "
+                         "listed under team.curators in annotator.yaml may adjudicate",
+                         root.root / "annotator.yaml")
+    project = _project(args)
+    _existing_store(project)
+    schema = project.load_schema(args.schema)
+    from annotator.adjudication.auto import auto_merge
+    from annotator.adjudication.session import Session
+
+    session = Session(project.store, schema, name, anonymous=args.anonymous)
+    if not session.names:
+        raise InputError("no annotator has a journal here yet: nothing to adjudicate",
+                         project.root)
+    session.gold.claim()  # one curator session at a time: two would undo each other
+    if args.auto != "none":
+        bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
+        try:
+            result = auto_merge(project.store, schema, args.auto, curator=name,
+                                progress=bar.update, journals=session.journals)
+        finally:
+            bar.close()
+        if result.scan is not None:
+            session.scan(result.scan)  # the screen needs the same read: not twice
+        if result.merged:
+            print(f"pre-filled {result.merged:,} unit(s) where the annotators agree "
+                  f"({args.auto}); {result.disagreeing:,} left to decide", file=sys.stderr)
+    from annotator.tui.adjudicate import run_adjudicate
+
+    try:
+        return run_adjudicate(session)
     finally:
         project.close()
 
@@ -319,7 +402,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         ext = getattr(importlib.import_module(spec.write.__module__), "EXTENSION", "") \
             if spec.write else ""
-        name = f"{date.today().isoformat()}-{schema.id}"
+        name = f"{date.today().isoformat()}-{schema.id}{'-gold' if args.gold else ''}"
         out = project.exports_dir() / (f"{name}.jsonl" if args.fmt == "jsonl"
                                        else f"{name}-{args.fmt}{ext}")
     bar = ProgressBar("exporting", unit=" documents")
@@ -358,11 +441,46 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         schema = project.load_schema(args.schema)
         ratings = agreement.ratings_from_store(project.store, schema)
     report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
+    if args.against == "gold":
+        report["against_gold"] = _against_gold(args, schema)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print(agreement.format_table(report))
+        if args.against == "gold":
+            from annotator.agreement.against_gold import format_against_gold
+
+            print()
+            print(format_against_gold(report["against_gold"]))
     return 0
+
+
+def _against_gold(args: argparse.Namespace, schema) -> dict:
+    """The report's `against_gold` section, from the export file's `gold` fields or
+    from the store's gold journal."""
+    from annotator.agreement.against_gold import against_gold
+
+    if args.export:
+        from annotator.validate import read_export_records
+
+        records = read_export_records(Path(args.export))
+        if schema is None:
+            raise InputError("--against gold needs the label schema: give --schema",
+                             args.export)
+    else:
+        from annotator.export import iter_records
+        from annotator.store.base import GOLD
+
+        project = _project(args)
+        if not project.store.has_journal(GOLD):
+            raise InputError("there is no gold yet: adjudicate first (`annotator "
+                             "adjudicate`)", project.root)
+        records = iter_records(project.store, schema, with_agreement=False)
+    section = against_gold(records, schema, bootstrap=args.bootstrap, seed=args.seed)
+    if not section["gold_units"]:
+        raise InputError("no unit has a gold yet: adjudicate first (`annotator adjudicate`)",
+                         args.export or _project(args).root)
+    return section
 
 
 def _export_schema(args: argparse.Namespace, first: dict | None):

@@ -11,7 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from annotator.schema import LabelSchema
+from annotator.store.base import GOLD
 from annotator.store.sqlite import SQLiteStore
+
+# What a gold decision adds to an annotation (actions.py, "The gold journal").
+GOLD_DECISION_KEYS = ("decided_by", "decided_by_layer", "overrode", "auto", "curator")
 
 
 def paragraph_labels(state: dict, schema: LabelSchema) -> dict[str, Any]:
@@ -53,23 +57,50 @@ def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSche
     return rec
 
 
+def gold_record(state: dict, info: dict, schema: LabelSchema, current_sha: str,
+                old_text: str | None) -> dict:
+    """The gold of a unit as one annotation by annotator `gold`, with what it sided
+    with (`decided_by`: annotators whose whole unit equals it; `decided_by_layer`;
+    `overrode`: it equals nobody's; `auto`: the merge strategy that filled it, null once
+    a curator decided; `curator`)."""
+    rec = annotation_record(GOLD, state, info, schema, current_sha, old_text)
+    for key in GOLD_DECISION_KEYS:
+        rec[key] = state.get(key, [] if key == "decided_by" else {} if key ==
+                             "decided_by_layer" else False if key == "overrode" else None)
+    return rec
+
+
+def _gold_field(rec: dict) -> dict:
+    """The export record's `gold`: the gold annotation without the per-annotator keys."""
+    return {k: v for k, v in rec.items() if k not in ("annotator", "status", "seconds")}
+
+
 def iter_records(store: SQLiteStore, schema: LabelSchema,
                  progress: Callable[[int, int], None] | None = None,
-                 with_agreement: bool = True) -> Iterator[dict]:
+                 with_agreement: bool = True, gold: str = "with") -> Iterator[dict]:
     """Export records in document order.
+
+    `gold`: "with" adds `"gold"` to every adjudicated unit (gold marked done), and
+    exports units that only the gold has; "only" writes gold-only records (one
+    annotation, by annotator `gold`, no `agreement`); "none" leaves the gold out.
 
     The corpus and every journal are read as of one moment (`SQLiteStore.snapshot`),
     held for the whole iteration: annotators may go on working meanwhile, and each
     one's records are their annotations as they stood at that moment, never half of
     an action or a mix of before and after. A journal kept private (blind
     annotation) is an error, not a silently missing annotator."""
+    if gold == "only":
+        with_agreement = False
     if with_agreement:
         from annotator.agreement import unit_agreement
-    journals = store.reading_journals()
+    journals = [] if gold == "only" else store.reading_journals()
+    gold_journal = store.journal(GOLD, schema) if gold != "none" and store.has_journal(
+        GOLD) else None
+    read = journals + ([gold_journal] if gold_journal is not None else [])
     schema_ref = {"id": schema.id, "version": schema.version, "sha256": schema.sha256}
     # A with-block inside the generator: the read transactions end when the iteration
     # does, also when the consumer stops early (the generator is closed).
-    with store.snapshot(journals):
+    with store.snapshot(read):
         total = store.document_count()
         for n, doc in enumerate(store.iter_documents(), start=1):
             if progress and n % 200 == 0:
@@ -78,19 +109,29 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
             for j in journals:
                 for unit, state, info in j.done_states(doc.id):
                     per_unit.setdefault(unit, []).append((j.annotator, state, info))
-            if not per_unit:
+            golds = {unit: (state, info) for unit, state, info in
+                     gold_journal.done_states(doc.id)} if gold_journal is not None else {}
+            if not per_unit and not golds:
                 continue
             units = {u.index: u for u in store.units(doc.id)}
-            for idx in sorted(per_unit):
+            for idx in sorted(per_unit.keys() | golds.keys()):
                 u = units.get(idx)
                 text = u.text if u else ""
                 sha = u.sha if u else ""
                 annotations = []
-                for name, state, info in per_unit[idx]:
+                for name, state, info in per_unit.get(idx, ()):
                     old = None
                     if info.get("unit_sha") != sha:
                         old = store.old_text(doc.id, idx, info["unit_sha"])
                     annotations.append(annotation_record(name, state, info, schema, sha, old))
+                gold_rec = None
+                if idx in golds:
+                    state, info = golds[idx]
+                    old = None if info.get("unit_sha") == sha else store.old_text(
+                        doc.id, idx, info["unit_sha"])
+                    gold_rec = gold_record(state, info, schema, sha, old)
+                if gold == "only":
+                    annotations = [gold_rec]
                 record = {
                     "doc_id": doc.id,
                     "paragraph": idx,
@@ -102,6 +143,8 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
                 }
                 if with_agreement:
                     record["agreement"] = unit_agreement(annotations, schema)
+                if gold_rec is not None and gold == "with":
+                    record["gold"] = _gold_field(gold_rec)
                 yield record
     if progress:
         progress(total, total)

@@ -4,6 +4,7 @@ listed, never dropped."""
 
 from __future__ import annotations
 
+from annotator.errors import StoreError
 from annotator.schema import LabelSchema
 from annotator.store.sqlite import SQLiteStore
 
@@ -72,6 +73,7 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
                                  "problem": "the paragraph's text changed since it was "
                                             "annotated (kept, flagged stale)"})
         summary.append({"annotator": name, "done": done, "flagged": flagged, "notes": notes})
+    gold = _gold_status(store, check, damaged)
     documents = []
     for doc in store.iter_documents():
         if len(documents) >= MAX_DOC_ROWS:
@@ -80,7 +82,23 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
                           "done": {a: per_doc.get(doc.id, {}).get(a, 0) for a in annotators}})
     return {"documents": docs, "units": units, "annotators": summary,
             "per_document": documents, "problems": problems, "schema": schema.id,
-            "private": private, "damaged": damaged, "checked": check}
+            "private": private, "damaged": damaged, "checked": check, "gold": gold}
+
+
+def _gold_status(store: SQLiteStore, check: bool, damaged: list[dict]) -> int | None:
+    """Units the gold has decided (None: no gold journal); `check` replays it too."""
+    from annotator.store.base import GOLD
+
+    if not store.has_journal(GOLD):
+        return None
+    try:
+        j = store.journal(GOLD)
+        if check and (found := j.verify()):
+            damaged.append({"annotator": GOLD, "problem": f"{j.path}: " + "; ".join(found[:5])})
+        return j.done_count()
+    except (StoreError, OSError) as exc:
+        damaged.append({"annotator": GOLD, "problem": str(exc)})
+        return None
 
 
 def format_status(status: dict) -> str:
@@ -103,6 +121,9 @@ def format_status(status: dict) -> str:
         if status["documents"] > len(status["per_document"]):
             lines.append(f"... and {status['documents'] - len(status['per_document']):,} more "
                          "document(s)")
+    if status.get("gold") is not None:
+        lines.append("")
+        lines.append(f"gold: {status['gold']:,} unit(s) adjudicated")
     if status.get("private"):
         lines.append("")
         lines.append(f"private (blind annotation; readable by their annotator only): "

@@ -116,7 +116,27 @@ def validate_export(path: Path, schema: str | Path | None = None,
         for i, ann in enumerate(obj["annotations"]):
             for msg in _annotation_problems(ann, obj["text"], label_schema):
                 bad(f"annotations/{i} ({ann['annotator']}): {msg}")
+        for msg in _gold_problems(obj, label_schema):
+            bad(msg)
     return problems
+
+
+def _gold_problems(record: dict, schema: LabelSchema) -> Iterator[str]:
+    """A record's `gold`: labels and spans as any annotation's, and `decided_by` naming
+    only annotators the record holds."""
+    gold = record.get("gold")
+    if gold is None:
+        return
+    ann = {"annotator": "gold", "relations": [], **gold}
+    for msg in _annotation_problems(ann, record["text"], schema):
+        yield f"gold: {msg}"
+    names = {a["annotator"] for a in record["annotations"]}
+    for key, who in [("decided_by", gold["decided_by"]),
+                     *((f"decided_by_layer/{k}", v)
+                       for k, v in (gold.get("decided_by_layer") or {}).items())]:
+        for name in who:
+            if name not in names:
+                yield f"gold/{key}: {name!r} has no annotation in this record"
 
 
 def _annotation_problems(ann: dict, text: str, schema: LabelSchema) -> Iterator[str]:

@@ -144,8 +144,10 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
     if offsets is not None and offsets not in spec.offset_modes:
         raise UsageError(f"--offsets {offsets} does not apply to {fmt} (it takes "
                          f"{' or '.join(spec.offset_modes) or 'none'})")
-    if fmt == "jsonl" and annotator is None and not gold:
-        return _export_records(store, schema, out, progress, stdout)
+    if fmt == "jsonl" and annotator is None:
+        # our own records: every annotator's with the gold on adjudicated units, or
+        # (--gold) gold-only records
+        return _export_records(store, schema, out, progress, stdout, gold)
     sources = choose_sources(store, annotator, gold)
     if spec.single_set and len(sources) > 1:
         raise UsageError(f"{fmt} holds one set of annotations, and this project has "
@@ -215,11 +217,13 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
 
 def _export_records(store, schema: LabelSchema, out: Path | None,
                     progress: Callable[[int, int], None] | None,
-                    stdout: IO[str] | None) -> ExportResult:
-    """The default export: every annotator's records, as `annotator.export` builds them."""
+                    stdout: IO[str] | None, gold: bool = False) -> ExportResult:
+    """The default export: every annotator's records, as `annotator.export` builds them
+    (with the gold on adjudicated units); `gold`: gold-only records."""
     from annotator.export import iter_records, write_records
 
-    records = iter_records(store, schema, progress=progress)
+    records = iter_records(store, schema, progress=progress,
+                           gold="only" if gold else "with")
     loss = LossReport("jsonl")
     if out is None or (out.exists() and (out.is_symlink() or not out.is_file())):
         # stdout, or a device, FIFO or link (e.g. /dev/stdout): write through it

@@ -143,7 +143,9 @@ def import_files(store, schema: LabelSchema, fmt: str, paths: list[Path], projec
                 yield doc_id, unit, {"type": "import_state", "state": json.loads(state),
                                      "source": src}
         try:
-            stored = journals[name].apply_many(actions(), progress)
+            stored = journals[name].apply_many(
+                actions(), progress, chunk=None, skip_unchanged=True,
+                lost="nothing of this import was stored in this journal")
         except (StoreError, InputError) as exc:
             raise StoreError(_partial(stats, result, name, sorted(by_annotator), done, exc),
                              getattr(journals[name], "path", "")) from None

@@ -62,6 +62,10 @@ class Change:
     seq: int
 
 
+# The gold standard's journal (annotator/adjudication/): a journal like any other, by
+# this reserved name, never listed among the annotators.
+GOLD = "gold"
+
 Progress = Callable[[int, int | None], None]  # (done, total or None)
 
 

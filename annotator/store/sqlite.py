@@ -31,7 +31,7 @@ from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
 from annotator.errors import InputError, StoreError
 from annotator.schema import LabelSchema
-from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
+from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
 
 CORPUS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -498,7 +498,13 @@ class SQLiteStore:
 
     # -- journals -----------------------------------------------------------------
     def annotators(self) -> list[str]:
-        return sorted(p.stem for p in (self.root / "journals").glob("*.db"))
+        """Every annotator with a journal (the gold journal is not an annotator's)."""
+        return sorted(p.stem for p in (self.root / "journals").glob("*.db") if p.stem != GOLD)
+
+    def has_journal(self, name: str) -> bool:
+        """Whether a journal of this name exists (without creating it)."""
+        check_annotator_name(name)
+        return name in self._journals or (self.root / "journals" / f"{name}.db").exists()
 
     def journal(self, annotator: str, schema: LabelSchema | None = None) -> SQLiteJournal:
         """The annotator's journal, created if new. Another user's journal (or one we
@@ -657,34 +663,104 @@ class SQLiteJournal:
             self._write_state(doc_id, unit, after, u.sha, seconds)
         return Change(doc_id, unit, after, seq)
 
-    def apply_many(self, actions: Iterable[tuple[str, int, dict]],
-                   progress: Progress | None = None) -> int:
-        """Apply many actions (an import) in ONE transaction: all are stored, or none.
-        Each is an event like any `apply`; an action that leaves the state as it was
-        is not stored. Returns the number of events stored."""
-        stored = 0
-        units: dict[int, Unit] = {}
-        current_doc: str | None = None
-        with self._transaction("nothing of this import was stored in this journal") as conn:
-            conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
-            for n, (doc_id, unit, action) in enumerate(actions, start=1):
-                if doc_id != current_doc:  # one corpus query per document, not per unit
-                    units = {u.index: u for u in self.store.units(doc_id)}
-                    current_doc = doc_id
-                u = units.get(unit)
-                if u is None:
-                    raise InputError(f"no unit {unit} in document {doc_id!r}")
-                before = self._state_json(doc_id, unit)
-                after = apply_action(json.loads(before) if before else None, action,
-                                     self.schema, u.text)
-                if before is not None and json.loads(before) == after:
-                    continue
-                self._append(doc_id, unit, action["type"], action, before, after, 0.0)
-                self._write_state(doc_id, unit, after, u.sha, 0.0)
-                stored += 1
-                if progress is not None and n % 1000 == 0:
-                    progress(n, None)
-        return stored
+    def apply_many(self, items: Iterable[tuple[str, int, dict]],
+                   progress: Progress | None = None, chunk: int | None = 200_000,
+                   skip_unchanged: bool = False, lost: str = NOT_SAVED) -> int:
+        """`apply` for many actions (a bulk write such as the automatic merge into gold),
+        `chunk` of them per transaction: one commit each would cost a disk flush per
+        action. The same events and states as `apply` one by one; a failure rolls back
+        the chunk it is in (the chunks before it stay). `chunk=None`: all in ONE
+        transaction, stored or not at all (an import). `skip_unchanged`: an action that
+        leaves the unit's state as it was stores no event. Returns how many were applied.
+
+        Rows are written with executemany per chunk. An action object given for many
+        units (the merge shares one per distinct decision) is encoded once, and so is
+        the state it gives a unit that had none, when that does not depend on the
+        unit's text (`set_gold`)."""
+        n = 0
+        it = iter(items)
+        doc_units: tuple[str, dict[int, Unit]] | None = None
+        doc_states: dict[int, str] = {}
+        # id(action) -> (action, its JSON): the action is kept so its id stays its own
+        encoded: dict[int, tuple[dict, str]] = {}
+        fresh: dict[int, tuple[dict, str, list[tuple[str, str]]]] = {}
+        events: list[tuple] = []
+        units: list[tuple] = []
+        labels: list[tuple] = []
+        stale: list[tuple] = []
+        pending: set[tuple[str, int]] = set()
+
+        def flush() -> None:
+            self.conn.executemany("DELETE FROM labels WHERE doc_key = ? AND unit = ?", stale)
+            self.conn.executemany(
+                "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, "
+                "seconds) VALUES (?,?,?,?,?,?,?,0)", events)
+            self.conn.executemany(
+                "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
+                "updated_at, seconds, n_spans) VALUES (?,?,?,?,?,?,?,0,?) "
+                "ON CONFLICT (doc_id, unit) DO UPDATE SET status=excluded.status, "
+                "state=excluded.state, unit_sha=excluded.unit_sha, "
+                "updated_at=excluded.updated_at, n_spans=excluded.n_spans", units)
+            self.conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", labels)
+            for rows in (events, units, labels, stale):
+                rows.clear()
+            pending.clear()
+
+        limit = chunk or float("inf")
+        while True:
+            with self._transaction(lost) as conn:
+                conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
+                ts = now_iso()
+                k = 0
+                for doc_id, unit, action in it:
+                    if doc_units is None or doc_units[0] != doc_id:
+                        # one read per document, not per unit: its units and our states
+                        doc_units = (doc_id, {u.index: u for u in self.store.units(doc_id)})
+                        doc_states = dict(conn.execute(
+                            "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,)))
+                    u = doc_units[1].get(unit)
+                    if u is None:
+                        raise InputError(f"no unit {unit} in document {doc_id!r}")
+                    if (doc_id, unit) in pending:
+                        flush()  # the unit's labels are replaced once more: in order
+                    pending.add((doc_id, unit))
+                    before = doc_states.get(unit)
+                    enc = encoded.get(id(action))
+                    if enc is None:
+                        enc = encoded[id(action)] = (action, json.dumps(action,
+                                                                        ensure_ascii=False))
+                    got = fresh.get(id(action)) if before is None else None
+                    if got is None:
+                        after = apply_action(json.loads(before) if before else None, action,
+                                             self.schema, u.text)
+                        pairs = [(layer, label) for layer, value in after["labels"].items()
+                                 for label in (value if isinstance(value, list)
+                                               else [value] if value else [])]
+                        got = (after, json.dumps(after, ensure_ascii=False), pairs)
+                        if before is None and action["type"] == "set_gold":
+                            fresh[id(action)] = got
+                    after, after_json, pairs = got
+                    if skip_unchanged and before is not None and json.loads(before) == after:
+                        pending.discard((doc_id, unit))
+                        continue
+                    doc_states[unit] = after_json
+                    key = self._doc_key(doc_id)
+                    if before is not None:
+                        stale.append((key, unit))
+                    events.append((ts, doc_id, unit, action["type"], enc[1], before,
+                                   after_json))
+                    units.append((doc_id, unit, key, after.get("status"), after_json, u.sha,
+                                  ts, len(after.get("spans", []))))
+                    labels.extend((self._label_code(la, lb), key, unit) for la, lb in pairs)
+                    k += 1
+                    if k >= limit:
+                        break
+                flush()
+            n += k
+            if progress is not None:
+                progress(n, None)
+            if k < limit:
+                return n
 
     def _append(self, doc_id, unit, kind, action, before, after, seconds) -> int:
         cur = self.conn.execute(

@@ -1,0 +1,218 @@
+"""What the adjudication screen asks for, on the core alone (no Textual): for a unit,
+each annotator's done version, the layers they disagree on, the current gold; and
+every gold action, with what it sided with, through the gold journal's `apply`.
+
+Annotators are shown by name, or as A, B, C ... (`anonymous`), in a fixed order: the
+store's sorted annotator names, so the same letter means the same annotator all
+session (and the key 1..9 that takes their version).
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from annotator.actions import apply_action
+from annotator.adjudication import auto
+from annotator.adjudication.merge import (
+    agreed_part,
+    decision_fields,
+    disagreements,
+    is_done,
+    layer_spans,
+    versions_of,
+)
+from annotator.errors import InputError
+from annotator.schema import LabelSchema
+from annotator.store.base import GOLD, Change
+
+
+@dataclass
+class Progress:
+    decided: int  # units with gold
+    left: int  # units with a version and no gold yet
+    disagreeing: int  # units whose annotators disagree (decided or not)
+    disagreeing_left: int  # of those, without gold yet
+
+
+class Session:
+    def __init__(self, store: Any, schema: LabelSchema, curator: str,
+                 anonymous: bool = False) -> None:
+        self.store, self.schema, self.curator = store, schema, curator
+        self.anonymous = anonymous
+        self.journals = store.reading_journals()
+        self.names = [j.annotator for j in self.journals]
+        self.gold = store.journal(GOLD, schema)
+        self._labels = {n: (string.ascii_uppercase[i] if i < 26 else f"#{i + 1}")
+                        if anonymous else n for i, n in enumerate(self.names)}
+        self._scan: auto.Scan | None = None
+        self._disagree_keys: np.ndarray | None = None
+        self._progress: Progress | None = None
+
+    # -- reading ----------------------------------------------------------------------
+    def shown_name(self, name: str) -> str:
+        """How an annotator is shown: the name, or a letter (anonymous)."""
+        return self._labels[name]
+
+    def versions(self, doc_id: str, unit: int) -> dict[str, dict]:
+        """Every annotator's done version of the unit, by name (sorted)."""
+        return versions_of({j.annotator: j.state(doc_id, unit) for j in self.journals})
+
+    def gold_state(self, doc_id: str, unit: int) -> dict | None:
+        return self.gold.state(doc_id, unit)
+
+    def disagreements(self, doc_id: str, unit: int) -> list[str]:
+        return disagreements(self.versions(doc_id, unit), self.schema)
+
+    def scan(self, given: auto.Scan | None = None) -> auto.Scan:
+        """The whole corpus's versions (`auto.scan`), read once; `given`: one read
+        already (by the automatic merge just before)."""
+        if given is not None:
+            self._scan = given
+            self._disagree_keys = given.units[given.disagree()]
+        if self._scan is None:
+            self._scan = auto.scan(self.store, self.schema, self.journals)
+            self._disagree_keys = self._scan.units[self._scan.disagree()]
+        return self._scan
+
+    def progress(self) -> Progress:
+        """Counted once from the journals; `apply`, `undo` and `redo` keep it current
+        (a keypress must not rescan a million units)."""
+        if self._progress is None:
+            s = self.scan()
+            decided = self.gold.done_count()
+            gold_keys = self.gold.agreement_columns(s.base)[0]
+            with_gold = auto._member(s.units, gold_keys)
+            dis = s.disagree()
+            self._progress = Progress(decided, int((~with_gold).sum()), int(dis.sum()),
+                                      int((dis & ~with_gold).sum()))
+        return self._progress
+
+    def _contains(self, keys: np.ndarray | None, doc_id: str, unit: int) -> bool:
+        doc = self.store.document(doc_id)
+        if keys is None or doc is None or not len(keys):
+            return False
+        k = doc.key * self.scan().base + unit
+        i = int(np.searchsorted(keys, k))
+        return i < len(keys) and int(keys[i]) == k
+
+    def is_disagreement(self, doc_id: str, unit: int) -> bool:
+        self.scan()
+        return self._contains(self._disagree_keys, doc_id, unit)
+
+    def _count(self, doc_id: str, unit: int, was: dict | None, now: dict | None) -> None:
+        p = self.progress()
+        step = int(is_done(now)) - int(is_done(was))
+        if not step:
+            return
+        p.decided += step
+        if self._contains(self.scan().units, doc_id, unit):
+            p.left -= step
+            if self.is_disagreement(doc_id, unit):
+                p.disagreeing_left -= step
+
+    def next_disagreement(self, doc_key: int, unit: int, backwards: bool = False
+                          ) -> tuple[int, int] | None:
+        """(document key, unit) of the next unit whose annotators disagree, after (or
+        before) the one given; wraps around. Read once per session (annotators' work
+        does not change while the round is adjudicated)."""
+        s = self.scan()
+        keys = self._disagree_keys
+        if keys is None or not len(keys):
+            return None
+        here = doc_key * s.base + unit
+        if backwards:
+            i = int(np.searchsorted(keys, here, "left")) - 1
+            k = int(keys[i]) if i >= 0 else int(keys[-1])
+        else:
+            i = int(np.searchsorted(keys, here, "right"))
+            k = int(keys[i]) if i < len(keys) else int(keys[0])
+        return k // s.base, k % s.base
+
+    # -- deciding -----------------------------------------------------------------------
+    def apply(self, doc_id: str, unit: int, action: dict, auto_mark: str | None = None
+              ) -> Change:
+        """Apply a gold action, recording which annotators the resulting gold sides
+        with. Durable when it returns (the gold journal's `apply`)."""
+        u = self.store.unit(doc_id, unit)
+        if u is None:
+            raise InputError(f"no unit {unit} in document {doc_id!r}")
+        before = self.gold.state(doc_id, unit)
+        versions = self.versions(doc_id, unit)
+        if not before and versions and action["type"] != "set_gold":
+            action = {**action, "gold_start": agreed_part(versions, self.schema)}
+        after = apply_action(before, action, self.schema, u.text)
+        fields = decision_fields(after, versions, self.schema,
+                                 auto=auto_mark, curator=self.curator)
+        change = self.gold.apply(doc_id, unit, {**action, **fields})
+        if self._progress is not None:
+            self._count(doc_id, unit, before, change.state)
+        return change
+
+    def take_version(self, doc_id: str, unit: int, layer_id: str, name: str) -> Change:
+        """The layer's gold becomes `name`'s version of it."""
+        layer = self.schema.layer(layer_id)
+        version = self.versions(doc_id, unit).get(name)
+        if layer is None or version is None:
+            raise InputError(f"{name} has no version of this unit")
+        if layer.kind == "span":
+            spans, rels = layer_spans(version, layer_id)
+            action = {"type": "take_version", "layer": layer_id, "span_layer": True,
+                      "from": name, "spans": spans, "relations": rels}
+        else:
+            value = (version.get("labels") or {}).get(layer_id)
+            if layer.kind == "multi":
+                value = list(value) if isinstance(value, list) else [value] if value else []
+            elif isinstance(value, list):
+                value = value[0] if value else None
+            action = {"type": "take_version", "layer": layer_id, "from": name,
+                      "value": value}
+        return self.apply(doc_id, unit, action)
+
+    def accept_span(self, doc_id: str, unit: int, name: str, span_id: str) -> Change:
+        """Add one of `name`'s spans to the gold (with its attributes)."""
+        version = self.versions(doc_id, unit).get(name) or {}
+        span = next((s for s in version.get("spans") or () if s["id"] == span_id), None)
+        if span is None:
+            raise InputError(f"{name} has no span {span_id!r} on this unit")
+        return self.apply(doc_id, unit, {"type": "add_span", "layer": span["layer"],
+                                         "label": span["label"], "start": span["start"],
+                                         "end": span["end"],
+                                         "attributes": span.get("attributes") or {},
+                                         "from": name})
+
+    def accept_unit(self, doc_id: str, unit: int) -> Change:
+        """The gold as shown becomes the decision (on a unit without gold: the layers
+        its annotators agree on, `shown_gold`)."""
+        return self.apply(doc_id, unit, {"type": "accept_unit"})
+
+    def shown_gold(self, doc_id: str, unit: int) -> dict:
+        """The gold as the screen shows it: the stored one, else the layers the unit's
+        annotators agree on (not stored until a decision is made)."""
+        gold = self.gold.state(doc_id, unit)
+        if gold:
+            return gold
+        part = agreed_part(self.versions(doc_id, unit), self.schema)
+        # the state a first decision would start from (set_note: changes nothing else)
+        return apply_action(None, {"type": "set_note", "note": None, "gold_start": part})
+
+    def undo(self) -> Change | None:
+        return self._step(self.gold.undo)
+
+    def redo(self) -> Change | None:
+        return self._step(self.gold.redo)
+
+    def _step(self, method: Any) -> Change | None:
+        # the state before, for the progress counts: read after, from the event
+        change = method()
+        if change is not None and self._progress is not None:
+            ev = self.gold.events(1)[0]
+            row = self.gold.conn.execute("SELECT before FROM events WHERE seq = ?",
+                                         (ev["seq"],)).fetchone()
+            self._count(change.doc_id, change.unit, json.loads(row[0]) if row[0] else None,
+                        change.state or None)
+        return change

@@ -1,0 +1,578 @@
+"""The curator's screen (`annotator adjudicate`): annotators' versions side by side,
+decisions into the gold journal.
+
+Built on the annotation screen's widgets, used through their public methods only:
+`UnitView` shows the paragraph with the gold's spans, `LabelsPanel` the gold's labels
+with their hotkeys. What is particular to adjudication is drawn by `VersionsPanel`:
+for every layer, each annotator's version (by name, or A, B, C with --anonymous), the
+layers they disagree on marked `≠`, the layer in focus marked `▶`.
+
+Every decision goes through `adjudication.session.Session` (the core), which applies
+it to the gold journal synchronously (committed when it returns); only then is the
+screen updated. Keys: see KEYS below and `?`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Region
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Static
+
+from annotator.actions import ActionError
+from annotator.adjudication.merge import layer_value, span_key
+from annotator.adjudication.session import Session
+from annotator.errors import InputError, StoreError
+from annotator.keys import display_key
+from annotator.schema import Label, LabelSchema, Layer
+from annotator.store.base import DocInfo
+from annotator.textclean import safe_message
+from annotator.tui.app import AnnotatorApp
+from annotator.tui.info_bar import StatusLine, TextLines
+from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
+from annotator.tui.unit_view import Decor, UnitView, ViewSpan
+
+# (action, keys, description, in the footer). Only keys the annotation screen reserves
+# (keys.DEFAULT_KEYS) or digits after `t`: validate keeps schema hotkeys clear of them.
+KEYS: list[tuple[str, str, str, bool]] = [
+    ("next_disagreement", "n", "next disagreement", True),
+    ("prev_disagreement", "N", "previous disagreement", False),
+    ("next_unit", "j,down", "next unit", False),
+    ("prev_unit", "k,up", "previous unit", False),
+    ("next_doc", "right_square_bracket", "next document", False),
+    ("prev_doc", "left_square_bracket", "previous document", False),
+    ("next_layer", "tab", "next layer", True),
+    ("prev_layer", "shift+tab", "previous layer", False),
+    ("take", "t", "take a version: t then the annotator's number", True),
+    ("next_span", "w", "select the next span of the layer", False),
+    ("prev_span", "b", "select the previous span of the layer", False),
+    ("accept_span", "a", "accept the selected annotator's span into gold", False),
+    ("delete_span", "x", "delete the selected gold span", False),
+    ("accept_unit", "enter", "accept the unit as shown", True),
+    ("search", "slash", "search the text (then enter; / again for the next)", False),
+    ("undo", "u", "undo", True),
+    ("redo", "ctrl+r", "redo", False),
+    ("help", "question_mark", "help", True),
+    ("quit", "q", "quit", True),
+    ("cancel", "escape", "cancel", False),
+]
+
+
+def _value_text(layer: Layer, value: Any) -> str:
+    """A layer's version as one line: label names (multi / single)."""
+    if layer.kind == "multi":
+        names = [(lab.name if (lab := layer.label(v)) else v) for v in sorted(value)]
+        return ", ".join(names) if names else "(none)"
+    if value is None:
+        return "(none)"
+    lab = layer.label(value)
+    return lab.name if lab else str(value)
+
+
+class VersionsPanel(TextLines):
+    """Each annotator's version of every layer, disagreements marked, and the gold."""
+
+    COMPONENT_CLASSES = {"versions-panel--layer", "versions-panel--focus",
+                         "versions-panel--differ", "versions-panel--gold",
+                         "versions-panel--selected"}
+
+    def show(self, schema: LabelSchema, names: list[tuple[int, str, str]],
+             versions: dict[str, dict], gold: dict, focus: str, differ: list[str],
+             candidates: list[tuple[str, str, dict]], selected: int | None) -> None:
+        """`names`: (number, name, shown name) of every annotator; `candidates`: the
+        selectable spans of the layer in focus as (owner name or "gold", id, span)."""
+        style = self.get_component_rich_style
+        layer_style = style("versions-panel--layer", partial=True)
+        focus_style = style("versions-panel--focus", partial=True)
+        differ_style = style("versions-panel--differ", partial=True)
+        gold_style = style("versions-panel--gold", partial=True)
+        sel_style = style("versions-panel--selected", partial=True)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        if not versions:
+            out.append("no annotator has marked this unit done\n")
+        focus_line = 0
+        for layer in schema.layers:
+            here = layer.id == focus
+            if here:
+                focus_line = out.plain.count("\n")
+            mark = "≠" if layer.id in differ else "="
+            out.append("▶ " if here else "  ", focus_style)
+            out.append(f"{layer.name} {mark}\n",
+                       (focus_style if here else layer_style) + (
+                           differ_style if layer.id in differ else layer_style))
+            gold_value = layer_value(gold, layer)
+            for number, name, shown in names:
+                v = versions.get(name)
+                if v is None:
+                    continue
+                value = layer_value(v, layer)
+                same = "✓" if value == gold_value else " "
+                out.append(f"  {number} {shown} {same} ", differ_style if value != gold_value
+                           else "")
+                if layer.kind == "span":
+                    out.append(f"{len(value[0])} span(s), {len(value[1])} link(s)\n")
+                else:
+                    out.append(_value_text(layer, value) + "\n")
+            out.append("  gold ", gold_style)
+            if layer.kind == "span":
+                out.append(f"{len(gold_value[0])} span(s), {len(gold_value[1])} link(s)\n")
+            else:
+                out.append(_value_text(layer, gold_value) + "\n", gold_style)
+            if here and layer.kind == "span":
+                shown_of = {name: shown for _, name, shown in names}
+                for i, (owner, _sid, sp) in enumerate(candidates):
+                    line = Text(no_wrap=True, overflow="ellipsis")
+                    line.append("  ▸ " if i == selected else "    ")
+                    who = "gold" if owner == "gold" else shown_of.get(owner, owner)
+                    line.append(f"{who}: {sp['label']} [{sp['start']},{sp['end']}) "
+                                f"“{snippet(sp.get('text', ''))}”")
+                    if i == selected:
+                        line.stylize(sel_style)
+                    out.append_text(line)
+                    out.append("\n")
+        self.show_text(out)
+        if self.parent is not None:
+            # the layer in focus (and its spans) in view: the panel is short at 80x24
+            rows = out.plain.count("\n")
+            end = len(candidates) + len(names) + 3
+            self.parent.scroll_to_region(Region(0, focus_line, 1, min(end, rows)),
+                                         animate=False, top=True)
+
+
+class ProgressLine(TextLines):
+    def show_progress(self, doc: DocInfo, doc_count: int, unit: int, decided: int, left: int,
+                      disagreeing: int, disagreeing_left: int, gold: dict | None,
+                      curator: str) -> None:
+        out = Text(no_wrap=True, overflow="ellipsis")
+        # Counts and marks first: a long document id is what the ellipsis cuts.
+        out.append(f"decided {decided:,} · left {left:,} · with disagreement "
+                   f"{disagreeing:,} ({disagreeing_left:,} left) · as {curator}\n")
+        if gold and gold.get("status") == "done":
+            out.append("✓ decided" + (f" (auto: {gold['auto']})" if gold.get("auto") else ""))
+        else:
+            out.append("○ open")
+        where = "title" if unit == 0 and doc.has_title else f"¶{unit}"
+        out.append(f"  {where}  doc {doc.key:,}/{doc_count:,} {doc.id}")
+        self.show_text(out)
+
+
+class AdjudicateHelp(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close", id="help_close")]
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(id="adjudicate-help")
+        self._text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-scroll"):
+            yield Static(self._text, id="help-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class AdjudicateScreen(Screen):
+    BINDINGS = [Binding(keys, action, desc, show=show, id=f"adjudicate.{action}")
+                for action, keys, desc, show in KEYS]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="adjudicate")
+        self.session = session
+        self.store = session.store
+        self.schema = session.schema
+        self.looks: dict[tuple[str, str], SpanLook] = span_looks(self.schema)
+        self.numbers = [(i + 1, n, session.shown_name(n)) for i, n in
+                        enumerate(session.names[:9])]
+        self.doc: DocInfo | None = None
+        self.unit = 0
+        self.layer_index = 0
+        self.taking = False  # `t` pressed: the next digit names an annotator
+        self.selected: int | None = None  # index into the candidate spans
+        self.doc_count = self.store.document_count()
+        self.versions: dict[str, dict] = {}
+        self.gold: dict = {}
+        self.stored_gold: dict | None = None
+        self.differ: list[str] = []
+        self.hotkeys = {k: v for k, v in self.schema.hotkeys().items()}
+        self._bind_keys()
+
+    # -- keys ---------------------------------------------------------------------------
+    def _bind_keys(self) -> None:
+        keymap = self._bindings.key_to_bindings
+        digits = {str(d) for d in range(1, 10)}
+        self._hotkey_list: list[tuple[Layer, Label]] = []
+        for key, (layer, label) in self.hotkeys.items():
+            if key in digits:
+                continue  # digits are bound below: after `t` they name an annotator
+            keymap.setdefault(key, []).append(Binding(
+                key, f"hotkey({len(self._hotkey_list)})", label.name, show=False,
+                id=f"label.{layer.id}.{label.id}"))
+            self._hotkey_list.append((layer, label))
+        for d in sorted(digits):
+            keymap.setdefault(d, []).append(Binding(d, f"digit({d})", d, show=False,
+                                                    id=f"adjudicate.digit{d}"))
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield ProgressLine(id="progress")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield UnitView(id="unit")
+                with VerticalScroll(id="versions-scroll", can_focus=False):
+                    yield VersionsPanel(id="versions")
+            with VerticalScroll(id="labels-scroll", can_focus=False):
+                yield LabelsPanel(id="labels")
+        yield StatusLine(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        start = self._start()
+        self.go(*start)
+
+    def _start(self) -> tuple[str, int]:
+        """The first open unit with a disagreement, else the first unit."""
+        first = self.store.document_at(0)
+        found = self.session.next_disagreement(0, -1)
+        seen = set()
+        while found is not None and found not in seen:
+            seen.add(found)
+            doc = self.store.document_at(found[0] - 1)
+            gold = self.session.gold_state(doc.id, found[1]) if doc is not None else None
+            if doc is not None and (gold or {}).get("status") != "done":
+                return doc.id, found[1]
+            found = self.session.next_disagreement(*found)
+        return first.id, first.first_unit
+
+    @property
+    def layer(self) -> Layer:
+        return self.schema.layers[self.layer_index]
+
+    # -- showing ------------------------------------------------------------------------
+    def go(self, doc_id: str, unit: int) -> None:
+        if self.doc is None or self.doc.id != doc_id:
+            self.doc = self.store.document(doc_id)
+        self.unit = unit
+        self.selected = None
+        self.taking = False
+        u = self.store.unit(doc_id, unit)
+        prev = self.store.unit(doc_id, unit - 1) if unit > self.doc.first_unit else None
+        nxt = self.store.unit(doc_id, unit + 1) if unit < self.doc.last_unit else None
+        self.query_one(UnitView).show(
+            (doc_id, unit), (prev.text, False) if prev else None,
+            (u.text if u else "", False), (nxt.text, False) if nxt else None)
+        self.reload()
+
+    def reload(self) -> None:
+        doc_id, unit = self.doc.id, self.unit
+        self.versions = self.session.versions(doc_id, unit)
+        self.stored_gold = self.session.gold_state(doc_id, unit)
+        self.gold = self.session.shown_gold(doc_id, unit)
+        self.differ = self.session.disagreements(doc_id, unit)
+        self.redraw()
+
+    def candidates(self) -> list[tuple[str, str, dict]]:
+        """Spans of the span layer in focus to select: the gold's, then each
+        annotator's that the gold does not have (one of each position and label)."""
+        layer = self.layer
+        if layer.kind != "span":
+            return []
+        gold_spans = [s for s in self.gold.get("spans") or () if s["layer"] == layer.id]
+        have = {span_key(s) for s in gold_spans}
+        out: list[tuple[str, str, dict]] = [("gold", s["id"], s) for s in gold_spans]
+        for name, v in self.versions.items():
+            for s in v.get("spans") or ():
+                if s["layer"] == layer.id and span_key(s) not in have:
+                    have.add(span_key(s))
+                    out.append((name, s["id"], s))
+        return out
+
+    def redraw(self) -> None:
+        cands = self.candidates()
+        if self.selected is not None and self.selected >= len(cands):
+            self.selected = None
+        spans = []
+        for s in self.gold.get("spans") or ():
+            look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
+            spans.append(ViewSpan(f"gold:{s['id']}", s["start"], s["end"], look.style,
+                                  look.mark))
+        sel = None
+        if self.selected is not None:
+            owner, sid, s = cands[self.selected]
+            sel = f"{owner}:{sid}"
+            if owner != "gold":
+                spans.append(ViewSpan(sel, s["start"], s["end"], 0, "+"))
+        decided = (self.stored_gold or {}).get("status") == "done"
+        self.query_one(UnitView).set_decor(Decor(tuple(spans), sel, done=decided))
+        self.query_one(LabelsPanel).show(self.schema, self.looks, self.gold, [], None)
+        self.query_one(VersionsPanel).show(self.schema, self.numbers, self.versions,
+                                           self.gold, self.layer.id, self.differ, cands,
+                                           self.selected)
+        p = self.session.progress()
+        self.query_one(ProgressLine).show_progress(
+            self.doc, self.doc_count, self.unit, p.decided, p.left, p.disagreeing,
+            p.disagreeing_left, self.stored_gold, self.session.shown_name(
+                self.session.curator) if self.session.curator in self.session.names
+            else self.session.curator)
+        self._status()
+
+    def _status(self, mode: str = "", detail: str | None = None) -> None:
+        if detail is None:
+            keys = "  ".join(f"t{n} {shown}" for n, _, shown in self.numbers)
+            detail = f"layer {self.layer.name}: {keys}" if keys else "no annotator yet"
+        self.query_one(StatusLine).show(mode, detail, None)
+
+    # -- deciding -------------------------------------------------------------------------
+    def decide(self, call: Any, *args: Any) -> bool:
+        """Run a Session call (durable when it returns), then show its result."""
+        try:
+            call(self.doc.id, self.unit, *args)
+        except StoreError as exc:
+            problem = exc.problems[0]
+            msg = f"{safe_message(problem.message)} ({safe_message(problem.path)})"
+            self.query_one(StatusLine).alert(msg)
+            self.notify(msg, title="not saved", severity="error", timeout=30, markup=False)
+            return False
+        except (ActionError, InputError) as exc:
+            self.notify(safe_message(str(exc)), severity="error", markup=False)
+            return False
+        self.query_one(StatusLine).alert(None)
+        self.reload()
+        return True
+
+    def action_take(self) -> None:
+        if not self.numbers:
+            self.notify("no annotator has a journal here")
+            return
+        self.taking = True
+        self._status("take", f"whose {self.layer.name}? " + "  ".join(
+            f"{n} {shown}" for n, _, shown in self.numbers) + "  (escape: cancel)")
+
+    def action_digit(self, digit: int | str) -> None:
+        digit = str(digit)  # the action string "digit(1)" passes an int
+        if self.taking:
+            self.taking = False
+            n = int(digit)
+            match = [name for number, name, _ in self.numbers if number == n]
+            if not match:
+                self._status()
+                self.notify(f"no annotator {n}")
+                return
+            if match[0] not in self.versions:
+                self._status()
+                self.notify(f"{self.session.shown_name(match[0])} has not done this unit")
+                return
+            self.decide(self.session.take_version, self.layer.id, match[0])
+            return
+        hot = self.hotkeys.get(digit)
+        if hot is not None:
+            self.toggle(*hot)
+
+    def action_hotkey(self, index: int) -> None:
+        self.taking = False
+        self.toggle(*self._hotkey_list[index])
+
+    def toggle(self, layer: Layer, label: Label) -> None:
+        if layer.kind == "span":
+            cands = self.candidates()
+            if (self.selected is not None and cands[self.selected][0] == "gold"
+                    and cands[self.selected][2]["layer"] == layer.id):
+                # a selected gold span: its label key relabels it, as in annotate
+                self.decide(self.session.apply, {"type": "relabel_span", "label": label.id,
+                                                 "span": cands[self.selected][1]})
+                return
+            self.notify("spans: take a version (t and a number), or select one (w / b) "
+                        "and accept it (a); a span label key relabels a selected gold span")
+            return
+        self.decide(self.session.apply, {"type": "toggle_label", "layer": layer.id,
+                                         "label": label.id})
+
+    def action_accept_unit(self) -> None:
+        if self.decide(self.session.accept_unit):
+            self.action_next_disagreement()
+
+    def _select_step(self, step: int) -> None:
+        cands = self.candidates()
+        if not cands:
+            self.notify(f"no spans in {self.layer.name}" if self.layer.kind == "span"
+                        else "tab to a span layer to select spans")
+            return
+        if self.selected is None:
+            self.selected = 0 if step > 0 else len(cands) - 1
+        else:
+            self.selected = (self.selected + step) % len(cands)
+        self.redraw()
+
+    def action_next_span(self) -> None:
+        self._select_step(1)
+
+    def action_prev_span(self) -> None:
+        self._select_step(-1)
+
+    def action_accept_span(self) -> None:
+        cands = self.candidates()
+        if self.selected is None or cands[self.selected][0] == "gold":
+            self.notify("select an annotator's span first (w / b)")
+            return
+        owner, sid, _ = cands[self.selected]
+        self.decide(self.session.accept_span, owner, sid)
+
+    def action_delete_span(self) -> None:
+        cands = self.candidates()
+        if self.selected is None or cands[self.selected][0] != "gold":
+            self.notify("select a gold span first (w / b)")
+            return
+        self.decide(self.session.apply, {"type": "delete_span",
+                                         "span": cands[self.selected][1]})
+
+    def action_search(self) -> None:
+        from annotator.tui.dialogs import search_dialog
+
+        def found(text: str | None) -> None:
+            if not text:
+                return
+            self.last_search = text
+            hit = self.store.search(text, after=(self.doc.key, self.unit))
+            if hit is None:
+                self.notify(f"not found: {safe_message(text)}", markup=False)
+            else:
+                self.go(*hit)
+
+        self.app.push_screen(search_dialog(getattr(self, "last_search", None)), found)
+
+    def action_cancel(self) -> None:
+        self.taking = False
+        self.selected = None
+        self.redraw()
+
+    def action_undo(self) -> None:
+        self._restore(self.session.undo, "nothing to undo")
+
+    def action_redo(self) -> None:
+        self._restore(self.session.redo, "nothing to redo")
+
+    def _restore(self, method: Any, empty: str) -> None:
+        with contextlib.suppress(StoreError):
+            try:
+                change = method()
+            except StoreError as exc:
+                self.query_one(StatusLine).alert(safe_message(exc.problems[0].message))
+                raise
+            if change is None:
+                self.notify(empty)
+                return
+            if (change.doc_id, change.unit) != (self.doc.id, self.unit):
+                self.go(change.doc_id, change.unit)
+            else:
+                self.reload()
+
+    # -- moving ---------------------------------------------------------------------------
+    def action_next_layer(self) -> None:
+        self.layer_index = (self.layer_index + 1) % len(self.schema.layers)
+        self.selected = None
+        self.redraw()
+
+    def action_prev_layer(self) -> None:
+        self.layer_index = (self.layer_index - 1) % len(self.schema.layers)
+        self.selected = None
+        self.redraw()
+
+    def _disagreement(self, backwards: bool) -> None:
+        found = self.session.next_disagreement(self.doc.key, self.unit, backwards)
+        if found is None:
+            self.notify("no unit with a disagreement")
+            return
+        doc = self.store.document_at(found[0] - 1)
+        if doc is not None:
+            self.go(doc.id, found[1])
+
+    def action_next_disagreement(self) -> None:
+        self._disagreement(False)
+
+    def action_prev_disagreement(self) -> None:
+        self._disagreement(True)
+
+    def action_next_unit(self) -> None:
+        if self.unit < self.doc.last_unit:
+            self.go(self.doc.id, self.unit + 1)
+        else:
+            self._to_doc(1, "first")
+
+    def action_prev_unit(self) -> None:
+        if self.unit > self.doc.first_unit:
+            self.go(self.doc.id, self.unit - 1)
+        else:
+            self._to_doc(-1, "last")
+
+    def _to_doc(self, step: int, edge: str) -> None:
+        doc = self.store.document_at(self.doc.key - 1 + step)
+        if doc is None:
+            self.notify("no more documents")
+            return
+        self.go(doc.id, doc.first_unit if edge == "first" else doc.last_unit)
+
+    def action_next_doc(self) -> None:
+        self._to_doc(1, "first")
+
+    def action_prev_doc(self) -> None:
+        self._to_doc(-1, "first")
+
+    def action_help(self) -> None:
+        out = Text()
+        out.append("Adjudication keys\n\n", "bold")
+        for _, keys, desc, _ in KEYS:
+            shown = " ".join(display_key(k) for k in keys.split(","))
+            out.append(f"  {shown:<14} {desc}\n")
+        out.append("\nAnnotators (t then the number takes their version of the layer in "
+                   "focus)\n\n", "bold")
+        for n, _, shown in self.numbers:
+            out.append(f"  t{n}  {shown}\n")
+        out.append("\nLabels (their hotkeys toggle the gold's labels)\n\n", "bold")
+        for key, (layer, label) in self.hotkeys.items():
+            if layer.kind != "span":
+                out.append(f"  {display_key(key):<3} {layer.name}: {label.name}\n")
+        self.app.push_screen(AdjudicateHelp(out))
+
+    def action_quit(self) -> None:
+        self.app.exit(0)  # nothing to save: every decision was committed when shown
+
+
+class AdjudicatorApp(AnnotatorApp):
+    """The annotation app's shell (signals, terminal watch, CSS) with this screen."""
+
+    CSS = """
+    #left { width: 1fr; }
+    #left > UnitView { height: 1fr; }
+    #versions-scroll { height: 45%; border-top: hkey $panel-lighten-2; }
+    #versions { padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    #versions > .versions-panel--layer { text-style: bold; }
+    #versions > .versions-panel--focus { text-style: bold reverse; }
+    #versions > .versions-panel--differ { text-style: bold; color: $warning; }
+    #versions > .versions-panel--gold { text-style: bold; color: $success; }
+    #versions > .versions-panel--selected { text-style: reverse; }
+    #progress { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap;
+                text-overflow: ellipsis; }
+    """
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.store, session.gold, session.schema)
+        self.session = session
+
+    def get_default_screen(self) -> Screen:
+        return AdjudicateScreen(self.session)
+
+
+def run_adjudicate(session: Session) -> int:
+    app = AdjudicatorApp(session)
+    app.run()
+    if app.store_failure is not None:
+        raise app.store_failure
+    return app.return_code or 0

@@ -1,0 +1,82 @@
+"""`annotator adjudicate` on the real entry point in a real terminal (tmux): a decision
+shown, the process SIGKILLed, the decision stored; the pre-fill and --anonymous."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tmux_harness import ROOT, Tmux, annotator_argv, have_tmux, kill9, pid_gone
+from util import run_cli
+
+from annotator.corpus import Document
+from annotator.schema import load_schema
+from annotator.store import SQLiteStore
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(not have_tmux(), reason="tmux is not installed"),
+]
+SCHEMA = load_schema(ROOT / "schemas" / "framing-devices.yaml")
+
+
+@pytest.fixture
+def tmux(request):
+    with Tmux.for_test(request, width=100, height=30) as t:
+        yield t
+
+
+@pytest.fixture
+def study(project: Path) -> Path:
+    s = SQLiteStore(project / ".annotator")
+    s.import_documents([Document("doc-a", None, ["Everyone agrees.", "Stance differs."])])
+    for name, st in (("alice", "positive"), ("bob", "negative"), ("carol", "negative")):
+        j = s.journal(name, SCHEMA)
+        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "devices",
+                             "label": "solidarity"})
+        j.apply("doc-a", 2, {"type": "toggle_label", "layer": "stance", "label": st})
+    s.close()
+    return project
+
+
+def test_sigkill_after_a_shown_decision_keeps_it(tmux: Tmux, study: Path):
+    pid = tmux.start(annotator_argv("adjudicate", "--as", "cur", "--project", str(study)),
+                     cwd=study)
+    screen = tmux.wait_for("Stance ≠", timeout=60)
+    assert "decided 1 · left 1" in screen  # the unanimous unit was pre-filled
+    tmux.send("Tab", "t", "1")
+    tmux.wait_for(re.compile(r"\(•\) Positive"), timeout=30)
+    kill9(pid)  # the moment the decision is shown
+    assert pid_gone(pid)
+    s = SQLiteStore(study / ".annotator")
+    gold = s.journal("gold")
+    st = gold.state("doc-a", 2)
+    assert st["labels"]["stance"] == "positive" and st["decided_by"] == ["alice"]
+    auto = gold.state("doc-a", 1)
+    assert auto["auto"] == "unanimous" and auto["decided_by"] == ["alice", "bob", "carol"]
+    assert gold.verify() == []
+    s.close()
+    # the export carries it
+    r = run_cli("export", "--gold", "--out", "-", cwd=study)
+    assert r.returncode == 0 and r.stdout.count("\n") == 2
+
+
+def test_anonymous_in_the_terminal(tmux: Tmux, study: Path):
+    pid = tmux.start(annotator_argv("adjudicate", "--anonymous", "--auto", "none",
+                                    "--project", str(study)), cwd=study)
+    screen = tmux.wait_for("Stance ≠", timeout=60)
+    tmux.send("t")
+    screen += tmux.wait_for("whose", timeout=30)
+    assert "alice" not in screen and "bob" not in screen and "carol" not in screen
+    assert "1 A" in screen and "3 C" in screen
+    assert "decided 0 · left 2" in screen  # --auto none
+    tmux.send("Escape")
+    tmux.send("q")
+    assert pid_gone(pid)
+
+
+def test_refused_on_a_team_project_for_a_non_curator(study: Path):
+    (study / "annotator.yaml").write_text("team:\n  curators: [somebody_else]\n")
+    r = run_cli("adjudicate", "--as", "cur", cwd=study)
+    assert r.returncode == 1 and "not a curator" in r.stderr + r.stdout, r.stderr

@@ -1,0 +1,228 @@
+"""Pilot tests of the adjudication screen: every key path, asserting the gold journal
+(what is stored), and --anonymous showing no names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_tui_helpers import keys, screen_text
+
+from annotator.adjudication.auto import auto_merge
+from annotator.adjudication.session import Session
+from annotator.corpus import Document
+from annotator.schema import default_schema_path, load_schema
+from annotator.store import SQLiteStore
+from annotator.tui.adjudicate import AdjudicateScreen, AdjudicatorApp
+
+SCHEMA = load_schema(default_schema_path())
+QUOTE = 'The minister said "we will not bow" today.'
+
+
+def _study(tmp_path: Path) -> SQLiteStore:
+    store = SQLiteStore(tmp_path / ".annotator")
+    store.import_documents([
+        Document("doc-a", None, ["All agree here.", "Stance differs.", QUOTE]),
+        Document("doc-b", None, ["Devices differ.", "Nobody did this one."]),
+    ])
+    names = ("zed_alice", "zed_bob", "zed_carol")
+    for name in names:
+        j = store.journal(name, SCHEMA)
+        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "devices", "label": "solidarity"})
+    for name, st in zip(names, ("positive", "negative", "negative"), strict=True):
+        j = store.journal(name, SCHEMA)
+        j.apply("doc-a", 2, {"type": "toggle_label", "layer": "stance", "label": st})
+    a, b = store.journal("zed_alice", SCHEMA), store.journal("zed_bob", SCHEMA)
+    a.apply("doc-a", 3, {"type": "add_span", "layer": "quotes", "label": "quote", "start": 18,
+                         "end": 35})
+    b.apply("doc-a", 3, {"type": "add_span", "layer": "quotes", "label": "quote", "start": 19,
+                         "end": 34})
+    a.apply("doc-b", 1, {"type": "toggle_label", "layer": "devices", "label": "sovereignty"})
+    b.apply("doc-b", 1, {"type": "toggle_label", "layer": "devices", "label": "solidarity"})
+    return store
+
+
+def _app(store: SQLiteStore, anonymous: bool = False) -> AdjudicatorApp:
+    return AdjudicatorApp(Session(store, SCHEMA, "cur", anonymous=anonymous))
+
+
+def _screen(app) -> AdjudicateScreen:
+    return next(s for s in app.screen_stack if isinstance(s, AdjudicateScreen))
+
+
+def _at(app) -> tuple[str, int]:
+    s = _screen(app)
+    return s.doc.id, s.unit
+
+
+def _gold(store, doc, unit):
+    return store.journal("gold").state(doc, unit)
+
+
+async def test_opens_at_first_disagreement_and_moves_between_them(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert _at(app) == ("doc-a", 2)
+        text = screen_text(app)
+        assert "zed_alice" in text and "Stance ≠" in text
+        assert "decided 0 · left 4 · with disagreement 3 (3 left)" in text
+        await keys(app, pilot, "n")
+        assert _at(app) == ("doc-a", 3)
+        await keys(app, pilot, "n")
+        assert _at(app) == ("doc-b", 1)
+        await keys(app, pilot, "n")
+        assert _at(app) == ("doc-a", 2)  # wraps around
+        await keys(app, pilot, "N")
+        assert _at(app) == ("doc-b", 1)
+        await keys(app, pilot, "left_square_bracket")
+        assert _at(app) == ("doc-a", 1)
+        await keys(app, pilot, "right_square_bracket")
+        assert _at(app) == ("doc-b", 1)
+        await keys(app, pilot, "j")
+        assert _at(app) == ("doc-b", 2)
+        await keys(app, pilot, "k", "k")
+        assert _at(app) == ("doc-a", 3)
+        assert store.journal("gold").events() == []  # moving decides nothing
+
+
+async def test_take_version_by_number_for_the_layer_in_focus(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "tab")  # devices -> stance
+        assert _screen(app).layer.id == "stance"
+        await keys(app, pilot, "t", "1")  # zed_alice's stance
+        g = _gold(store, "doc-a", 2)
+        assert g["labels"]["stance"] == "positive" and g["decided_by"] == ["zed_alice"]
+        assert "(•) Positive" in screen_text(app)
+        await keys(app, pilot, "t", "2")
+        g = _gold(store, "doc-a", 2)
+        assert g["labels"]["stance"] == "negative"
+        assert g["decided_by"] == ["zed_bob", "zed_carol"]
+        assert "decided 1 · left 3" in screen_text(app)
+        await keys(app, pilot, "t", "9")  # nobody: nothing stored
+        assert len(store.journal("gold").events()) == 2
+        await keys(app, pilot, "t", "escape", "1")  # escape cancels: "1" is the hotkey
+        assert _gold(store, "doc-a", 2)["labels"]["stance"] == "positive"
+        assert _gold(store, "doc-a", 2)["overrode"] is False
+
+
+async def test_label_hotkeys_toggle_gold_and_enter_accepts(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "s")  # sovereignty, which nobody chose
+        g = _gold(store, "doc-a", 2)
+        assert g["labels"]["devices"] == ["sovereignty"] and g["overrode"] is True
+        await keys(app, pilot, "s", "3")  # off again; stance: neutral
+        g = _gold(store, "doc-a", 2)
+        assert g["labels"] == {"devices": [], "stance": "neutral"}
+        await keys(app, pilot, "enter")  # accept as shown, on to the next disagreement
+        assert _at(app) == ("doc-a", 3)
+        assert store.journal("gold").events(1)[0]["kind"] == "accept_unit"
+        # enter on a unit without gold stores what is shown: the layers all agree on
+        await keys(app, pilot, "k", "k", "enter")
+        g = _gold(store, "doc-a", 1)
+        assert g["labels"]["devices"] == ["solidarity"] and g["status"] == "done"
+        assert g["decided_by"] == ["zed_alice", "zed_bob", "zed_carol"]
+
+
+async def test_spans_selected_accepted_and_deleted(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "n", "tab", "tab")  # doc-a/3, layer quotes
+        assert _at(app) == ("doc-a", 3) and _screen(app).layer.id == "quotes"
+        await keys(app, pilot, "w", "w", "a")  # zed_bob's span [19, 34)
+        g = _gold(store, "doc-a", 3)
+        assert [(s["start"], s["end"]) for s in g["spans"]] == [(19, 34)]
+        assert g["decided_by"] == ["zed_bob"]
+        assert "gold: quote [19,34)" in screen_text(app)
+        await keys(app, pilot, "w", "x")  # the gold's span, deleted
+        assert _gold(store, "doc-a", 3)["spans"] == []
+        await keys(app, pilot, "t", "1")  # zed_alice's whole layer
+        g = _gold(store, "doc-a", 3)
+        assert [(s["start"], s["end"]) for s in g["spans"]] == [(18, 35)]
+
+
+async def test_undo_redo_and_restart(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "tab", "t", "1", "n")
+        assert _at(app) == ("doc-a", 3)
+        await keys(app, pilot, "u")  # undo goes back to the unit it changed
+        assert _at(app) == ("doc-a", 2) and _gold(store, "doc-a", 2) is None
+        await keys(app, pilot, "ctrl+r")
+        assert _gold(store, "doc-a", 2)["labels"]["stance"] == "positive"
+    store.close()
+    store2 = SQLiteStore(tmp_path / ".annotator")
+    app2 = _app(store2)
+    async with app2.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert _at(app2) == ("doc-a", 3)  # the first open disagreement
+        await keys(app2, pilot, "u")
+        assert _at(app2) == ("doc-a", 2)
+        assert _gold(store2, "doc-a", 2) is None
+        await keys(app2, pilot, "ctrl+r")
+        assert _gold(store2, "doc-a", 2)["labels"]["stance"] == "positive"
+        assert store2.journal("gold").verify() == []
+
+
+async def test_auto_prefilled_units_are_marked_and_changeable(tmp_path):
+    store = _study(tmp_path)
+    r = auto_merge(store, SCHEMA, "majority", curator="cur")
+    assert r.merged == 2  # doc-a/1 (all agree), doc-a/2 (2 of 3 on stance)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert _at(app) == ("doc-a", 3)  # doc-a/2 is decided already
+        await keys(app, pilot, "N")
+        assert _at(app) == ("doc-a", 2)
+        assert "✓ decided (auto: majority)" in screen_text(app)
+        await keys(app, pilot, "tab", "t", "1")
+        g = _gold(store, "doc-a", 2)
+        assert g["auto"] is None and g["labels"]["stance"] == "positive"
+        assert "(auto" not in screen_text(app)
+
+
+@pytest.mark.parametrize("anonymous", [True, False])
+async def test_anonymous_shows_no_names(tmp_path, anonymous):
+    store = _study(tmp_path)
+    app = _app(store, anonymous=anonymous)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        texts = [screen_text(app)]
+        await keys(app, pilot, "n", "tab", "tab", "w", "w")
+        texts.append(screen_text(app))
+        await keys(app, pilot, "t")
+        texts.append(screen_text(app))
+        await keys(app, pilot, "escape", "question_mark")
+        texts.append(screen_text(app))
+    shown = "\n".join(texts)
+    if anonymous:
+        assert "zed_" not in shown
+        assert "1 A " in shown and "t2 B" in shown and "B: quote [19,34)" in shown
+    else:
+        assert "zed_alice" in shown and "zed_bob" in shown
+
+
+async def test_relabel_a_gold_span_and_search(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "n", "tab", "tab", "t", "1", "w", "S")  # quote -> source
+        g = _gold(store, "doc-a", 3)
+        assert [(s["label"], s["start"]) for s in g["spans"]] == [("source", 18)]
+        await keys(app, pilot, "slash")
+        for ch in "Devices":
+            app.simulate_key(ch)
+        await keys(app, pilot, "enter")
+        assert _at(app) == ("doc-b", 1)
