@@ -14,7 +14,6 @@ so a 1,000,000-unit project moves in seconds rather than one trigger call per ev
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,27 +26,28 @@ Progress = Callable[[int, int | None], None]
 @dataclass
 class JournalRows:
     annotator: str
+    # JSON as text throughout: parsing and writing back millions of states would cost
+    # more than the copy itself.
     # (seq, ts, doc_id, unit, kind, action, before, after, seconds, undone, undone_by)
     events: list[tuple] = field(default_factory=list)
     # (doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, n_spans)
     states: list[tuple] = field(default_factory=list)
     position: tuple[str, int] | None = None
+    # (doc_key, unit, layer, label): the label index, when the source has it ready
+    labels: list[tuple] | None = None
 
 
 def _kind(store) -> str:
     return getattr(store, "kind", "sqlite")
 
 
-def _loads(value):
-    return json.loads(value) if isinstance(value, str) else value
-
-
 # -- reading ---------------------------------------------------------------------------
 def _corpus_rows(store) -> tuple[list[tuple], Iterator[tuple], list[tuple], list[tuple]]:
     """(documents, units (a stream), unit_history, sources) in neutral form."""
     conn = store.conn
-    docs = [(k, i, t, _loads(m), src, sha, n, bool(h), iso(at)) for k, i, t, m, src, sha, n, h, at
-            in conn.execute("SELECT key, id, title, meta, source, sha, n_units, has_title, "
+    meta = "meta::text" if _kind(store) == "postgresql" else "meta"
+    docs = [(k, i, t, m, src, sha, n, bool(h), iso(at)) for k, i, t, m, src, sha, n, h, at
+            in conn.execute(f"SELECT key, id, title, {meta}, source, sha, n_units, has_title, "
                             "imported_at FROM documents ORDER BY key").fetchall()]
     if _kind(store) == "postgresql":  # streamed from the server, not all in memory
         units = conn.cursor(name="copy_units")
@@ -67,32 +67,32 @@ def _journal_rows(store, annotator: str) -> JournalRows:
     rows = JournalRows(annotator)
     if _kind(store) == "postgresql":
         conn = store.conn
-        rows.events = [
-            (s, iso(ts), d, u, k, a, b, af, sec, un or 0, by)
-            for s, ts, d, u, k, a, b, af, sec, un, by in conn.execute(
-                "SELECT e.seq, e.ts, e.doc_id, e.unit, e.kind, e.action, e.before, e.after, "
-                "e.seconds, m.undone, m.undone_by FROM events e LEFT JOIN undo_marks m "
-                "ON m.seq = e.seq WHERE e.annotator = %s ORDER BY e.seq", (annotator,))]
-        rows.states = [
-            (d, u, k, st, state, sha, iso(at), sec, n)
-            for d, u, k, st, state, sha, at, sec, n in conn.execute(
-                "SELECT doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, "
-                "n_spans FROM states WHERE annotator = %s ORDER BY doc_key, unit",
-                (annotator,))]
+        ts = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        rows.events = conn.execute(
+            f"SELECT e.seq, {ts.format('e.ts')}, e.doc_id, e.unit, e.kind, e.action::text, "
+            "e.before::text, e.after::text, e.seconds, coalesce(m.undone, 0), m.undone_by "
+            "FROM events e LEFT JOIN undo_marks m ON m.seq = e.seq WHERE e.annotator = %s "
+            "ORDER BY e.seq", (annotator,)).fetchall()
+        rows.states = conn.execute(
+            f"SELECT doc_id, unit, doc_key, status, state::text, unit_sha, "
+            f"{ts.format('updated_at')}, seconds, n_spans FROM states WHERE annotator = %s "
+            "ORDER BY doc_key, unit", (annotator,)).fetchall()
+        rows.labels = conn.execute(
+            "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
+            "ON c.code = l.code WHERE l.annotator = %s", (annotator,)).fetchall()
         rows.position = store.journal(annotator).position()
         return rows
     j = store.journal(annotator)
     conn = j.conn
-    rows.events = [
-        (s, ts, d, u, k, json.loads(a), _loads(b), _loads(af), sec, un, by)
-        for s, ts, d, u, k, a, b, af, sec, un, by in conn.execute(
-            "SELECT seq, ts, doc_id, unit, kind, action, before, after, seconds, undone, "
-            "undone_by FROM events ORDER BY seq")]
-    rows.states = [
-        (d, u, k, st, json.loads(state), sha, at, sec, n)
-        for d, u, k, st, state, sha, at, sec, n in conn.execute(
-            "SELECT doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, "
-            "n_spans FROM units ORDER BY doc_key, unit")]
+    rows.events = conn.execute(
+        "SELECT seq, ts, doc_id, unit, kind, action, before, after, seconds, undone, "
+        "undone_by FROM events ORDER BY seq").fetchall()
+    rows.states = conn.execute(
+        "SELECT doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, "
+        "n_spans FROM units ORDER BY doc_key, unit").fetchall()
+    rows.labels = conn.execute(
+        "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
+        "ON c.code = l.code").fetchall()
     rows.position = j.position()
     return rows
 
@@ -106,10 +106,23 @@ def _check_empty(store) -> None:
                          "store only (nothing was written)", store.path)
 
 
-def _remap(action: dict, seqs: dict[int, int]) -> dict:
-    if action.get("type") in ("undo", "redo") and "event" in action:
-        return {**action, "event": seqs.get(action["event"], action["event"])}
-    return action
+def _remap(kind: str, action: str, seqs: dict[int, int]) -> str:
+    """An undo's or redo's action names its target by seq: renumbered with it."""
+    if kind not in ("undo", "redo"):
+        return action
+    act = json.loads(action)
+    if "event" in act:
+        act["event"] = seqs.get(act["event"], act["event"])
+    return json.dumps(act, ensure_ascii=False)
+
+
+def _labels_of(jr: JournalRows) -> list[tuple]:
+    return [(k, u, layer, label) for _, u, k, _, state, *_ in jr.states
+            for layer, label in state_labels(json.loads(state))]
+
+
+def _null(value: str | None) -> str | None:
+    return None if value is None or value == "null" else value
 
 
 def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRows],
@@ -119,8 +132,8 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
         cur = conn.cursor()
         with cur.copy("COPY documents (key, id, title, meta, source, sha, n_units, has_title, "
                       "imported_at) FROM STDIN") as cp:
-            for k, i, t, m, src, sha, n, h, at in docs:
-                cp.write_row((k, i, t, json.dumps(m), src, sha, n, h, at))
+            for row in docs:
+                cp.write_row(row)
         tick(len(docs))
         with cur.copy("COPY units (doc, idx, text, sha) FROM STDIN") as cp:
             for n, row in enumerate(units, start=1):
@@ -137,19 +150,27 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
                      "documents ON CONFLICT (name) DO UPDATE SET value = excluded.value")
         # The load takes the source's chain as it is (see the module's docstring).
         conn.execute("ALTER TABLE events DISABLE TRIGGER USER")
+        # Into an empty table: build the label index's keys once at the end, not row by row.
+        conn.execute("ALTER TABLE labels DROP CONSTRAINT labels_pkey")
+        conn.execute("DROP INDEX labels_unit")
+        pairs = sorted({(layer, label) for jr in journals for _, _, layer, label in
+                        (jr.labels if jr.labels is not None else _labels_of(jr))})
+        with cur.copy("COPY label_codes (layer, label) FROM STDIN") as cp:
+            for pair in pairs:
+                cp.write_row(pair)
+        codes = {(layer, label): code for code, layer, label in conn.execute(
+            "SELECT code, layer, label FROM label_codes")}
         (offset,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         for jr in journals:
             seqs = {e[0]: offset + i for i, e in enumerate(jr.events, start=1)}
             offset += len(jr.events)
             conn.execute("INSERT INTO members (name) VALUES (%s) ON CONFLICT DO NOTHING",
                          (jr.annotator,))
-            with cur.copy("COPY events (seq, id, annotator, ts, doc_id, unit, kind, action, "
+            with cur.copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
                           "before, after, seconds) FROM STDIN") as cp:
                 for s, ts, d, u, k, a, b, af, sec, _, _ in jr.events:
-                    cp.write_row((seqs[s], uuid.uuid4(), jr.annotator, ts, d, u, k,
-                                  json.dumps(_remap(a, seqs)),
-                                  None if b is None else json.dumps(b),
-                                  None if af is None else json.dumps(af), sec))
+                    cp.write_row((seqs[s], jr.annotator, ts, d, u, k,
+                                  _remap(k, a, seqs), _null(b), _null(af), sec))
             with cur.copy("COPY undo_marks (seq, annotator, undone, undone_by) FROM STDIN"
                           ) as cp:
                 for s, *_, un, by in jr.events:
@@ -157,19 +178,24 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
                         cp.write_row((seqs[s], jr.annotator, un, seqs.get(by, by or 0)))
             with cur.copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
                           "unit_sha, updated_at, seconds, n_spans) FROM STDIN") as cp:
-                for d, u, k, st, state, sha, at, sec, n in jr.states:
-                    cp.write_row((jr.annotator, d, u, k, st, json.dumps(state), sha, at, sec, n))
+                for row in jr.states:
+                    cp.write_row((jr.annotator, *row))
+            with cur.copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN") as cp:
+                # integers and a checked annotator name: nothing to escape, so the
+                # text format is written directly (millions of rows)
+                rows = jr.labels if jr.labels is not None else _labels_of(jr)
+                prefix = f"{jr.annotator}\t"
+                for start in range(0, len(rows), 100000):
+                    cp.write("".join(f"{prefix}{codes[(layer, label)]}\t{k}\t{u}\n"
+                                     for k, u, layer, label in rows[start:start + 100000]))
             if jr.position:
                 conn.execute("INSERT INTO positions VALUES (%s, %s, %s)",
                              (jr.annotator, *jr.position))
             tick(len(jr.events) + len(jr.states))
         conn.execute("ALTER TABLE events ENABLE TRIGGER USER")
-        # the label index, derived on the server in one statement
-        conn.execute("INSERT INTO label_codes (layer, label) SELECT DISTINCT l.layer, "
-                     "l.label FROM states s, state_labels(s.state::jsonb) l ON CONFLICT DO NOTHING")
-        conn.execute("INSERT INTO labels SELECT s.annotator, c.code, s.doc_key, s.unit "
-                     "FROM states s, state_labels(s.state::jsonb) l JOIN label_codes c "
-                     "ON c.layer = l.layer AND c.label = l.label ON CONFLICT DO NOTHING")
+        conn.execute("ALTER TABLE labels ADD CONSTRAINT labels_pkey "
+                     "PRIMARY KEY (annotator, code, doc_key, unit)")
+        conn.execute("CREATE INDEX labels_unit ON labels (annotator, doc_key, unit)")
         conn.execute("SELECT setval(pg_get_serial_sequence('annotator.events', 'seq'), "
                      "greatest(%s, 1))", (offset,))
 
@@ -180,7 +206,7 @@ def _write_sqlite(dst, docs, units, history, sources, journals: list[JournalRows
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                         [(k, i, t, json.dumps(m, ensure_ascii=False), src, sha, n, int(h), at)
+                         [(k, i, t, m, src, sha, n, int(h), at)
                           for k, i, t, m, src, sha, n, h, at in docs])
         tick(len(docs))
         batch = []
@@ -207,20 +233,16 @@ def _write_sqlite(dst, docs, units, history, sources, journals: list[JournalRows
             jc.executemany(
                 "INSERT INTO events (seq, ts, doc_id, unit, kind, action, before, after, "
                 "seconds, undone, undone_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(seqs[s], ts, d, u, k, json.dumps(_remap(a, seqs), ensure_ascii=False),
-                  None if b is None else json.dumps(b, ensure_ascii=False),
-                  json.dumps(af, ensure_ascii=False), sec, un,
-                  seqs.get(by) if by else None)
+                [(seqs[s], ts, d, u, k, _remap(k, a, seqs), _null(b),
+                  "null" if af is None else af, sec, un, seqs.get(by) if by else None)
                  for s, ts, d, u, k, a, b, af, sec, un, by in jr.events])
             jc.executemany(
                 "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
-                "updated_at, seconds, n_spans) VALUES (?,?,?,?,?,?,?,?,?)",
-                [(d, u, k, st, json.dumps(state, ensure_ascii=False), sha, at, sec, n)
-                 for d, u, k, st, state, sha, at, sec, n in jr.states])
+                "updated_at, seconds, n_spans) VALUES (?,?,?,?,?,?,?,?,?)", jr.states)
+            labels = jr.labels if jr.labels is not None else _labels_of(jr)
             jc.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)",
                            [(j._label_code(layer, label), k, u)
-                            for _, u, k, _, state, *_ in jr.states
-                            for layer, label in state_labels(state)])
+                            for k, u, layer, label in labels])
             if jr.position:
                 jc.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
                            (json.dumps(list(jr.position)),))

@@ -59,7 +59,7 @@ CREATE TABLE annotator.totals (name text PRIMARY KEY, value bigint NOT NULL);
 CREATE TABLE annotator.events (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     -- chosen by the client before its first attempt: a retried commit is applied once
-    id uuid NOT NULL UNIQUE,
+    id uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
     annotator text NOT NULL DEFAULT current_user,
     ts timestamptz NOT NULL DEFAULT clock_timestamp(),
     doc_id text NOT NULL,
