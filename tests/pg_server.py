@@ -124,6 +124,23 @@ class PgServer:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def require_password(self, role: str, password: str) -> None:
+        """Make `role` log in with a password (SCRAM) over TCP; everyone else is
+        still trusted. The password is set over the admin's connection."""
+        hba = self.data / "pg_hba.conf"
+        rule = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+        text = hba.read_text()
+        if rule not in text:
+            hba.write_text(rule + text)  # first match wins
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+        time.sleep(0.5)  # the postmaster rereads pg_hba.conf on SIGHUP
+
     # -- connecting ---------------------------------------------------------------
     def url(self, dbname: str = "postgres", user: str | None = None, tcp: bool = False,
             **params: str) -> str:

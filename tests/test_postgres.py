@@ -371,3 +371,37 @@ def test_export_as_a_curator_matches_the_lead(team, pg_server, pg_url, project: 
                                    for a in r["annotations"]} == {"alice", "bob"}
     r = run_cli("export", "--out", "-", "--store", _as(pg_server, pg_url, "bob"), cwd=project)
     assert r.returncode == 1 and "blind" in r.stderr, r.stderr
+
+
+def test_password_from_pgpass_and_a_service_file(team, pg_server, pg_url, tmp_path: Path,
+                                                 project: Path):
+    """A role that must give a password: found in PGPASSFILE, the server named by a
+    service file; never on the command line."""
+    import os
+    import stat
+
+    pg_server.require_password("alice", "pa55-word")
+    db = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[study]\nhost=127.0.0.1\nport={pg_server.port}\ndbname={db}\n"
+                        "user=alice\n")
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{pg_server.port}:{db}:alice:pa55-word\n")
+    os.chmod(pgpass, stat.S_IRUSR | stat.S_IWUSR)
+    env = {**os.environ, "PGSERVICEFILE": str(services), "ANNOTATOR_STORE":
+           "postgresql://?service=study"}
+    import subprocess
+    import sys
+
+    def status(extra_env: dict) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "annotator", "status"], cwd=project,
+                              env={**env, **extra_env}, capture_output=True, text=True,
+                              timeout=60)
+
+    r = status({"PGPASSFILE": str(pgpass)})
+    assert r.returncode == 0, r.stderr
+    assert "alice" in r.stdout and "private" in r.stdout  # blind: bob's journal is not hers
+    r = status({"PGPASSFILE": str(tmp_path / "none")})
+    assert r.returncode == 1 and "cannot connect" in r.stderr and "password" in r.stderr, \
+        r.stderr
+    assert "Traceback" not in r.stderr
