@@ -405,3 +405,17 @@ def test_password_from_pgpass_and_a_service_file(team, pg_server, pg_url, tmp_pa
     assert r.returncode == 1 and "cannot connect" in r.stderr and "password" in r.stderr, \
         r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_state_cached_by_the_client_never_forks_the_chain(team, pg_server, pg_url):
+    """The client remembers the state it stored last; when another connection wrote
+    the unit meanwhile, the database refuses the event and the client reads again."""
+    a1 = team["alice"].journal("alice")
+    other = PostgresStore(_as(pg_server, pg_url, "alice"))
+    a2 = other.journal("alice")
+    a1.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "x"})
+    a2.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "y"})
+    ch = a1.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "z"})
+    assert ch.state["labels"]["devices"] == ["x", "y", "z"]
+    assert a2.state("d2", 1) == ch.state and a1.verify() == []
+    other.close()

@@ -578,6 +578,10 @@ class PostgresStore:
             self.conn.close()
 
 
+class _Stale(Exception):
+    """The database refused an event: it does not start from the stored state."""
+
+
 class PostgresJournal:
     """One annotator's events and derived state, in the shared tables."""
 
@@ -590,6 +594,11 @@ class PostgresJournal:
         # the lead's role, which owns the tables, may write any (`db copy`).
         self.readonly = annotator != store.role and not store.is_owner
         self._claimed = False
+        # (doc_id, unit) -> (the unit, its state) as this client last stored it: the
+        # next action on the unit needs no read first. A stale entry (another session
+        # wrote the unit) costs nothing but a retry: the database refuses an event that
+        # does not start from the stored state.
+        self._known: dict[tuple[str, int], tuple[Unit | None, dict | None]] = {}
 
     @property
     def conn(self):
@@ -633,22 +642,31 @@ class PostgresJournal:
                 before: dict | None, after: dict | None, seconds: float) -> int:
         """INSERT the event (autocommit: the trigger's derived rows commit with it);
         retried on a dropped connection with the same id. Returns its seq."""
-        psycopg = _psycopg()
         from psycopg.types.json import Json
 
         params = (event_id, self.annotator, doc_id, unit, kind, Json(action),
                   Json(before) if before is not None else None,
                   Json(after) if after is not None else None, seconds)
+
+        def insert() -> int:
+            row = self.conn.execute(
+                "INSERT INTO annotator.events (id, annotator, doc_id, unit, kind, action, "
+                "before, after, seconds) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING seq",
+                params).fetchone()
+            if row is None:  # stored by an earlier attempt whose answer was lost
+                row = self.conn.execute("SELECT seq FROM annotator.events WHERE id = %s",
+                                        (event_id,)).fetchone()
+            return row[0]
+
+        return self._retrying(insert)
+
+    def _retrying(self, step):
+        """Run `step`; after a dropped connection, reconnect (with back-off) and run it
+        once more. Errors become a StoreError saying the action was NOT saved."""
+        psycopg = _psycopg()
         for attempt in range(2):
             try:
-                row = self.conn.execute(
-                    "INSERT INTO annotator.events (id, annotator, doc_id, unit, kind, action, "
-                    "before, after, seconds) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING seq",
-                    params).fetchone()
-                if row is None:  # stored by an earlier attempt whose answer was lost
-                    row = self.conn.execute("SELECT seq FROM annotator.events WHERE id = %s",
-                                            (event_id,)).fetchone()
-                return row[0]
+                return step()
             except psycopg.OperationalError as exc:
                 if attempt or not (self.conn.broken or self.conn.closed):
                     raise _error(exc, self.path, NOT_SAVED) from None
@@ -658,6 +676,8 @@ class PostgresJournal:
                     raise StoreError(f"{lost.problems[0].message}; {NOT_SAVED}",
                                      self.path) from None
             except psycopg.Error as exc:
+                if getattr(exc, "sqlstate", None) == "AN001":
+                    raise _Stale from None
                 raise _error(exc, self.path, NOT_SAVED) from None
         raise AssertionError("unreachable")
 
@@ -680,31 +700,33 @@ class PostgresJournal:
         """Store the action as an event; the database derives the state in the same
         transaction. Returns only after COMMIT."""
         self._writable()
-        event_id = uuid.uuid4()
-        u, before = self._read_for_write(doc_id, unit)
-        if u is None:
-            raise InputError(f"no unit {unit} in document {doc_id!r}")
-        after = apply_action(before, action, self.schema, u.text)
-        seq = self._insert(event_id, doc_id, unit, action["type"], action, before, after,
-                           seconds)
-        return Change(doc_id, unit, after, seq)
-
-    def _read_for_write(self, doc_id: str, unit: int) -> tuple[Unit | None, dict | None]:
-        psycopg = _psycopg()
-        for attempt in range(2):
+        for fresh in (False, True):
+            u, before = self._read_for_write(doc_id, unit, fresh)
+            if u is None:
+                raise InputError(f"no unit {unit} in document {doc_id!r}")
+            after = apply_action(before, action, self.schema, u.text)
             try:
-                return self._current(doc_id, unit)
-            except psycopg.OperationalError as exc:
-                if attempt or not (self.conn.broken or self.conn.closed):
-                    raise _error(exc, self.path, NOT_SAVED) from None
-                try:
-                    self.store.reconnect()
-                except StoreError as lost:
-                    raise StoreError(f"{lost.problems[0].message}; {NOT_SAVED}",
-                                     self.path) from None
-            except psycopg.Error as exc:
-                raise _error(exc, self.path, NOT_SAVED) from None
+                seq = self._insert(uuid.uuid4(), doc_id, unit, action["type"], action,
+                                   before, after, seconds)
+            except _Stale:
+                if fresh:
+                    raise self._stale_error() from None
+                continue
+            self._known[(doc_id, unit)] = (u, after)
+            return Change(doc_id, unit, after, seq)
         raise AssertionError("unreachable")
+
+    def _stale_error(self) -> StoreError:
+        return StoreError(f"another session of {self.annotator} is writing this journal: "
+                          f"{NOT_SAVED}", self.path)
+
+    def _read_for_write(self, doc_id: str, unit: int, fresh: bool = False
+                        ) -> tuple[Unit | None, dict | None]:
+        known = None if fresh else self._known.get((doc_id, unit))
+        if known is not None:
+            return known
+        self._known.pop((doc_id, unit), None)
+        return self._retrying(lambda: self._current(doc_id, unit))
 
     def undo(self) -> Change | None:
         """Restore the `before` state of the latest active action."""
@@ -723,25 +745,20 @@ class PostgresJournal:
 
     def _guard_read(self, sql: str) -> tuple | None:
         self._writable()
-        psycopg = _psycopg()
-        try:
-            return self.conn.execute(sql, (self.annotator,)).fetchone()
-        except psycopg.OperationalError as exc:
-            if not (self.conn.broken or self.conn.closed):
-                raise _error(exc, self.path, NOT_SAVED) from None
-            self.store.reconnect()
-            return self.conn.execute(sql, (self.annotator,)).fetchone()
-        except psycopg.Error as exc:
-            raise _error(exc, self.path, NOT_SAVED) from None
+        return self._retrying(lambda: self.conn.execute(sql, (self.annotator,)).fetchone())
 
     def _step(self, kind: str, row: tuple | None) -> Change | None:
         if row is None:
             return None
         target, doc_id, unit, state = row
         event_id = uuid.uuid4()
-        _, before = self._read_for_write(doc_id, unit)
-        seq = self._insert(event_id, doc_id, unit, kind, {"type": kind, "event": target},
-                           before, state, 0.0)
+        u, before = self._read_for_write(doc_id, unit, fresh=True)
+        try:
+            seq = self._insert(event_id, doc_id, unit, kind, {"type": kind, "event": target},
+                               before, state, 0.0)
+        except _Stale:
+            raise self._stale_error() from None
+        self._known[(doc_id, unit)] = (u, state)
         return Change(doc_id, unit, state or {}, seq)
 
     def set_position(self, doc_id: str, unit: int) -> None:
