@@ -35,6 +35,11 @@ examples:
 def _project_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", metavar="DIR", default=None,
                    help="project directory (default: the current directory)")
+    p.add_argument("--store", metavar="URL", default=None,
+                   help="'sqlite' (the embedded store under .annotator/) or a postgresql:// "
+                        "URL (libpq; no password in it: ~/.pgpass, PGPASSFILE or a service "
+                        "file); default: $ANNOTATOR_STORE, else store: in annotator.yaml, "
+                        "else sqlite")
 
 
 def _schema_arg(p: argparse.ArgumentParser, what: str) -> None:
@@ -182,6 +187,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also test every journal: SQLite's integrity check, then replay all "
                         "its events and compare with the stored state (exit 1 if damaged)")
     _project_arg(p)
+
+    p = sub.add_parser("db", help="set up and move a PostgreSQL store",
+                       description="The PostgreSQL store (see docs/store.md): create or "
+                                   "migrate its tables, add annotators' roles, copy a project "
+                                   "between stores.")
+    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    q = dbsub.add_parser("init", help="create or migrate the tables (run by the lead)",
+                         description="Create or migrate the tables, in one transaction; "
+                                     "running it again changes nothing but the project's "
+                                     "`blind` setting, which it copies from annotator.yaml. "
+                                     "The role that runs it owns the corpus.")
+    _project_arg(q)
+    q = dbsub.add_parser("add-annotator", help="create an annotator's role and grants",
+                         description="Create the database role NAME (if new) and grant it "
+                                     "what an annotator may do: read the corpus, append "
+                                     "their own events, read their own states (everyone's "
+                                     "once the project is not blind). Run by the lead or a "
+                                     "database admin with CREATEROLE. The role has no "
+                                     "password: set one with psql's \\password, or use "
+                                     "certificates.")
+    q.add_argument("name", metavar="NAME", help="annotator name = role name")
+    q.add_argument("--curator", action="store_true",
+                   help="may read every annotator's journal, even while blind")
+    _project_arg(q)
+    q = dbsub.add_parser("copy", help="copy a project from one store to another",
+                         description="Copy the corpus and every journal (events, states, "
+                                     "undo history, positions) from one store to another, "
+                                     "e.g. --from sqlite --to postgresql://host/db. The "
+                                     "target must be empty (and initialised, for PostgreSQL). "
+                                     "Nothing is written unless all of it is.")
+    q.add_argument("--from", dest="source", metavar="STORE", required=True,
+                   help="'sqlite' (this project's .annotator/) or a postgresql:// URL")
+    q.add_argument("--to", dest="target", metavar="STORE", required=True,
+                   help="'sqlite' or a postgresql:// URL")
+    q.add_argument("--project", metavar="DIR", default=None,
+                   help="project directory (default: the current directory)")
     return parser
 
 
@@ -223,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 def _project(args: argparse.Namespace):
     from annotator.project import Project
 
-    return Project(args.project)
+    return Project(args.project, store=getattr(args, "store", None))
 
 
 def _existing_store(project) -> None:
@@ -305,7 +346,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     # Check the name before anything is imported or created.
     if args.annotator is not None and not args.annotator.strip():
         raise UsageError("--as needs a name")
-    name = args.annotator or default_annotator()
+    project = _project(args)
+    # On PostgreSQL you annotate as the role you connect as.
+    name = args.annotator or (default_annotator() if project.store_url == "sqlite"
+                              else project.store.role)
     check_annotator_name(name)
     from annotator.store.base import GOLD
 
@@ -313,7 +357,6 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         raise UsageError(f"{GOLD!r} is the gold standard's journal, not an annotator: "
                          "choose another name with --as (the gold is made with "
                          "`annotator adjudicate`)")
-    project = _project(args)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
     if paths:
@@ -527,3 +570,50 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = project_status(project.store, schema, check=args.check)
     print(format_status(status))
     return 1 if status["damaged"] else 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from annotator.store import postgres
+
+    if args.db_command == "copy":
+        return _db_copy(args)
+    project = _project(args)
+    url = project.store_url
+    if url == "sqlite":
+        raise UsageError("`annotator db` needs a PostgreSQL store: give --store "
+                         "postgresql://..., set ANNOTATOR_STORE, or store: in annotator.yaml")
+    if args.db_command == "init":
+        before, after = postgres.init_database(url, blind=project.config.blind)
+        state = (f"created the tables (version {after})" if before == 0 else
+                 f"migrated the tables from version {before} to {after}" if before < after
+                 else f"the tables are up to date (version {after})")
+        print(f"{postgres.display_url(url)}: {state}; blind: "
+              f"{'yes' if project.config.blind else 'no'}", file=sys.stderr)
+    else:
+        created = postgres.add_annotator(url, args.name, curator=args.curator)
+        print(f"{'created role' if created else 'role exists:'} {args.name}; granted "
+              f"{'curator' if args.curator else 'annotator'} access", file=sys.stderr)
+    return 0
+
+
+def _db_copy(args: argparse.Namespace) -> int:
+    from annotator.project import Project
+    from annotator.store.copy import copy_store
+
+    source = Project(args.project, store=args.source)
+    target = Project(args.project, store=args.target)
+    if source.store_url == target.store_url:
+        raise UsageError("--from and --to name the same store")
+    if source.store_url == "sqlite" and not source.has_store():
+        raise InputError("there is no SQLite store here to copy from", source.root)
+    bar = ProgressBar("copying", unit=" rows")
+    try:
+        counts = copy_store(source.store, target.store, progress=bar.update)
+    finally:
+        bar.close()
+        source.close()
+        target.close()
+    print(f"copied {counts['documents']:,} document(s), {counts['units']:,} unit(s), "
+          f"{counts['events']:,} event(s) of {counts['annotators']} annotator(s)",
+          file=sys.stderr)
+    return 0

@@ -15,7 +15,7 @@ from annotator.schema import LabelSchema, default_schema_path, load_schema
 from annotator.store.sqlite import SQLiteStore
 
 CONFIG_NAME = "annotator.yaml"
-CONFIG_KEYS = {"schema", "corpus", "exports", "blind"}
+CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store"}
 
 
 @dataclass
@@ -25,6 +25,7 @@ class ProjectConfig:
     exports: str = "exports"
     # Each annotator's journal readable by them only (see README, "A team on one server").
     blind: bool = True
+    store: str | None = None  # "sqlite" (default) or a postgresql:// URL
 
 
 def validate_config_file(path: Path) -> list[Problem]:
@@ -84,18 +85,29 @@ def _read_config(path: Path, cache: ParseCache | None = None) -> ProjectConfig:
             cfg.blind = data["blind"]
         else:
             problems.append(doc.problem(("blind",), "'blind' must be true or false"))
+    if "store" in data:
+        from annotator.store import store_url
+
+        try:
+            cfg.store = store_url(data["store"]) if isinstance(data["store"], str) else None
+        except InputError as exc:
+            problems.append(doc.problem(("store",), exc.problems[0].message))
+        else:
+            if cfg.store is None:
+                problems.append(doc.problem(("store",), "'store' must be 'sqlite' or a "
+                                            "postgresql:// URL"))
     if cfg.schema and not (path.parent / cfg.schema).is_file():
         problems.append(doc.problem(("schema",), f"no such schema file: {cfg.schema}"))
     if problems:
         raise InputError(problems)
     if cache is not None:
         cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports,
-                        "blind": cfg.blind})
+                        "blind": cfg.blind, "store": cfg.store})
     return cfg
 
 
 class Project:
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, store: str | None = None):
         self.root = Path(root or os.getcwd()).resolve()
         if not self.root.is_dir():
             raise InputError("not a directory (--project takes the project directory)"
@@ -105,18 +117,25 @@ class Project:
         self.config = (_read_config(cfg_path, ParseCache(self.store_dir / "cache", "config"))
                        if cfg_path.is_file() else ProjectConfig())
         self._store: SQLiteStore | None = None
+        from annotator.store import store_url
+
+        self.store_url = store_url(self.config.store, store)  # sqlite, or postgresql://
 
     @property
     def store_dir(self) -> Path:
         return self.root / ".annotator"
 
     def has_store(self) -> bool:
+        if self.store_url != "sqlite":
+            return True  # the database says, when opened
         return (self.store_dir / "corpus.db").exists()
 
     @property
     def store(self) -> SQLiteStore:
         if self._store is None:
-            self._store = SQLiteStore(self.store_dir, blind=self.config.blind)
+            from annotator.store import open_store
+
+            self._store = open_store(self.store_url, self.store_dir, blind=self.config.blind)
         return self._store
 
     def schema_path(self, override: str | Path | None = None) -> Path:

@@ -17,9 +17,10 @@ from annotator.store import SQLiteStore
 SCHEMA = REPO / "schemas" / "framing-devices.yaml"
 
 
-def _random_project(project: Path, seed: int) -> SQLiteStore:
+def _random_project(project: Path, seed: int, backend=None) -> SQLiteStore:
     rng = random.Random(seed)
-    store = SQLiteStore(project / ".annotator")
+    store = backend() if backend is not None and backend.kind != "sqlite" else SQLiteStore(
+        project / ".annotator")
     docs = [Document(f"d{i}", f"T{i}", [f"p{j} " + "word " * rng.randint(3, 12)
                                         for j in range(rng.randint(1, 5))])
             for i in range(12)]
@@ -51,8 +52,8 @@ def _random_project(project: Path, seed: int) -> SQLiteStore:
     return store
 
 
-def test_store_path_equals_export_path(project: Path):
-    store = _random_project(project, 7)
+def test_store_path_equals_export_path(project: Path, store_backend):
+    store = _random_project(project, 7, store_backend)
     schema = load_schema(SCHEMA)
     fast = compute_report(ratings_from_store(store, schema), schema, bootstrap=50, seed=3)
     slow = compute_report(build_ratings(iter_records(store, schema), schema), schema,
@@ -62,8 +63,8 @@ def test_store_path_equals_export_path(project: Path):
     assert json.dumps(fast, sort_keys=True) == json.dumps(slow, sort_keys=True)
 
 
-def test_cli_agreement_store_and_export_agree(project: Path):
-    _random_project(project, 11).close()
+def test_cli_agreement_store_and_export_agree(project: Path, store_backend):
+    _random_project(project, 11, store_backend).close()
     r1 = run_cli("agreement", "--json", "--seed", "5", "--bootstrap", "100", cwd=project)
     assert r1.returncode == 0, r1.stderr
     out = project / "x.jsonl"

@@ -16,10 +16,18 @@ from annotator.store import SQLiteStore
 SCHEMA = REPO / "schemas" / "framing-devices.yaml"
 
 
+def _store(project: Path):
+    """The project's store: SQLite, or the PostgreSQL one $ANNOTATOR_STORE names."""
+    from annotator.project import Project
+
+    return Project(project).store
+
+
 @pytest.fixture
-def annotated(project: Path) -> Path:
-    """A project where alice and bob annotated some units of two documents."""
-    store = SQLiteStore(project / ".annotator")
+def annotated(project: Path, store_backend) -> Path:
+    """A project where alice and bob annotated some units of two documents (in each
+    store backend; the CLI finds it by $ANNOTATOR_STORE)."""
+    store = _store(project)
     store.import_documents([
         Document("d1", "Envoy summoned", [
             "The minister said \u201cwe will never accept this\u201d, the agency reported.",
@@ -125,7 +133,7 @@ def test_validate_finds_schema_by_id_in_project(annotated: Path):
 
 
 def test_stale_and_orphaned_annotations_are_kept(annotated: Path):
-    store = SQLiteStore(annotated / ".annotator")
+    store = _store(annotated)
     store.import_documents([Document("d1", "Envoy summoned", [
         "The minister said \u201cwe will NEVER accept this\u201d, the agency reported.",
         "Certain countries continue their blockade.", "See More"],
@@ -147,7 +155,7 @@ def test_stale_and_orphaned_annotations_are_kept(annotated: Path):
 
 
 def test_export_streams_in_document_order(annotated: Path):
-    store = SQLiteStore(annotated / ".annotator")
+    store = _store(annotated)
     recs = iter_records(store, load_schema(SCHEMA))
     first = next(recs)
     assert (first["doc_id"], first["paragraph"]) == ("d1", 1)

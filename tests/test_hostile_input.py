@@ -158,8 +158,15 @@ HANDLED = [
 ZERO_WIDTH = "Zero width a\u200bb c\u200dd e\ufefff g\u200ch \U0001F469\u200d\U0001F4BB end"
 
 
+def _store(project: Path):
+    """The project's store: SQLite, or the PostgreSQL one $ANNOTATOR_STORE names."""
+    from annotator.project import Project
+
+    return Project(project).store
+
+
 def _mark_done_with_span(project: Path, doc_id: str, unit: int, start: int, end: int) -> None:
-    store = SQLiteStore(project / ".annotator")
+    store = _store(project)
     try:
         j = store.journal("alice")
         j.apply(doc_id, unit, {"type": "add_span", "layer": "quotes", "label": "quote",
@@ -184,7 +191,8 @@ def _export(project: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "txt"])
-def test_hostile_text_imports_visibly_with_offsets_kept(project: Path, fmt: str):
+def test_hostile_text_imports_visibly_with_offsets_kept(project: Path, fmt: str,
+                                                        store_backend):
     """Every text of HANDLED (and ZERO_WIDTH) as one document, imported in one go."""
     cases = [*HANDLED, ("zero-width", ZERO_WIDTH)]
     corpus = project / "corpus"
@@ -206,7 +214,7 @@ def test_hostile_text_imports_visibly_with_offsets_kept(project: Path, fmt: str)
     r = cli(project, "import", "corpus")
     assert r.returncode == 0, r.stderr
     assert f"{len(cases)} new" in r.stderr
-    store = SQLiteStore(project / ".annotator")
+    store = _store(project)
     try:
         for doc_id, text in texts.items():
             units = [u.text for u in store.units(doc_id)]
@@ -233,7 +241,7 @@ def test_hostile_text_imports_visibly_with_offsets_kept(project: Path, fmt: str)
         assert span["text"] == "end" == rec["text"][span["start"]:span["end"]]
 
 
-def test_hostile_ids_titles_and_meta_are_cleaned(project: Path):
+def test_hostile_ids_titles_and_meta_are_cleaned(project: Path, store_backend):
     doc = {"id": "id\x1b[31m\u202e\ud800",
            "title": "\x1b]0;pwned\x07",
            "text": "x\ud800y",
@@ -243,7 +251,7 @@ def test_hostile_ids_titles_and_meta_are_cleaned(project: Path):
     (project / "m.jsonl").write_text(json.dumps(doc) + "\n", encoding="utf-8")
     r = cli(project, "import", "m.jsonl")
     assert r.returncode == 0, r.stderr
-    store = SQLiteStore(project / ".annotator")
+    store = _store(project)
     try:
         [info] = list(store.iter_documents())
         assert info.id == "id\u241b[31m\ufffd\ufffd"

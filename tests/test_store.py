@@ -11,14 +11,22 @@ from annotator.corpus import Document
 from annotator.errors import InputError
 from annotator.store import SQLiteStore
 
+DOCS = [Document("d1", "Title", ["He said \u201cno\u201d.", "Second."]),
+        Document("d2", None, ["Only body."])]
+
 
 @pytest.fixture
-def store(project: Path) -> SQLiteStore:
+def store(store_backend) -> SQLiteStore:
+    """The store of each backend (SQLite; PostgreSQL, connected as the lead)."""
+    s = store_backend()
+    s.import_documents(DOCS)
+    return s
+
+
+@pytest.fixture
+def sqlite_store(project: Path) -> SQLiteStore:
     s = SQLiteStore(project / ".annotator")
-    s.import_documents([
-        Document("d1", "Title", ["He said \u201cno\u201d.", "Second."]),
-        Document("d2", None, ["Only body."]),
-    ])
+    s.import_documents(DOCS)
     return s
 
 
@@ -47,17 +55,17 @@ def test_events_and_state_in_one_transaction(store: SQLiteStore):
     assert j.info("d1", 1)["seconds"] == 2.5
 
 
-def test_undo_redo_survive_restart(store: SQLiteStore, project: Path):
+def test_undo_redo_survive_restart(store: SQLiteStore, store_backend):
     j = store.journal("alice")
     j.apply("d1", 1, {"type": "toggle_label", "layer": "devices", "label": "a"})
     j.apply("d1", 2, {"type": "toggle_label", "layer": "devices", "label": "b"})
     store.close()
-    store2 = SQLiteStore(project / ".annotator")
+    store2 = store_backend()
     j2 = store2.journal("alice")
     ch = j2.undo()
     assert (ch.doc_id, ch.unit) == ("d1", 2) and j2.state("d1", 2) is None
     store2.close()
-    j3 = SQLiteStore(project / ".annotator").journal("alice")
+    j3 = store_backend().journal("alice")
     ch = j3.redo()
     assert (ch.doc_id, ch.unit) == ("d1", 2)
     assert j3.state("d1", 2)["labels"]["devices"] == ["b"]
@@ -108,7 +116,8 @@ def test_spans_relations_attributes(store: SQLiteStore):
                           "start": 5, "end": 500})
 
 
-def test_blind_journals_are_separate_files(store: SQLiteStore, project: Path):
+def test_blind_journals_are_separate_files(sqlite_store: SQLiteStore, project: Path):
+    store = sqlite_store
     store.journal("alice").apply("d1", 1, {"type": "mark_done"})
     store.journal("bob")
     assert store.annotators() == ["alice", "bob"]
@@ -132,9 +141,10 @@ def test_position_and_first_not_done(store: SQLiteStore):
     assert j.position() == ("d2", 1)
 
 
-def test_committed_action_visible_to_another_connection(store: SQLiteStore, project: Path):
+def test_committed_action_visible_to_another_connection(sqlite_store: SQLiteStore,
+                                                        project: Path):
     """Durability seen from outside: a second connection (as after a crash) reads it."""
-    j = store.journal("alice")
+    j = sqlite_store.journal("alice")
     j.apply("d1", 2, {"type": "set_flag", "flag": True})
     conn = sqlite3.connect(project / ".annotator" / "journals" / "alice.db")
     (state,) = conn.execute("SELECT state FROM units WHERE doc_id='d1' AND unit=2").fetchone()
@@ -149,8 +159,8 @@ def test_search_wraps(store: SQLiteStore):
     assert store.search("nothing like this") is None
 
 
-def test_search_folds_non_ascii_case(project: Path):
-    s = SQLiteStore(project / ".annotator")
+def test_search_folds_non_ascii_case(store_backend):
+    s = store_backend()
     s.import_documents([Document("de", None, ["Ärger über Sanktionen in Österreich."])])
     for query in ("Ärger", "ärger", "ÖSTERREICH", "über"):
         assert s.search(query) == ("de", 1), query

@@ -1,0 +1,289 @@
+"""`annotator db copy`: move a project between the SQLite and the PostgreSQL store.
+
+Everything a store holds is copied as it is: documents with their keys, units, texts
+replaced by re-imports, source fingerprints, and per annotator every event (with its
+time, undo state and undo targets), the derived states (with the time and paragraph
+version they were made on: staleness survives the move) and the position. The target
+must be empty; it is written in one transaction, so a failed copy leaves nothing.
+
+On PostgreSQL the rows are loaded with COPY, the event triggers set aside for the
+load (the source's chain is taken as it is: `annotator status --check` replays it),
+so a 1,000,000-unit project moves in seconds rather than one trigger call per event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from annotator.errors import StoreError
+from annotator.store.sql import iso, state_labels
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class JournalRows:
+    annotator: str
+    # JSON as text throughout: parsing and writing back millions of states would cost
+    # more than the copy itself.
+    # (seq, ts, doc_id, unit, kind, action, before, after, seconds, undone, undone_by)
+    events: list[tuple] = field(default_factory=list)
+    # (doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, n_spans)
+    states: list[tuple] = field(default_factory=list)
+    position: tuple[str, int] | None = None
+    # (doc_key, unit, layer, label): the label index, when the source has it ready
+    labels: list[tuple] | None = None
+
+
+def _kind(store) -> str:
+    return getattr(store, "kind", "sqlite")
+
+
+# -- reading ---------------------------------------------------------------------------
+def _corpus_rows(store) -> tuple[list[tuple], Iterator[tuple], list[tuple], list[tuple]]:
+    """(documents, units (a stream), unit_history, sources) in neutral form."""
+    conn = store.conn
+    meta = "meta::text" if _kind(store) == "postgresql" else "meta"
+    docs = [(k, i, t, m, src, sha, n, bool(h), iso(at)) for k, i, t, m, src, sha, n, h, at
+            in conn.execute(f"SELECT key, id, title, {meta}, source, sha, n_units, has_title, "
+                            "imported_at FROM documents ORDER BY key").fetchall()]
+    if _kind(store) == "postgresql":  # streamed from the server, not all in memory
+        units = conn.cursor(name="copy_units")
+        units.itersize = 20000
+        units.execute("SELECT doc, idx, text, sha FROM units ORDER BY doc, idx")
+    else:
+        units = conn.execute("SELECT doc, idx, text, sha FROM units ORDER BY doc, idx")
+    order = "id" if _kind(store) == "postgresql" else "rowid"
+    history = [(d, i, s, t, iso(at)) for d, i, s, t, at in conn.execute(
+        f"SELECT doc, idx, sha, text, replaced_at FROM unit_history ORDER BY {order}"
+    ).fetchall()]
+    sources = [tuple(r) for r in conn.execute("SELECT path, fingerprint FROM sources")]
+    return docs, units, history, sources
+
+
+def _journal_rows(store, annotator: str) -> JournalRows:
+    rows = JournalRows(annotator)
+    if _kind(store) == "postgresql":
+        conn = store.conn
+        ts = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        rows.events = conn.execute(
+            f"SELECT e.seq, {ts.format('e.ts')}, e.doc_id, e.unit, e.kind, e.action::text, "
+            "e.before::text, e.after::text, e.seconds, coalesce(m.undone, 0), m.undone_by "
+            "FROM events e LEFT JOIN undo_marks m ON m.seq = e.seq WHERE e.annotator = %s "
+            "ORDER BY e.seq", (annotator,)).fetchall()
+        rows.states = conn.execute(
+            f"SELECT doc_id, unit, doc_key, status, state::text, unit_sha, "
+            f"{ts.format('updated_at')}, seconds, n_spans FROM states WHERE annotator = %s "
+            "ORDER BY doc_key, unit", (annotator,)).fetchall()
+        rows.labels = conn.execute(
+            "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
+            "ON c.code = l.code WHERE l.annotator = %s", (annotator,)).fetchall()
+        rows.position = store.journal(annotator).position()
+        return rows
+    j = store.journal(annotator)
+    conn = j.conn
+    rows.events = conn.execute(
+        "SELECT seq, ts, doc_id, unit, kind, action, before, after, seconds, undone, "
+        "undone_by FROM events ORDER BY seq").fetchall()
+    rows.states = conn.execute(
+        "SELECT doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, "
+        "n_spans FROM units ORDER BY doc_key, unit").fetchall()
+    rows.labels = conn.execute(
+        "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
+        "ON c.code = l.code").fetchall()
+    rows.position = j.position()
+    return rows
+
+
+# -- writing ---------------------------------------------------------------------------
+def _check_empty(store) -> None:
+    if store.document_count() or store.annotators() and any(
+            store.journal(a).done_count() or store.journal(a).events(1)
+            for a in store.annotators()):
+        raise StoreError("the target store is not empty: `db copy` copies into an empty "
+                         "store only (nothing was written)", store.path)
+
+
+def _remap(kind: str, action: str, seqs: dict[int, int]) -> str:
+    """An undo's or redo's action names its target by seq: renumbered with it."""
+    if kind not in ("undo", "redo"):
+        return action
+    act = json.loads(action)
+    if "event" in act:
+        act["event"] = seqs.get(act["event"], act["event"])
+    return json.dumps(act, ensure_ascii=False)
+
+
+def _labels_of(jr: JournalRows) -> list[tuple]:
+    return [(k, u, layer, label) for _, u, k, _, state, *_ in jr.states
+            for layer, label in state_labels(json.loads(state))]
+
+
+def _null(value: str | None) -> str | None:
+    return None if value is None or value == "null" else value
+
+
+def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRows],
+                    tick: Callable[[int], None]) -> None:
+    conn = dst.conn
+    with conn.transaction():
+        cur = conn.cursor()
+        with cur.copy("COPY documents (key, id, title, meta, source, sha, n_units, has_title, "
+                      "imported_at) FROM STDIN") as cp:
+            for row in docs:
+                cp.write_row(row)
+        tick(len(docs))
+        with cur.copy("COPY units (doc, idx, text, sha) FROM STDIN") as cp:
+            for n, row in enumerate(units, start=1):
+                cp.write_row(row)
+                if n % 50000 == 0:
+                    tick(50000)
+        with cur.copy("COPY unit_history (doc, idx, sha, text, replaced_at) FROM STDIN") as cp:
+            for row in history:
+                cp.write_row(row)
+        with cur.copy("COPY sources (path, fingerprint) FROM STDIN") as cp:
+            for row in sources:
+                cp.write_row(row)
+        conn.execute("INSERT INTO totals SELECT 'units', coalesce(sum(n_units), 0) FROM "
+                     "documents ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        # The load takes the source's chain as it is (see the module's docstring).
+        conn.execute("ALTER TABLE events DISABLE TRIGGER USER")
+        # Into an empty table: build the label index's keys once at the end, not row by row.
+        conn.execute("ALTER TABLE labels DROP CONSTRAINT labels_pkey")
+        conn.execute("DROP INDEX labels_unit")
+        pairs = sorted({(layer, label) for jr in journals for _, _, layer, label in
+                        (jr.labels if jr.labels is not None else _labels_of(jr))})
+        with cur.copy("COPY label_codes (layer, label) FROM STDIN") as cp:
+            for pair in pairs:
+                cp.write_row(pair)
+        codes = {(layer, label): code for code, layer, label in conn.execute(
+            "SELECT code, layer, label FROM label_codes")}
+        (offset,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+        for jr in journals:
+            seqs = {e[0]: offset + i for i, e in enumerate(jr.events, start=1)}
+            offset += len(jr.events)
+            conn.execute("INSERT INTO members (name) VALUES (%s) ON CONFLICT DO NOTHING",
+                         (jr.annotator,))
+            with cur.copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
+                          "before, after, seconds) FROM STDIN") as cp:
+                for s, ts, d, u, k, a, b, af, sec, _, _ in jr.events:
+                    cp.write_row((seqs[s], jr.annotator, ts, d, u, k,
+                                  _remap(k, a, seqs), _null(b), _null(af), sec))
+            with cur.copy("COPY undo_marks (seq, annotator, undone, undone_by) FROM STDIN"
+                          ) as cp:
+                for s, *_, un, by in jr.events:
+                    if un:
+                        cp.write_row((seqs[s], jr.annotator, un, seqs.get(by, by or 0)))
+            with cur.copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
+                          "unit_sha, updated_at, seconds, n_spans) FROM STDIN") as cp:
+                for row in jr.states:
+                    cp.write_row((jr.annotator, *row))
+            with cur.copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN") as cp:
+                # integers and a checked annotator name: nothing to escape, so the
+                # text format is written directly (millions of rows)
+                rows = jr.labels if jr.labels is not None else _labels_of(jr)
+                prefix = f"{jr.annotator}\t"
+                for start in range(0, len(rows), 100000):
+                    cp.write("".join(f"{prefix}{codes[(layer, label)]}\t{k}\t{u}\n"
+                                     for k, u, layer, label in rows[start:start + 100000]))
+            if jr.position:
+                conn.execute("INSERT INTO positions VALUES (%s, %s, %s)",
+                             (jr.annotator, *jr.position))
+            tick(len(jr.events) + len(jr.states))
+        conn.execute("ALTER TABLE events ENABLE TRIGGER USER")
+        conn.execute("ALTER TABLE labels ADD CONSTRAINT labels_pkey "
+                     "PRIMARY KEY (annotator, code, doc_key, unit)")
+        conn.execute("CREATE INDEX labels_unit ON labels (annotator, doc_key, unit)")
+        conn.execute("SELECT setval(pg_get_serial_sequence('annotator.events', 'seq'), "
+                     "greatest(%s, 1))", (offset,))
+
+
+def _write_sqlite(dst, docs, units, history, sources, journals: list[JournalRows],
+                  tick: Callable[[int], None]) -> None:
+    conn = dst.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                         [(k, i, t, m, src, sha, n, int(h), at)
+                          for k, i, t, m, src, sha, n, h, at in docs])
+        tick(len(docs))
+        batch = []
+        for row in units:
+            batch.append(tuple(row))
+            if len(batch) >= 50000:
+                conn.executemany("INSERT INTO units VALUES (?,?,?,?)", batch)
+                tick(len(batch))
+                batch.clear()
+        conn.executemany("INSERT INTO units VALUES (?,?,?,?)", batch)
+        conn.executemany("INSERT INTO unit_history VALUES (?,?,?,?,?)", history)
+        conn.executemany("INSERT OR REPLACE INTO sources VALUES (?,?)", sources)
+        conn.execute("INSERT OR REPLACE INTO totals SELECT 'units', coalesce(sum(n_units), 0) "
+                     "FROM documents")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    for jr in journals:
+        j = dst.journal(jr.annotator)
+        seqs = {e[0]: i for i, e in enumerate(jr.events, start=1)}
+        with j._transaction() as jc:
+            jc.executemany(
+                "INSERT INTO events (seq, ts, doc_id, unit, kind, action, before, after, "
+                "seconds, undone, undone_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(seqs[s], ts, d, u, k, _remap(k, a, seqs), _null(b),
+                  "null" if af is None else af, sec, un, seqs.get(by) if by else None)
+                 for s, ts, d, u, k, a, b, af, sec, un, by in jr.events])
+            jc.executemany(
+                "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
+                "updated_at, seconds, n_spans) VALUES (?,?,?,?,?,?,?,?,?)", jr.states)
+            labels = jr.labels if jr.labels is not None else _labels_of(jr)
+            jc.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)",
+                           [(j._label_code(layer, label), k, u)
+                            for k, u, layer, label in labels])
+            if jr.position:
+                jc.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
+                           (json.dumps(list(jr.position)),))
+        tick(len(jr.events) + len(jr.states))
+
+
+def copy_store(src, dst, progress: Progress | None = None) -> dict[str, int]:
+    """Copy everything from `src` to the empty `dst` (either backend). Returns counts."""
+    _check_empty(dst)
+    journals_src = src.reading_journals()  # blind and unreadable journals: an error
+    total = src.unit_count() + src.document_count()
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0], None)
+
+    writer = _write_postgres if _kind(dst) == "postgresql" else _write_sqlite
+    try:
+        # One snapshot of the source: annotators may go on working meanwhile.
+        with src.snapshot(journals_src):
+            journals = [_journal_rows(src, j.annotator) for j in journals_src]
+            total += sum(len(jr.events) + len(jr.states) for jr in journals)
+            if progress:
+                progress(0, total)
+            docs, units, history, sources = _corpus_rows(src)
+            writer(dst, docs, units, history, sources, journals, tick)
+    except Exception as exc:
+        if isinstance(exc, StoreError):
+            raise
+        import sqlite3
+
+        try:
+            import psycopg
+            db_errors: tuple = (sqlite3.Error, psycopg.Error)
+        except ImportError:
+            db_errors = (sqlite3.Error,)
+        if isinstance(exc, db_errors):
+            raise StoreError(f"the copy failed ({str(exc).splitlines()[0]}): nothing was "
+                             "written to the target", dst.path) from None
+        raise
+    return {"documents": len(docs), "units": src.unit_count(),
+            "events": sum(len(jr.events) for jr in journals), "annotators": len(journals)}

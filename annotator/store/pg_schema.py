@@ -1,0 +1,299 @@
+"""The PostgreSQL store's tables, as versioned migrations (`annotator db init`).
+
+Everything lives in the schema `annotator`, owned by the role that ran `db init` (the
+lead). The design, and why, is in docs/store.md ("PostgreSQL"). In short:
+
+- `events` is the truth: annotators may INSERT (their own rows only: row-level
+  security) and SELECT, never UPDATE or DELETE.
+- `states`, `labels` and `undo_marks` are derived from each event by a trigger
+  (SECURITY DEFINER, owned by the lead) in the same transaction as the event;
+  annotators may only SELECT them. A BEFORE trigger refuses an event that does not
+  start from the stored state, and an undo or redo that does not restore what its
+  target event held, so a stored state is always the end of a chain of events.
+- While the project is blind (`settings.blind`), row-level security lets an
+  annotator's connection see only their own events, states and labels; curators
+  (`members.curator`) and the lead see everything.
+"""
+
+from __future__ import annotations
+
+SCHEMA = "annotator"
+
+MIGRATION_1 = """
+CREATE TABLE annotator.settings (key text PRIMARY KEY, value jsonb NOT NULL);
+CREATE TABLE annotator.members (
+    name text PRIMARY KEY,
+    curator boolean NOT NULL DEFAULT false,
+    added_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE annotator.documents (
+    key integer PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    title text,
+    meta jsonb NOT NULL,
+    source text NOT NULL,
+    sha text NOT NULL,
+    n_units integer NOT NULL,
+    has_title boolean NOT NULL,
+    imported_at timestamptz NOT NULL
+);
+CREATE TABLE annotator.units (
+    doc integer NOT NULL,
+    idx integer NOT NULL,
+    text text NOT NULL,
+    sha text NOT NULL,
+    PRIMARY KEY (doc, idx)
+);
+CREATE TABLE annotator.unit_history (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    doc integer NOT NULL,
+    idx integer NOT NULL,
+    sha text NOT NULL,
+    text text NOT NULL,
+    replaced_at timestamptz NOT NULL
+);
+CREATE INDEX unit_history_unit ON annotator.unit_history (doc, idx, sha);
+CREATE TABLE annotator.sources (path text PRIMARY KEY, fingerprint text NOT NULL);
+CREATE TABLE annotator.totals (name text PRIMARY KEY, value bigint NOT NULL);
+
+CREATE TABLE annotator.events (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- chosen by the client before its first attempt: a retried commit is applied once
+    id uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+    annotator text NOT NULL DEFAULT current_user,
+    ts timestamptz NOT NULL DEFAULT clock_timestamp(),
+    doc_id text NOT NULL,
+    unit integer NOT NULL,
+    kind text NOT NULL,
+    -- json, not jsonb: states come back with their keys in the order they were
+    -- written, so an export is the same bytes on either store
+    action json NOT NULL,
+    before json,
+    after json,
+    seconds double precision NOT NULL DEFAULT 0
+);
+CREATE INDEX events_annotator ON annotator.events (annotator, seq);
+-- Undo state of events, kept beside them (events are never updated):
+-- 1 undone (redo-able), 2 undone and overtaken by a new action. No row: active.
+CREATE TABLE annotator.undo_marks (
+    seq bigint PRIMARY KEY,
+    annotator text NOT NULL,
+    undone smallint NOT NULL,
+    undone_by bigint NOT NULL
+);
+CREATE INDEX undo_marks_annotator ON annotator.undo_marks (annotator, undone, undone_by);
+CREATE TABLE annotator.states (
+    annotator text NOT NULL,
+    doc_id text NOT NULL,
+    unit integer NOT NULL,
+    doc_key integer NOT NULL,
+    status text,
+    -- schemaless: more kinds of state (decided lists, skipped ...) need no migration
+    state json NOT NULL,
+    unit_sha text NOT NULL,
+    updated_at timestamptz NOT NULL,
+    seconds double precision NOT NULL DEFAULT 0,
+    n_spans integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (annotator, doc_id, unit)
+);
+CREATE INDEX states_done ON annotator.states (annotator, status, doc_key, unit);
+CREATE INDEX states_order ON annotator.states (annotator, doc_key, unit);
+CREATE TABLE annotator.label_codes (
+    code integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    layer text NOT NULL,
+    label text NOT NULL,
+    UNIQUE (layer, label)
+);
+CREATE TABLE annotator.labels (
+    annotator text NOT NULL,
+    code integer NOT NULL,
+    doc_key integer NOT NULL,
+    unit integer NOT NULL,
+    PRIMARY KEY (annotator, code, doc_key, unit)
+);
+CREATE INDEX labels_unit ON annotator.labels (annotator, doc_key, unit);
+CREATE TABLE annotator.positions (
+    annotator text PRIMARY KEY DEFAULT current_user,
+    doc_id text NOT NULL,
+    unit integer NOT NULL
+);
+
+-- The lead (the owner of these tables) or a curator sees everyone's rows; so does
+-- everyone once the project is no longer blind.
+CREATE FUNCTION annotator.sees_all() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = annotator, pg_catalog AS $$
+    SELECT NOT coalesce((SELECT value = 'true'::jsonb FROM annotator.settings
+                         WHERE key = 'blind'), true)
+        OR EXISTS (SELECT 1 FROM annotator.members WHERE name = current_user AND curator)
+        OR pg_has_role(current_user, (SELECT relowner FROM pg_class
+                                      WHERE oid = 'annotator.events'::regclass), 'MEMBER')
+$$;
+
+-- Runs as the inserting role (not SECURITY DEFINER): it sees what that role may see.
+CREATE FUNCTION annotator.event_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = annotator, pg_catalog AS $$
+DECLARE
+    cur json;
+    t record;
+    privileged boolean;
+BEGIN
+    IF EXISTS (SELECT 1 FROM annotator.events WHERE id = NEW.id) THEN
+        RETURN NULL;  -- a retried commit of an event already stored: applied once
+    END IF;
+    privileged := pg_has_role(current_user, (SELECT relowner FROM pg_class
+                                             WHERE oid = TG_RELID), 'MEMBER');
+    IF NOT privileged THEN
+        -- an annotator's clock and name are not theirs to choose
+        NEW.ts := clock_timestamp();
+        IF NEW.annotator IS DISTINCT FROM current_user THEN
+            RAISE EXCEPTION 'role % may only write its own events', current_user
+                USING ERRCODE = '42501';
+        END IF;
+    END IF;
+    IF json_typeof(NEW.before) = 'null' THEN NEW.before := NULL; END IF;
+    IF json_typeof(NEW.after) = 'null' THEN NEW.after := NULL; END IF;
+    SELECT s.state INTO cur FROM annotator.states s
+        WHERE s.annotator = NEW.annotator AND s.doc_id = NEW.doc_id AND s.unit = NEW.unit;
+    IF NEW.before::jsonb IS DISTINCT FROM cur::jsonb THEN
+        RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
+            NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
+    END IF;
+    IF NEW.kind = 'undo' THEN
+        SELECT e.seq, e.doc_id, e.unit, e.before INTO t FROM annotator.events e
+            WHERE e.annotator = NEW.annotator AND e.kind NOT IN ('undo', 'redo')
+              AND NOT EXISTS (SELECT 1 FROM annotator.undo_marks m
+                              WHERE m.seq = e.seq AND m.undone > 0)
+            ORDER BY e.seq DESC LIMIT 1;
+        IF t.seq IS NULL OR t.seq <> (NEW.action->>'event')::bigint
+           OR t.doc_id <> NEW.doc_id OR t.unit <> NEW.unit
+           OR NEW.after::jsonb IS DISTINCT FROM t.before::jsonb THEN
+            RAISE EXCEPTION 'an undo must restore the state before the latest action'
+                USING ERRCODE = 'AN002';
+        END IF;
+    ELSIF NEW.kind = 'redo' THEN
+        SELECT e.seq, e.doc_id, e.unit, e.after INTO t FROM annotator.events e
+            JOIN annotator.undo_marks m ON m.seq = e.seq
+            WHERE m.annotator = NEW.annotator AND m.undone = 1
+            ORDER BY m.undone_by DESC LIMIT 1;
+        IF t.seq IS NULL OR t.seq <> (NEW.action->>'event')::bigint
+           OR t.doc_id <> NEW.doc_id OR t.unit <> NEW.unit
+           OR NEW.after::jsonb IS DISTINCT FROM t.after::jsonb THEN
+            RAISE EXCEPTION 'a redo must restore the state after the action undone last'
+                USING ERRCODE = 'AN002';
+        END IF;
+    ELSIF NEW.after IS NULL THEN
+        RAISE EXCEPTION 'an action must leave a state' USING ERRCODE = 'AN002';
+    ELSIF NOT EXISTS (SELECT 1 FROM annotator.units u JOIN annotator.documents d
+                      ON u.doc = d.key WHERE d.id = NEW.doc_id AND u.idx = NEW.unit) THEN
+        RAISE EXCEPTION 'no unit % in document %', NEW.unit, NEW.doc_id
+            USING ERRCODE = 'AN003';
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Runs as the lead: the only writer of the derived tables.
+CREATE FUNCTION annotator.event_derive() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = annotator, pg_catalog AS $$
+DECLARE
+    dkey integer;
+    usha text;
+BEGIN
+    SELECT d.key, u.sha INTO dkey, usha FROM annotator.documents d
+        LEFT JOIN annotator.units u ON u.doc = d.key AND u.idx = NEW.unit
+        WHERE d.id = NEW.doc_id;
+    IF NEW.kind = 'undo' THEN
+        INSERT INTO annotator.undo_marks VALUES
+            ((NEW.action->>'event')::bigint, NEW.annotator, 1, NEW.seq)
+            ON CONFLICT (seq) DO UPDATE SET undone = 1, undone_by = NEW.seq;
+    ELSIF NEW.kind = 'redo' THEN
+        DELETE FROM annotator.undo_marks WHERE seq = (NEW.action->>'event')::bigint;
+    ELSE
+        UPDATE annotator.undo_marks SET undone = 2
+            WHERE annotator = NEW.annotator AND undone = 1;
+    END IF;
+    DELETE FROM annotator.labels
+        WHERE annotator = NEW.annotator AND doc_key = coalesce(dkey, 0) AND unit = NEW.unit;
+    IF NEW.after IS NULL THEN
+        DELETE FROM annotator.states
+            WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
+        RETURN NULL;
+    END IF;
+    INSERT INTO annotator.states AS s (annotator, doc_id, unit, doc_key, status, state,
+                                       unit_sha, updated_at, seconds, n_spans)
+        VALUES (NEW.annotator, NEW.doc_id, NEW.unit, coalesce(dkey, 0), NEW.after->>'status',
+                NEW.after, coalesce(usha, ''), NEW.ts, NEW.seconds,
+                CASE WHEN json_typeof(NEW.after->'spans') = 'array'
+                     THEN json_array_length(NEW.after->'spans') ELSE 0 END)
+        ON CONFLICT (annotator, doc_id, unit) DO UPDATE SET
+            status = excluded.status, state = excluded.state, unit_sha = excluded.unit_sha,
+            updated_at = excluded.updated_at, seconds = s.seconds + excluded.seconds,
+            n_spans = excluded.n_spans;
+    INSERT INTO annotator.label_codes (layer, label)
+        SELECT layer, label FROM annotator.state_labels(NEW.after::jsonb)
+        ON CONFLICT DO NOTHING;
+    INSERT INTO annotator.labels
+        SELECT NEW.annotator, c.code, coalesce(dkey, 0), NEW.unit
+        FROM annotator.state_labels(NEW.after::jsonb) l
+        JOIN annotator.label_codes c ON c.layer = l.layer AND c.label = l.label
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+
+-- The paragraph labels of a state, one row each (a multi layer holds a list, a single
+-- layer one id or null): the same rule as `store.sql.state_labels`.
+CREATE FUNCTION annotator.state_labels(state jsonb) RETURNS TABLE (layer text, label text)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT l.key, v.value FROM jsonb_each(coalesce(state->'labels', '{}'::jsonb)) l,
+        LATERAL jsonb_array_elements_text(CASE jsonb_typeof(l.value)
+            WHEN 'array' THEN l.value
+            WHEN 'string' THEN CASE WHEN l.value = '""'::jsonb THEN '[]'::jsonb
+                                    ELSE jsonb_build_array(l.value) END
+            ELSE '[]'::jsonb END) v
+$$;
+
+CREATE TRIGGER events_check BEFORE INSERT ON annotator.events
+    FOR EACH ROW EXECUTE FUNCTION annotator.event_check();
+CREATE TRIGGER events_derive AFTER INSERT ON annotator.events
+    FOR EACH ROW EXECUTE FUNCTION annotator.event_derive();
+-- The audit trail: nobody rewrites it, not even by mistake from the lead's role.
+CREATE FUNCTION annotator.events_immutable() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'events are append-only' USING ERRCODE = '42501';
+END $$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON annotator.events
+    FOR EACH ROW EXECUTE FUNCTION annotator.events_immutable();
+
+ALTER TABLE annotator.events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE annotator.states ENABLE ROW LEVEL SECURITY;
+ALTER TABLE annotator.labels ENABLE ROW LEVEL SECURITY;
+ALTER TABLE annotator.undo_marks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE annotator.positions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_events ON annotator.events FOR SELECT
+    USING (annotator = current_user OR (SELECT annotator.sees_all()));
+CREATE POLICY write_events ON annotator.events FOR INSERT
+    WITH CHECK (annotator = current_user);
+CREATE POLICY read_states ON annotator.states FOR SELECT
+    USING (annotator = current_user OR (SELECT annotator.sees_all()));
+CREATE POLICY read_labels ON annotator.labels FOR SELECT
+    USING (annotator = current_user OR (SELECT annotator.sees_all()));
+CREATE POLICY read_marks ON annotator.undo_marks FOR SELECT
+    USING (annotator = current_user OR (SELECT annotator.sees_all()));
+CREATE POLICY own_position ON annotator.positions FOR ALL
+    USING (annotator = current_user) WITH CHECK (annotator = current_user);
+
+REVOKE ALL ON ALL TABLES IN SCHEMA annotator FROM PUBLIC;
+REVOKE ALL ON SCHEMA annotator FROM PUBLIC;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1)]
+
+# What `db add-annotator` grants (on top of CONNECT and USAGE on the schema).
+ANNOTATOR_GRANTS = [
+    "GRANT SELECT ON annotator.documents, annotator.units, annotator.unit_history, "
+    "annotator.sources, annotator.totals, annotator.settings, annotator.members, "
+    "annotator.label_codes, annotator.schema_migrations TO {role}",
+    "GRANT SELECT, INSERT ON annotator.events TO {role}",
+    "GRANT SELECT ON annotator.states, annotator.labels, annotator.undo_marks TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON annotator.positions TO {role}",
+]

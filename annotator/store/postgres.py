@@ -1,0 +1,910 @@
+"""The PostgreSQL store: the corpus and every annotator's journal in one database, for
+teams on several machines. Same interface as the SQLite store (`store/base.py`).
+
+Each annotator connects as their own database role; the database, not this client,
+keeps them blind and their events append-only (see `pg_schema.py` and docs/store.md).
+An action is one INSERT into `events` (autocommit, synchronous commit): the trigger
+derives the state in the same transaction, and `apply` returns after COMMIT. Each
+event carries an id chosen before the first attempt, so a commit retried after a
+dropped connection is applied once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from annotator.actions import apply_action
+from annotator.corpus import Document, unit_hash
+from annotator.errors import InputError, StoreError
+from annotator.schema import LabelSchema
+from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
+from annotator.store.pg_schema import ANNOTATOR_GRANTS, MIGRATIONS
+from annotator.store.sql import int_array, iso, replay_problems
+
+if TYPE_CHECKING:
+    import numpy as np
+
+NOT_SAVED = "this action was NOT saved (every earlier one is)"
+# Reconnecting after a dropped connection: waits between attempts (about 3 s in all),
+# then the action is reported NOT SAVED; the next action tries again.
+BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+PAGE = 5000
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError("the PostgreSQL store needs the psycopg driver: "
+                         "pip install 'annotator[postgresql]'") from None
+    return psycopg
+
+
+def is_postgres_url(value: str) -> bool:
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def conninfo(url: str) -> dict[str, str]:
+    """The libpq parameters of a store URL. A password in it is refused: it would sit
+    in annotator.yaml, the shell history or the process list."""
+    psycopg = _psycopg()
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise StoreError(f"not a valid PostgreSQL URL ({_first_line(exc)})") from None
+    if params.get("password"):
+        raise StoreError(
+            "the store URL contains a password: never put one on the command line or in "
+            "annotator.yaml. Keep it in ~/.pgpass (mode 0600), a file named by PGPASSFILE, "
+            "or a service file (?service=NAME in the URL); see docs/store.md")
+    return {k: str(v) for k, v in params.items()}
+
+
+def display_url(url: str) -> str:
+    """The URL as messages name it (no password can be in it: `conninfo` refuses)."""
+    return url.split("?", 1)[0] if "?" in url else url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _error(exc: BaseException, where: str, lost: str = "") -> StoreError:
+    """A database error as a message for the user."""
+    psycopg = _psycopg()
+    lost_part = f": {lost}" if lost else ""
+    text = _first_line(exc)
+    errors = psycopg.errors
+    if isinstance(exc, errors.QueryCanceled):
+        return StoreError(f"the database did not answer in time ({text}){lost_part}. It may be "
+                          "overloaded or a table locked; try again", where)
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return StoreError(f"the database refused this ({text}){lost_part}. Your role may not do "
+                          "it: the lead imports and runs `annotator db init`; annotators "
+                          "write only their own events", where)
+    if isinstance(exc, errors.UndefinedTable | errors.InvalidSchemaName):
+        return StoreError("this database has no annotator tables yet: the lead runs "
+                          "`annotator db init` (see docs/store.md)", where)
+    if isinstance(exc, psycopg.OperationalError):
+        return StoreError(f"lost the connection to the PostgreSQL server ({text}){lost_part}. "
+                          "Check that it is running and reachable; the next action "
+                          "reconnects", where)
+    if getattr(exc, "sqlstate", None) in ("AN001", "AN002", "AN003"):
+        return StoreError(f"the database refused this event ({text}){lost_part}", where)
+    return StoreError(f"the database failed: {text}{lost_part}", where)
+
+
+def _guarded(method):
+    """Database errors while reading become a StoreError; a dropped connection is
+    reconnected once (reads are safe to repeat), outside a snapshot."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self, *args, **kwargs):
+            psycopg = _psycopg()
+            try:
+                yield from method(self, *args, **kwargs)
+            except psycopg.Error as exc:
+                raise _error(exc, self.path) from None
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        psycopg = _psycopg()
+        store = self if isinstance(self, PostgresStore) else self.store
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.OperationalError as exc:
+            if store._in_snapshot or not store.conn.closed and not store.conn.broken:
+                raise _error(exc, self.path) from None
+            store.reconnect()
+            try:
+                return method(self, *args, **kwargs)
+            except psycopg.Error as exc2:
+                raise _error(exc2, self.path) from None
+        except psycopg.Error as exc:
+            raise _error(exc, self.path) from None
+    return wrapper
+
+
+def connect(url: str, autocommit: bool = True):
+    """A connection to the store's database, with a clear message when it cannot be
+    had (server down, wrong host, no such role or database, no password found)."""
+    psycopg = _psycopg()
+    params = conninfo(url)
+    params.setdefault("connect_timeout", "10")
+    params.setdefault("application_name", "annotator")
+    try:
+        conn = psycopg.connect(**params, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise StoreError(
+            f"cannot connect to the PostgreSQL server ({_first_line(exc)}). Check that it is "
+            "running and that the URL (store: in annotator.yaml, --store or "
+            "ANNOTATOR_STORE) names the right host, port, database and role; a password "
+            "comes from ~/.pgpass, PGPASSFILE or a service file", display_url(url)) from None
+    # Durable before the screen shows it, whatever the server's default.
+    conn.execute("SET synchronous_commit = on")
+    # Unqualified names mean the store's tables (as the SQLite store's do).
+    conn.execute("SET search_path TO annotator, public")
+    return conn
+
+
+def _schema_version(conn) -> int | None:
+    row = conn.execute("SELECT to_regclass('annotator.schema_migrations')").fetchone()
+    if row[0] is None:
+        return None
+    return conn.execute("SELECT coalesce(max(version), 0) FROM annotator.schema_migrations"
+                        ).fetchone()[0]
+
+
+def init_database(url: str, blind: bool = True) -> tuple[int, int]:
+    """Create or migrate the tables, in one transaction (`annotator db init`): run by
+    the lead, whose role then owns them. Idempotent. Returns (version before, after).
+    Also records the project's `blind` setting."""
+    psycopg = _psycopg()
+    conn = connect(url)
+    try:
+        with conn.transaction():
+            # Two `db init` at once: the second waits, then finds nothing to do.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('annotator db init'))")
+            conn.execute("CREATE SCHEMA IF NOT EXISTS annotator")
+            conn.execute("CREATE TABLE IF NOT EXISTS annotator.schema_migrations ("
+                         "version integer PRIMARY KEY, "
+                         "applied_at timestamptz NOT NULL DEFAULT now())")
+            before = _schema_version(conn) or 0
+            latest = MIGRATIONS[-1][0]
+            if before > latest:
+                raise StoreError(f"this database's tables are version {before}, newer than "
+                                 f"this annotator knows ({latest}): upgrade annotator",
+                                 display_url(url))
+            for version, sql in MIGRATIONS:
+                if version > before:
+                    conn.execute(sql)
+                    conn.execute("INSERT INTO annotator.schema_migrations (version) "
+                                 "VALUES (%s)", (version,))
+            conn.execute("INSERT INTO annotator.settings VALUES ('blind', %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (json.dumps(bool(blind)),))
+            conn.execute("INSERT INTO annotator.totals VALUES ('corpus_id', "
+                         "(random() * 4e18)::bigint) ON CONFLICT DO NOTHING")
+        return before, latest
+    except psycopg.Error as exc:
+        raise _error(exc, display_url(url), "nothing was changed") from None
+    finally:
+        conn.close()
+
+
+def add_annotator(url: str, name: str, curator: bool = False) -> bool:
+    """Create the annotator's role (if new) and grant it what an annotator may do
+    (`annotator db add-annotator`, run by the lead or a database admin). Returns
+    whether the role was created. The role gets no password here: the admin sets one
+    (or uses certificates); the annotator keeps theirs in ~/.pgpass."""
+    from annotator.store.sqlite import check_annotator_name
+
+    check_annotator_name(name)
+    psycopg = _psycopg()
+    from psycopg import sql
+
+    conn = connect(url)
+    role = sql.Identifier(name)
+    try:
+        with conn.transaction():
+            if _schema_version(conn) is None:
+                raise StoreError("this database has no annotator tables yet: run "
+                                 "`annotator db init` first", display_url(url))
+            created = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                   (name,)).fetchone() is None
+            if created:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+            db = conn.execute("SELECT current_database()").fetchone()[0]
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(db), role))
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA annotator TO {}").format(role))
+            for grant in ANNOTATOR_GRANTS:
+                conn.execute(sql.SQL(grant).format(role=role))
+            conn.execute("INSERT INTO annotator.members (name, curator) VALUES (%s, %s) "
+                         "ON CONFLICT (name) DO UPDATE SET curator = excluded.curator",
+                         (name, curator))
+        return created
+    except psycopg.Error as exc:
+        raise _error(exc, display_url(url), "nothing was changed") from None
+    finally:
+        conn.close()
+
+
+class PostgresStore:
+    """Corpus and journals in one PostgreSQL database (schema `annotator`)."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str):
+        self.url = url
+        self.path = display_url(url)
+        self._in_snapshot = False
+        self.conn = connect(url)
+        psycopg = _psycopg()
+        try:
+            version = _schema_version(self.conn)
+            if version is None:
+                raise StoreError("this database has no annotator tables yet: the lead runs "
+                                 "`annotator db init` (see docs/store.md)", self.path)
+            if version > MIGRATIONS[-1][0]:
+                raise StoreError(f"this database's tables are version {version}, newer than "
+                                 "this annotator knows: upgrade annotator", self.path)
+            self.role = self.conn.execute("SELECT current_user").fetchone()[0]
+            row = self.conn.execute(
+                "SELECT value FROM annotator.totals WHERE name = 'corpus_id'").fetchone()
+            self.corpus_id = row[0] if row else 0
+            self.is_owner = self._owner()
+        except psycopg.Error as exc:
+            self.conn.close()
+            raise _error(exc, self.path) from None
+        except StoreError:
+            self.conn.close()
+            raise
+        self._journals: dict[str, PostgresJournal] = {}
+
+    # -- connection -----------------------------------------------------------------
+    def reconnect(self) -> None:
+        """A new connection after a dropped one, with back-off; StoreError if none."""
+        last: StoreError | None = None
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        for wait in BACKOFF:
+            time.sleep(wait)
+            try:
+                self.conn = connect(self.url)
+            except StoreError as exc:
+                last = exc
+                continue
+            for j in self._journals.values():
+                j._reclaim()
+            return
+        raise last or StoreError("cannot reconnect", self.path)
+
+    @contextlib.contextmanager
+    def snapshot(self, journals: list[PostgresJournal]) -> Iterator[None]:
+        """Read the corpus and these journals as of one moment (one REPEATABLE READ,
+        READ ONLY transaction: they all share this store's connection)."""
+        psycopg = _psycopg()
+        try:
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except psycopg.Error as exc:
+            raise _error(exc, self.path) from None
+        self._in_snapshot = True
+        try:
+            yield
+        finally:
+            self._in_snapshot = False
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("COMMIT")
+
+    # -- corpus -----------------------------------------------------------------------
+    def import_documents(self, docs: Iterable[Document], progress: Progress | None = None,
+                         sources: dict[str, str] | None = None) -> ImportStats:
+        """Import in one transaction: any error rolls back all. Only the lead's role may
+        write the corpus: an annotator's import that would change nothing succeeds."""
+        psycopg = _psycopg()
+        stats = ImportStats()
+        changed_units: list[tuple[str, int]] = []
+        conn = self.conn
+        try:
+            with conn.transaction():
+                known = {i: (k, s) for i, k, s in conn.execute(
+                    "SELECT id, key, sha FROM annotator.documents")}
+                next_key = max((k for k, _ in known.values()), default=0) + 1
+                new_docs: list[tuple] = []
+                new_units: list[tuple] = []
+                seen: dict[str, str] = {}
+                for n, doc in enumerate(docs, start=1):
+                    if doc.id in seen:
+                        raise InputError(f"document id {doc.id!r} is given twice: in "
+                                         f"{seen[doc.id]} and in {doc.source}", doc.source)
+                    seen[doc.id] = doc.source
+                    units = doc.units()
+                    hashes = [unit_hash(t) for _, t in units]
+                    sha = doc.content_hash(hashes)
+                    row = known.get(doc.id)
+                    if row is not None and row[1] == sha:
+                        stats.unchanged += 1
+                        continue
+                    now = datetime.now(UTC)
+                    if row is None:
+                        key = next_key
+                        next_key += 1
+                        new_docs.append((key, doc.id, doc.title, json.dumps(doc.meta),
+                                         doc.source, sha, len(units), doc.title is not None,
+                                         now))
+                        stats.new += 1
+                    else:
+                        key = row[0]
+                        old = {i: (t, s) for i, t, s in conn.execute(
+                            "SELECT idx, text, sha FROM annotator.units WHERE doc = %s",
+                            (key,))}
+                        new = dict(units)
+                        for i, (text, usha) in old.items():
+                            if new.get(i) != text:
+                                conn.execute("INSERT INTO annotator.unit_history (doc, idx, "
+                                             "sha, text, replaced_at) VALUES (%s,%s,%s,%s,%s)",
+                                             (key, i, usha, text, now))
+                                changed_units.append((doc.id, i))
+                        conn.execute("DELETE FROM annotator.units WHERE doc = %s", (key,))
+                        conn.execute(
+                            "UPDATE annotator.documents SET title=%s, meta=%s, source=%s, "
+                            "sha=%s, n_units=%s, has_title=%s, imported_at=%s WHERE key=%s",
+                            (doc.title, json.dumps(doc.meta), doc.source, sha, len(units),
+                             doc.title is not None, now, key))
+                        stats.changed += 1
+                    new_units.extend((key, i, t, h)
+                                     for (i, t), h in zip(units, hashes, strict=True))
+                    stats.units += len(units)
+                    if len(new_units) >= 20000:
+                        self._copy_rows(new_docs, new_units)
+                    if progress is not None and n % 500 == 0:
+                        progress(n, None)
+                self._copy_rows(new_docs, new_units)
+                if stats.new or stats.changed:
+                    conn.execute("INSERT INTO annotator.totals SELECT 'units', "
+                                 "coalesce(sum(n_units), 0) FROM annotator.documents "
+                                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+                if sources and self._owner():  # an annotator's paths are their own
+                    conn.execute("CREATE TEMP TABLE IF NOT EXISTS new_sources "
+                                 "(path text, fingerprint text) ON COMMIT DROP")
+                    with conn.cursor().copy("COPY new_sources FROM STDIN") as cp:
+                        for item in sources.items():
+                            cp.write_row(item)
+                    conn.execute("INSERT INTO annotator.sources SELECT * FROM new_sources "
+                                 "ON CONFLICT (path) DO UPDATE SET "
+                                 "fingerprint = excluded.fingerprint")
+        except psycopg.errors.InsufficientPrivilege:
+            raise StoreError(
+                f"only the project's lead may import into this database (you are role "
+                f"{self.role!r}): nothing was imported. The corpus here has "
+                f"{self.document_count():,} document(s)", self.path) from None
+        except psycopg.Error as exc:
+            raise _error(exc, self.path, "nothing was imported") from None
+        if changed_units:
+            stats.stale = self._annotated(changed_units)
+        return stats
+
+    def _owner(self) -> bool:
+        return self.conn.execute(
+            "SELECT pg_has_role(current_user, relowner, 'MEMBER') FROM pg_class "
+            "WHERE oid = 'annotator.documents'::regclass").fetchone()[0]
+
+    def _copy_rows(self, doc_rows: list[tuple], unit_rows: list[tuple]) -> None:
+        cur = self.conn.cursor()
+        if doc_rows:
+            with cur.copy("COPY annotator.documents (key, id, title, meta, source, sha, "
+                          "n_units, has_title, imported_at) FROM STDIN") as cp:
+                for row in doc_rows:
+                    cp.write_row(row)
+        if unit_rows:
+            with cur.copy("COPY annotator.units (doc, idx, text, sha) FROM STDIN") as cp:
+                for row in unit_rows:
+                    cp.write_row(row)
+        doc_rows.clear()
+        unit_rows.clear()
+
+    def _annotated(self, units: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
+        rows = self.conn.execute(
+            "SELECT s.doc_id, s.unit, s.annotator FROM annotator.states s "
+            "JOIN unnest(%s::text[], %s::int[]) AS c(doc_id, unit) "
+            "ON s.doc_id = c.doc_id AND s.unit = c.unit ORDER BY 3, 1, 2",
+            ([d for d, _ in units], [u for _, u in units])).fetchall()
+        return [(d, u, a) for d, u, a in rows]
+
+    @_guarded
+    def key_base(self) -> int:
+        return (self.conn.execute("SELECT max(n_units) FROM annotator.documents"
+                                  ).fetchone()[0] or 0) + 2
+
+    @_guarded
+    def unit_lengths(self, base: int) -> tuple[np.ndarray, np.ndarray]:
+        keys, lengths = self.conn.execute(
+            "SELECT string_agg((doc::bigint * %s + idx)::text, ','), "
+            "string_agg(length(text)::text, ',') FROM annotator.units", (base,)).fetchone()
+        return int_array(keys), int_array(lengths)
+
+    @_guarded
+    def document_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        keys, sizes = self.conn.execute(
+            "SELECT string_agg(key::text, ','), string_agg(n_units::text, ',') "
+            "FROM annotator.documents").fetchone()
+        return int_array(keys), int_array(sizes)
+
+    @_guarded
+    def source_fingerprint(self, path: str) -> str | None:
+        row = self.conn.execute("SELECT fingerprint FROM annotator.sources WHERE path = %s",
+                                (path,)).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def document_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM annotator.documents").fetchone()[0]
+
+    @_guarded
+    def unit_count(self) -> int:
+        row = self.conn.execute("SELECT value FROM annotator.totals WHERE name = 'units'"
+                                ).fetchone()
+        return int(row[0]) if row else 0
+
+    _DOC_COLS = "key, id, title, meta, source, n_units, has_title"
+
+    @staticmethod
+    def _doc(row: tuple) -> DocInfo:
+        key, doc_id, title, meta, source, n_units, has_title = row
+        return DocInfo(key, doc_id, title, meta, n_units, bool(has_title), source)
+
+    @_guarded
+    def document(self, doc_id: str) -> DocInfo | None:
+        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM annotator.documents "
+                                "WHERE id = %s", (doc_id,)).fetchone()
+        return self._doc(row) if row else None
+
+    @_guarded
+    def document_at(self, position: int) -> DocInfo | None:
+        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM annotator.documents "
+                                "WHERE key = %s", (position + 1,)).fetchone()
+        return self._doc(row) if row else None
+
+    @_guarded
+    def iter_documents(self) -> Iterator[DocInfo]:
+        last = 0
+        while True:  # by pages: flat memory, and no cursor held outside a transaction
+            rows = self.conn.execute(f"SELECT {self._DOC_COLS} FROM annotator.documents "
+                                     "WHERE key > %s ORDER BY key LIMIT %s",
+                                     (last, PAGE)).fetchall()
+            yield from (self._doc(r) for r in rows)
+            if len(rows) < PAGE:
+                return
+            last = rows[-1][0]
+
+    @_guarded
+    def unit(self, doc_id: str, index: int) -> Unit | None:
+        row = self.conn.execute(
+            "SELECT u.text, u.sha FROM annotator.units u JOIN annotator.documents d "
+            "ON u.doc = d.key WHERE d.id = %s AND u.idx = %s", (doc_id, index)).fetchone()
+        return Unit(doc_id, index, row[0], row[1]) if row else None
+
+    @_guarded
+    def units(self, doc_id: str) -> list[Unit]:
+        rows = self.conn.execute(
+            "SELECT u.idx, u.text, u.sha FROM annotator.units u JOIN annotator.documents d "
+            "ON u.doc = d.key WHERE d.id = %s ORDER BY u.idx", (doc_id,)).fetchall()
+        return [Unit(doc_id, i, t, s) for i, t, s in rows]
+
+    @_guarded
+    def old_text(self, doc_id: str, index: int, sha: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT h.text FROM annotator.unit_history h JOIN annotator.documents d "
+            "ON h.doc = d.key WHERE d.id = %s AND h.idx = %s AND h.sha = %s "
+            "ORDER BY h.id DESC LIMIT 1", (doc_id, index, sha)).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def search(self, text: str, after: tuple[int, int] | None = None,
+               backwards: bool = False) -> tuple[str, int] | None:
+        """The next unit containing `text`, case-insensitive; wraps around."""
+        key, idx = after or ((0, -1) if not backwards else (1 << 30, 0))
+        op, order = ("<", "DESC") if backwards else (">", "ASC")
+        sql = (f"SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
+               f"ON u.doc = d.key WHERE (u.doc, u.idx) {op} (%s, %s) "
+               f"AND strpos(lower(u.text), lower(%s)) > 0 "
+               f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
+        row = self.conn.execute(sql, (key, idx, text)).fetchone()
+        if row is None and after is not None:
+            wrap = (0, -1) if not backwards else (1 << 30, 0)
+            row = self.conn.execute(sql, (*wrap, text)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- journals ---------------------------------------------------------------------
+    @_guarded
+    def annotators(self) -> list[str]:
+        """Members, and everyone whose states this role may see."""
+        rows = self.conn.execute(
+            "SELECT name FROM annotator.members UNION "
+            "SELECT DISTINCT annotator FROM annotator.states ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
+    @_guarded
+    def sees_all(self) -> bool:
+        return self.conn.execute("SELECT annotator.sees_all()").fetchone()[0]
+
+    def journal(self, annotator: str, schema: LabelSchema | None = None) -> PostgresJournal:
+        from annotator.store.sqlite import check_annotator_name
+
+        check_annotator_name(annotator)
+        j = self._journals.get(annotator)
+        if j is None:
+            j = PostgresJournal(self, annotator, schema)
+            self._journals[annotator] = j
+        elif schema is not None:
+            j.schema = schema
+        return j
+
+    def readable_journals(self) -> tuple[list[PostgresJournal], list[str],
+                                         dict[str, StoreError | OSError]]:
+        """(journals this role may read, names kept private by blind annotation, {})."""
+        names = self.annotators()
+        if self.sees_all():
+            return [self.journal(n) for n in names], [], {}
+        return ([self.journal(n) for n in names if n == self.role],
+                [n for n in names if n != self.role], {})
+
+    def reading_journals(self) -> list[PostgresJournal]:
+        journals, private, _ = self.readable_journals()
+        if private:
+            raise StoreError(
+                f"cannot read the journal(s) of {', '.join(private)}: annotation is blind, "
+                "and the database lets each annotator's role read only their own. A curator "
+                "or the lead can; or the lead sets `blind: false` in annotator.yaml and runs "
+                "`annotator db init` once the round is over", self.path)
+        return journals
+
+    def close(self) -> None:
+        for j in self._journals.values():
+            j.release()
+        self._journals.clear()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+class _Stale(Exception):
+    """The database refused an event: it does not start from the stored state."""
+
+
+class PostgresJournal:
+    """One annotator's events and derived state, in the shared tables."""
+
+    def __init__(self, store: PostgresStore, annotator: str, schema: LabelSchema | None):
+        self.store = store
+        self.annotator = annotator
+        self.schema = schema
+        self.path = f"{store.path} (journal of {annotator})"
+        # Only the annotator's own role writes their events (the database enforces it);
+        # the lead's role, which owns the tables, may write any (`db copy`).
+        self.readonly = annotator != store.role and not store.is_owner
+        self._claimed = False
+        # (doc_id, unit) -> (the unit, its state) as this client last stored it: the
+        # next action on the unit needs no read first. A stale entry (another session
+        # wrote the unit) costs nothing but a retry: the database refuses an event that
+        # does not start from the stored state.
+        self._known: dict[tuple[str, int], tuple[Unit | None, dict | None]] = {}
+
+    @property
+    def conn(self):
+        return self.store.conn
+
+    # -- one session per annotator ------------------------------------------------------
+    def _lock_key(self) -> str:
+        return f"annotator session {self.annotator}"
+
+    def claim(self) -> None:
+        """Hold this journal for one session: a session-level advisory lock, which the
+        server drops when the connection ends (a killed session leaves none behind)."""
+        if self.readonly:
+            raise StoreError(
+                f"you are connected as role {self.store.role!r}: you may annotate only as "
+                f"{self.store.role!r} here (drop --as, or connect as {self.annotator!r})",
+                self.path)
+        got = self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                                (self._lock_key(),)).fetchone()[0]
+        if not got:
+            raise StoreError(
+                f"{self.annotator} is already annotating in this project (another session "
+                "holds it). Close that session first (q); two sessions of one annotator "
+                "would undo each other's actions", self.path)
+        self._claimed = True
+
+    def _reclaim(self) -> None:
+        if self._claimed:
+            self._claimed = False
+            self.claim()
+
+    def release(self) -> None:
+        if self._claimed:
+            with contextlib.suppress(Exception):
+                self.conn.execute("SELECT pg_advisory_unlock(hashtext(%s))",
+                                  (self._lock_key(),))
+            self._claimed = False
+
+    # -- writing ----------------------------------------------------------------------
+    def _insert(self, event_id: uuid.UUID, doc_id: str, unit: int, kind: str, action: dict,
+                before: dict | None, after: dict | None, seconds: float) -> int:
+        """INSERT the event (autocommit: the trigger's derived rows commit with it);
+        retried on a dropped connection with the same id. Returns its seq."""
+        from psycopg.types.json import Json
+
+        params = (event_id, self.annotator, doc_id, unit, kind, Json(action),
+                  Json(before) if before is not None else None,
+                  Json(after) if after is not None else None, seconds)
+
+        def insert() -> int:
+            row = self.conn.execute(
+                "INSERT INTO annotator.events (id, annotator, doc_id, unit, kind, action, "
+                "before, after, seconds) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING seq",
+                params).fetchone()
+            if row is None:  # stored by an earlier attempt whose answer was lost
+                row = self.conn.execute("SELECT seq FROM annotator.events WHERE id = %s",
+                                        (event_id,)).fetchone()
+            return row[0]
+
+        return self._retrying(insert)
+
+    def _retrying(self, step):
+        """Run `step`; after a dropped connection, reconnect (with back-off) and run it
+        once more. Errors become a StoreError saying the action was NOT saved."""
+        psycopg = _psycopg()
+        for attempt in range(2):
+            try:
+                return step()
+            except psycopg.OperationalError as exc:
+                if attempt or not (self.conn.broken or self.conn.closed):
+                    raise _error(exc, self.path, NOT_SAVED) from None
+                try:
+                    self.store.reconnect()
+                except StoreError as lost:
+                    raise StoreError(f"{lost.problems[0].message}; {NOT_SAVED}",
+                                     self.path) from None
+            except psycopg.Error as exc:
+                if getattr(exc, "sqlstate", None) == "AN001":
+                    raise _Stale from None
+                raise _error(exc, self.path, NOT_SAVED) from None
+        raise AssertionError("unreachable")
+
+    def _current(self, doc_id: str, unit: int) -> tuple[Unit | None, dict | None]:
+        row = self.conn.execute(
+            "SELECT u.text, u.sha, (SELECT s.state FROM annotator.states s WHERE "
+            "s.annotator = %s AND s.doc_id = %s AND s.unit = %s) FROM annotator.units u "
+            "JOIN annotator.documents d ON u.doc = d.key WHERE d.id = %s AND u.idx = %s",
+            (self.annotator, doc_id, unit, doc_id, unit)).fetchone()
+        if row is None:
+            return None, self.state(doc_id, unit)
+        return Unit(doc_id, unit, row[0], row[1]), row[2]
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.annotator}'s journal belongs to another role: it is only "
+                             "read here", self.path)
+
+    def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
+        """Store the action as an event; the database derives the state in the same
+        transaction. Returns only after COMMIT."""
+        self._writable()
+        for fresh in (False, True):
+            u, before = self._read_for_write(doc_id, unit, fresh)
+            if u is None:
+                raise InputError(f"no unit {unit} in document {doc_id!r}")
+            after = apply_action(before, action, self.schema, u.text)
+            try:
+                seq = self._insert(uuid.uuid4(), doc_id, unit, action["type"], action,
+                                   before, after, seconds)
+            except _Stale:
+                if fresh:
+                    raise self._stale_error() from None
+                continue
+            self._known[(doc_id, unit)] = (u, after)
+            return Change(doc_id, unit, after, seq)
+        raise AssertionError("unreachable")
+
+    def _stale_error(self) -> StoreError:
+        return StoreError(f"another session of {self.annotator} is writing this journal: "
+                          f"{NOT_SAVED}", self.path)
+
+    def _read_for_write(self, doc_id: str, unit: int, fresh: bool = False
+                        ) -> tuple[Unit | None, dict | None]:
+        known = None if fresh else self._known.get((doc_id, unit))
+        if known is not None:
+            return known
+        self._known.pop((doc_id, unit), None)
+        return self._retrying(lambda: self._current(doc_id, unit))
+
+    def undo(self) -> Change | None:
+        """Restore the `before` state of the latest active action."""
+        return self._step("undo", self._guard_read(
+            "SELECT e.seq, e.doc_id, e.unit, e.before FROM annotator.events e "
+            "WHERE e.annotator = %s AND e.kind NOT IN ('undo', 'redo') AND NOT EXISTS "
+            "(SELECT 1 FROM annotator.undo_marks m WHERE m.seq = e.seq AND m.undone > 0) "
+            "ORDER BY e.seq DESC LIMIT 1"))
+
+    def redo(self) -> Change | None:
+        """Restore the `after` state of the action undone last."""
+        return self._step("redo", self._guard_read(
+            "SELECT e.seq, e.doc_id, e.unit, e.after FROM annotator.events e "
+            "JOIN annotator.undo_marks m ON m.seq = e.seq WHERE m.annotator = %s "
+            "AND m.undone = 1 ORDER BY m.undone_by DESC LIMIT 1"))
+
+    def _guard_read(self, sql: str) -> tuple | None:
+        self._writable()
+        return self._retrying(lambda: self.conn.execute(sql, (self.annotator,)).fetchone())
+
+    def _step(self, kind: str, row: tuple | None) -> Change | None:
+        if row is None:
+            return None
+        target, doc_id, unit, state = row
+        event_id = uuid.uuid4()
+        u, before = self._read_for_write(doc_id, unit, fresh=True)
+        try:
+            seq = self._insert(event_id, doc_id, unit, kind, {"type": kind, "event": target},
+                               before, state, 0.0)
+        except _Stale:
+            raise self._stale_error() from None
+        self._known[(doc_id, unit)] = (u, state)
+        return Change(doc_id, unit, state or {}, seq)
+
+    def set_position(self, doc_id: str, unit: int) -> None:
+        psycopg = _psycopg()
+        try:
+            self.conn.execute(
+                "INSERT INTO annotator.positions (annotator, doc_id, unit) VALUES "
+                "(%s, %s, %s) ON CONFLICT (annotator) DO UPDATE SET doc_id = excluded.doc_id, "
+                "unit = excluded.unit", (self.annotator, doc_id, unit))
+        except psycopg.Error as exc:
+            raise _error(exc, self.path, "where you are was not saved") from None
+
+    # -- reading ----------------------------------------------------------------------
+    @staticmethod
+    def _info(updated_at: Any, seconds: float, sha: str) -> dict:
+        return {"updated_at": iso(updated_at), "seconds": seconds, "unit_sha": sha}
+
+    @_guarded
+    def state(self, doc_id: str, unit: int) -> dict | None:
+        row = self.conn.execute(
+            "SELECT state FROM annotator.states WHERE annotator = %s AND doc_id = %s "
+            "AND unit = %s", (self.annotator, doc_id, unit)).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def states(self, doc_id: str) -> dict[int, dict]:
+        return dict(self.conn.execute(
+            "SELECT unit, state FROM annotator.states WHERE annotator = %s AND doc_id = %s",
+            (self.annotator, doc_id)).fetchall())
+
+    @_guarded
+    def info(self, doc_id: str, unit: int) -> dict | None:
+        row = self.conn.execute(
+            "SELECT updated_at, seconds, unit_sha FROM annotator.states WHERE annotator = %s "
+            "AND doc_id = %s AND unit = %s", (self.annotator, doc_id, unit)).fetchone()
+        return self._info(*row) if row else None
+
+    @_guarded
+    def iter_states(self) -> Iterator[tuple[str, int, dict, dict]]:
+        """(doc_id, unit, state, info) in document order, by pages."""
+        last = (-(1 << 31), -1)
+        while True:
+            rows = self.conn.execute(
+                "SELECT doc_id, unit, state, updated_at, seconds, unit_sha, doc_key "
+                "FROM annotator.states WHERE annotator = %s AND (doc_key, unit) > (%s, %s) "
+                "ORDER BY doc_key, unit LIMIT %s", (self.annotator, *last, PAGE)).fetchall()
+            for doc_id, unit, state, updated_at, seconds, sha, key in rows:
+                info = self._info(updated_at, seconds, sha)
+                info["doc_key"] = key
+                yield doc_id, unit, state, info
+            if len(rows) < PAGE:
+                return
+            last = (rows[-1][6], rows[-1][1])
+
+    @_guarded
+    def done_states(self, doc_id: str) -> Iterator[tuple[int, dict, dict]]:
+        rows = self.conn.execute(
+            "SELECT unit, state, updated_at, seconds, unit_sha FROM annotator.states "
+            "WHERE annotator = %s AND doc_id = %s AND status = 'done' ORDER BY unit",
+            (self.annotator, doc_id)).fetchall()
+        for unit, state, updated_at, seconds, sha in rows:
+            yield unit, state, self._info(updated_at, seconds, sha)
+
+    @_guarded
+    def agreement_columns(self, base: int) -> tuple[
+            np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
+        """The agreement fast path, aggregated on the server: one string of unit keys
+        per label, not one row per unit (see SQLiteJournal.agreement_columns)."""
+        conn, a = self.conn, self.annotator
+        (done,) = conn.execute(
+            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') "
+            "FROM annotator.states WHERE annotator = %s AND status = 'done'",
+            (base, a)).fetchone()
+        labels = {(layer, label): int_array(keys) for layer, label, keys in conn.execute(
+            "SELECT c.layer, c.label, l.keys FROM (SELECT code, "
+            "string_agg((doc_key::bigint * %s + unit)::text, ',') AS keys "
+            "FROM annotator.labels WHERE annotator = %s GROUP BY code) l "
+            "JOIN annotator.label_codes c ON c.code = l.code", (base, a))}
+        spans = [(key, state) for key, state in conn.execute(
+            "SELECT doc_key::bigint * %s + unit, state FROM annotator.states "
+            "WHERE annotator = %s AND status = 'done' AND n_spans > 0", (base, a))]
+        return int_array(done), labels, spans
+
+    @_guarded
+    def done_count(self) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM annotator.states WHERE annotator = %s AND status = 'done'",
+            (self.annotator,)).fetchone()[0]
+
+    @_guarded
+    def position(self) -> tuple[str, int] | None:
+        row = self.conn.execute("SELECT doc_id, unit FROM annotator.positions "
+                                "WHERE annotator = %s", (self.annotator,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    @_guarded
+    def first_not_done(self) -> tuple[str, int] | None:
+        row = self.conn.execute(
+            "SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
+            "ON u.doc = d.key WHERE NOT EXISTS (SELECT 1 FROM annotator.states s WHERE "
+            "s.annotator = %s AND s.status = 'done' AND s.doc_key = u.doc AND s.unit = u.idx) "
+            "ORDER BY u.doc, u.idx LIMIT 1", (self.annotator,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    @_guarded
+    def events(self, limit: int | None = None) -> list[dict]:
+        sql = ("SELECT e.seq, e.ts, e.doc_id, e.unit, e.kind, e.action, "
+               "coalesce(m.undone, 0) FROM annotator.events e LEFT JOIN annotator.undo_marks m "
+               "ON m.seq = e.seq WHERE e.annotator = %s ORDER BY e.seq DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [{"seq": s, "ts": iso(ts), "doc_id": d, "unit": u, "kind": k, "action": a,
+                 "undone": bool(un)}
+                for s, ts, d, u, k, a, un in self.conn.execute(sql, (self.annotator,))]
+
+    # -- checking -----------------------------------------------------------------------
+    def verify(self) -> list[str]:
+        """Replay every event from the first and compare with the stored states and the
+        label index (the database already refused any event whose `before` was not the
+        stored state; this also checks each action's result)."""
+        psycopg = _psycopg()
+        try:
+            events = ((s, d, u, k, a, b, af) for s, d, u, k, a, b, af in self.conn.execute(
+                "SELECT seq, doc_id, unit, kind, action, before, after FROM annotator.events "
+                "WHERE annotator = %s ORDER BY seq", (self.annotator,)).fetchall())
+            stored = {(d, u): st for d, u, st in self.conn.execute(
+                "SELECT doc_id, unit, state FROM annotator.states WHERE annotator = %s",
+                (self.annotator,))}
+
+            def text(doc_id: str, unit: int) -> str | None:
+                u = self.store.unit(doc_id, unit)
+                return u.text if u else None
+
+            problems = replay_problems(events, stored, text)
+            (bad,) = self.conn.execute(
+                "SELECT count(*) FROM ((SELECT c.layer, c.label, s.doc_key, s.unit "
+                "FROM annotator.states s, annotator.state_labels(s.state::jsonb) l "
+                "JOIN annotator.label_codes c ON c.layer = l.layer AND c.label = l.label "
+                "WHERE s.annotator = %s) EXCEPT (SELECT c.layer, c.label, l.doc_key, l.unit "
+                "FROM annotator.labels l JOIN annotator.label_codes c ON c.code = l.code "
+                "WHERE l.annotator = %s)) x", (self.annotator, self.annotator)).fetchone()
+            if bad:
+                problems.append(f"the label index differs from the stored states ({bad} row(s))")
+            return problems
+        except psycopg.Error as exc:
+            return [_first_line(exc)]
+
+    def close(self) -> None:
+        self.release()

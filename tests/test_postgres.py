@@ -1,0 +1,421 @@
+"""The PostgreSQL store against a real server (tests/pg_server.py): set-up, roles and
+what the database itself refuses them, durability and faults.
+
+Each annotator is a database role. The attacks below go straight at the database with
+the annotator's own connection (psql would do the same), not through our client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from util import run_cli
+
+from annotator.corpus import Document
+from annotator.errors import StoreError
+from annotator.store.postgres import PostgresStore, add_annotator, init_database
+
+psycopg = pytest.importorskip("psycopg")
+
+DOCS = [Document("d1", "Title", ["He said no.", "Second one."]),
+        Document("d2", None, ["Only body."])]
+TOGGLE = {"type": "toggle_label", "layer": "devices", "label": "sovereignty"}
+
+
+def _as(pg_server, url: str, user: str) -> str:
+    """The same database, connected as another role."""
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    return pg_server.url(name, user=user)
+
+
+@pytest.fixture
+def team(pg_server, pg_url):
+    """A project database: the lead imported the corpus; alice and bob annotate, carol
+    is a curator; alice and bob each annotated d1 unit 1."""
+    lead = PostgresStore(pg_url)
+    lead.import_documents(DOCS)
+    for name, curator in (("alice", False), ("bob", False), ("carol", True)):
+        add_annotator(pg_url, name, curator=curator)
+    stores = {"lead": lead}
+    for name in ("alice", "bob", "carol"):
+        stores[name] = PostgresStore(_as(pg_server, pg_url, name))
+    stores["alice"].journal("alice").apply("d1", 1, TOGGLE)
+    stores["alice"].journal("alice").apply("d1", 2, {"type": "mark_done"})
+    stores["alice"].journal("alice").set_position("d1", 2)
+    stores["bob"].journal("bob").apply("d1", 1, {"type": "mark_done"})
+    yield stores
+    for s in stores.values():
+        s.close()
+
+
+def _raw(pg_server, pg_url, user):
+    return psycopg.connect(_as(pg_server, pg_url, user), autocommit=True)
+
+
+# -- set-up ---------------------------------------------------------------------
+def test_db_init_is_idempotent_and_versioned(pg_url):
+    assert init_database(pg_url) == (1, 1)  # the fixture ran it once already
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT version FROM annotator.schema_migrations").fetchall() \
+            == [(1,)]
+        owner = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = "
+                             "'annotator' AND tablename = 'documents'").fetchone()[0]
+    assert owner == "lead"  # the lead's role owns the corpus tables
+
+
+def test_store_on_an_uninitialised_database_says_run_db_init(pg_server):
+    name = pg_server.new_database("fresh_uninit")
+    with pytest.raises(StoreError, match="db init"):
+        PostgresStore(pg_server.url(name, user="lead"))
+
+
+def test_cli_db_init_add_annotator_and_status(pg_server, project: Path):
+    name = pg_server.new_database("cli_flow")
+    url = pg_server.url(name, user="lead")
+    r = run_cli("db", "init", "--store", url, cwd=project)
+    assert r.returncode == 0 and "created the tables (version 1)" in r.stderr, r.stderr
+    r = run_cli("db", "init", "--store", url, cwd=project)
+    assert r.returncode == 0 and "up to date" in r.stderr, r.stderr
+    r = run_cli("db", "add-annotator", "dora", "--store", url, cwd=project)
+    assert r.returncode == 0 and "created role dora" in r.stderr, r.stderr
+    (project / "a.txt").write_text("First paragraph.\n\nSecond paragraph.\n")
+    r = run_cli("import", "a.txt", "--store", url, cwd=project)
+    assert r.returncode == 0 and "1 new" in r.stderr, r.stderr
+    dora = PostgresStore(pg_server.url(name, user="dora"))
+    dora.journal("dora").apply("a", 1, {"type": "mark_done"})
+    dora.close()
+    r = run_cli("status", "--store", url, cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "dora" in r.stdout and "1 document(s), 2 unit(s)" in r.stdout
+    # an annotator may not import: a clear refusal, nothing written
+    (project / "b.txt").write_text("Another.\n")
+    r = run_cli("import", "b.txt", "--store", pg_server.url(name, user="dora"), cwd=project)
+    assert r.returncode == 1 and "only the project's lead may import" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_password_in_url_is_refused(project: Path):
+    for url in ("postgresql://alice:s3cret@localhost/db",
+                "postgresql:///db?host=/tmp&password=s3cret"):
+        r = run_cli("status", "--store", url, cwd=project)
+        assert r.returncode == 1, r.stderr
+        assert "contains a password" in r.stderr and "~/.pgpass" in r.stderr
+        assert "s3cret" not in r.stderr
+    (project / "annotator.yaml").write_text("store: postgresql://a:pw@h/db\n")
+    r = run_cli("status", cwd=project)
+    assert r.returncode == 1 and "annotator.yaml:1:" in r.stderr, r.stderr
+
+
+def test_connection_refused_at_start_up_is_a_clear_message(project: Path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://alice@127.0.0.1:{port}/db"
+    r = run_cli("status", "--store", url, cwd=project)
+    assert r.returncode == 1
+    assert "cannot connect to the PostgreSQL server" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli("annotate", "--store", url, cwd=project, timeout=60)
+    assert r.returncode == 1 and "cannot connect" in r.stderr, r.stderr
+
+
+def test_missing_driver_is_a_clear_message(project: Path):
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['psycopg'] = None\n"
+            "from annotator.cli import main\n"
+            "sys.exit(main(['status', '--store', 'postgresql:///x']))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "annotator[postgresql]" in r.stderr, r.stderr
+
+
+# -- what the database refuses an annotator ---------------------------------------------
+def test_blind_bob_reads_none_of_alices_rows(team, pg_server, pg_url):
+    with _raw(pg_server, pg_url, "bob") as conn:
+        for table in ("events", "states", "labels", "undo_marks", "positions"):
+            rows = conn.execute(f"SELECT DISTINCT annotator FROM annotator.{table}").fetchall()
+            assert ("alice",) not in rows, table
+        assert conn.execute("SELECT count(*) FROM annotator.events").fetchone()[0] == 1
+        # the corpus is readable
+        assert conn.execute("SELECT count(*) FROM annotator.units").fetchone()[0] == 4
+    bob = team["bob"]
+    journals, private, _ = bob.readable_journals()
+    assert [j.annotator for j in journals] == ["bob"] and "alice" in private
+    assert bob.journal("alice").state("d1", 1) is None
+    with pytest.raises(StoreError, match="blind"):
+        bob.reading_journals()
+
+
+def test_bob_cannot_make_himself_see(team, pg_server, pg_url):
+    with _raw(pg_server, pg_url, "bob") as conn:
+        for attack in ("UPDATE annotator.settings SET value = 'false'",
+                       "UPDATE annotator.members SET curator = true WHERE name = 'bob'",
+                       "INSERT INTO annotator.members VALUES ('bob2', true)",
+                       "SET ROLE alice", "SET ROLE lead",
+                       "ALTER TABLE annotator.events DISABLE ROW LEVEL SECURITY",
+                       "CREATE OR REPLACE FUNCTION annotator.sees_all() RETURNS boolean "
+                       "LANGUAGE sql AS 'SELECT true'"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attack)
+        assert conn.execute("SELECT count(*) FROM annotator.states "
+                            "WHERE annotator = 'alice'").fetchone()[0] == 0
+
+
+def test_annotators_cannot_update_or_delete_events(team, pg_server, pg_url):
+    with _raw(pg_server, pg_url, "alice") as conn:
+        for attack in ("UPDATE annotator.events SET kind = 'x'",
+                       "DELETE FROM annotator.events",
+                       "TRUNCATE annotator.events",
+                       "UPDATE annotator.states SET state = '{}'",
+                       "DELETE FROM annotator.states",
+                       "INSERT INTO annotator.labels VALUES ('alice', 1, 1, 1)",
+                       "UPDATE annotator.units SET text = 'x'",
+                       "INSERT INTO annotator.documents VALUES (9, 'x', NULL, '{}', '', '', "
+                       "1, false, now())"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attack)
+    # not even the lead's role rewrites the audit trail
+    with psycopg.connect(pg_url, autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute("DELETE FROM annotator.events")
+    assert team["alice"].journal("alice").state("d1", 1)["labels"]["devices"] == ["sovereignty"]
+
+
+def _event(conn, annotator: str, before, after, kind="mark_done", action=None):
+    from psycopg.types.json import Json
+
+    conn.execute(
+        "INSERT INTO annotator.events (id, annotator, doc_id, unit, kind, action, before, "
+        "after) VALUES (%s, %s, 'd1', 1, %s, %s, %s, %s)",
+        (uuid.uuid4(), annotator, kind, Json(action or {"type": kind}),
+         Json(before) if before is not None else None, Json(after)))
+
+
+def test_no_forged_events_or_states(team, pg_server, pg_url):
+    alice_state = team["lead"].journal("alice").state("d1", 1)
+    with _raw(pg_server, pg_url, "bob") as conn:
+        # an event in alice's name
+        with pytest.raises(psycopg.Error, match="row-level security|own events"):
+            _event(conn, "alice", alice_state, {"status": "done", "labels": {"x": ["y"]}})
+        bob_state = {"status": "done", "labels": {}, "spans": [], "relations": [],
+                     "note": None, "flag": False}
+        # a state that does not follow from the stored one
+        with pytest.raises(psycopg.Error, match="does not start from the stored state"):
+            _event(conn, "bob", None, {"status": "done", "labels": {"devices": ["z"]}})
+        # an "undo" that restores something else than what was before
+        (seq,) = conn.execute("SELECT max(seq) FROM annotator.events").fetchone()
+        with pytest.raises(psycopg.Error, match="undo must restore"):
+            _event(conn, "bob", bob_state, {"status": "done", "labels": {"devices": ["z"]}},
+                   kind="undo", action={"type": "undo", "event": seq})
+        # an event with a chosen timestamp gets the server's clock
+        _event(conn, "bob", bob_state, {**bob_state, "note": "n"}, kind="set_note",
+               action={"type": "set_note", "note": "n"})
+        conn.execute("SELECT 1")
+    assert team["lead"].journal("alice").state("d1", 1) == alice_state
+    assert team["lead"].journal("bob").state("d1", 1)["note"] == "n"
+    assert team["lead"].journal("bob").verify() == []
+
+
+def test_curator_and_lead_see_all(team):
+    for who in ("carol", "lead"):
+        s = team[who]
+        journals, private, _ = s.readable_journals()
+        assert {j.annotator for j in journals} >= {"alice", "bob"} and not private
+        assert s.journal("alice").state("d1", 1)["labels"]["devices"] == ["sovereignty"]
+    # a curator reads, but writes no one else's journal
+    with pytest.raises(StoreError, match="another role"):
+        team["carol"].journal("alice").apply("d1", 2, TOGGLE)
+
+
+def test_blind_off_lets_everyone_read(team, pg_url):
+    init_database(pg_url, blind=False)  # the lead, after `blind: false` in annotator.yaml
+    bob = team["bob"]
+    assert bob.journal("alice").state("d1", 1)["labels"]["devices"] == ["sovereignty"]
+    assert {j.annotator for j in bob.reading_journals()} >= {"alice", "bob"}
+    with pytest.raises(StoreError):
+        bob.journal("alice").apply("d1", 2, TOGGLE)
+
+
+def test_one_session_per_annotator(team, pg_server, pg_url):
+    team["alice"].journal("alice").claim()
+    other = PostgresStore(_as(pg_server, pg_url, "alice"))
+    with pytest.raises(StoreError, match="already annotating"):
+        other.journal("alice").claim()
+    team["alice"].journal("alice").release()
+    other.journal("alice").claim()
+    other.close()
+
+
+# -- durability and faults ------------------------------------------------------------
+def test_retried_commit_is_applied_once(team):
+    j = team["alice"].journal("alice")
+    before = j.state("d2", 1)
+    event_id = uuid.uuid4()
+    after = {"status": "done", "labels": {}, "spans": [], "relations": [], "note": None,
+             "flag": False}
+    seq1 = j._insert(event_id, "d2", 1, "mark_done", {"type": "mark_done"}, before, after, 1.5)
+    # the same commit again (its answer was lost with the connection): no second event
+    seq2 = j._insert(event_id, "d2", 1, "mark_done", {"type": "mark_done"}, before, after, 1.5)
+    assert seq1 == seq2
+    assert sum(e["unit"] == 1 and e["doc_id"] == "d2" for e in j.events()) == 1
+    assert j.info("d2", 1)["seconds"] == 1.5
+
+
+def test_dropped_connection_reconnects_and_nothing_is_lost(team, pg_server, pg_url):
+    j = team["alice"].journal("alice")
+    j.claim()
+    pid = team["alice"].conn.info.backend_pid
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    ch = j.apply("d2", 1, {"type": "set_note", "note": "after the drop"})
+    assert ch.state["note"] == "after the drop"
+    assert team["lead"].journal("alice").state("d2", 1)["note"] == "after the drop"
+    assert team["alice"].conn.info.backend_pid != pid
+    # the session lock came back with the new connection
+    other = PostgresStore(pg_url.replace("user=lead", "user=alice"))
+    with pytest.raises(StoreError, match="already annotating"):
+        other.journal("alice").claim()
+    other.close()
+
+
+def test_statement_timeout_is_a_clear_not_saved(team, pg_server, pg_url):
+    name = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+    slow = PostgresStore(pg_server.url(name, user="alice", options="-c statement_timeout=300"))
+    j = slow.journal("alice")
+    locker = psycopg.connect(pg_url)
+    try:
+        locker.execute("LOCK TABLE annotator.states IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(StoreError, match="did not answer in time.*NOT saved"):
+            j.apply("d2", 1, {"type": "mark_done"})
+    finally:
+        locker.rollback()
+        locker.close()
+    assert j.state("d2", 1) is None  # nothing half-written
+    j.apply("d2", 1, {"type": "mark_done"})
+    assert j.state("d2", 1)["status"] == "done"
+    slow.close()
+
+
+def test_server_killed_mid_session_loses_nothing_shown(team, pg_server, pg_url):
+    """Actions stored (apply returned: the screen showed them) survive a crash of the
+    server; the action tried while it is down is reported NOT SAVED, and stored once
+    the annotator retries after the restart."""
+    j = team["alice"].journal("alice")
+    j.claim()
+    shown = []
+    for i in range(20):
+        j.apply("d2", 1, {"type": "set_note", "note": f"note {i}"})
+        shown.append(f"note {i}")
+    pg_server.kill()
+    try:
+        with pytest.raises(StoreError, match="NOT saved"):
+            j.apply("d2", 1, {"type": "set_note", "note": "while down"})
+    finally:
+        pg_server.start()
+    j.apply("d2", 1, {"type": "set_note", "note": "after restart"})
+    lead = PostgresStore(pg_url)
+    notes = [e["action"].get("note") for e in reversed(lead.journal("alice").events())
+             if e["kind"] == "set_note"]
+    assert notes == [*shown, "after restart"]
+    assert lead.journal("alice").verify() == []
+    lead.close()
+
+
+def test_concurrent_annotators_lose_nothing(pg_server, pg_url):
+    lead = PostgresStore(pg_url)
+    lead.import_documents([Document(f"c{i}", None, [f"para {k}" for k in range(10)])
+                           for i in range(5)])
+    names = [f"ann{i}" for i in range(4)]
+    for n in names:
+        add_annotator(pg_url, n)
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            s = PostgresStore(_as(pg_server, pg_url, name))
+            j = s.journal(name)
+            j.claim()
+            for i in range(5):
+                for k in range(1, 11):  # no title: units 1..10
+                    j.apply(f"c{i}", k, {"type": "mark_done"})
+            s.close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert [lead.journal(n).done_count() for n in names] == [50] * 4
+    lead.close()
+
+
+def test_export_as_a_curator_matches_the_lead(team, pg_server, pg_url, project: Path):
+    outs = []
+    for who in ("carol", "lead"):
+        out = project / f"{who}.jsonl"
+        r = run_cli("export", "--out", str(out), "--store", _as(pg_server, pg_url, who),
+                    cwd=project)
+        assert r.returncode == 0, r.stderr
+        outs.append([json.loads(x) for x in out.read_text().splitlines()])
+    assert outs[0] == outs[1] and {a["annotator"] for r in outs[0]
+                                   for a in r["annotations"]} == {"alice", "bob"}
+    r = run_cli("export", "--out", "-", "--store", _as(pg_server, pg_url, "bob"), cwd=project)
+    assert r.returncode == 1 and "blind" in r.stderr, r.stderr
+
+
+def test_password_from_pgpass_and_a_service_file(team, pg_server, pg_url, tmp_path: Path,
+                                                 project: Path):
+    """A role that must give a password: found in PGPASSFILE, the server named by a
+    service file; never on the command line."""
+    import os
+    import stat
+
+    pg_server.require_password("alice", "pa55-word")
+    db = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[study]\nhost=127.0.0.1\nport={pg_server.port}\ndbname={db}\n"
+                        "user=alice\n")
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{pg_server.port}:{db}:alice:pa55-word\n")
+    os.chmod(pgpass, stat.S_IRUSR | stat.S_IWUSR)
+    env = {**os.environ, "PGSERVICEFILE": str(services), "ANNOTATOR_STORE":
+           "postgresql://?service=study"}
+    import subprocess
+    import sys
+
+    def status(extra_env: dict) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "annotator", "status"], cwd=project,
+                              env={**env, **extra_env}, capture_output=True, text=True,
+                              timeout=60)
+
+    r = status({"PGPASSFILE": str(pgpass)})
+    assert r.returncode == 0, r.stderr
+    assert "alice" in r.stdout and "private" in r.stdout  # blind: bob's journal is not hers
+    r = status({"PGPASSFILE": str(tmp_path / "none")})
+    assert r.returncode == 1 and "cannot connect" in r.stderr and "password" in r.stderr, \
+        r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_state_cached_by_the_client_never_forks_the_chain(team, pg_server, pg_url):
+    """The client remembers the state it stored last; when another connection wrote
+    the unit meanwhile, the database refuses the event and the client reads again."""
+    a1 = team["alice"].journal("alice")
+    other = PostgresStore(_as(pg_server, pg_url, "alice"))
+    a2 = other.journal("alice")
+    a1.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "x"})
+    a2.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "y"})
+    ch = a1.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "z"})
+    assert ch.state["labels"]["devices"] == ["x", "y", "z"]
+    assert a2.state("d2", 1) == ch.state and a1.verify() == []
+    other.close()
