@@ -28,6 +28,7 @@ examples:
   annotator agreement exports/round1.jsonl --json --bootstrap 1000 --seed 1
   annotator validate schemas/*.yaml exports/round1.jsonl
   annotator status
+  annotator assign --per-document 2 --annotators alice,bob,carol --calibration 5 --show
 """
 
 
@@ -115,6 +116,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="also test every journal: SQLite's integrity check, then replay all "
                         "its events and compare with the stored state (exit 1 if damaged)")
+    _project_arg(p)
+
+    p = sub.add_parser("assign", help="assign documents to annotators, with overlap",
+                       description="Give each document not yet assigned to exactly K "
+                                   "annotators, the least loaded first (loads end within one "
+                                   "document of each other), and N calibration documents to "
+                                   "everyone. Deterministic for a seed; existing assignments "
+                                   "never move, so after an import a new run assigns only the "
+                                   "new documents. Stored in the project's corpus database "
+                                   "(the lead's); once there are assignments, each annotator's "
+                                   "screen offers only their documents.")
+    p.add_argument("--per-document", type=int, default=None, metavar="K",
+                   help="annotators per document (needed unless only --show is given)")
+    p.add_argument("--annotators", metavar="a,b,c", default=None,
+                   help="annotator names, comma-separated (default: every annotator of the "
+                        "team in annotator.yaml; needed in a project without a team)")
+    p.add_argument("--calibration", type=int, default=0, metavar="N",
+                   help="calibration documents in all, given to every annotator (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed: the same seed, documents and names give the same "
+                        "assignment (default 0)")
+    p.add_argument("--show", action="store_true",
+                   help="print the assignment: per annotator, per pair, and the matrix of "
+                        "documents x annotators (its first rows for a big corpus)")
     _project_arg(p)
     return parser
 
@@ -333,6 +358,61 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(args.files)} file(s) valid", file=sys.stderr)
     return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from annotator.project import default_annotator
+    from annotator.team.assign import (
+        assign_documents,
+        assignment_overview,
+        check_names,
+        format_overview,
+        team_lead,
+        team_names,
+    )
+
+    if args.per_document is None and not args.show:
+        raise UsageError("assign needs --per-document K (or --show to print the assignment)")
+    project = _project(args)
+    _existing_store(project)
+    if args.per_document is not None:
+        lead = team_lead(project.config)
+        if lead and default_annotator() != lead and os.geteuid() != 0:
+            raise InputError(f"only the project's lead ({lead}) may assign documents",
+                             project.root / "annotator.yaml")
+        known = team_names(project.config)
+        if args.annotators is None:
+            if known is None:
+                raise UsageError("--annotators a,b,c is needed: this project has no team "
+                                 "section in annotator.yaml to take the annotators from")
+            names = known
+        else:
+            names = args.annotators.split(",")
+        names = check_names(names, known)
+        plan = assign_documents(project.store, names, args.per_document,
+                                calibration=args.calibration, seed=args.seed)
+        print(_assign_summary(plan, project.store.document_count()), file=sys.stderr)
+    if args.show:
+        print(format_overview(assignment_overview(project.store)))
+    return 0
+
+
+def _assign_summary(plan, documents: int) -> str:
+    if not plan.rows:
+        return f"nothing to assign: all {documents:,} document(s) are assigned already"
+    parts = []
+    if plan.documents:
+        parts.append(f"assigned {plan.documents:,} document(s) to {plan.per_document} of "
+                     f"{len(plan.annotators)} annotator(s) each")
+    calib_rows = sum(1 for _, _, c in plan.rows if c)
+    if calib_rows:
+        parts.append(f"{plan.calibration_total} calibration document(s) ("
+                     f"{len(plan.calibration)} new) given to everyone who lacked them "
+                     f"({calib_rows:,} row(s))")
+    loads = sorted(set(plan.loads.values()))
+    parts.append("documents per annotator besides calibration: "
+                 + " or ".join(f"{v:,}" for v in loads))
+    return "; ".join(parts)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

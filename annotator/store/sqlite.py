@@ -22,7 +22,7 @@ import socket
 import sqlite3
 import stat
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS sources (
     path TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL
 );
+-- Who annotates which document (annotator/team/assign.py). Here, in the lead's file,
+-- so that no annotator can change it; rows are only ever added.
+CREATE TABLE IF NOT EXISTS assignments (
+    doc_key INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    calibration INTEGER NOT NULL DEFAULT 0,
+    assigned_at TEXT NOT NULL,
+    PRIMARY KEY (doc_key, annotator)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS assignments_annotator ON assignments (annotator, doc_key);
 """
 
 JOURNAL_SCHEMA = """
@@ -495,6 +505,51 @@ class SQLiteStore:
             wrap = (0, -1) if not backwards else (1 << 62, 0)
             row = self.conn.execute(sql, (*wrap, needle)).fetchone()
         return (row[0], row[1]) if row else None
+
+    # -- assignments (annotator/team/assign.py) ------------------------------------
+    @_guarded
+    def assignments(self) -> list[tuple[int, str, bool]]:
+        """Every (document key, annotator, calibration) row, by document."""
+        return [(d, a, bool(c)) for d, a, c in self.conn.execute(
+            "SELECT doc_key, annotator, calibration FROM assignments ORDER BY doc_key, "
+            "annotator")]
+
+    @_guarded
+    def assigned_documents(self, annotator: str) -> list[int] | None:
+        """Keys of the documents assigned to `annotator`, in import order; None when the
+        project has no assignments at all (then everyone may open every document)."""
+        if self.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None:
+            return None
+        return [k for (k,) in self.conn.execute(
+            "SELECT doc_key FROM assignments WHERE annotator = ? ORDER BY doc_key",
+            (annotator,))]
+
+    def add_assignments(self, plan: Callable[[list[int], list[tuple[int, str, bool]]],
+                                             list[tuple[int, str, bool]]]) -> int:
+        """Add the rows `plan(document keys, existing rows)` returns, in one transaction
+        that also holds the reads it planned from: nothing is half-written, and a
+        concurrent run or import waits. Returns the number of rows added."""
+        conn = self.conn
+        with _store_errors(self.path, "nothing was assigned"):
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            keys = [k for (k,) in conn.execute("SELECT key FROM documents ORDER BY key")]
+            existing = [(d, a, bool(c)) for d, a, c in conn.execute(
+                "SELECT doc_key, annotator, calibration FROM assignments")]
+            rows = plan(keys, existing)
+            ts = now_iso()
+            # plain INSERT: a row that exists already is a bug, never silently replaced
+            conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
+                             ((d, a, int(c), ts) for d, a, c in rows))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(self.path, exc, "nothing was assigned") from None
+            raise
+        return len(rows)
 
     # -- journals -----------------------------------------------------------------
     def annotators(self) -> list[str]:
