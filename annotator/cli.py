@@ -246,6 +246,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if not (paths or project.has_store()) or project.store.document_count() == 0:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
                          "list one under 'corpus:' in annotator.yaml", project.root)
+    if project.store.assigned_documents(name) == []:  # None: no assignments at all
+        raise InputError(f"no documents are assigned to {name} in this project: ask the "
+                         "lead to assign some (`annotator assign`), or check --as",
+                         project.root)
     journal = project.store.journal(name, schema)
     journal.claim()  # one session per annotator: a second one is refused with a message
     from annotator.tui.app import run_app
@@ -301,6 +305,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     from annotator import agreement
+    from annotator.agreement.skip import SkipCollector, skip_agreement, store_ratings_and_skips
 
     if not 0 <= args.bootstrap <= 100_000:
         raise UsageError("--bootstrap must be between 0 and 100000")
@@ -312,14 +317,16 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         records = read_export_records(Path(args.export))
         first = next(records, None)
         schema = _export_schema(args, first)
-        ratings = agreement.build_ratings(
-            itertools.chain([first] if first else [], records), schema)
+        collector = SkipCollector(itertools.chain([first] if first else [], records))
+        ratings = agreement.build_ratings(collector, schema)
+        skips = collector.table()
     else:
         project = _project(args)
         _existing_store(project)
         schema = project.load_schema(args.schema)
-        ratings = agreement.ratings_from_store(project.store, schema)
+        ratings, skips = store_ratings_and_skips(project.store, schema)
     report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
+    report["skip_agreement"] = skip_agreement(skips, args.bootstrap, args.seed)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:

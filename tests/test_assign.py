@@ -249,3 +249,29 @@ def test_cli_without_store_and_show_without_assignments(project: Path):
     run_cli("import", "docs1.jsonl", cwd=project)
     r = run_cli("assign", "--show", cwd=project)
     assert r.returncode == 0 and "no assignments yet" in r.stdout
+
+
+def test_status_shows_assigned_and_done_per_annotator_and_document(project: Path):
+    from annotator.store.sqlite import SQLiteStore
+
+    _corpus(project, 6)  # 3 units each (title + 2)
+    run_cli("import", "docs1.jsonl", cwd=project)
+    assert run_cli("assign", "--per-document", "1", "--annotators", "alice,bob",
+                   cwd=project).returncode == 0
+    store = SQLiteStore(project / ".annotator")
+    mine = store.assigned_documents("alice")
+    first = store.document_at(mine[0] - 1).id
+    j = store.journal("alice")
+    for unit in range(3):  # alice finishes her first document
+        j.apply(first, unit, {"type": "mark_done"})
+    j.apply(store.document_at(mine[1] - 1).id, 0, {"type": "mark_done"})
+    store.close()
+    r = run_cli("status", cwd=project)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("assigned to"))
+    # documents, finished, units, done
+    assert lines[at + 1].split() == ["alice", "3", "1", "9", "4"]
+    assert lines[at + 2].split() == ["bob", "3", "0", "9", "0"]  # no journal: nothing done
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith(first + " "))
+    assert row.split()[1:] == ["3", "3", "-"]  # alice 3 done; not bob's

@@ -116,9 +116,11 @@ def _greedy(docs: list[int], names: list[str], loads: dict[str, int], k: int,
     """Each document to the k least loaded annotators, ties broken at random.
 
     From loads within one of each other this keeps them within one: the k chosen are
-    all of the lowest level before any of the next. Loads once within one stay within
-    one, so the usual case (everyone level or one ahead) takes the fast path: sample
-    from the annotators one behind, then from those level with the rest."""
+    all of the lowest level before any of the next. In that (usual) case it runs in
+    rounds: a random order of the annotators behind, consumed k at a time; at the end of
+    a round, the rest come from those ahead, and a new random order begins. That is the
+    same choice as sampling among the least loaded for every document, at O(k) per
+    document instead of O(annotators)."""
     out: list[Row] = []
     level = min(loads.values(), default=0)
     behind = [n for n in names if loads[n] == level]
@@ -130,24 +132,24 @@ def _greedy(docs: list[int], names: list[str], loads: dict[str, int], k: int,
                 loads[n] += 1
                 out.append((d, n, False))
         return out
+    rng.shuffle(behind)
+    rng.shuffle(ahead)
+    order, pos = ahead + behind, len(ahead)  # order[:pos] are ahead, order[pos:] behind
     for d in docs:
-        if k < len(behind):
-            chosen = rng.sample(behind, k)
-            taken = set(chosen)
-            behind = [n for n in behind if n not in taken]
-            ahead.extend(chosen)
+        if k < len(order) - pos:
+            chosen = order[pos:pos + k]
+            pos += k
         else:
-            # All of those behind, and the rest from those ahead: everyone who was
-            # behind is level now, and the chosen among them ahead.
-            extra = rng.sample(ahead, k - len(behind))
-            chosen = behind + extra
+            chosen = order[pos:]  # everyone behind, now level with those ahead ...
+            extra = rng.sample(order[:pos], k - len(chosen))  # ... and some ahead of it
             taken = set(extra)
-            behind, ahead = [n for n in ahead if n not in taken] + behind, extra
-            if not behind:  # everyone is level again
-                behind, ahead = ahead, []
-        for n in chosen:
-            loads[n] += 1
-            out.append((d, n, False))
+            rest = [n for n in order[:pos] if n not in taken] + chosen
+            rng.shuffle(rest)
+            order, pos = extra + rest, len(extra)
+            chosen = chosen + extra
+        out.extend((d, n, False) for n in chosen)
+    for _, n, _ in out:
+        loads[n] += 1
     return out
 
 
