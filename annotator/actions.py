@@ -4,10 +4,11 @@ A keypress in the TUI becomes an action dict; `Journal.apply` stores it as an ev
 together with the state before and after (see store/sqlite.py). Nothing here does I/O.
 
 Unit state (the annotation part of an export record):
-    {"status": "done" | None, "labels": {layer: [ids] | id | None},
+    {"status": "done" | "skipped" | None, "labels": {layer: [ids] | id | None},
      "spans": [{"id", "layer", "label", "start", "end", "text", "attributes"}],
      "relations": [{"label", "from", "to"}], "note": str | None, "flag": bool,
-     "rejected": [[start, end]]}  # proposed quotes turned down (optional key)
+     "rejected": [[start, end]],  # proposed quotes turned down (optional key)
+     "status_before_skip": ...}  # while skipped (not content): the status to go back to
 
 `import_state` sets a unit's whole state at once (an import from another tool's
 format): {"type": "import_state", "state": {...}, "source": "file:line"}; `source` is
@@ -229,8 +230,19 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
         new["spans"], new["relations"] = [], []
         _put_spans(new, action.get("spans") or [], action.get("relations") or [])
         new["status"] = "done"
+    elif kind == "set_skipped":
+        # Not content (a scrape leftover): a decision of its own, status "skipped". The
+        # status it had is kept, so clearing the mark gives back exactly that.
+        if action["skipped"] and new.get("status") != "skipped":
+            new["status_before_skip"] = new.get("status")
+            new["status"] = "skipped"
+        elif not action["skipped"] and new.get("status") == "skipped":
+            new["status"] = new.pop("status_before_skip", None)
     else:
         raise ActionError(f"unknown action {kind!r}")
+    if new.get("status") != "skipped":
+        # A label or a span on a skipped unit makes it content again (status "done").
+        new.pop("status_before_skip", None)
     if "decided_by" in action:
         new["decided_by"] = list(action["decided_by"])
         new["decided_by_layer"] = dict(action.get("decided_by_layer") or {})

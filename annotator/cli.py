@@ -29,6 +29,7 @@ examples:
   annotator agreement exports/round1.jsonl --json --bootstrap 1000 --seed 1
   annotator validate schemas/*.yaml exports/round1.jsonl
   annotator status
+  annotator assign --per-document 2 --annotators alice,bob,carol --calibration 5 --show
 """
 
 
@@ -223,6 +224,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'sqlite' or a postgresql:// URL")
     q.add_argument("--project", metavar="DIR", default=None,
                    help="project directory (default: the current directory)")
+    p = sub.add_parser("assign", help="assign documents to annotators, with overlap",
+                       description="Give each document not yet assigned to exactly K "
+                                   "annotators, the least loaded first (loads end within one "
+                                   "document of each other), and N calibration documents to "
+                                   "everyone. Deterministic for a seed; existing assignments "
+                                   "never move, so after an import a new run assigns only the "
+                                   "new documents. Stored in the project's corpus database "
+                                   "(the lead's); once there are assignments, each annotator's "
+                                   "screen offers only their documents.")
+    p.add_argument("--per-document", type=int, default=None, metavar="K",
+                   help="annotators per document (needed unless only --show is given)")
+    p.add_argument("--annotators", metavar="a,b,c", default=None,
+                   help="annotator names, comma-separated (default: every annotator of the "
+                        "team in annotator.yaml; needed in a project without a team)")
+    p.add_argument("--calibration", type=int, default=0, metavar="N",
+                   help="calibration documents in all, given to every annotator (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed: the same seed, documents and names give the same "
+                        "assignment (default 0)")
+    p.add_argument("--show", action="store_true",
+                   help="print the assignment: per annotator, per pair, and the matrix of "
+                        "documents x annotators (its first rows for a big corpus)")
+    _project_arg(p)
     return parser
 
 
@@ -367,6 +391,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if not (paths or project.has_store()) or project.store.document_count() == 0:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
                          "list one under 'corpus:' in annotator.yaml", project.root)
+    if project.store.assigned_documents(name) == []:  # None: no assignments at all
+        raise InputError(f"no documents are assigned to {name} in this project: ask the "
+                         "lead to assign some (`annotator assign`), or check --as",
+                         project.root)
     journal = project.store.journal(name, schema)
     journal.claim()  # one session per annotator: a second one is refused with a message
     from annotator.tui.app import run_app
@@ -465,6 +493,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     from annotator import agreement
+    from annotator.agreement.skip import SkipCollector, skip_agreement, store_ratings_and_skips
 
     if not 0 <= args.bootstrap <= 100_000:
         raise UsageError("--bootstrap must be between 0 and 100000")
@@ -476,16 +505,18 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         records = read_export_records(Path(args.export))
         first = next(records, None)
         schema = _export_schema(args, first)
-        ratings = agreement.build_ratings(
-            itertools.chain([first] if first else [], records), schema)
+        collector = SkipCollector(itertools.chain([first] if first else [], records))
+        ratings = agreement.build_ratings(collector, schema)
+        skips = collector.table()
     else:
         project = _project(args)
         _existing_store(project)
         schema = project.load_schema(args.schema)
-        ratings = agreement.ratings_from_store(project.store, schema)
+        ratings, skips = store_ratings_and_skips(project.store, schema)
     report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
     if args.against == "gold":
         report["against_gold"] = _against_gold(args, schema)
+    report["skip_agreement"] = skip_agreement(skips, args.bootstrap, args.seed)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -557,6 +588,61 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(args.files)} file(s) valid", file=sys.stderr)
     return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from annotator.project import default_annotator
+    from annotator.team.assign import (
+        assign_documents,
+        assignment_overview,
+        check_names,
+        format_overview,
+        team_lead,
+        team_names,
+    )
+
+    if args.per_document is None and not args.show:
+        raise UsageError("assign needs --per-document K (or --show to print the assignment)")
+    project = _project(args)
+    _existing_store(project)
+    if args.per_document is not None:
+        lead = team_lead(project.config)
+        if lead and default_annotator() != lead and os.geteuid() != 0:
+            raise InputError(f"only the project's lead ({lead}) may assign documents",
+                             project.root / "annotator.yaml")
+        known = team_names(project.config)
+        if args.annotators is None:
+            if known is None:
+                raise UsageError("--annotators a,b,c is needed: this project has no team "
+                                 "section in annotator.yaml to take the annotators from")
+            names = known
+        else:
+            names = args.annotators.split(",")
+        names = check_names(names, known)
+        plan = assign_documents(project.store, names, args.per_document,
+                                calibration=args.calibration, seed=args.seed)
+        print(_assign_summary(plan, project.store.document_count()), file=sys.stderr)
+    if args.show:
+        print(format_overview(assignment_overview(project.store)))
+    return 0
+
+
+def _assign_summary(plan, documents: int) -> str:
+    if not plan.rows:
+        return f"nothing to assign: all {documents:,} document(s) are assigned already"
+    parts = []
+    if plan.documents:
+        parts.append(f"assigned {plan.documents:,} document(s) to {plan.per_document} of "
+                     f"{len(plan.annotators)} annotator(s) each")
+    calib_rows = sum(1 for _, _, c in plan.rows if c)
+    if calib_rows:
+        parts.append(f"{plan.calibration_total} calibration document(s) ("
+                     f"{len(plan.calibration)} new) given to everyone who lacked them "
+                     f"({calib_rows:,} row(s))")
+    loads = sorted(set(plan.loads.values()))
+    parts.append("documents per annotator besides calibration: "
+                 + " or ".join(f"{v:,}" for v in loads))
+    return "; ".join(parts)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

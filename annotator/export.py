@@ -1,4 +1,5 @@
-"""Export records: one JSON object per unit that any annotator marked done.
+"""Export records: one JSON object per unit that any annotator marked done or not
+content (status "skipped").
 
 Streams document by document, so memory stays flat as the corpus grows.
 """
@@ -38,12 +39,15 @@ def paragraph_labels(state: dict, schema: LabelSchema) -> dict[str, Any]:
 
 def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSchema,
                       current_sha: str, old_text: str | None) -> dict:
+    skipped = state.get("status") == "skipped"
+    # Not content: the decision itself, with no labels, spans or relations (those kept
+    # in the state come back if the mark is cleared, but are no annotation meanwhile).
     rec = {
         "annotator": annotator,
-        "status": "done",
-        "labels": paragraph_labels(state, schema),
-        "spans": state.get("spans", []),
-        "relations": state.get("relations", []),
+        "status": "skipped" if skipped else "done",
+        "labels": {} if skipped else paragraph_labels(state, schema),
+        "spans": [] if skipped else state.get("spans", []),
+        "relations": [] if skipped else state.get("relations", []),
         "note": state.get("note"),
         "flag": bool(state.get("flag")),
         "updated_at": info["updated_at"][:19] + "Z",
@@ -107,7 +111,7 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
                 progress(n, total)
             per_unit: dict[int, list[tuple[str, dict, dict]]] = {}
             for j in journals:
-                for unit, state, info in j.done_states(doc.id):
+                for unit, state, info in j.done_states(doc.id, skipped=True):
                     per_unit.setdefault(unit, []).append((j.annotator, state, info))
             golds = {unit: (state, info) for unit, state, info in
                      gold_journal.done_states(doc.id)} if gold_journal is not None else {}

@@ -11,6 +11,7 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
     "next_doc": ("right_square_bracket",),
     "prev_doc": ("left_square_bracket",),
     "mark_done": ("enter",),
+    "skip": ("minus",),  # not content (a scrape leftover); again clears it
     "span_mode": ("v",),
     "undo": ("u",),
     "redo": ("ctrl+r",),
@@ -51,6 +52,7 @@ _CHAR_NAMES = {
     "?": "question_mark",
     "$": "dollar_sign",
     " ": "space",
+    "-": "minus",
 }
 
 

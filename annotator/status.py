@@ -41,6 +41,7 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
     journals, private, failed = store.readable_journals()
     damaged = [{"annotator": name, "problem": str(exc)} for name, exc in failed.items()]
     annotators = [j.annotator for j in journals]
+    done_by_key: dict[str, dict[int, int]] = {}  # annotator -> document key -> units done
     for j in journals:
         name = j.annotator
         if check:
@@ -49,14 +50,18 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
                 damaged.append({"annotator": name, "problem": f"{j.path}: " + "; ".join(
                     found[:5]) + (f" (and {len(found) - 5} more)" if len(found) > 5 else "")})
                 continue
-        done = flagged = notes = 0
+        done = flagged = notes = skipped = 0
         shas_of: str | None = None
         shas: dict[int, str] = {}
+        by_key = done_by_key.setdefault(name, {})
         for doc_id, unit, state, info in j.iter_states():
             if state.get("status") == "done":
                 done += 1
                 per_doc.setdefault(doc_id, {}).setdefault(name, 0)
                 per_doc[doc_id][name] += 1
+            if state.get("status") in ("done", "skipped"):  # decided, for assignments
+                by_key[info["doc_key"]] = by_key.get(info["doc_key"], 0) + 1
+            skipped += state.get("status") == "skipped"
             flagged += bool(state.get("flag"))
             notes += bool(state.get("note"))
             for msg in _orphans(state, schema):
@@ -72,17 +77,65 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
                 problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
                                  "problem": "the paragraph's text changed since it was "
                                             "annotated (kept, flagged stale)"})
-        summary.append({"annotator": name, "done": done, "flagged": flagged, "notes": notes})
+        summary.append({"annotator": name, "done": done, "flagged": flagged, "notes": notes,
+                        "skipped": skipped})
+    assigned = _assigned(store)
     gold = _gold_status(store, check, damaged)
     documents = []
     for doc in store.iter_documents():
         if len(documents) >= MAX_DOC_ROWS:
             break
-        documents.append({"doc_id": doc.id, "units": doc.n_units,
-                          "done": {a: per_doc.get(doc.id, {}).get(a, 0) for a in annotators}})
-    return {"documents": docs, "units": units, "annotators": summary,
-            "per_document": documents, "problems": problems, "schema": schema.id,
-            "private": private, "damaged": damaged, "checked": check, "gold": gold}
+        row = {"doc_id": doc.id, "units": doc.n_units,
+               "done": {a: per_doc.get(doc.id, {}).get(a, 0) for a in annotators}}
+        if assigned is not None:
+            row["assigned"] = sorted(a for a, keys in assigned.items() if doc.key in keys)
+        documents.append(row)
+    out = {"documents": docs, "units": units, "annotators": summary,
+           "per_document": documents, "problems": problems, "schema": schema.id,
+           "private": private, "damaged": damaged, "checked": check, "gold": gold}
+    if assigned is not None:
+        out["assignments"] = _assignment_progress(store, assigned, done_by_key)
+    return out
+
+
+def _assigned(store: SQLiteStore) -> dict[str, set[int]] | None:
+    """Annotator -> keys of the documents assigned to them (None: no assignments)."""
+    rows = store.assignments()
+    if not rows:
+        return None
+    out: dict[str, set[int]] = {}
+    for doc_key, who, _ in rows:
+        out.setdefault(who, set()).add(doc_key)
+    return out
+
+
+def _assignment_progress(store: SQLiteStore, assigned: dict[str, set[int]],
+                         done_by_key: dict[str, dict[int, int]]) -> dict:
+    """Per annotator: documents assigned and finished (every unit done), units assigned
+    and done among them; None for done where the journal could not be read."""
+    keys, n_units = store.document_sizes()
+    sizes = dict(zip(keys.tolist(), n_units.tolist(), strict=True))
+    out = {}
+    for name in sorted(assigned):
+        mine = assigned[name]
+        done = done_by_key.get(name)
+        entry = {"documents": len(mine), "units": sum(sizes.get(k, 0) for k in mine),
+                 "units_done": None, "documents_finished": None}
+        if done is not None or name not in store.annotators():  # no journal: nothing done
+            done = done or {}
+            entry["units_done"] = sum(v for k, v in done.items() if k in mine)
+            entry["documents_finished"] = sum(1 for k in mine if done.get(k, 0) >= sizes.get(k, 0))
+        out[name] = entry
+    return out
+
+
+def _cell(row: dict, name: str, assignments: dict) -> str:
+    done = row["done"].get(name)
+    if "assigned" in row and name not in row["assigned"] and not done:
+        return "-"
+    if done is None:  # assigned, journal not readable here (or damaged)
+        return "?" if assignments.get(name, {}).get("units_done") is None else "0"
+    return str(done)
 
 
 def _gold_status(store: SQLiteStore, check: bool, damaged: list[dict]) -> int | None:
@@ -104,20 +157,35 @@ def _gold_status(store: SQLiteStore, check: bool, damaged: list[dict]) -> int | 
 def format_status(status: dict) -> str:
     lines = [f"schema {status['schema']}: {status['documents']:,} document(s), "
              f"{status['units']:,} unit(s)", ""]
+    assignments = status.get("assignments") or {}
     if not status["annotators"]:
         lines.append("no annotations yet")
     else:
-        lines.append(f"{'annotator':<20} {'done':>10} {'of units':>9} {'flagged':>8} {'notes':>6}")
+        lines.append(f"{'annotator':<20} {'done':>10} {'of units':>9} {'flagged':>8} {'notes':>6}"
+                     f" {'not content':>11}")
         total = max(status["units"], 1)
         for a in status["annotators"]:
             lines.append(f"{a['annotator']:<20} {a['done']:>10,} {a['done'] / total:>9.1%} "
-                         f"{a['flagged']:>8,} {a['notes']:>6,}")
+                         f"{a['flagged']:>8,} {a['notes']:>6,} {a.get('skipped', 0):>11,}")
+    if assignments:
         lines.append("")
-        names = [a["annotator"] for a in status["annotators"]]
+        lines.append(f"{'assigned to':<20} {'documents':>10} {'finished':>9} {'units':>10} "
+                     f"{'done':>10}")
+        for name, a in assignments.items():
+            fin, done = a["documents_finished"], a["units_done"]
+            lines.append(f"{name[:20]:<20} {a['documents']:>10,} "
+                         f"{'private' if fin is None else format(fin, ','):>9} "
+                         f"{a['units']:>10,} {'private' if done is None else format(done, ','):>10}")
+    names = [a["annotator"] for a in status["annotators"]]
+    names += [n for n in assignments if n not in names]
+    if names:
+        lines.append("")
+        if assignments:
+            lines.append("units done per document; '-': not assigned, '?': private")
         lines.append(f"{'document':<40} {'units':>6} " + " ".join(f"{n[:10]:>10}" for n in names))
         for d in status["per_document"]:
             lines.append(f"{d['doc_id'][:40]:<40} {d['units']:>6} "
-                         + " ".join(f"{d['done'][n]:>10}" for n in names))
+                         + " ".join(f"{_cell(d, n, assignments):>10}" for n in names))
         if status["documents"] > len(status["per_document"]):
             lines.append(f"... and {status['documents'] - len(status['per_document']):,} more "
                          "document(s)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from util import REPO, run_cli
 
-COMMANDS = ["annotate", "import", "export", "agreement", "validate", "status"]
+COMMANDS = ["annotate", "import", "export", "agreement", "validate", "status", "assign"]
 
 
 def test_help_lists_every_command():

@@ -315,6 +315,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
     if schema is not None:
         kinds = {lay.id: lay.kind for lay in schema.layers}
 
+    skipping: set[str] = set()  # annotators with units marked not content
     for rec in records:
         key = (str(rec.get("doc_id")), int(rec.get("paragraph", 0) or 0))
         text = rec.get("text") or ""
@@ -324,6 +325,9 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
             lengths.append(len(text))
         for ann in rec.get("annotations") or ():
             if ann.get("status", "done") != "done":
+                # not content: no rating, but the annotator is one (as in the store)
+                if ann.get("status") == "skipped":
+                    skipping.add(_name(ann.get("annotator")))
                 continue
             name = _name(ann.get("annotator"))
             if (u, name) in chosen:
@@ -333,7 +337,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
                 )
             chosen[(u, name)] = ann
 
-    annotators = sorted({name for _, name in chosen})
+    annotators = sorted({name for _, name in chosen} | skipping)
     n_units = len(lengths)
     done: dict[str, list[int]] = {a: [] for a in annotators}
     multi: dict[str, dict[str, dict[str, list[int]]]] = {}

@@ -22,6 +22,7 @@ from .coefficients import (
     krippendorff_alpha,
     percent_agreement,
 )
+from .overlap import mark_pair_overlap
 from .ratings import NONE_KEY, Ratings
 from .spans import (
     UNITIZED_ALPHA_DEFINITION,
@@ -518,6 +519,7 @@ def compute_report(
         )
         pair.put("cohen_kappa", _mean(summary), why if summary else "no paragraph layers")
         report["pairs"].append(pair)
+    mark_pair_overlap(report)  # units each pair shares: too few for a kappa is a warning
     return _plain(report)
 
 

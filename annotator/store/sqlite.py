@@ -22,7 +22,7 @@ import socket
 import sqlite3
 import stat
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS sources (
     path TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL
 );
+-- Who annotates which document (annotator/team/assign.py). Here, in the lead's file,
+-- so that no annotator can change it; rows are only ever added.
+CREATE TABLE IF NOT EXISTS assignments (
+    doc_key INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    calibration INTEGER NOT NULL DEFAULT 0,
+    assigned_at TEXT NOT NULL,
+    -- by annotator first: the screen asks for one annotator's documents
+    PRIMARY KEY (annotator, doc_key)
+) WITHOUT ROWID;
 """
 
 JOURNAL_SCHEMA = """
@@ -481,20 +491,79 @@ class SQLiteStore:
 
     @_guarded
     def search(self, text: str, after: tuple[int, int] | None = None,
-               backwards: bool = False) -> tuple[str, int] | None:
+               backwards: bool = False, assigned_to: str | None = None
+               ) -> tuple[str, int] | None:
         """The next unit (by document key, unit) containing `text`, case-insensitive
-        (Unicode case folding); wraps around. `after` is (document key, unit)."""
+        (Unicode case folding); wraps around. `after` is (document key, unit).
+        `assigned_to`: only in the documents assigned to that annotator."""
         needle = text.casefold()
         key, idx = after or ((0, -1) if not backwards else (1 << 62, 0))
         op, order = ("<", "DESC") if backwards else (">", "ASC")
+        scope = ("AND u.doc IN (SELECT doc_key FROM assignments WHERE annotator = ?) "
+                 if assigned_to is not None else "")
+        extra = (assigned_to,) if assigned_to is not None else ()
         sql = (f"SELECT d.id, u.idx FROM units u JOIN documents d ON u.doc = d.key "
-               f"WHERE (u.doc, u.idx) {op} (?, ?) AND instr(fold(u.text), ?) > 0 "
+               f"WHERE (u.doc, u.idx) {op} (?, ?) AND instr(fold(u.text), ?) > 0 {scope}"
                f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
-        row = self.conn.execute(sql, (key, idx, needle)).fetchone()
+        row = self.conn.execute(sql, (key, idx, needle, *extra)).fetchone()
         if row is None and after is not None:
             wrap = (0, -1) if not backwards else (1 << 62, 0)
-            row = self.conn.execute(sql, (*wrap, needle)).fetchone()
+            row = self.conn.execute(sql, (*wrap, needle, *extra)).fetchone()
         return (row[0], row[1]) if row else None
+
+    # -- assignments (annotator/team/assign.py) ------------------------------------
+    @_guarded
+    def assignments(self) -> list[tuple[int, str, bool]]:
+        """Every (document key, annotator, calibration) row, by document."""
+        return [(d, a, bool(c)) for d, a, c in self.conn.execute(
+            "SELECT doc_key, annotator, calibration FROM assignments ORDER BY doc_key, "
+            "annotator")]
+
+    @_guarded
+    def assigned_documents(self, annotator: str) -> list[int] | None:
+        """Keys of the documents assigned to `annotator`, in import order; None when the
+        project has no assignments at all (then everyone may open every document)."""
+        if self.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None:
+            return None
+        return [k for (k,) in self.conn.execute(
+            "SELECT doc_key FROM assignments WHERE annotator = ? ORDER BY doc_key",
+            (annotator,))]
+
+    @_guarded
+    def assigned_unit_count(self, annotator: str) -> int:
+        """Units (titles included) of the documents assigned to `annotator`."""
+        return self.conn.execute(
+            "SELECT coalesce(sum(d.n_units), 0) FROM assignments a JOIN documents d "
+            "ON d.key = a.doc_key WHERE a.annotator = ?", (annotator,)).fetchone()[0]
+
+    def add_assignments(self, plan: Callable[[list[int], list[tuple[int, str, bool]]],
+                                             list[tuple[int, str, bool]]]) -> int:
+        """Add the rows `plan(document keys, existing rows)` returns, in one transaction
+        that also holds the reads it planned from: nothing is half-written, and a
+        concurrent run or import waits. Returns the number of rows added."""
+        conn = self.conn
+        with _store_errors(self.path, "nothing was assigned"):
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            keys = [k for (k,) in conn.execute("SELECT key FROM documents ORDER BY key")]
+            existing = [(d, a, bool(c)) for d, a, c in conn.execute(
+                "SELECT doc_key, annotator, calibration FROM assignments")]
+            rows = plan(keys, existing)
+            ts = now_iso()
+            # plain INSERT: a row that exists already is a bug, never silently replaced.
+            # In key order: appending to the B-tree is ~2x faster than scattered inserts.
+            conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
+                             ((d, a, int(c), ts) for a, d, c in sorted(
+                                 (a, d, c) for d, a, c in rows)))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(self.path, exc, "nothing was assigned") from None
+            raise
+        return len(rows)
 
     # -- journals -----------------------------------------------------------------
     def annotators(self) -> list[str]:
@@ -904,11 +973,14 @@ class SQLiteJournal:
                 "updated_at": updated_at, "seconds": seconds, "unit_sha": sha, "doc_key": key}
 
     @_guarded
-    def done_states(self, doc_id: str) -> Iterator[tuple[int, dict, dict]]:
-        """(unit, state, info) of this document's units marked done."""
+    def done_states(self, doc_id: str, skipped: bool = False
+                    ) -> Iterator[tuple[int, dict, dict]]:
+        """(unit, state, info) of this document's units marked done (`skipped`: and
+        those marked not content)."""
+        statuses = "('done', 'skipped')" if skipped else "('done')"
         cur = self.conn.execute(
             "SELECT unit, state, updated_at, seconds, unit_sha FROM units "
-            "WHERE doc_id = ? AND status = 'done' ORDER BY unit", (doc_id,))
+            f"WHERE doc_id = ? AND status IN {statuses} ORDER BY unit", (doc_id,))
         for unit, state, updated_at, seconds, sha in cur:
             yield unit, json.loads(state), {"updated_at": updated_at, "seconds": seconds,
                                             "unit_sha": sha}
@@ -936,8 +1008,19 @@ class SQLiteJournal:
 
     @_guarded
     def done_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM units WHERE status = 'done'"
-                                 ).fetchone()[0]
+        """Units decided: marked done, or not content (skipped)."""
+        return self.conn.execute("SELECT count(*) FROM units WHERE status IN "
+                                 "('done', 'skipped')").fetchone()[0]
+
+    @_guarded
+    def skip_columns(self, base: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit keys decided: done or skipped, unit keys skipped), for skip agreement;
+        keys as in `agreement_columns`."""
+        decided, skipped = self.conn.execute(
+            "SELECT group_concat(doc_key * ? + unit), group_concat(CASE WHEN status = "
+            "'skipped' THEN doc_key * ? + unit END) FROM units WHERE status IN "
+            "('done', 'skipped')", (base, base)).fetchone()
+        return _int_array(decided), _int_array(skipped)
 
     @_guarded
     def position(self) -> tuple[str, int] | None:
@@ -948,14 +1031,19 @@ class SQLiteJournal:
         return doc_id, unit
 
     @_guarded
-    def first_not_done(self) -> tuple[str, int] | None:
-        """The first unit in corpus order this annotator has not marked done."""
+    def first_not_done(self, assigned: bool = False) -> tuple[str, int] | None:
+        """The first unit in corpus order this annotator has not decided (done or not
+        content; with
+        `assigned`: in the documents assigned to them)."""
         self._attach_corpus()
+        scope = ("AND u.doc IN (SELECT doc_key FROM corpus.assignments WHERE annotator = ?) "
+                 if assigned else "")
         row = self.conn.execute(
             "SELECT d.id, u.idx FROM corpus.units u JOIN corpus.documents d ON u.doc = d.key "
             "WHERE NOT EXISTS (SELECT 1 FROM main.units m WHERE m.doc_key = u.doc "
-            "AND m.unit = u.idx AND m.status = 'done') ORDER BY u.doc, u.idx LIMIT 1"
-        ).fetchone()
+            "AND m.unit = u.idx AND m.status IN ('done', 'skipped')) "
+            f"{scope}ORDER BY u.doc, u.idx LIMIT 1",
+            (self.annotator,) if assigned else ()).fetchone()
         return (row[0], row[1]) if row else None
 
     def _attach_corpus(self) -> None:

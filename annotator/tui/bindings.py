@@ -20,6 +20,7 @@ ACTION_INFO: dict[str, tuple[str, bool]] = {
     "next_doc": ("next document", False),
     "prev_doc": ("previous document", False),
     "mark_done": ("done", True),
+    "skip": ("not content (again: clear)", False),
     "span_mode": ("span", True),
     "undo": ("undo", True),
     "redo": ("redo", False),

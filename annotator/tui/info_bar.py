@@ -146,7 +146,9 @@ class PositionBar(TextLines):
     COMPONENT_CLASSES = {"position-bar--title", "position-bar--mark"}
 
     def show(self, doc: DocInfo, doc_count: int, unit: int, state: dict | None,
-             done_total: int, unit_total: int) -> None:
+             done_total: int, unit_total: int, position: int | None = None) -> None:
+        """`position`: the document's place among the annotator's (assigned) documents,
+        when that is not its key."""
         state = state or {}
         title_style = self.style_of("position-bar--title")
         mark_style = self.style_of("position-bar--mark")
@@ -154,13 +156,15 @@ class PositionBar(TextLines):
         doc_id = safe_inline(doc.id)
         out.append(" ".join(safe_inline(doc.title or doc.id).split()) or doc_id, title_style)
         out.append("\n")
-        out.append(f"doc {doc.key:,}/{doc_count:,} {doc_id}  ")
+        out.append(f"doc {position or doc.key:,}/{doc_count:,} {doc_id}  ")
         where = "title" if unit == 0 and doc.has_title else f"¶{unit}/{doc.n_units - int(doc.has_title)}"
         out.append(f"{where}  ")
         out.append(f"annotated {done_total:,}/{unit_total:,}  ")
         # Marks, not colour: "✓ done" / "○ not yet", "⚑" flag, "✎" note.
         if state.get("status") == "done":
             out.append("✓ done", mark_style)
+        elif state.get("status") == "skipped":
+            out.append("⊘ not content", mark_style)
         else:
             out.append("○ not yet")
         if state.get("flag"):

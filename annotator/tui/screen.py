@@ -32,6 +32,7 @@ from annotator.quotes import inner as quote_inner
 from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
 from annotator.store.base import DocInfo
+from annotator.team.assign import DocumentScope
 from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
 from annotator.tui.dialogs import (
@@ -71,8 +72,11 @@ class AnnotateScreen(Screen):
         self.unit = 0
         self.states: dict[int, dict] = {}
         self._units: dict[int, str] = {}
-        self.doc_count = store.document_count()
-        self.unit_total = store.unit_count()
+        # Assignments: only this annotator's documents, counted as theirs (team/assign.py).
+        self.scope = DocumentScope.for_annotator(store, journal.annotator)
+        self.doc_count = self.scope.count
+        self.unit_total = (store.assigned_unit_count(journal.annotator)
+                           if self.scope.restricted else store.unit_count())
         self.done_total = journal.done_count()
         # Span editing state of the focused unit.
         self.cursor = 0
@@ -136,12 +140,13 @@ class AnnotateScreen(Screen):
         pos = self._saved_at = self.journal.position()
         if pos is not None:
             doc = self.store.document(pos[0])
-            if doc is not None and doc.first_unit <= pos[1] <= doc.last_unit:
+            if doc is not None and doc.first_unit <= pos[1] <= doc.last_unit and (
+                    doc.key in self.scope):
                 return pos
-        first = self.journal.first_not_done()
+        first = self.journal.first_not_done(assigned=self.scope.restricted)
         if first is not None:
             return first
-        doc = self.store.document_at(0)
+        doc = self.store.document_at(self.scope.first() - 1)
         return doc.id, doc.first_unit
 
     def _quote_label(self) -> tuple[Layer, Label] | None:
@@ -168,7 +173,8 @@ class AnnotateScreen(Screen):
         return self.states.get(self.unit) or {}
 
     def _done(self, unit: int) -> bool:
-        return (self.states.get(unit) or {}).get("status") == "done"
+        # decided: annotated, or marked not content (as the journal's done_count counts)
+        return (self.states.get(unit) or {}).get("status") in ("done", "skipped")
 
     # -- moving ---------------------------------------------------------------------------
     def go(self, doc_id: str, unit: int) -> None:
@@ -240,8 +246,8 @@ class AnnotateScreen(Screen):
 
     def _doc_after(self, step: int) -> DocInfo | None:
         """The document `step` places after (or before) the focused one, if there is one."""
-        key = self.doc.key + step  # keys count from 1
-        return self.store.document_at(key - 1) if 1 <= key <= self.doc_count else None
+        key = self.scope.step(self.doc.key, step)  # keys count from 1
+        return self.store.document_at(key - 1) if key is not None else None
 
     def action_next_unit(self) -> None:
         if self.unit < self.doc.last_unit:
@@ -337,7 +343,8 @@ class AnnotateScreen(Screen):
             self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
             self.selected, len(open_props))
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
-                                         self.done_total, self.unit_total)
+                                         self.done_total, self.unit_total,
+                                         position=self.scope.position(self.doc.key))
 
     def _proposal_index(self) -> ProposalIndex:
         props = self._open_proposals()
@@ -416,6 +423,13 @@ class AnnotateScreen(Screen):
         if self.apply({"type": "mark_done"}) is not None:
             self.refresh_state()  # on the last unit there is no next: show the mark
             self.action_next_unit()
+
+    def action_skip(self) -> None:
+        """Not content (`-`, a scrape leftover): a decision stored like any other, which
+        takes the unit out of agreement for this annotator; pressed again, it clears."""
+        skipped = self.state.get("status") == "skipped"
+        if self.apply({"type": "set_skipped", "skipped": not skipped}) is not None:
+            self.refresh_state()
 
     def action_flag(self) -> None:
         if self.apply({"type": "set_flag", "flag": not self.state.get("flag", False)}):
@@ -763,7 +777,7 @@ class AnnotateScreen(Screen):
             self.notify("no search yet: press /")
             return
         hit = self.store.search(self.last_search, after=(self.doc.key, self.unit),
-                                backwards=backwards)
+                                backwards=backwards, assigned_to=self.scope.annotator)
         if hit is None:
             self.notify(f"not found: {self.last_search}", markup=False)
             return
@@ -784,9 +798,16 @@ class AnnotateScreen(Screen):
             doc_part, unit_part = head.strip(), tail.strip()
         doc = self.doc if not doc_part else self.store.document(doc_part)
         if doc is None and _NUMBER.fullmatch(doc_part):
-            doc = self.store.document_at(int(doc_part) - 1)
+            # a number is a position as the bar counts: within the annotator's documents
+            key = self.scope.key_at(int(doc_part))
+            doc = self.store.document_at(key - 1) if key is not None else None
         if doc is None:
             self.notify(f"no document {doc_part}", severity="error", markup=False)
+            return
+        if doc.key not in self.scope:
+            self.notify(f"{doc.id} is not assigned to {self.journal.annotator}: you have "
+                        f"{self.scope.count:,} document(s) (see `annotator status`)",
+                        severity="error", markup=False)
             return
         unit = int(unit_part) if unit_part else doc.first_unit
         if not doc.first_unit <= unit <= doc.last_unit:
