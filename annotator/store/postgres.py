@@ -512,8 +512,10 @@ class PostgresStore:
 
     @_guarded
     def search(self, text: str, after: tuple[int, int] | None = None,
-               backwards: bool = False) -> tuple[str, int] | None:
-        """The next unit containing `text`, case-insensitive; wraps around."""
+               backwards: bool = False, assigned_to: str | None = None
+               ) -> tuple[str, int] | None:
+        """The next unit containing `text`, case-insensitive; wraps around.
+        (Assignments are not kept on PostgreSQL yet: `assigned_to` finds nothing else.)"""
         key, idx = after or ((0, -1) if not backwards else (1 << 30, 0))
         op, order = ("<", "DESC") if backwards else (">", "ASC")
         sql = (f"SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
@@ -526,7 +528,25 @@ class PostgresStore:
             row = self.conn.execute(sql, (*wrap, text)).fetchone()
         return (row[0], row[1]) if row else None
 
+    # -- assignments: not on PostgreSQL yet (docs/store.md) -----------------------------
+    def assignments(self) -> list[tuple[int, str, bool]]:
+        return []
+
+    def assigned_documents(self, annotator: str) -> None:
+        return None  # no assignments: every document
+
+    def assigned_unit_count(self, annotator: str) -> int:
+        return 0
+
+    def add_assignments(self, plan) -> int:
+        raise StoreError("assignments are not kept on PostgreSQL yet: assign on a SQLite "
+                         "project (see docs/store.md)", self.path)
+
     # -- journals ---------------------------------------------------------------------
+    def has_journal(self, name: str) -> bool:
+        """Whether a journal of this name has any state (without creating it)."""
+        return name in self._journals or name in self.annotators()
+
     @_guarded
     def annotators(self) -> list[str]:
         """Members, and everyone whose states this role may see."""
@@ -814,11 +834,13 @@ class PostgresJournal:
             last = (rows[-1][6], rows[-1][1])
 
     @_guarded
-    def done_states(self, doc_id: str) -> Iterator[tuple[int, dict, dict]]:
+    def done_states(self, doc_id: str, skipped: bool = False
+                    ) -> Iterator[tuple[int, dict, dict]]:
+        statuses = ["done", "skipped"] if skipped else ["done"]
         rows = self.conn.execute(
             "SELECT unit, state, updated_at, seconds, unit_sha FROM annotator.states "
-            "WHERE annotator = %s AND doc_id = %s AND status = 'done' ORDER BY unit",
-            (self.annotator, doc_id)).fetchall()
+            "WHERE annotator = %s AND doc_id = %s AND status = ANY(%s) ORDER BY unit",
+            (self.annotator, doc_id, statuses)).fetchall()
         for unit, state, updated_at, seconds, sha in rows:
             yield unit, state, self._info(updated_at, seconds, sha)
 
@@ -844,9 +866,40 @@ class PostgresJournal:
 
     @_guarded
     def done_count(self) -> int:
+        """Units decided: marked done, or not content (skipped)."""
         return self.conn.execute(
-            "SELECT count(*) FROM annotator.states WHERE annotator = %s AND status = 'done'",
-            (self.annotator,)).fetchone()[0]
+            "SELECT count(*) FROM annotator.states WHERE annotator = %s AND status IN "
+            "('done', 'skipped')", (self.annotator,)).fetchone()[0]
+
+    @_guarded
+    def skip_columns(self, base: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit keys decided: done or skipped, unit keys skipped); see SQLiteJournal."""
+        decided, skipped = self.conn.execute(
+            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ','), "
+            "string_agg(CASE WHEN status = 'skipped' THEN (doc_key::bigint * %s + unit)::text "
+            "END, ',') FROM annotator.states WHERE annotator = %s AND status IN "
+            "('done', 'skipped')", (base, base, self.annotator)).fetchone()
+        return int_array(decided), int_array(skipped)
+
+    def apply_many(self, items, progress=None, chunk=None, skip_unchanged: bool = False,
+                   lost: str = "") -> int:
+        """One `apply` per action (each its own durable transaction on PostgreSQL): not
+        all-or-nothing as on SQLite (docs/store.md)."""
+        n = 0
+        for doc_id, unit, action in items:
+            if skip_unchanged:
+                from annotator.actions import apply_action
+
+                before = self.state(doc_id, unit)
+                u = self.store.unit(doc_id, unit)
+                if before is not None and u is not None and apply_action(
+                        before, action, self.schema, u.text) == before:
+                    continue
+            self.apply(doc_id, unit, action)
+            n += 1
+            if progress is not None and n % 1000 == 0:
+                progress(n, None)
+        return n
 
     @_guarded
     def position(self) -> tuple[str, int] | None:
@@ -855,11 +908,12 @@ class PostgresJournal:
         return (row[0], row[1]) if row else None
 
     @_guarded
-    def first_not_done(self) -> tuple[str, int] | None:
+    def first_not_done(self, assigned: bool = False) -> tuple[str, int] | None:
         row = self.conn.execute(
             "SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
             "ON u.doc = d.key WHERE NOT EXISTS (SELECT 1 FROM annotator.states s WHERE "
-            "s.annotator = %s AND s.status = 'done' AND s.doc_key = u.doc AND s.unit = u.idx) "
+            "s.annotator = %s AND s.status IN ('done', 'skipped') AND s.doc_key = u.doc "
+            "AND s.unit = u.idx) "
             "ORDER BY u.doc, u.idx LIMIT 1", (self.annotator,)).fetchone()
         return (row[0], row[1]) if row else None
 
