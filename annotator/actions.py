@@ -8,7 +8,8 @@ Unit state (the annotation part of an export record):
      "spans": [{"id", "layer", "label", "start", "end", "text", "attributes"}],
      "relations": [{"label", "from", "to"}], "note": str | None, "flag": bool,
      "rejected": [[start, end]],  # proposed quotes turned down (optional key)
-     "status_before_skip": ...}  # while skipped (not content): the status to go back to
+     "status_before_skip": ...,  # while skipped (not content): the status to go back to
+     "decided": [layer ids]}  # paragraph layers decided; absent on a done unit: all
 
 `import_state` sets a unit's whole state at once (an import from another tool's
 format): {"type": "import_state", "state": {...}, "source": "file:line"}; `source` is
@@ -64,7 +65,8 @@ def checked_state(state: object, schema: LabelSchema | None = None,
     the schema and the unit's text when given). Raises ActionError naming what is wrong."""
     if not isinstance(state, dict):
         raise ActionError("the state must be an object")
-    unknown = set(state) - {"status", "labels", "spans", "relations", "note", "flag"}
+    unknown = set(state) - {"status", "labels", "spans", "relations", "note", "flag",
+                             "decided"}
     if unknown:
         raise ActionError(f"unknown state key(s): {', '.join(sorted(unknown))}")
     new = empty_state()
@@ -134,6 +136,15 @@ def checked_state(state: object, schema: LabelSchema | None = None,
     return new
 
 
+def _decide(state: dict, all_decided: bool, layer: str | None = None) -> None:
+    """Record that the action decided `layer` (None: no paragraph layer, e.g. a span)."""
+    if all_decided:
+        return
+    decided = state.setdefault("decided", [])
+    if layer is not None and layer not in decided:
+        decided.append(layer)
+
+
 def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = None,
                  text: str | None = None) -> dict:
     """The state after `action`. `text` is the unit's text (span actions need it)."""
@@ -145,8 +156,12 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                          for k, v in (start.get("labels") or {}).items()}
         _put_spans(new, start.get("spans") or [], start.get("relations") or [])
     kind = action["type"]
+    # A unit done without a "decided" list has every paragraph layer decided (enter, or
+    # a journal from before layers were tracked); see docs/agreement.md.
+    all_decided = new.get("status") == "done" and "decided" not in new
     if kind == "mark_done":
         new["status"] = "done"
+        new.pop("decided", None)  # enter decides every paragraph layer
     elif kind == "toggle_label":
         layer_id, label = action["layer"], action["label"]
         layer = schema.layer(layer_id) if schema else None
@@ -164,6 +179,7 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                 on.append(label)
             new["labels"][layer_id] = on
         new["status"] = "done"
+        _decide(new, all_decided, layer_id)  # a label toggle decides its layer
     elif kind == "add_span":
         start, end = int(action["start"]), int(action["end"])
         if text is not None and not (0 <= start < end <= len(text)):
@@ -174,6 +190,7 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                 "attributes": dict(action.get("attributes") or {})}
         new["spans"].append(span)
         new["status"] = "done"
+        _decide(new, all_decided)
     elif kind == "delete_span":
         sid = action["span"]
         _span(new, sid)
@@ -183,6 +200,7 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
         span = _span(new, action["span"])
         span["label"] = action["label"]
         new["status"] = "done"
+        _decide(new, all_decided)
     elif kind == "set_attribute":
         span = _span(new, action["span"])
         if action.get("value") is None:
@@ -199,6 +217,7 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                                 if not (r["label"] == rel["label"] and r["from"] == rel["from"])]
             new["relations"].append(rel)
         new["status"] = "done"
+        _decide(new, all_decided)
     elif kind == "delete_relation":
         new["relations"] = [r for r in new["relations"]
                             if not (r["label"] == action["label"] and r["from"] == action["from"]

@@ -53,6 +53,11 @@ def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSche
         "updated_at": info["updated_at"][:19] + "Z",
         "seconds": round(float(info.get("seconds") or 0.0), 1),
     }
+    if "decided" in state and not skipped:
+        # The paragraph layers decided (a label toggled, or enter: then the key is
+        # absent, as in journals from before): only those are rated (docs/agreement.md).
+        rec["decided"] = [layer for layer in state["decided"]
+                          if (lay := schema.layer(layer)) is None or lay.kind != "span"]
     if info.get("unit_sha") and info["unit_sha"] != current_sha:
         # The paragraph changed on re-import after this annotation was made: kept and
         # flagged, never re-aligned. Span offsets refer to `original_text`.

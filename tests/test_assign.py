@@ -275,3 +275,15 @@ def test_status_shows_assigned_and_done_per_annotator_and_document(project: Path
     assert lines[at + 2].split() == ["bob", "3", "0", "9", "0"]  # no journal: nothing done
     row = next(ln for ln in r.stdout.splitlines() if ln.startswith(first + " "))
     assert row.split()[1:] == ["3", "3", "-"]  # alice 3 done; not bob's
+
+
+def test_team_section_is_read_as_a_mapping_or_an_object():
+    from types import SimpleNamespace
+
+    from annotator.team.assign import team_lead, team_names
+
+    assert team_names(SimpleNamespace()) is None  # no team: a single-user project
+    as_dict = SimpleNamespace(team={"lead": "lee", "annotators": {"bob": "u2", "amy": "u1"}})
+    assert team_names(as_dict) == ["amy", "bob"] and team_lead(as_dict) == "lee"
+    as_obj = SimpleNamespace(team=SimpleNamespace(lead="lee", annotators={"zed": "u3"}))
+    assert team_names(as_obj) == ["zed"] and team_lead(as_obj) == "lee"

@@ -132,6 +132,8 @@ def test_store_and_export_give_the_same_report_and_skips_leave_the_figures(proje
         (REPO / "schemas" / "agreement-report.schema.json").read_text()))
     skip = a["skip_agreement"]
     assert skip["kind"] == "binary" and sum(skip["skipped"].values()) > 0
+    text = run_cli("agreement", "--bootstrap", "0", cwd=project).stdout
+    assert f"alpha {skip['krippendorff_alpha']:.3f}" in text and "not content" in text
 
     # Independent check of the skip decision: krippendorff's package on the matrix of
     # annotators x units (1 skipped, 0 done, nan undecided), built from the export.

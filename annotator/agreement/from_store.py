@@ -13,7 +13,7 @@ import numpy as np
 
 from ..schema import LabelSchema
 from ..store.sqlite import SQLiteJournal, SQLiteStore
-from .ratings import Ratings, SpanRows, _assemble, attach_spans
+from .ratings import Ratings, SpanRows, _assemble, attach_spans, paragraph_layer_ids
 
 
 def _sorted_unique(arrays: list[np.ndarray]) -> np.ndarray:
@@ -101,8 +101,9 @@ def _ratings(store: SQLiteStore, schema: LabelSchema | None,
                 continue  # its document is no longer in the corpus
             spans.add(int(u), a, state.get("spans") or (), state.get("relations") or ())
 
+    undecided = _undecided(store, journals, base, index, schema, multi, single)
     ratings = _assemble(len(units), annotators, done, multi, single, schema, spans.labels,
-                        spans.relation_labels)
+                        spans.relation_labels, undecided)
     ratings.warnings = spans.warnings + ratings.warnings
     unit_length = np.zeros(len(units), np.int64)
     if ratings.span:  # lengths only matter to span agreement: skip the text scan otherwise
@@ -112,3 +113,21 @@ def _ratings(store: SQLiteStore, schema: LabelSchema | None,
         unit_length[pos[found]] = lengths[found]
     attach_spans(ratings, unit_length, spans)
     return ratings
+
+
+def _undecided(store: SQLiteStore, journals: list[SQLiteJournal], base: int, index,
+               schema: LabelSchema | None, multi: dict, single: dict
+               ) -> dict[str, dict[str, np.ndarray]]:
+    """{layer: {annotator: unit indices}}: units that track decided layers (actions.py
+    "decided") and left this paragraph layer undecided, as the export's `decided` says."""
+    layers = paragraph_layer_ids(schema, multi, single)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for j in journals:
+        partial, decided = j.decided_columns(base)
+        if not len(partial):
+            continue
+        for layer in layers:
+            keys = np.setdiff1d(partial, decided.get(layer, partial[:0]), assume_unique=True)
+            if len(keys):
+                out.setdefault(layer, {})[j.annotator] = index(keys)
+    return out

@@ -6,9 +6,11 @@ the project store. All go through `_assemble`, and the two that see spans read t
 through `SpanRows`, so the paths cannot drift apart.
 
 Decisions (see docs/agreement.md):
-- A unit counts as rated by an annotator only when the annotator marked it done; then
-  it is rated in every paragraph layer (marking a unit done with no labels is a
-  statement: "none of these apply").
+- A unit counts as rated by an annotator only when the annotator marked it done, and
+  on a paragraph layer only where they decided it (a state's `decided` list, the
+  export's `decided` field; without one, every layer: marking a unit done with no
+  labels is a statement, "none of these apply"). Units marked not content (status
+  "skipped") are rated nowhere (see skip.py).
 - single layers: no label chosen (null) on a done unit is its own category, "none",
   always the last category. So "nobody chose a stance" agrees with itself.
 - multi layers: each label is a binary on/off decision per rated unit.
@@ -33,6 +35,7 @@ class SingleLayer:
     id: str
     categories: list[str | None]  # label ids (schema order, then unknown ones), None last
     codes: np.ndarray  # int32 [U, A]: index into categories, -1 = not rated
+    rated: np.ndarray | None = None  # bool [U, A] on this layer; None: Ratings.rated
 
 
 @dataclass
@@ -40,6 +43,7 @@ class MultiLayer:
     id: str
     labels: list[str]
     on: np.ndarray  # bool [U, A, L]: label on; False wherever the unit is not rated
+    rated: np.ndarray | None = None  # bool [U, A] on this layer; None: Ratings.rated
 
 
 @dataclass
@@ -108,6 +112,12 @@ class Ratings:
     def span_order(self) -> list[str]:
         return list(self.span)
 
+    def layer_rated(self, layer: str) -> np.ndarray:
+        """bool [U, A]: units rated on this paragraph layer (done, and the layer
+        decided: docs/agreement.md "What marks a unit done")."""
+        lay = self.multi.get(layer) or self.single.get(layer)
+        return self.rated if lay is None or lay.rated is None else lay.rated
+
     @property
     def active(self) -> np.ndarray:
         """Indices of annotators who rated at least one unit."""
@@ -127,7 +137,7 @@ class Ratings:
         lay = self.multi[layer]
         dtype = np.uint8 if len(self.annotators) < 256 else np.int32
         n_on = lay.on.sum(axis=1, dtype=dtype)
-        m = self.rated.sum(axis=1, dtype=dtype)
+        m = self.layer_rated(layer).sum(axis=1, dtype=dtype)
         return n_on, m
 
 
@@ -200,7 +210,10 @@ def _assemble(
     schema: LabelSchema | None,
     span_labels: Mapping[str, Iterable] | None = None,
     relation_labels: Mapping[str, Iterable] | None = None,
+    undecided: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> Ratings:
+    """`undecided[layer][a]`: units a marked done without deciding that paragraph layer
+    (rated on the others only)."""
     a_index = {a: i for i, a in enumerate(annotators)}
     if len(a_index) != len(annotators):
         raise ValueError("annotator names must be unique")
@@ -228,28 +241,41 @@ def _assemble(
         relation_labels,
     )
 
+    def layer_mask(layer: str) -> np.ndarray | None:
+        """Units rated on this layer, where some done unit left it undecided."""
+        per = (undecided or {}).get(layer)
+        if not per or not any(len(v) for v in per.values()):
+            return None
+        mask = rated.copy()
+        for a, units in per.items():
+            mask[idx(units), col(a)] = False
+        return mask
+
     multi_layers: dict[str, MultiLayer] = {}
     for layer, labels in multi_plan.items():
         on = np.zeros((n_units, len(annotators), len(labels)), dtype=bool)
         for li, lab in enumerate(labels):
             for a, units in multi.get(layer, {}).get(lab, {}).items():
                 on[idx(units), col(a), li] = True
-        on &= rated[:, :, None]  # only done units count as rated
-        multi_layers[layer] = MultiLayer(layer, labels, on)
+        mask = layer_mask(layer)
+        on &= (rated if mask is None else mask)[:, :, None]  # only rated units count
+        multi_layers[layer] = MultiLayer(layer, labels, on, mask)
 
     single_layers: dict[str, SingleLayer] = {}
     for layer, labels in single_plan.items():
         categories: list[str | None] = [*labels, None]
         dtype = np.int16 if len(categories) < 32000 else np.int32
         codes = np.full((n_units, len(annotators)), -1, dtype=dtype)
-        codes[rated] = len(categories) - 1  # done with no label chosen: "none"
+        mask = layer_mask(layer)
+        lay_rated = rated if mask is None else mask
+        codes[lay_rated] = len(categories) - 1  # done with no label chosen: "none"
         for ci, lab in enumerate(labels):
             for a, units in single.get(layer, {}).get(lab, {}).items():
                 ai = col(a)
                 u = idx(units)
-                u = u[rated[u, ai]]
+                u = u[lay_rated[u, ai]]
                 codes[u, ai] = ci
-        single_layers[layer] = SingleLayer(layer, categories, codes)
+        single_layers[layer] = SingleLayer(layer, categories, codes, mask)
 
     span_layers = {
         layer: SpanLayer(layer, list(labels), list(rels))
@@ -373,6 +399,7 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
                     per.setdefault(_name(value), {}).setdefault(name, []).append(u)
         spans.add(u, name, ann.get("spans") or (), ann.get("relations") or ())
 
+    undecided = _undecided_from_records(chosen, schema, multi, single)
     as_arr = {a: np.asarray(v, np.int64) for a, v in done.items()}
     multi_arr = {
         lay: {
@@ -388,11 +415,41 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
     }
     ratings = _assemble(
         n_units, annotators, as_arr, multi_arr, single_arr, schema, spans.labels,
-        spans.relation_labels,
+        spans.relation_labels, undecided,
     )
     ratings.warnings = warnings + ratings.warnings
     attach_spans(ratings, lengths, spans)
     return ratings
+
+
+def paragraph_layer_ids(schema: LabelSchema | None, *found: Iterable[str]) -> list[str]:
+    """Paragraph layers: the schema's, then those found in the data (not span layers)."""
+    out = [lay.id for lay in schema.paragraph_layers] if schema is not None else []
+    spans = {lay.id for lay in schema.span_layers} if schema is not None else set()
+    for layers in found:
+        out.extend(x for x in layers if x not in out and x not in spans)
+    return out
+
+
+def _undecided_from_records(chosen: Mapping[tuple[int, str], dict],
+                            schema: LabelSchema | None, multi: Mapping, single: Mapping
+                            ) -> dict[str, dict[str, list[int]]]:
+    """{layer: {annotator: units}} of done annotations whose `decided` list (optional:
+    absent means every layer) leaves that paragraph layer out."""
+    layers = None
+    out: dict[str, dict[str, list[int]]] = {}
+    for (u, name), ann in chosen.items():
+        decided = ann.get("decided")
+        if not isinstance(decided, list):
+            continue
+        if layers is None:
+            layers = paragraph_layer_ids(schema, multi, single)
+        have = {_name(x) for x in decided}
+        for layer in layers:
+            if layer not in have:
+                out.setdefault(layer, {}).setdefault(name, []).append(u)
+    return {lay: {a: np.asarray(v, np.int64) for a, v in per.items()}
+            for lay, per in out.items()}
 
 
 @dataclass

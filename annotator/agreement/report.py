@@ -143,7 +143,7 @@ def _single_layer(
 
 def _single_pair_kappa(r: Ratings, layer: str, a: int, b: int) -> Estimate:
     lay = r.single[layer]
-    both = r.rated[:, a] & r.rated[:, b]
+    both = r.layer_rated(layer)[:, a] & r.layer_rated(layer)[:, b]
     n_cat = len(lay.categories)
     ca = lay.codes[both, a].astype(np.int64)
     cb = lay.codes[both, b].astype(np.int64)
@@ -154,7 +154,7 @@ def _single_pair_kappa(r: Ratings, layer: str, a: int, b: int) -> Estimate:
 def _multi_pair_kappas(r: Ratings, layer: str, a: int, b: int) -> np.ndarray:
     """Cohen's kappa per label of a multi layer for annotators a, b (NaN where undefined)."""
     on = r.multi[layer].on
-    both = r.rated[:, a] & r.rated[:, b]
+    both = r.layer_rated(layer)[:, a] & r.layer_rated(layer)[:, b]
     x = on[:, a, :][both]
     y = on[:, b, :][both]
     n = np.full(on.shape[2], both.sum())
@@ -185,7 +185,7 @@ def _multi_layer(
     if len(active) == 2:
         a, b = _active_pair(active)
         cohen = pair_kappas[(a, b)]
-        n_both = int((r.rated[:, a] & r.rated[:, b]).sum())
+        n_both = int((r.layer_rated(layer)[:, a] & r.layer_rated(layer)[:, b]).sum())
     total_ratings = int(m.sum())
     labels = {}
     for li, label in enumerate(lay.labels):
@@ -489,23 +489,26 @@ def compute_report(
         layers: dict = {}
         summary: list[float | None] = []
         for layer in r.layer_order:
+            lay_both = r.layer_rated(layer)[:, a] & r.layer_rated(layer)[:, b] if (
+                layer in r.single or layer in r.multi) else both
+            n_lay = int(lay_both.sum())  # units both rated on this layer
             if layer in r.single:
-                o = _Obj(units=n_both)
+                o = _Obj(units=n_lay)
                 o.put("cohen_kappa", per_pair[layer][(a, b)])
                 layers[layer] = o
                 summary.append(o["cohen_kappa"])
             elif layer in r.multi:
                 kappas = per_pair[layer][(a, b)]
-                o = _Obj(units=n_both)
+                o = _Obj(units=n_lay)
                 per = {}
                 for li, label in enumerate(r.multi[layer].labels):
                     per[label] = _Obj()
-                    per[label].put("cohen_kappa", kappas[li], _kappa_reason(n_both))
+                    per[label].put("cohen_kappa", kappas[li], _kappa_reason(n_lay))
                 o["labels"] = per
                 o.put(
                     "cohen_kappa",
                     _mean([x["cohen_kappa"] for x in per.values()]),
-                    _kappa_reason(n_both),
+                    _kappa_reason(n_lay),
                 )
                 layers[layer] = o
                 summary.append(o["cohen_kappa"])
@@ -570,7 +573,13 @@ def unit_agreement(annotations: list[dict], schema: LabelSchema | None = None) -
             if layer not in kinds and (schema is None or schema.layer(layer) is None):
                 kinds[layer] = "multi" if isinstance(value, list) else "single"
     for layer, kind in kinds.items():
-        values = [(ann.get("labels") or {}).get(layer) for ann in done]
+        # only annotations that decided the layer (no `decided` list: every layer)
+        deciding = [ann for ann in done if not isinstance(ann.get("decided"), list)
+                    or layer in ann["decided"]]
+        if not deciding:
+            continue
+        values = [(ann.get("labels") or {}).get(layer) for ann in deciding]
+        n = len(values)
         rank = {lab: i for i, lab in enumerate(order.get(layer, []))}
         if kind == "multi":
             on: Counter = Counter()

@@ -104,3 +104,15 @@ def skip_agreement(table: SkipTable, bootstrap: int = 1000, seed: int = 0) -> di
     else:
         obj.put("cohen_kappa", None, _no_two(len(active)))
     return _plain(obj)
+
+
+def format_skip(obj: dict) -> str:
+    """The text report's lines for `skip_agreement` (after the table)."""
+    def fmt(v: object) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    counts = ", ".join(f"{a} {n}" for a, n in obj.get("skipped", {}).items()) or "none"
+    return (f"not content (skipped or not, over {obj.get('units', 0)} unit(s) decided by two "
+            f"or more): percent agreement {fmt(obj.get('percent_agreement'))}, alpha "
+            f"{fmt(obj.get('krippendorff_alpha'))}, AC1 {fmt(obj.get('gwet_ac1'))}; "
+            f"skipped: {counts}\n")

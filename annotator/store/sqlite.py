@@ -125,6 +125,21 @@ CREATE TABLE IF NOT EXISTS labels (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS labels_unit ON labels (doc_key, unit);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Units whose state tracks which paragraph layers were decided (actions.py "decided"),
+-- and those layers: a done unit listed here is rated only on its decided layers; one
+-- not listed, on every layer (enter, or a journal from before layers were tracked).
+CREATE TABLE IF NOT EXISTS partial_units (
+    doc_key INTEGER NOT NULL,
+    unit INTEGER NOT NULL,
+    PRIMARY KEY (doc_key, unit)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decided_layers (
+    layer TEXT NOT NULL,
+    doc_key INTEGER NOT NULL,
+    unit INTEGER NOT NULL,
+    PRIMARY KEY (layer, doc_key, unit)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decided_unit ON decided_layers (doc_key, unit);
 """
 
 if TYPE_CHECKING:
@@ -541,10 +556,9 @@ class SQLiteStore:
         """Add the rows `plan(document keys, existing rows)` returns, in one transaction
         that also holds the reads it planned from: nothing is half-written, and a
         concurrent run or import waits. Returns the number of rows added."""
-        conn = self.conn
-        with _store_errors(self.path, "nothing was assigned"):
+        with _store_errors(self.path, "nothing was assigned"), self.conn as conn:
+            # the connection as a context: COMMIT on success, ROLLBACK on any error
             conn.execute("BEGIN IMMEDIATE")
-        try:
             keys = [k for (k,) in conn.execute("SELECT key FROM documents ORDER BY key")]
             existing = [(d, a, bool(c)) for d, a, c in conn.execute(
                 "SELECT doc_key, annotator, calibration FROM assignments")]
@@ -555,14 +569,6 @@ class SQLiteStore:
             conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
                              ((d, a, int(c), ts) for a, d, c in sorted(
                                  (a, d, c) for d, a, c in rows)))
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise _store_error(self.path, exc, "nothing was assigned") from None
-            raise
         return len(rows)
 
     # -- journals -----------------------------------------------------------------
@@ -686,7 +692,7 @@ class SQLiteJournal:
                              "LEFT JOIN corpus.documents d ON d.id = u.doc_id")
                 conn.execute("DELETE FROM remap WHERE old = new")  # most, usually
                 # through negative keys: no transient clash with a key not yet moved
-                for table in ("units", "labels"):
+                for table in ("units", "labels", "partial_units", "decided_layers"):
                     conn.execute(f"UPDATE {table} SET doc_key = -1000000000 - doc_key "
                                  "WHERE doc_key IN (SELECT old FROM remap)")
                     conn.execute(f"UPDATE {table} SET doc_key = (SELECT new FROM remap "
@@ -854,6 +860,7 @@ class SQLiteJournal:
         conn.execute("DELETE FROM labels WHERE doc_key = ? AND unit = ?", (key, unit))
         if state is None:
             conn.execute("DELETE FROM units WHERE doc_id = ? AND unit = ?", (doc_id, unit))
+            self._write_decided(key, unit, None)
             return
         conn.execute(
             "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, updated_at, "
@@ -869,6 +876,16 @@ class SQLiteJournal:
                 rows.append((self._label_code(layer, label), key, unit))
         if rows:
             conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", rows)
+        self._write_decided(key, unit, state)
+
+    def _write_decided(self, key: int, unit: int, state: dict | None) -> None:
+        conn = self.conn
+        conn.execute("DELETE FROM partial_units WHERE doc_key = ? AND unit = ?", (key, unit))
+        conn.execute("DELETE FROM decided_layers WHERE doc_key = ? AND unit = ?", (key, unit))
+        if state is not None and "decided" in state:
+            conn.execute("INSERT INTO partial_units VALUES (?, ?)", (key, unit))
+            conn.executemany("INSERT OR IGNORE INTO decided_layers VALUES (?, ?, ?)",
+                             [(layer, key, unit) for layer in state["decided"]])
 
     def _label_code(self, layer: str, label: str) -> int:
         code = self._codes.get((layer, label))
@@ -1007,6 +1024,22 @@ class SQLiteJournal:
         return _int_array(done), labels, spans
 
     @_guarded
+    def decided_columns(self, base: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(unit keys that track decided layers, {layer: unit keys that decided it}),
+        keys as in `agreement_columns`. A journal from before layers were tracked
+        (read-only here, so its tables were not added) has none."""
+        conn = self.conn
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'partial_units'"
+                        ).fetchone() is None:
+            return _int_array(None), {}
+        (partial,) = conn.execute(
+            "SELECT group_concat(doc_key * ? + unit) FROM partial_units", (base,)).fetchone()
+        layers = {layer: _int_array(keys) for layer, keys in conn.execute(
+            "SELECT layer, group_concat(doc_key * ? + unit) FROM decided_layers "
+            "GROUP BY layer", (base,))}
+        return _int_array(partial), layers
+
+    @_guarded
     def done_count(self) -> int:
         """Units decided: marked done, or not content (skipped)."""
         return self.conn.execute("SELECT count(*) FROM units WHERE status IN "
@@ -1112,6 +1145,8 @@ class SQLiteJournal:
                     expected = _loads(after)
                 if kind == "add_span" and _textless(expected) == _textless(_loads(after)):
                     expected = _loads(after)  # span text from a paragraph since re-imported
+            if isinstance(expected, dict) and "decided" not in (_loads(after) or {}):
+                expected.pop("decided", None)  # an event from before layers were tracked
             if expected != _loads(after):
                 problems.append(f"event {seq} ({kind}): replaying it gives another state")
             befores[seq], afters[seq] = before, after
