@@ -829,51 +829,22 @@ class PostgresJournal:
     @_guarded
     def agreement_columns(self, base: int) -> tuple[
             np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
-        """The agreement fast path (see SQLiteJournal.agreement_columns): unit keys
-        come as binary COPY, 8 bytes a key parsed by numpy in place, with no text
-        formatting on the server and no Python object per unit."""
-        import numpy as np
-
-        a = self.annotator
-        done = self._copy_ints(
-            "SELECT doc_key::bigint * {base} + unit FROM annotator.states "
-            "WHERE annotator = {a} AND status = 'done'", base, 1)[:, 0]
-        # ordered by code by the index (annotator, code, doc_key, unit) it scans
-        rows = self._copy_ints(
-            "SELECT code::bigint, doc_key::bigint * {base} + unit FROM annotator.labels "
-            "WHERE annotator = {a} ORDER BY code", base, 2)
-        names = {code: (layer, label) for code, layer, label in self.conn.execute(
-            "SELECT code, layer, label FROM annotator.label_codes")}
-        labels: dict[tuple[str, str], np.ndarray] = {}
-        if len(rows):
-            starts = np.flatnonzero(np.concatenate(([True], rows[1:, 0] != rows[:-1, 0])))
-            for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
-                labels[names[int(rows[start, 0])]] = rows[start:end, 1].copy()
-        spans = [(key, state) for key, state in self.conn.execute(
+        """The agreement fast path, aggregated on the server: one string of unit keys
+        per label, not one row per unit (see SQLiteJournal.agreement_columns)."""
+        conn, a = self.conn, self.annotator
+        (done,) = conn.execute(
+            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') "
+            "FROM annotator.states WHERE annotator = %s AND status = 'done'",
+            (base, a)).fetchone()
+        labels = {(layer, label): int_array(keys) for layer, label, keys in conn.execute(
+            "SELECT c.layer, c.label, l.keys FROM (SELECT code, "
+            "string_agg((doc_key::bigint * %s + unit)::text, ',') AS keys "
+            "FROM annotator.labels WHERE annotator = %s GROUP BY code) l "
+            "JOIN annotator.label_codes c ON c.code = l.code", (base, a))}
+        spans = [(key, state) for key, state in conn.execute(
             "SELECT doc_key::bigint * %s + unit, state FROM annotator.states "
             "WHERE annotator = %s AND status = 'done' AND n_spans > 0", (base, a))]
-        return done, labels, spans
-
-    def _copy_ints(self, query: str, base: int, width: int) -> np.ndarray:
-        """Rows of `width` int8 columns, by COPY ... (FORMAT binary): each row is a
-        2-byte field count, then per field a 4-byte length and 8 bytes of value."""
-        import numpy as np
-        from psycopg import sql
-
-        statement = sql.SQL("COPY (" + query + ") TO STDOUT (FORMAT binary)").format(
-            base=sql.Literal(int(base)), a=sql.Literal(self.annotator))
-        buf = bytearray()
-        with self.conn.cursor().copy(statement) as cp:
-            for chunk in cp:
-                buf += chunk
-        body = memoryview(buf)[19:-2]  # the header (signature, flags, extension), trailer
-        row = [("n", ">i2")] + [x for i in range(width)
-                                for x in ((f"l{i}", ">i4"), (f"v{i}", ">i8"))]
-        recs = np.frombuffer(body, dtype=np.dtype(row))
-        out = np.empty((len(recs), width), dtype=np.int64)
-        for i in range(width):
-            out[:, i] = recs[f"v{i}"]
-        return out
+        return int_array(done), labels, spans
 
     @_guarded
     def done_count(self) -> int:
