@@ -419,3 +419,19 @@ def test_a_state_cached_by_the_client_never_forks_the_chain(team, pg_server, pg_
     assert ch.state["labels"]["devices"] == ["x", "y", "z"]
     assert a2.state("d2", 1) == ch.state and a1.verify() == []
     other.close()
+
+
+def test_an_after_its_action_does_not_give_is_found_by_the_check(team, pg_server, pg_url,
+                                                                 project: Path):
+    """What the database does not re-derive (apply_action itself): an event that
+    starts from the stored state but claims another result. It stays in bob's own
+    audit trail, and `annotator status --check` names it."""
+    bob_state = team["bob"].journal("bob").state("d1", 1)
+    with _raw(pg_server, pg_url, "bob") as conn:
+        _event(conn, "bob", bob_state, {**bob_state, "labels": {"devices": ["forged"]}},
+               kind="toggle_label", action={"type": "toggle_label", "layer": "devices",
+                                            "label": "other"})
+    problems = team["lead"].journal("bob").verify()
+    assert any("replaying it gives another state" in p for p in problems), problems
+    r = run_cli("status", "--check", "--store", pg_url, cwd=project)
+    assert r.returncode == 1 and "bob" in r.stdout and "damaged" in r.stdout, r.stdout

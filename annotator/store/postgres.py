@@ -249,6 +249,7 @@ class PostgresStore:
         self.url = url
         self.path = display_url(url)
         self._in_snapshot = False
+        self._snapshot_id: str | None = None
         self.conn = connect(url)
         psycopg = _psycopg()
         try:
@@ -301,9 +302,14 @@ class PostgresStore:
             raise _error(exc, self.path) from None
         self._in_snapshot = True
         try:
+            # Other connections may join this snapshot (agreement reads the journals
+            # in parallel, one connection each, as the SQLite store does with threads).
+            self._snapshot_id = self.conn.execute("SELECT pg_export_snapshot()"
+                                                  ).fetchone()[0]
             yield
         finally:
             self._in_snapshot = False
+            self._snapshot_id = None
             with contextlib.suppress(psycopg.Error):
                 self.conn.execute("COMMIT")
 
@@ -550,9 +556,13 @@ class PostgresStore:
     @_guarded
     def annotators(self) -> list[str]:
         """Members, and everyone whose states this role may see."""
+        # the distinct annotators by skipping along the index, not scanning every state
         rows = self.conn.execute(
-            "SELECT name FROM annotator.members UNION "
-            "SELECT DISTINCT annotator FROM annotator.states ORDER BY 1").fetchall()
+            "WITH RECURSIVE a(n) AS (SELECT min(annotator) FROM annotator.states "
+            "UNION ALL SELECT (SELECT min(annotator) FROM annotator.states "
+            "WHERE annotator > a.n) FROM a WHERE a.n IS NOT NULL) "
+            "SELECT n FROM a WHERE n IS NOT NULL UNION "
+            "SELECT name FROM annotator.members ORDER BY 1").fetchall()
         return [r[0] for r in rows]
 
     @_guarded
@@ -848,8 +858,22 @@ class PostgresJournal:
     def agreement_columns(self, base: int) -> tuple[
             np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
         """The agreement fast path, aggregated on the server: one string of unit keys
-        per label, not one row per unit (see SQLiteJournal.agreement_columns)."""
-        conn, a = self.conn, self.annotator
+        per label, not one row per unit (see SQLiteJournal.agreement_columns). Inside a
+        snapshot, on a connection of its own that joins it: journals read in parallel."""
+        snapshot = self.store._snapshot_id
+        if snapshot is None:
+            return self._columns(self.conn, base)
+        conn = connect(self.store.url)
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # an id we were given
+            return self._columns(conn, base)
+        finally:
+            conn.close()
+
+    def _columns(self, conn, base: int) -> tuple[
+            np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
+        a = self.annotator
         (done,) = conn.execute(
             "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') "
             "FROM annotator.states WHERE annotator = %s AND status = 'done'",
