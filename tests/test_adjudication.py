@@ -281,3 +281,17 @@ def test_status_counts_and_checks_the_gold(three: SQLiteStore):
     ses.gold.conn.execute("UPDATE units SET state = '{}'")  # the stored state tampered
     st = project_status(three, SCHEMA, check=True)
     assert [d["annotator"] for d in st["damaged"]] == ["gold"]
+
+
+def test_apply_many_into_an_empty_journal_meeting_a_document_again(project: Path):
+    s = _store(project, 2, 2)
+    act = {"type": "toggle_label", "layer": "devices", "label": "solidarity"}
+    items = [("d0", 1, act), ("d1", 1, act), ("d0", 1, act), ("d0", 2, act)]
+    bulk, single = s.journal("bulk", SCHEMA), s.journal("single", SCHEMA)
+    bulk.apply_many(items)
+    for doc, unit, action in items:
+        single.apply(doc, unit, action)
+    assert [(d, u, st) for d, u, st, _ in bulk.iter_states()] == [
+        (d, u, st) for d, u, st, _ in single.iter_states()]
+    assert bulk.state("d0", 1)["labels"]["devices"] == []  # toggled twice
+    assert bulk.verify() == []

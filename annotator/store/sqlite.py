@@ -782,6 +782,8 @@ class SQLiteJournal:
             pending.clear()
 
         limit = chunk or float("inf")
+        was_empty = self.conn.execute("SELECT 1 FROM units LIMIT 1").fetchone() is None
+        written_docs: set[str] = set()
         while True:
             with self._transaction(lost) as conn:
                 conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
@@ -790,9 +792,15 @@ class SQLiteJournal:
                 for doc_id, unit, action in it:
                     if doc_units is None or doc_units[0] != doc_id:
                         # one read per document, not per unit: its units and our states
+                        # (none to read in a journal that was empty: the first merge)
                         doc_units = (doc_id, {u.index: u for u in self.store.units(doc_id)})
-                        doc_states = dict(conn.execute(
+                        doc_states = {} if was_empty else dict(conn.execute(
                             "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,)))
+                        if was_empty and doc_id in written_docs:
+                            flush()  # a document met again: what we wrote is read back
+                            doc_states = dict(conn.execute(
+                                "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,)))
+                        written_docs.add(doc_id)
                     u = doc_units[1].get(unit)
                     if u is None:
                         raise InputError(f"no unit {unit} in document {doc_id!r}")
