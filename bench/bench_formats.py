@@ -144,20 +144,24 @@ def semeval_articles(root: Path, docs: int) -> Path:
 
 def row(name: str, value: str, target: str, ok: bool | None) -> None:
     result = "" if ok is None else ("PASS" if ok else "FAIL")
-    print(f"{name:<52} {value:>16}   {target:<12} {result}")
+    print(f"{name:<52} {value:>16}   {target:<12} {result}", flush=True)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="5,000 documents instead of 100,000")
+    ap.add_argument("--docs", type=int, default=None, help="documents (default 100,000)")
     ap.add_argument("--only", default="", help="comma-separated formats (default: all)")
     args = ap.parse_args()
-    docs = 5_000 if args.quick else 100_000
+    docs = args.docs or (5_000 if args.quick else 100_000)
     t0 = time.perf_counter()
     labelled = build_store(docs, PERSUASION, "labels")
     spanned = build_store(docs, PTC, "spans")
     print(f"stores: {docs:,} documents, {docs * 10:,} units each, annotated by one "
           f"annotator ({time.perf_counter() - t0:.0f} s to build or load)\n")
+    import os
+
+    print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'measure':<52} {'value':>16}   {'target':<12} result")
     print("-" * 92)
     tmp = Path(tempfile.mkdtemp(prefix="annotator-bench-formats-"))

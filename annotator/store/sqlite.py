@@ -665,6 +665,7 @@ class SQLiteJournal:
         stored = 0
         units: dict[int, Unit] = {}
         current_doc: str | None = None
+        ts = now_iso()
         with self._transaction("nothing of this import was stored in this journal") as conn:
             conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
             for n, (doc_id, unit, action) in enumerate(actions, start=1):
@@ -679,19 +680,23 @@ class SQLiteJournal:
                                      self.schema, u.text)
                 if before is not None and json.loads(before) == after:
                     continue
-                self._append(doc_id, unit, action["type"], action, before, after, 0.0)
-                self._write_state(doc_id, unit, after, u.sha, 0.0)
+                after_json = json.dumps(after, ensure_ascii=False)
+                # one moment for the whole import (it is one transaction)
+                self._append(doc_id, unit, action["type"], action, before, after, 0.0,
+                             ts, after_json)
+                self._write_state(doc_id, unit, after, u.sha, 0.0, ts, after_json)
                 stored += 1
                 if progress is not None and n % 1000 == 0:
                     progress(n, None)
         return stored
 
-    def _append(self, doc_id, unit, kind, action, before, after, seconds) -> int:
+    def _append(self, doc_id, unit, kind, action, before, after, seconds,
+                ts: str | None = None, after_json: str | None = None) -> int:
         cur = self.conn.execute(
             "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, seconds) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (now_iso(), doc_id, unit, kind, json.dumps(action, ensure_ascii=False), before,
-             json.dumps(after, ensure_ascii=False), seconds))
+            (ts or now_iso(), doc_id, unit, kind, json.dumps(action, ensure_ascii=False),
+             before, after_json or json.dumps(after, ensure_ascii=False), seconds))
         return cur.lastrowid
 
     def _doc_key(self, doc_id: str) -> int:
@@ -703,7 +708,8 @@ class SQLiteJournal:
         return key
 
     def _write_state(self, doc_id: str, unit: int, state: dict | None, unit_sha: str,
-                     seconds: float) -> None:
+                     seconds: float, ts: str | None = None,
+                     state_json: str | None = None) -> None:
         conn = self.conn
         key = self._doc_key(doc_id)
         conn.execute("DELETE FROM labels WHERE doc_key = ? AND unit = ?", (key, unit))
@@ -716,8 +722,9 @@ class SQLiteJournal:
             "SET status=excluded.status, state=excluded.state, unit_sha=excluded.unit_sha, "
             "updated_at=excluded.updated_at, seconds=units.seconds + excluded.seconds, "
             "n_spans=excluded.n_spans",
-            (doc_id, unit, key, state.get("status"), json.dumps(state, ensure_ascii=False),
-             unit_sha, now_iso(), seconds, len(state.get("spans", []))))
+            (doc_id, unit, key, state.get("status"),
+             state_json or json.dumps(state, ensure_ascii=False), unit_sha, ts or now_iso(),
+             seconds, len(state.get("spans", []))))
         rows = []
         for layer, value in state.get("labels", {}).items():
             for label in (value if isinstance(value, list) else [value] if value else []):
