@@ -4,6 +4,8 @@ back as one text whose offsets the writers know."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,34 @@ class Article:
     def document(self, doc_id: str, meta: dict) -> Document:
         return Document(doc_id, self.units.title, self.units.paragraphs, meta,
                         safe_inline(str(self.path)))
+
+
+ARTICLE = re.compile(r"^article(\d+)\.txt$")  # SemEval and PTC: ids as in the file names
+
+
+def iter_articles(files: list[Path], ctx, seen: set[str]) -> Iterator[tuple[str, Article]]:
+    """(id, article) for each `article<ID>.txt` among `files`; an id given twice, an
+    unreadable or an empty article is a located problem."""
+    from annotator.errors import InputError
+
+    for path in files:
+        m = ARTICLE.match(path.name)
+        if not m:
+            continue
+        art_id = m.group(1)
+        if art_id in seen:
+            ctx.problem(path, 0, f"article {art_id} is given twice")
+            continue
+        seen.add(art_id)
+        try:
+            art = read_article(path, ctx.paragraphs)
+        except InputError as exc:
+            ctx.problems.extend(exc.problems)
+            continue
+        if not art.units.units:
+            ctx.problem(path, 0, "the article is empty")
+            continue
+        yield art_id, art
 
 
 def read_article(path: Path, mode: str) -> Article:

@@ -16,12 +16,10 @@ overlapping spans), propaganda-techniques-names.txt (the scorer's -p list) and i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from annotator.errors import InputError
-from annotator.formats.articles import layout, read_article
+from annotator.formats.articles import iter_articles, layout
 from annotator.formats.model import (
     ExportContext,
     ExportDoc,
@@ -39,7 +37,6 @@ PARAGRAPH_MODES = ("blank", "lines")
 OUTPUT = "dir"
 SINGLE_SET = True
 META = "ptc"
-ARTICLE = re.compile(r"^article(\d+)\.txt$")
 
 
 def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
@@ -53,23 +50,8 @@ def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
     si_layer = None
     if ctx.schema.span_layers and len(ctx.schema.span_layers[0].labels) == 1:
         si_layer = ctx.schema.span_layers[0]
-    seen = set()
-    for path in files:
-        m = ARTICLE.match(path.name)
-        if not m:
-            continue
-        art_id = m.group(1)
-        if art_id in seen:
-            ctx.problem(path, 0, f"article {art_id} is given twice")
-            continue
-        seen.add(art_id)
-        try:
-            art = read_article(path, ctx.paragraphs)
-        except InputError as exc:
-            ctx.problems.extend(exc.problems)
-            continue
-        if not art.units.units:
-            continue
+    seen: set[str] = set()
+    for art_id, art in iter_articles(files, ctx, seen):
         yield art.document(art_id, {META: {"article": art_id}})
         builders: dict[int, StateBuilder] = {}
         sources: dict[int, str] = {}

@@ -24,12 +24,10 @@ document id).
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from annotator.errors import InputError
-from annotator.formats.articles import layout, read_article
+from annotator.formats.articles import ARTICLE, iter_articles, layout
 from annotator.formats.model import (
     ExportContext,
     ExportDoc,
@@ -47,7 +45,6 @@ PARAGRAPH_MODES = ("lines", "blank")
 OUTPUT = "dir"
 SINGLE_SET = True
 META = "semeval2023_t3"
-ARTICLE = re.compile(r"^article(\d+)\.txt$")
 
 
 # ------------------------------------------------------------------ reading
@@ -97,20 +94,7 @@ def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
             continue
         _label_rows(f, ctx, rows)
     seen: set[str] = set()
-    for path in articles:
-        art_id = ARTICLE.match(path.name).group(1)
-        if art_id in seen:
-            ctx.problem(path, 0, f"article {art_id} is given twice")
-            continue
-        seen.add(art_id)
-        try:
-            art = read_article(path, ctx.paragraphs)
-        except InputError as exc:
-            ctx.problems.extend(exc.problems)
-            continue
-        if not art.units.units:
-            ctx.problem(path, 0, "the article is empty")
-            continue
+    for art_id, art in iter_articles(articles, ctx, seen):
         lines = [u.lines for u in art.units.units]
         yield art.document(art_id, {META: {"article": art_id, "lines": lines}})
         texts = {u.index: u.text for u in art.units.units}

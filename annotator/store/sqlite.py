@@ -845,12 +845,13 @@ class SQLiteJournal:
             if k < limit:
                 return n
 
-    def _append(self, doc_id, unit, kind, action, before, after, seconds) -> int:
+    def _append(self, doc_id, unit, kind, action, before, after, seconds,
+                ts: str | None = None, after_json: str | None = None) -> int:
         cur = self.conn.execute(
             "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, seconds) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (now_iso(), doc_id, unit, kind, json.dumps(action, ensure_ascii=False), before,
-             json.dumps(after, ensure_ascii=False), seconds))
+            (ts or now_iso(), doc_id, unit, kind, json.dumps(action, ensure_ascii=False),
+             before, after_json or json.dumps(after, ensure_ascii=False), seconds))
         return cur.lastrowid
 
     def _doc_key(self, doc_id: str) -> int:
@@ -862,7 +863,8 @@ class SQLiteJournal:
         return key
 
     def _write_state(self, doc_id: str, unit: int, state: dict | None, unit_sha: str,
-                     seconds: float) -> None:
+                     seconds: float, ts: str | None = None,
+                     state_json: str | None = None) -> None:
         conn = self.conn
         key = self._doc_key(doc_id)
         conn.execute("DELETE FROM labels WHERE doc_key = ? AND unit = ?", (key, unit))
@@ -876,8 +878,9 @@ class SQLiteJournal:
             "SET status=excluded.status, state=excluded.state, unit_sha=excluded.unit_sha, "
             "updated_at=excluded.updated_at, seconds=units.seconds + excluded.seconds, "
             "n_spans=excluded.n_spans",
-            (doc_id, unit, key, state.get("status"), json.dumps(state, ensure_ascii=False),
-             unit_sha, now_iso(), seconds, len(state.get("spans", []))))
+            (doc_id, unit, key, state.get("status"),
+             state_json or json.dumps(state, ensure_ascii=False), unit_sha, ts or now_iso(),
+             seconds, len(state.get("spans", []))))
         rows = []
         for layer, value in state.get("labels", {}).items():
             for label in (value if isinstance(value, list) else [value] if value else []):

@@ -1,0 +1,218 @@
+"""Interchange formats at scale: export of 1,000,000 units in each format, import of
+100,000 SemEval-layout articles.
+
+    .venv/bin/python bench/bench_formats.py            # full size
+    .venv/bin/python bench/bench_formats.py --quick    # 1/20 of it
+
+Method
+- Store (built once, cached under bench/out/): 100,000 documents x (title + 9 body
+  paragraphs) = 1,000,000 units, imported from JSONL; one annotator's journal with
+  every unit annotated (labels of the `techniques` layer of
+  schemas/semeval2023-persuasion.yaml on about half of them, ids drawn at random),
+  written through `import --format jsonl` (the import path under test too).
+  For the span formats (ptc, and spans in the others) a second cached store holds the
+  same corpus annotated with schemas/ptc2020.yaml: one or two technique spans on
+  every unit.
+- Each export runs the real CLI (`python -m annotator export --format F --out ...`) in
+  a subprocess: wall time, and peak RSS of that child (`ru_maxrss` of RUSAGE_CHILDREN
+  read after each run: the figure is the largest child so far, so formats run in
+  increasing order of expected memory and each row says the running maximum).
+  Baseline in the same run: the default JSONL export (`annotator export`), the path
+  that existed before these formats.
+- Import: 100,000 articles written in the SemEval-2023 layout (title, blank line, 9
+  paragraphs, one per line, some blank lines between) plus their subtask-3 labels file
+  (a row for every paragraph), imported with `import --format semeval2023-t3` into a
+  fresh project. Baseline: the same texts as a corpus JSONL with plain `annotator
+  import`.
+
+Targets: export < 30 s and < 300 MB per format; import < 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from bench_import import generate_corpus  # noqa: E402
+
+PERSUASION = ROOT / "schemas" / "semeval2023-persuasion.yaml"
+PTC = ROOT / "schemas" / "ptc2020.yaml"
+
+
+def cli(*args: str, cwd: Path | None = None) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "annotator", *args], cwd=cwd,
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(args)}\n{proc.stderr[-3000:]}")
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def build_store(docs: int, schema: Path, kind: str) -> Path:
+    """A project of `docs` x 10 units with one annotator's annotation of every unit."""
+    project = OUT / f"formats-{kind}-{docs}"
+    if (project / ".done").exists():
+        return project
+    if project.exists():
+        shutil.rmtree(project)
+    project.mkdir(parents=True)
+    corpus = generate_corpus(OUT / f"corpus-{docs}x9.jsonl", docs, paragraphs=9)
+    cli("import", str(corpus), "--project", str(project))
+    labels = [la["id"] for la in _labels(schema)]
+    rng = random.Random(7)
+    records = project / "annotations.jsonl"
+    from annotator.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(project / ".annotator")
+    with open(records, "w", encoding="utf-8") as fh:
+        for doc in store.iter_documents():
+            for u in store.units(doc.id):
+                ann = {"annotator": "alice", "status": "done", "labels": {}, "spans": [],
+                       "relations": [], "note": None, "updated_at": "2026-01-01T00:00:00Z"}
+                if kind == "labels":
+                    if rng.random() < 0.5:
+                        ann["labels"] = {"techniques": rng.sample(labels, rng.randint(1, 3))}
+                else:
+                    for k in range(rng.randint(1, 2)):
+                        a = rng.randrange(0, max(1, len(u.text) - 20))
+                        b = min(len(u.text), a + rng.randint(5, 20))
+                        ann["spans"].append({"id": f"s{k + 1}", "layer": "techniques",
+                                             "label": rng.choice(labels), "start": a,
+                                             "end": b, "text": u.text[a:b],
+                                             "attributes": {}})
+                fh.write(json.dumps({"doc_id": doc.id, "paragraph": u.index, "text": u.text,
+                                     "title": doc.title, "meta": doc.meta,
+                                     "schema": {"id": "x", "version": 1, "sha256": ""},
+                                     "annotations": [ann]}, ensure_ascii=False) + "\n")
+    store.close()
+    cli("import", "--format", "jsonl", str(records), "--schema", str(schema),
+        "--project", str(project))
+    records.unlink()
+    (project / ".done").touch()
+    return project
+
+
+def _labels(schema: Path) -> list[dict]:
+    import yaml
+
+    return yaml.safe_load(schema.read_text())["layers"][0]["labels"]
+
+
+def semeval_articles(root: Path, docs: int) -> Path:
+    data = root / "semeval"
+    if (data / ".done").exists():
+        return data
+    if data.exists():
+        shutil.rmtree(data)
+    arts = data / "articles"
+    arts.mkdir(parents=True)
+    rng = random.Random(3)
+    corpus = generate_corpus(OUT / f"corpus-{docs}x9.jsonl", docs, paragraphs=9)
+    labels = [la["id"] for la in _labels(PERSUASION)]
+    with open(corpus, encoding="utf-8") as src, \
+            open(data / "train-labels-subtask-3.txt", "w", encoding="utf-8") as lab:
+        for n, line in enumerate(src):
+            obj = json.loads(line)
+            aid = str(100_000_000 + n)
+            lines = [obj["title"], ""]
+            for p in obj["paragraphs"]:
+                lines.append(p)
+                if rng.random() < 0.3:
+                    lines.append("")
+            (arts / f"article{aid}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            for k, text in enumerate(lines, start=1):
+                if text:
+                    chosen = rng.sample(labels, rng.randint(0, 2))
+                    lab.write(f"{aid}\t{k}\t{','.join(chosen)}\n")
+    (data / ".done").touch()
+    return data
+
+
+def row(name: str, value: str, target: str, ok: bool | None) -> None:
+    result = "" if ok is None else ("PASS" if ok else "FAIL")
+    print(f"{name:<52} {value:>16}   {target:<12} {result}", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="5,000 documents instead of 100,000")
+    ap.add_argument("--docs", type=int, default=None, help="documents (default 100,000)")
+    ap.add_argument("--only", default="", help="comma-separated formats (default: all)")
+    args = ap.parse_args()
+    docs = args.docs or (5_000 if args.quick else 100_000)
+    t0 = time.perf_counter()
+    labelled = build_store(docs, PERSUASION, "labels")
+    spanned = build_store(docs, PTC, "spans")
+    print(f"stores: {docs:,} documents, {docs * 10:,} units each, annotated by one "
+          f"annotator ({time.perf_counter() - t0:.0f} s to build or load)\n")
+    import os
+
+    print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'measure':<52} {'value':>16}   {'target':<12} result")
+    print("-" * 92)
+    tmp = Path(tempfile.mkdtemp(prefix="annotator-bench-formats-"))
+    try:
+        plan = [("jsonl (default export, baseline)", None, labelled, PERSUASION),
+                ("csv", "csv", labelled, PERSUASION), ("semeval2023-t3", "semeval2023-t3",
+                                                       labelled, PERSUASION),
+                ("ptc", "ptc", spanned, PTC), ("brat", "brat", spanned, PTC),
+                ("prodigy", "prodigy", spanned, PTC), ("doccano", "doccano", spanned, PTC),
+                ("label-studio", "label-studio", spanned, PTC),
+                ("jsonl --annotator", "jsonl", labelled, PERSUASION),
+                ("parquet", "parquet", spanned, PTC)]
+        only = set(filter(None, args.only.split(",")))
+        for name, fmt, project, schema in plan:
+            if only and (fmt or "jsonl") not in only:
+                continue
+            ext = {"csv": ".csv", "parquet": ".parquet", "prodigy": ".jsonl", "jsonl": ".jsonl",
+                   "label-studio": ".json"}.get(fmt or "jsonl", "")
+            out = tmp / f"{(fmt or 'default')}{ext}"
+            argv = ["export", "--out", str(out), "--schema", str(schema), "--project",
+                    str(project), "--allow-loss"]
+            if fmt:
+                argv += ["--format", fmt]
+                if fmt == "jsonl":
+                    argv += ["--annotator", "alice"]
+            else:
+                argv.remove("--allow-loss")
+            seconds, peak = cli(*argv)
+            row(f"export {name}, wall", f"{seconds:.1f} s", "< 30 s", seconds < 30)
+            row(f"export {name}, peak RSS (running max)", f"{peak:.0f} MB", "< 300 MB",
+                peak < 300)
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        if not only or "import" in only:
+            data = semeval_articles(OUT / f"semeval-{docs}", docs)
+            corpus = OUT / f"corpus-{docs}x9.jsonl"
+            base = tmp / "base"
+            base.mkdir()
+            seconds, _ = cli("import", str(corpus), "--project", str(base))
+            row(f"import {docs:,} articles as corpus JSONL (baseline)", f"{seconds:.1f} s",
+                "", None)
+            dest = tmp / "sem"
+            dest.mkdir()
+            seconds, peak = cli("import", "--format", "semeval2023-t3", str(data), "--as", "s",
+                                "--schema", str(PERSUASION), "--project", str(dest))
+            row(f"import {docs:,} SemEval articles + subtask-3 labels", f"{seconds:.1f} s",
+                "< 60 s", seconds < 60)
+            row("  peak RSS (running max)", f"{peak:.0f} MB", "", None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
