@@ -243,7 +243,27 @@ class AnnotateScreen(Screen):
         key = self.doc.key + step  # keys count from 1
         return self.store.document_at(key - 1) if 1 <= key <= self.doc_count else None
 
+    def _row_step(self, step: int, extend: bool) -> bool:
+        """In span mode: the cursor one visual row down/up (the view follows it).
+        True if span mode took the key."""
+        if self.span_anchor is None and not extend:
+            return False
+        to = self.query_one(UnitView).row_step(self.cursor, step)
+        if to is None:
+            self.notify("last row of this unit" if step > 0 else "first row of this unit")
+        else:
+            self._move(to, extend=extend)
+        return True
+
+    def action_extend_line_down(self) -> None:
+        self._row_step(1, extend=True)
+
+    def action_extend_line_up(self) -> None:
+        self._row_step(-1, extend=True)
+
     def action_next_unit(self) -> None:
+        if self._row_step(1, extend=False):
+            return
         if self.unit < self.doc.last_unit:
             self.go(self.doc.id, self.unit + 1)
         elif nxt := self._doc_after(1):
@@ -252,6 +272,8 @@ class AnnotateScreen(Screen):
             self.notify("last unit of the last document")
 
     def action_prev_unit(self) -> None:
+        if self._row_step(-1, extend=False):
+            return
         if self.unit > self.doc.first_unit:
             self.go(self.doc.id, self.unit - 1)
         elif prev := self._doc_after(-1):

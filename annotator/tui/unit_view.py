@@ -260,6 +260,21 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
         row = self._rows[self._cur_first + i]
         return row.start, row.end
 
+    def row_step(self, offset: int, step: int) -> int | None:
+        """The offset `step` rows below (above, if negative) `offset` in the focused
+        unit, in the same column as far as that row reaches; None past either end."""
+        if not self._cur_starts:
+            return None
+        i = max(0, bisect.bisect_right(self._cur_starts, offset) - 1)
+        j = i + step
+        if not 0 <= j < len(self._cur_starts):
+            return None
+        row, target = self._rows[self._cur_first + i], self._rows[self._cur_first + j]
+        column = offset - row.start
+        text = self._cur[0]
+        last = target.start + max(0, len(text[target.start:target.end].rstrip()) - 1)
+        return min(target.start + column, last)
+
     def _wrapped(self, text: str, width: int) -> list[tuple[int, int]]:
         rows = self._wrap_cache.get(width)
         if rows is None:
