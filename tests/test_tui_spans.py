@@ -188,3 +188,55 @@ async def test_shift_down_extends_a_span_over_two_rows(tmp_path):
         [span] = spans(app, 1)
         assert span["start"] == LONG.index("w001")
         assert span["end"] > view.row_bounds(0)[1]  # reaches into the second row
+
+
+KASSAB = ("“This is a bridge between peoples, not between blocs,” Valdorian Foreign "
+          "Minister Noor Kassab told reporters in Ostrava.")
+
+
+async def test_quote_source_and_link_in_at_most_8_keys(tmp_path):
+    """From arriving at the paragraph: accept the proposed quote (a), accept the
+    proposed speaker and link it (a). Keys are counted as the user types them."""
+    from annotator.corpus import Document
+
+    app = make_app(tmp_path, [Document("doc-a", None, ["Before.", KASSAB])])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await keys(app, pilot, "j")  # arrive at the paragraph
+        typed = ["a", "a"]
+        await keys(app, pilot, *typed)
+        assert len(typed) <= 8
+        state = app.journal.state("doc-a", 2)
+        by_label = {s["label"]: s for s in state["spans"]}
+        assert by_label["quote"]["text"].strip("“”,") == (
+            "This is a bridge between peoples, not between blocs")
+        assert by_label["source"]["text"] == "Valdorian Foreign Minister Noor Kassab"
+        assert state["relations"] == [{"label": "attributed_to",
+                                       "from": by_label["quote"]["id"],
+                                       "to": by_label["source"]["id"]}]
+        print(f"\nquote + source + attributed_to in {len(typed)} keys")
+
+
+async def test_a_rejected_source_is_recorded_and_not_proposed_again(tmp_path):
+    from annotator.corpus import Document
+
+    app = make_app(tmp_path, [Document("doc-a", None, ["Before.", KASSAB])])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await keys(app, pilot, "j", "a")
+        s = main(app)
+        assert s.source_proposal is not None
+        assert "source “Valdorian" in screen_text(app)
+        await keys(app, pilot, "x")  # rejects the proposed speaker, keeps the quote
+        state = app.journal.state("doc-a", 2)
+        assert [sp["label"] for sp in state["spans"]] == ["quote"]
+        start = KASSAB.index("Valdorian")
+        assert state["rejected_sources"] == [[start, start + len(
+            "Valdorian Foreign Minister Noor Kassab")]]
+        assert s.source_proposal is None
+        # the audit trail holds the rejection as an event
+        kinds = [e["action"]["type"] for e in app.journal.events()]
+        assert kinds[0] == "reject_proposal"  # newest first
+        assert app.journal.events()[0]["action"]["kind"] == "source"
+    app2 = restart(app)
+    async with app2.run_test(size=(100, 30)) as pilot:
+        await keys(app2, pilot, "tab")
+        assert main(app2).source_proposal is None  # not proposed again

@@ -31,6 +31,7 @@ from annotator.errors import InputError, StoreError
 from annotator.quotes import inner as quote_inner
 from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
+from annotator.sources import propose_source
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
@@ -81,6 +82,8 @@ class AnnotateScreen(Screen):
         self.link_from: str | None = None  # link mode while not None
         self.link_target: str | None = None
         self.proposals: list[tuple[int, int]] = []
+        # The speaker proposed for the selected quote span: (quote id, start, end).
+        self.source_proposal: tuple[str, int, int] | None = None
         self._open: list[tuple[str, int, int]] | None = None
         self._index: ProposalIndex | None = None
         self.last_search: str | None = None
@@ -342,7 +345,11 @@ class AnnotateScreen(Screen):
                 self.selected == i for i, _, _ in open_props) and not any(
                 self.selected == s["id"] for s in state.get("spans", [])):
             self.selected = None
+        self.source_proposal = self._propose_source()
         view_spans = []
+        if self.source_proposal is not None:
+            _, a, b = self.source_proposal
+            view_spans.append(ViewSpan("?source", a, b, 0, "?", proposal=True))
         for s in state.get("spans", []):
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             view_spans.append(ViewSpan(s["id"], s["start"], s["end"], look.style, look.mark))
@@ -360,6 +367,60 @@ class AnnotateScreen(Screen):
             self.selected, len(open_props))
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total)
+
+    def _propose_source(self) -> tuple[str, int, int] | None:
+        """The speaker proposed for the selected quote span, if it has no source yet,
+        the schema has a relation for it, and the annotator has not turned it down."""
+        span = self._span(self.selected)
+        rel = self._relation(span)
+        if span is None or rel is None or not self._source_label(rel):
+            return None
+        if any(r["from"] == span["id"] and r["label"] == rel.id
+               for r in self.state.get("relations", [])):
+            return None
+        try:
+            found = propose_source(self.text(self.unit), (span["start"], span["end"]))
+        except Exception:  # a heuristic's bug must not cost the annotator the screen
+            return None
+        if found is None or list(found) in self.state.get("rejected_sources", []):
+            return None
+        return span["id"], found[0], found[1]
+
+    def _source_label(self, rel: Relation) -> tuple[Layer, Label] | None:
+        for layer in self.schema.span_layers:
+            for target in rel.targets:
+                label = layer.label(target)
+                if label is not None:
+                    return layer, label
+        return None
+
+    def accept_source(self) -> None:
+        """Accept the proposed speaker: the source span (or the one already there) and
+        the quote's relation to it, then the quote stays selected."""
+        quote_id, a, b = self.source_proposal
+        rel = self._relation(self._span(quote_id))
+        layer, label = self._source_label(rel)
+        existing = next((sp for sp in self.state.get("spans", [])
+                         if (sp["start"], sp["end"], sp["label"]) == (a, b, label.id)), None)
+        if existing is None:
+            before = {sp["id"] for sp in self.state.get("spans", [])}
+            state = self.apply({"type": "add_span", "layer": layer.id, "label": label.id,
+                                "start": a, "end": b, "attributes": self._defaults(label)})
+            if state is None:
+                return
+            new = [sp for sp in state["spans"] if sp["id"] not in before]
+            existing = new[0] if new else None
+        if existing is not None:
+            self.apply({"type": "add_relation", "label": rel.id, "from": quote_id,
+                        "to": existing["id"]})
+        self.selected = quote_id
+        self.refresh_state()
+
+    def reject_source(self) -> None:
+        _, a, b = self.source_proposal
+        if self.apply({"type": "reject_proposal", "kind": "source", "start": a,
+                       "end": b}) is not None:
+            self.refresh_state()
 
     def _proposal_index(self) -> ProposalIndex:
         props = self._open_proposals()
@@ -386,6 +447,10 @@ class AnnotateScreen(Screen):
             return "SPAN", f"[{a},{b + 1}) “{snippet(text[a:b + 1], 20)}”  {keys}"
         if self.selected is not None:
             span = self._span(self.selected)
+            if span is not None and self.source_proposal is not None:
+                _, a, b = self.source_proposal
+                return "", (f"{span['id']} {span['label']}: source “{snippet(text[a:b], 30)}”? "
+                            "a: accept and link  x: reject  tab: next")
             if span is not None:
                 atts = " ".join(f"{k}={v}" for k, v in span.get("attributes", {}).items())
                 return "", (f"{span['id']} {span['label']} [{span['start']},{span['end']}) "
@@ -671,6 +736,9 @@ class AnnotateScreen(Screen):
         if self.selected is None:
             self.notify("select a span with tab first")
             return
+        if self.source_proposal is not None and self.selected == self.source_proposal[0]:
+            self.reject_source()  # x again then deletes the quote itself
+            return
         if self.selected.startswith("?"):
             prop = next((p for p in self._open_proposals() if p[0] == self.selected), None)
             following = self._after(self.selected)
@@ -693,6 +761,9 @@ class AnnotateScreen(Screen):
         return items[(items.index(item) + 1) % len(items)]
 
     def action_accept_proposal(self) -> None:
+        if self.source_proposal is not None and self.selected == self.source_proposal[0]:
+            self.accept_source()
+            return
         props = self._open_proposals()
         if not props or self.quote_label is None:
             self.notify("no proposed quotes on this unit")
