@@ -45,6 +45,12 @@ def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSche
         "updated_at": info["updated_at"][:19] + "Z",
         "seconds": round(float(info.get("seconds") or 0.0), 1),
     }
+    rejected = {kind: [list(pair) for pair in state.get(key) or []]
+                for kind, key in (("quotes", "rejected"), ("sources", "rejected_sources"))}
+    if any(rejected.values()):
+        # Proposals the annotator turned down (offsets into the unit's text): what the
+        # tool suggested and a person refused is part of the record.
+        rec["rejected_proposals"] = {k: v for k, v in rejected.items() if v}
     if info.get("unit_sha") and info["unit_sha"] != current_sha:
         # The paragraph changed on re-import after this annotation was made: kept and
         # flagged, never re-aligned. Span offsets refer to `original_text`.
