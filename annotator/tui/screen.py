@@ -93,6 +93,8 @@ class AnnotateScreen(Screen):
         self.save_error: str | None = None
         self._toasts: dict[tuple[str, str, Any], float] = {}  # shown until (monotonic)
         self._help: list | None = None  # help_lines(schema), once asked for
+        self._match_key: tuple[int, str] | None = None
+        self._match_cache: tuple[tuple[int, int], ...] = ()
         self._bind_schema_keys()
 
     # -- messages -------------------------------------------------------------------------
@@ -357,7 +359,7 @@ class AnnotateScreen(Screen):
         self.query_one(UnitView).set_decor(Decor(
             tuple(view_spans), self.selected, self.link_target,
             self.cursor if text else None, self.span_anchor, self._done(self.unit),
-            self._proposal_index()))
+            self._proposal_index(), self._matches(text)))
         mode, detail = self._mode()
         self.query_one(StatusLine).show(mode, detail, state.get("note"))
         if cursor_only:
@@ -367,6 +369,22 @@ class AnnotateScreen(Screen):
             self.selected, len(open_props))
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total)
+
+    def _matches(self, text: str) -> tuple[tuple[int, int], ...]:
+        """Where the last search occurs in the focused unit (case-blind), to highlight;
+        the first 200 (a paragraph of 5 MB may hold thousands)."""
+        query = (self.last_search or "").lower()
+        key = (id(text), query)
+        if self._match_key != key:
+            out: list[tuple[int, int]] = []
+            low = text.lower()
+            if query and len(low) == len(text):  # lower() kept the offsets
+                at = low.find(query)
+                while at >= 0 and len(out) < 200:
+                    out.append((at, at + len(query)))
+                    at = low.find(query, at + len(query))
+            self._match_key, self._match_cache = key, tuple(out)
+        return self._match_cache
 
     def _propose_source(self) -> tuple[str, int, int] | None:
         """The speaker proposed for the selected quote span, if it has no source yet,
@@ -865,7 +883,7 @@ class AnnotateScreen(Screen):
         self.go(*hit)
 
     def action_goto(self) -> None:
-        self.app.push_screen(goto_dialog(), self._goto)
+        self.app.push_screen(goto_dialog(self.doc.id), self._goto)
 
     def _goto(self, where: str | None) -> None:
         where = (where or "").strip()
