@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export annotations as JSONL",
                        description="Write one JSON line per unit that any annotator marked "
                                    "done (see schemas/export-record.schema.json).")
-    p.add_argument("--out", metavar="F", default=None,
+    p.add_argument("--out", "--output", metavar="F", default=None,
                    help="output file; '-' for stdout (default: stdout when no --out is given "
                         "and stdout is not a terminal, else exports/<date>-<schema>.jsonl)")
     _schema_arg(p, "the export names")
@@ -116,15 +116,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also test every journal: SQLite's integrity check, then replay all "
                         "its events and compare with the stored state (exit 1 if damaged)")
     _project_arg(p)
+    parser.set_defaults(_commands=sub.choices)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Arguments the command does not know are reported with that command's usage
+    (argparse would print the top-level one)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = args._commands.get(args.command) if args.command else None
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv if argv is not None else sys.argv[1:])
     command = args.command or "annotate"
     if args.command is None:
-        args = parser.parse_args(["annotate", *(argv if argv is not None else sys.argv[1:])])
+        args = _parse(parser, ["annotate", *(argv if argv is not None else sys.argv[1:])])
     try:
         handler = globals()[f"cmd_{command}"]
         return handler(args) or 0
