@@ -28,8 +28,8 @@ from textual.widgets import Footer
 
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
+from annotator.quotes import continued_quote, propose_quotes
 from annotator.quotes import inner as quote_inner
-from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
 from annotator.sources import propose_source
 from annotator.store.base import DocInfo
@@ -208,6 +208,9 @@ class AnnotateScreen(Screen):
         text = self.text(self.unit)
         try:
             found = propose_quotes(text)
+            more = continued_quote(text)  # it closes in a later paragraph
+            if more is not None:
+                found = sorted([*found, more])
         except Exception as exc:  # a detector bug must not cost the annotator the screen
             self.notify(f"quote detector failed: {exc}", severity="warning", markup=False)
             return []
