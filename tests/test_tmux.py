@@ -14,17 +14,16 @@ alone.
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from tmux_harness import (
-    ROOT,
     Tmux,
     annotator_argv,
     child_pid,
+    demo_copy,
     exit_recorder_argv,
     have_tmux,
     kill9,
@@ -59,10 +58,7 @@ def SELECTED(span_id: str, label: str) -> re.Pattern[str]:  # noqa: N802
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     """A project with a copy of the demo corpus."""
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
-    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-    return project
+    return demo_copy(tmp_path)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tmux_harness import ROOT, RecordingTmux, annotator_argv, have_tmux, settled
+from tmux_harness import RecordingTmux, annotator_argv, demo_copy, have_tmux, settled
 
 pytestmark = [
     pytest.mark.tmux,
@@ -29,10 +29,7 @@ TOGGLE_CEILING = 1500
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
-    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-    return project
+    return demo_copy(tmp_path)
 
 
 def _recorded(request: pytest.FixtureRequest, demo: Path, size: tuple[int, int],

@@ -470,8 +470,9 @@ class AnnotateScreen(Screen):
             span = self._span(self.selected)
             if span is not None and self.source_proposal is not None:
                 _, a, b = self.source_proposal
-                return "", (f"{span['id']} {span['label']}: source “{snippet(text[a:b], 30)}”? "
-                            "a: accept and link  x: reject  tab: next")
+                return "", (f"{span['id']} {span['label']} [{span['start']},{span['end']}) "
+                            f"source “{snippet(text[a:b], 30)}”? a: accept and link  "
+                            "x: reject  r: link another")
             if span is not None:
                 atts = " ".join(f"{k}={v}" for k, v in span.get("attributes", {}).items())
                 return "", (f"{span['id']} {span['label']} [{span['start']},{span['end']}) "
