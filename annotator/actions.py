@@ -9,7 +9,8 @@ Unit state (the annotation part of an export record):
      "relations": [{"label", "from", "to"}], "note": str | None, "flag": bool,
      "rejected": [[start, end]],  # proposed quotes turned down (optional key)
      "status_before_skip": ...,  # while skipped (not content): the status to go back to
-     "decided": [layer ids]}  # paragraph layers decided; absent on a done unit: all
+     "decided": [layer ids],  # paragraph layers decided; absent on a done unit: all
+     "rejected_sources": [[start, end]]}  # proposed sources turned down (optional)
 
 `import_state` sets a unit's whole state at once (an import from another tool's
 format): {"type": "import_state", "state": {...}, "source": "file:line"}; `source` is
@@ -234,10 +235,12 @@ def apply_action(state: dict | None, action: dict, schema: LabelSchema | None = 
                             if not (r["label"] == action["label"] and r["from"] == action["from"]
                                     and r["to"] == action["to"])]
     elif kind == "reject_proposal":
-        # A proposed quote the annotator turned down: remembered so it is not proposed
-        # again (also after a restart); not exported, and does not mark the unit done.
+        # A proposed quote (or, with kind "source", a proposed speaker) the annotator
+        # turned down: remembered so it is not proposed again (also after a restart),
+        # kept in the journal's audit trail; it does not mark the unit done.
         pair = [int(action["start"]), int(action["end"])]
-        rejected = new.setdefault("rejected", [])
+        key = "rejected_sources" if action.get("kind") == "source" else "rejected"
+        rejected = new.setdefault(key, [])
         if pair not in rejected:
             rejected.append(pair)
     elif kind == "set_note":

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "carry is an error that lists it, unless --allow-loss.",
                        epilog=formats_help("export"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="F", default=None,
+    p.add_argument("--out", "--output", metavar="F", default=None,
                    help="output file or folder; '-' for stdout (default: stdout when no --out "
                         "is given and stdout is not a terminal, else under exports/)")
     p.add_argument("--format", dest="fmt", metavar="F", choices=format_names(),
@@ -247,15 +247,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the assignment: per annotator, per pair, and the matrix of "
                         "documents x annotators (its first rows for a big corpus)")
     _project_arg(p)
+    parser.set_defaults(_commands=sub.choices)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Arguments the command does not know are reported with that command's usage
+    (argparse would print the top-level one)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = args._commands.get(args.command) if args.command else None
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv if argv is not None else sys.argv[1:])
     command = args.command or "annotate"
     if args.command is None:
-        args = parser.parse_args(["annotate", *(argv if argv is not None else sys.argv[1:])])
+        args = _parse(parser, ["annotate", *(argv if argv is not None else sys.argv[1:])])
     try:
         handler = globals()[f"cmd_{command}"]
         return handler(args) or 0

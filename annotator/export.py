@@ -58,6 +58,12 @@ def annotation_record(annotator: str, state: dict, info: dict, schema: LabelSche
         # absent, as in journals from before): only those are rated (docs/agreement.md).
         rec["decided"] = [layer for layer in state["decided"]
                           if (lay := schema.layer(layer)) is None or lay.kind != "span"]
+    rejected = {kind: [list(pair) for pair in state.get(key) or []]
+                for kind, key in (("quotes", "rejected"), ("sources", "rejected_sources"))}
+    if any(rejected.values()):
+        # Proposals the annotator turned down (offsets into the unit's text): what the
+        # tool suggested and a person refused is part of the record.
+        rec["rejected_proposals"] = {k: v for k, v in rejected.items() if v}
     if info.get("unit_sha") and info["unit_sha"] != current_sha:
         # The paragraph changed on re-import after this annotation was made: kept and
         # flagged, never re-aligned. Span offsets refer to `original_text`.

@@ -6,7 +6,7 @@ from __future__ import annotations
 # Keys of the annotation screen (PRODUCT.md "The annotation screen"). Action ids are
 # stable so users can remap them later; the TUI builds its BINDINGS from this table.
 DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
-    "next_unit": ("j", "down"),
+    "next_unit": ("j", "down"),  # in span mode: the cursor one row down
     "prev_unit": ("k", "up"),
     "next_doc": ("right_square_bracket",),
     "prev_doc": ("left_square_bracket",),
@@ -40,6 +40,8 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
     "char_back": ("left", "h"),
     "extend_forward": ("shift+right", "L"),
     "extend_back": ("shift+left", "H"),
+    "extend_line_down": ("shift+down",),
+    "extend_line_up": ("shift+up",),
     "line_start": ("home", "0"),
     "line_end": ("end", "dollar_sign"),
 }

@@ -97,6 +97,11 @@ def _plural_possessive(text: str, i: int) -> bool:
 
 def _pairs(text: str) -> list[tuple[int, int]]:
     """Every matched (open, close) pair, properly nested, unclosed openers dropped."""
+    return _scan(text)[0]
+
+
+def _scan(text: str) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
+    """(matched pairs, the openers still open at the end of the text)."""
     stack: list[tuple[str, int]] = []  # (opening mark, offset)
     pairs: list[tuple[int, int]] = []
     for i, ch in enumerate(text):
@@ -132,7 +137,23 @@ def _pairs(text: str) -> list[tuple[int, int]]:
         # 2. else open a quotation, if the mark can open one here
         if ch in _CLOSERS and _can_open(text, i):
             stack.append((ch, i))
-    return pairs
+    return pairs, stack
+
+
+def continued_quote(text: str) -> tuple[int, int] | None:
+    """A quotation that goes on into the next paragraph: news style opens each
+    paragraph of a long quote and closes only the last. `[start, end)` from the
+    outermost double (or guillemet) mark left open to the end of the paragraph, when
+    it does not overlap a closed quotation; None otherwise. Straight and single marks
+    are too often something else to be trusted here."""
+    pairs, stack = _scan(text)
+    opened = [i for mark, i in stack if mark in "“„«»「『”"]
+    if not opened:
+        return None
+    start, end = opened[0], len(text.rstrip())
+    if end - start < 2 or any(a < end and b > start for a, b in pairs):
+        return None
+    return start, end
 
 
 def propose_quotes(text: str) -> list[tuple[int, int]]:

@@ -89,3 +89,19 @@ def test_a_reader_that_leaves_is_not_an_error(project: Path, monkeypatch):
     assert cli.main(["status", "--project", str(project)]) == 0
     sys.stdout.close()  # main swapped in os.devnull
     assert err.getvalue() == ""
+
+
+def test_an_unknown_option_gets_the_commands_own_usage(tmp_path: Path):
+    r = run_cli("export", "--bogus", "x", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "usage: annotator export" in r.stderr and "--bogus x" in r.stderr
+
+
+def test_export_takes_output_as_well_as_out(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Title\n\nOne.\n", encoding="utf-8")
+    assert run_cli("import", str(tmp_path / "a.txt"), "--project", str(tmp_path),
+                   cwd=tmp_path).returncode == 0
+    out = tmp_path / "x.jsonl"
+    r = run_cli("export", "--output", str(out), "--project", str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()

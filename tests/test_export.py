@@ -193,3 +193,22 @@ def test_messages_make_controls_visible():
     text = str(InputError("bad key '\x1b]0;pwned\x07'", "f\x9bx.yaml"))
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
     assert "pwned" in text and "f" in text
+
+
+def test_export_says_which_proposals_were_rejected(project: Path):
+    """A quote and a speaker the tool proposed and the annotator turned down are in the
+    record (`rejected_proposals`), and the record still validates."""
+    store = SQLiteStore(project / ".annotator")
+    store.import_documents([Document("d1", None, [
+        "“We refuse,” Foreign Minister Elena Rusk told reporters. He said “no” again."])])
+    schema = load_schema(SCHEMA)
+    a = store.journal("alice", schema)
+    a.apply("d1", 1, {"type": "mark_done"})
+    a.apply("d1", 1, {"type": "reject_proposal", "start": 64, "end": 68})
+    a.apply("d1", 1, {"type": "reject_proposal", "kind": "source", "start": 12, "end": 39})
+    store.close()
+    (rec,) = _export(project)
+    (ann,) = rec["annotations"]
+    assert ann["rejected_proposals"] == {"quotes": [[64, 68]], "sources": [[12, 39]]}
+    r = run_cli("validate", str(project / "out.jsonl"), "--schema", str(SCHEMA), cwd=project)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -141,3 +141,15 @@ def test_spans_are_well_formed(text: str) -> None:
         assert text[start] in QUOTE_MARKS and text[end - 1] in QUOTE_MARKS
         assert start >= prev_end, "spans overlap"
         prev_end = end
+
+
+def test_a_quote_that_continues_into_the_next_paragraph_is_proposed():
+    from annotator.quotes import continued_quote
+
+    text = "The minister went on: “We will not accept this, and we will say so"
+    start, end = continued_quote(text)
+    assert text[start:end] == "“We will not accept this, and we will say so"
+    assert continued_quote("He said “no” and left.") is None
+    assert continued_quote("A paragraph without quotes.") is None
+    french = "« Nous refusons, dit-il, et nous"
+    assert continued_quote(french) == (0, len(french))

@@ -14,17 +14,16 @@ alone.
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from tmux_harness import (
-    ROOT,
     Tmux,
     annotator_argv,
     child_pid,
+    demo_copy,
     exit_recorder_argv,
     have_tmux,
     kill9,
@@ -59,10 +58,7 @@ def SELECTED(span_id: str, label: str) -> re.Pattern[str]:  # noqa: N802
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     """A project with a copy of the demo corpus."""
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
-    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-    return project
+    return demo_copy(tmp_path)
 
 
 @pytest.fixture
@@ -344,3 +340,34 @@ def test_help_of_a_10000_label_schema_exits_when_the_terminal_closes(
     with Core(demo) as core:
         core.journal.claim()  # the session lock was released: a new session may start
         core.journal.release()
+
+
+def test_span_mode_down_reaches_the_end_of_a_long_paragraph(tmux: Tmux, tmp_path: Path) -> None:
+    """Marking a word at the end of a paragraph longer than the screen: down moves the
+    span cursor a row at a time and the view follows it (it used to leave span mode and
+    go to the next paragraph)."""
+    project = tmp_path / "proj"
+    (project / "corpus").mkdir(parents=True)
+    body = " ".join(f"word{i:03d}" for i in range(400)) + " said Caracas."
+    (project / "corpus" / "long.txt").write_text(f"A long one\n\n{body}\n\nNext.\n",
+                                                 encoding="utf-8")
+    tmux.start(annotator_argv("annotate", str(project / "corpus"), "--project", str(project),
+                              "--as", "alice"), cwd=project)
+    tmux.wait_for(POSITION, timeout=30)
+    tmux.send("j")
+    tmux.wait_for("¶1/")
+    assert "Caracas" not in tmux.capture()  # below the screen
+    tmux.send("v")
+    tmux.wait_for("SPAN")
+    for _ in range(60):
+        tmux.send("Down")
+    screen = tmux.wait_for("Caracas")
+    assert "¶1/" in screen and "SPAN" in screen  # same unit, still in span mode
+    paced(tmux, "End", "b", "W", "S")
+    tmux.wait_for(COUNT("Source", 1))
+    tmux.send("q")
+    tmux.wait_dead()
+    with Core(project) as core:
+        doc = core.store.document_at(0)
+        (span,) = core.state(doc.id, 1)["spans"]
+        assert span["text"] == "Caracas"

@@ -10,11 +10,12 @@ one a full repaint draws (a resize forces one), colours and styles included.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from tmux_harness import ROOT, RecordingTmux, annotator_argv, have_tmux, settled
+from tmux_harness import RecordingTmux, annotator_argv, demo_copy, have_tmux, settled
 
 pytestmark = [
     pytest.mark.tmux,
@@ -28,10 +29,7 @@ TOGGLE_CEILING = 1500
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
-    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-    return project
+    return demo_copy(tmp_path)
 
 
 def _recorded(request: pytest.FixtureRequest, demo: Path, size: tuple[int, int],
@@ -95,3 +93,31 @@ def test_local_updates_draw_what_a_full_repaint_draws(request: pytest.FixtureReq
     finally:
         t.close()
     assert shown == repainted
+
+
+COLOUR = re.compile(rb"\x1b\[[0-9;]*(?:[34]8;[25];)[0-9;]*m")  # 256-colour or 24-bit SGR
+
+
+@pytest.mark.parametrize("env", ["NO_COLOR=1", "TERM=dumb"], ids=["NO_COLOR", "dumb"])
+def test_no_colour_codes_with_no_color_or_a_dumb_terminal(request: pytest.FixtureRequest,
+                                                           demo: Path, tmp_path: Path,
+                                                           env: str) -> None:
+    raw = tmp_path / "pane.raw"
+    t = RecordingTmux.for_test(request, width=100, height=30)
+    try:
+        # through env(1): tmux sets the pane's TERM itself
+        argv = [shutil.which("env") or "/usr/bin/env", env,
+                *annotator_argv("annotate", "--project", str(demo), "--as", "alice")]
+        t.start_recorded(argv, raw, cwd=demo)
+        t.wait_for("annotated", timeout=30)
+        t.send("s")
+        t.wait_for("s [x] Sover")
+        t.send("v")
+        t.wait_for("SPAN")
+        data = settled(raw)
+        t.send("Escape", "q")
+        t.wait_dead()
+    finally:
+        t.close()
+    assert not COLOUR.findall(data), COLOUR.findall(data)[:5]
+    assert b"\x1b[7m" in data or b";7m" in data or b";7;" in data  # reverse: the cursor

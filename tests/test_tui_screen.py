@@ -314,3 +314,30 @@ async def test_resize_rewraps_the_paragraph(tmp_path):
         text = screen_text(app)
         assert "The minister said" in text and "▶· The" in text
         assert "Minister Elena Rusk" in text  # wrapped to the new width, not per char
+
+
+async def test_a_new_search_replaces_the_last_one_and_matches_are_highlighted(tmp_path):
+    from annotator.tui.unit_view import UnitView
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"zzzz", "enter")
+        await pilot.pause()
+        assert main(app).last_search == "zzzz"
+        # typing replaces the query shown (it used to append: "zzzzneedle")
+        await pilot.press("slash", *"needle", "enter")
+        await pilot.pause()
+        assert main(app).last_search == "needle"
+        assert where(app) == ("doc-b", 2)
+        view = app.screen.query_one(UnitView)
+        text = "Bravo two has the needle."
+        assert view.decor.matches == ((text.index("needle"), text.index("needle") + 6),)
+
+
+async def test_goto_hint_names_a_document_of_the_project(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        assert "doc-a:3" in screen_text(app)
+        assert "seed-004" not in screen_text(app)

@@ -143,3 +143,100 @@ async def test_quote_accept_type_and_attribution(tmp_path):
         # r then x removes the link
         await keys(app, pilot, "r", "x")
         assert app.journal.state("doc-a", 2)["relations"] == []
+
+
+LONG = " ".join(f"w{i:03d}" for i in range(600)) + " Caracas."  # ~60 rows at 80 columns
+
+
+async def test_span_mode_up_down_move_one_row_and_the_view_follows(tmp_path):
+    from annotator.corpus import Document
+    from annotator.tui.unit_view import UnitView
+
+    app = make_app(tmp_path, [Document("doc-a", None, [LONG, "Next paragraph."])])
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.screen.query_one(UnitView)
+        width = view.text_width()
+        await keys(app, pilot, "v", "down")
+        s = main(app)
+        assert s.span_anchor is not None, "down left span mode"
+        assert s.unit == 1  # still on the long paragraph
+        first_row_end = view.row_bounds(0)[1]
+        assert s.cursor == first_row_end  # column 0 of the second row
+        # down to the last row: the view scrolls with the cursor
+        await keys(app, pilot, *["j"] * 80)
+        assert s.unit == 1 and s.span_anchor is not None
+        assert LONG.index("Caracas") >= view.row_bounds(s.cursor)[0]
+        assert view.scroll_offset.y > 0
+        assert "Caracas" in screen_text(app)
+        # mark "Caracas" on the last row: to the row's end, back a word, extend
+        await keys(app, pilot, "end", "b", "W", "S")
+        assert [sp["text"] for sp in spans(app, 1)] == ["Caracas"]
+        # k goes up a row in span mode, and up out of span mode goes to the previous unit
+        await keys(app, pilot, "v", "k", "k")
+        assert s.unit == 1 and s.span_anchor is not None
+        assert s.cursor < LONG.index("Caracas") - width
+
+
+async def test_shift_down_extends_a_span_over_two_rows(tmp_path):
+    from annotator.corpus import Document
+    from annotator.tui.unit_view import UnitView
+
+    app = make_app(tmp_path, [Document("doc-a", None, [LONG])])
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.screen.query_one(UnitView)
+        await keys(app, pilot, "w", "shift+down", "S")
+        [span] = spans(app, 1)
+        assert span["start"] == LONG.index("w001")
+        assert span["end"] > view.row_bounds(0)[1]  # reaches into the second row
+
+
+KASSAB = ("“This is a bridge between peoples, not between blocs,” Valdorian Foreign "
+          "Minister Noor Kassab told reporters in Ostrava.")
+
+
+async def test_quote_source_and_link_in_at_most_8_keys(tmp_path):
+    """From arriving at the paragraph: accept the proposed quote (a), accept the
+    proposed speaker and link it (a). Keys are counted as the user types them."""
+    from annotator.corpus import Document
+
+    app = make_app(tmp_path, [Document("doc-a", None, ["Before.", KASSAB])])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await keys(app, pilot, "j")  # arrive at the paragraph
+        typed = ["a", "a"]
+        await keys(app, pilot, *typed)
+        assert len(typed) <= 8
+        state = app.journal.state("doc-a", 2)
+        by_label = {s["label"]: s for s in state["spans"]}
+        assert by_label["quote"]["text"].strip("“”,") == (
+            "This is a bridge between peoples, not between blocs")
+        assert by_label["source"]["text"] == "Valdorian Foreign Minister Noor Kassab"
+        assert state["relations"] == [{"label": "attributed_to",
+                                       "from": by_label["quote"]["id"],
+                                       "to": by_label["source"]["id"]}]
+        print(f"\nquote + source + attributed_to in {len(typed)} keys")
+
+
+async def test_a_rejected_source_is_recorded_and_not_proposed_again(tmp_path):
+    from annotator.corpus import Document
+
+    app = make_app(tmp_path, [Document("doc-a", None, ["Before.", KASSAB])])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await keys(app, pilot, "j", "a")
+        s = main(app)
+        assert s.source_proposal is not None
+        assert "source “Valdorian" in screen_text(app)
+        await keys(app, pilot, "x")  # rejects the proposed speaker, keeps the quote
+        state = app.journal.state("doc-a", 2)
+        assert [sp["label"] for sp in state["spans"]] == ["quote"]
+        start = KASSAB.index("Valdorian")
+        assert state["rejected_sources"] == [[start, start + len(
+            "Valdorian Foreign Minister Noor Kassab")]]
+        assert s.source_proposal is None
+        # the audit trail holds the rejection as an event
+        kinds = [e["action"]["type"] for e in app.journal.events()]
+        assert kinds[0] == "reject_proposal"  # newest first
+        assert app.journal.events()[0]["action"]["kind"] == "source"
+    app2 = restart(app)
+    async with app2.run_test(size=(100, 30)) as pilot:
+        await keys(app2, pilot, "tab")
+        assert main(app2).source_proposal is None  # not proposed again

@@ -223,6 +223,14 @@ class Tmux:
         self.tmux("kill-session", "-t", self.session, check=False)
 
 
+def demo_copy(tmp_path: Path) -> Path:
+    """A project holding a copy of the demo corpus (not imported yet)."""
+    project = tmp_path / "proj"
+    shutil.copytree(ROOT / "corpora" / "demo", project / "corpora" / "demo")
+    (project / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
+    return project
+
+
 def annotator_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "annotator", *args]
 

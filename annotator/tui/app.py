@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App
+from textual.filter import Monochrome, NoColor
 from textual.screen import Screen
 
 from annotator.errors import InputError
@@ -36,8 +37,20 @@ class AnnotatorApp(App[int]):
     def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
         super().__init__()
         self.store, self.journal, self.schema = store, journal, schema
+        self._no_colour()
         self.exit_signal: int | None = None
         self.store_failure: InputError | None = None
+
+    def _no_colour(self) -> None:
+        """NO_COLOR (https://no-color.org), or a terminal that says it is dumb: no colour
+        at all. Textual's own NO_COLOR filter turns colours grey, still sent as 24-bit
+        codes; this one sets every colour to the terminal's default. Text styles stay
+        (reverse marks the cursor, bold / underline the spans): nothing rests on colour."""
+        dumb = os.environ.get("TERM", "").strip().lower() in ("dumb", "unknown")
+        if not (self.no_color or dumb):
+            return
+        self._filters = [f for f in self._filters if not isinstance(f, Monochrome)]
+        self._filters.append(NoColor())
 
     def get_default_screen(self) -> Screen:
         return AnnotateScreen(self.store, self.journal, self.schema)

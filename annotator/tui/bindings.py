@@ -15,8 +15,8 @@ from annotator.keys import DEFAULT_KEYS, display_key
 # action id -> (description, shown in the footer). The footer holds the keys an
 # annotator needs every minute; everything else is in help (?).
 ACTION_INFO: dict[str, tuple[str, bool]] = {
-    "next_unit": ("next", True),
-    "prev_unit": ("prev", True),
+    "next_unit": ("next (span mode: row down)", True),
+    "prev_unit": ("prev (span mode: row up)", True),
     "next_doc": ("next document", False),
     "prev_doc": ("previous document", False),
     "mark_done": ("done", True),
@@ -47,6 +47,8 @@ ACTION_INFO: dict[str, tuple[str, bool]] = {
     "char_back": ("cursor left", False),
     "extend_forward": ("extend span right", False),
     "extend_back": ("extend span left", False),
+    "extend_line_down": ("extend span one row down", False),
+    "extend_line_up": ("extend span one row up", False),
     "line_start": ("cursor to row start", False),
     "line_end": ("cursor to row end", False),
 }

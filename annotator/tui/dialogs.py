@@ -37,14 +37,16 @@ class PromptDialog(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "cancel", id="dialog_cancel")]
 
     def __init__(self, title: str, value: str = "", hint: str = "",
-                 *, id: str | None = None) -> None:
+                 *, id: str | None = None, replace: bool = False) -> None:
+        """`replace`: the value starts selected, so typing replaces it (a search)."""
         super().__init__(id=id)
         self._title, self._value, self._hint = title, value, hint
+        self._replace = replace
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self._title), classes="dialog-title")
-            yield CleanInput(value=safe_inline(self._value), select_on_focus=False)
+            yield CleanInput(value=safe_inline(self._value), select_on_focus=self._replace)
             yield Static(Text(self._hint or "enter: ok   escape: cancel"),
                          classes="dialog-hint")
 
@@ -64,12 +66,14 @@ def note_dialog(note: str | None) -> PromptDialog:
 def search_dialog(last: str | None) -> PromptDialog:
     return PromptDialog("Search text", last or "",
                         "enter: next unit containing it; then n / N   escape: cancel",
-                        id="search-dialog")
+                        id="search-dialog", replace=True)
 
 
-def goto_dialog() -> PromptDialog:
+def goto_dialog(example: str = "seed-004") -> PromptDialog:
+    """`example`: a document id of the project (the one in focus), shown in the hint."""
+    example = safe_inline(example)
     return PromptDialog("Go to document (id or number), optionally :unit", "",
-                        "e.g. 12   seed-004   seed-004:3   :5 (unit of this document)",
+                        f"e.g. 12   {example}   {example}:3   :5 (unit of this document)",
                         id="goto-dialog")
 
 

@@ -28,9 +28,10 @@ from textual.widgets import Footer
 
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
+from annotator.quotes import continued_quote, propose_quotes
 from annotator.quotes import inner as quote_inner
-from annotator.quotes import propose_quotes
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
+from annotator.sources import propose_source
 from annotator.store.base import DocInfo
 from annotator.team.assign import DocumentScope
 from annotator.textclean import safe_message
@@ -85,6 +86,8 @@ class AnnotateScreen(Screen):
         self.link_from: str | None = None  # link mode while not None
         self.link_target: str | None = None
         self.proposals: list[tuple[int, int]] = []
+        # The speaker proposed for the selected quote span: (quote id, start, end).
+        self.source_proposal: tuple[str, int, int] | None = None
         self._open: list[tuple[str, int, int]] | None = None
         self._index: ProposalIndex | None = None
         self.last_search: str | None = None
@@ -94,6 +97,8 @@ class AnnotateScreen(Screen):
         self.save_error: str | None = None
         self._toasts: dict[tuple[str, str, Any], float] = {}  # shown until (monotonic)
         self._help: list | None = None  # help_lines(schema), once asked for
+        self._match_key: tuple[int, str] | None = None
+        self._match_cache: tuple[tuple[int, int], ...] = ()
         self._bind_schema_keys()
 
     # -- messages -------------------------------------------------------------------------
@@ -209,6 +214,9 @@ class AnnotateScreen(Screen):
         text = self.text(self.unit)
         try:
             found = propose_quotes(text)
+            more = continued_quote(text)  # it closes in a later paragraph
+            if more is not None:
+                found = sorted([*found, more])
         except Exception as exc:  # a detector bug must not cost the annotator the screen
             self.notify(f"quote detector failed: {exc}", severity="warning", markup=False)
             return []
@@ -249,7 +257,27 @@ class AnnotateScreen(Screen):
         key = self.scope.step(self.doc.key, step)  # keys count from 1
         return self.store.document_at(key - 1) if key is not None else None
 
+    def _row_step(self, step: int, extend: bool) -> bool:
+        """In span mode: the cursor one visual row down/up (the view follows it).
+        True if span mode took the key."""
+        if self.span_anchor is None and not extend:
+            return False
+        to = self.query_one(UnitView).row_step(self.cursor, step)
+        if to is None:
+            self.notify("last row of this unit" if step > 0 else "first row of this unit")
+        else:
+            self._move(to, extend=extend)
+        return True
+
+    def action_extend_line_down(self) -> None:
+        self._row_step(1, extend=True)
+
+    def action_extend_line_up(self) -> None:
+        self._row_step(-1, extend=True)
+
     def action_next_unit(self) -> None:
+        if self._row_step(1, extend=False):
+            return
         if self.unit < self.doc.last_unit:
             self.go(self.doc.id, self.unit + 1)
         elif nxt := self._doc_after(1):
@@ -258,6 +286,8 @@ class AnnotateScreen(Screen):
             self.notify("last unit of the last document")
 
     def action_prev_unit(self) -> None:
+        if self._row_step(-1, extend=False):
+            return
         if self.unit > self.doc.first_unit:
             self.go(self.doc.id, self.unit - 1)
         elif prev := self._doc_after(-1):
@@ -326,7 +356,11 @@ class AnnotateScreen(Screen):
                 self.selected == i for i, _, _ in open_props) and not any(
                 self.selected == s["id"] for s in state.get("spans", [])):
             self.selected = None
+        self.source_proposal = self._propose_source()
         view_spans = []
+        if self.source_proposal is not None:
+            _, a, b = self.source_proposal
+            view_spans.append(ViewSpan("?source", a, b, 0, "?", proposal=True))
         for s in state.get("spans", []):
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             view_spans.append(ViewSpan(s["id"], s["start"], s["end"], look.style, look.mark))
@@ -334,7 +368,7 @@ class AnnotateScreen(Screen):
         self.query_one(UnitView).set_decor(Decor(
             tuple(view_spans), self.selected, self.link_target,
             self.cursor if text else None, self.span_anchor, self._done(self.unit),
-            self._proposal_index()))
+            self._proposal_index(), self._matches(text)))
         mode, detail = self._mode()
         self.query_one(StatusLine).show(mode, detail, state.get("note"))
         if cursor_only:
@@ -345,6 +379,76 @@ class AnnotateScreen(Screen):
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total,
                                          position=self.scope.position(self.doc.key))
+
+    def _matches(self, text: str) -> tuple[tuple[int, int], ...]:
+        """Where the last search occurs in the focused unit (case-blind), to highlight;
+        the first 200 (a paragraph of 5 MB may hold thousands)."""
+        query = (self.last_search or "").lower()
+        key = (id(text), query)
+        if self._match_key != key:
+            out: list[tuple[int, int]] = []
+            low = text.lower()
+            if query and len(low) == len(text):  # lower() kept the offsets
+                at = low.find(query)
+                while at >= 0 and len(out) < 200:
+                    out.append((at, at + len(query)))
+                    at = low.find(query, at + len(query))
+            self._match_key, self._match_cache = key, tuple(out)
+        return self._match_cache
+
+    def _propose_source(self) -> tuple[str, int, int] | None:
+        """The speaker proposed for the selected quote span, if it has no source yet,
+        the schema has a relation for it, and the annotator has not turned it down."""
+        span = self._span(self.selected)
+        rel = self._relation(span)
+        if span is None or rel is None or not self._source_label(rel):
+            return None
+        if any(r["from"] == span["id"] and r["label"] == rel.id
+               for r in self.state.get("relations", [])):
+            return None
+        try:
+            found = propose_source(self.text(self.unit), (span["start"], span["end"]))
+        except Exception:  # a heuristic's bug must not cost the annotator the screen
+            return None
+        if found is None or list(found) in self.state.get("rejected_sources", []):
+            return None
+        return span["id"], found[0], found[1]
+
+    def _source_label(self, rel: Relation) -> tuple[Layer, Label] | None:
+        for layer in self.schema.span_layers:
+            for target in rel.targets:
+                label = layer.label(target)
+                if label is not None:
+                    return layer, label
+        return None
+
+    def accept_source(self) -> None:
+        """Accept the proposed speaker: the source span (or the one already there) and
+        the quote's relation to it, then the quote stays selected."""
+        quote_id, a, b = self.source_proposal
+        rel = self._relation(self._span(quote_id))
+        layer, label = self._source_label(rel)
+        existing = next((sp for sp in self.state.get("spans", [])
+                         if (sp["start"], sp["end"], sp["label"]) == (a, b, label.id)), None)
+        if existing is None:
+            before = {sp["id"] for sp in self.state.get("spans", [])}
+            state = self.apply({"type": "add_span", "layer": layer.id, "label": label.id,
+                                "start": a, "end": b, "attributes": self._defaults(label)})
+            if state is None:
+                return
+            new = [sp for sp in state["spans"] if sp["id"] not in before]
+            existing = new[0] if new else None
+        if existing is not None:
+            self.apply({"type": "add_relation", "label": rel.id, "from": quote_id,
+                        "to": existing["id"]})
+        self.selected = quote_id
+        self.refresh_state()
+
+    def reject_source(self) -> None:
+        _, a, b = self.source_proposal
+        if self.apply({"type": "reject_proposal", "kind": "source", "start": a,
+                       "end": b}) is not None:
+            self.refresh_state()
 
     def _proposal_index(self) -> ProposalIndex:
         props = self._open_proposals()
@@ -371,6 +475,11 @@ class AnnotateScreen(Screen):
             return "SPAN", f"[{a},{b + 1}) “{snippet(text[a:b + 1], 20)}”  {keys}"
         if self.selected is not None:
             span = self._span(self.selected)
+            if span is not None and self.source_proposal is not None:
+                _, a, b = self.source_proposal
+                return "", (f"{span['id']} {span['label']} [{span['start']},{span['end']}) "
+                            f"source “{snippet(text[a:b], 30)}”? a: accept and link  "
+                            "x: reject  r: link another")
             if span is not None:
                 atts = " ".join(f"{k}={v}" for k, v in span.get("attributes", {}).items())
                 return "", (f"{span['id']} {span['label']} [{span['start']},{span['end']}) "
@@ -663,6 +772,9 @@ class AnnotateScreen(Screen):
         if self.selected is None:
             self.notify("select a span with tab first")
             return
+        if self.source_proposal is not None and self.selected == self.source_proposal[0]:
+            self.reject_source()  # x again then deletes the quote itself
+            return
         if self.selected.startswith("?"):
             prop = next((p for p in self._open_proposals() if p[0] == self.selected), None)
             following = self._after(self.selected)
@@ -685,6 +797,9 @@ class AnnotateScreen(Screen):
         return items[(items.index(item) + 1) % len(items)]
 
     def action_accept_proposal(self) -> None:
+        if self.source_proposal is not None and self.selected == self.source_proposal[0]:
+            self.accept_source()
+            return
         props = self._open_proposals()
         if not props or self.quote_label is None:
             self.notify("no proposed quotes on this unit")
@@ -786,7 +901,7 @@ class AnnotateScreen(Screen):
         self.go(*hit)
 
     def action_goto(self) -> None:
-        self.app.push_screen(goto_dialog(), self._goto)
+        self.app.push_screen(goto_dialog(self.doc.id), self._goto)
 
     def _goto(self, where: str | None) -> None:
         where = (where or "").strip()

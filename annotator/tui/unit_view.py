@@ -128,6 +128,7 @@ class Decor:
     anchor: int | None = None  # span mode: selection from anchor to cursor
     done: bool = False  # the focused unit is annotated (its gutter mark)
     proposals: ProposalIndex | None = None
+    matches: tuple[tuple[int, int], ...] = ()  # of the last search, highlighted
 
 
 def _selection(d: Decor) -> tuple[int, int] | None:
@@ -162,6 +163,8 @@ def changed_ranges(old: Decor, new: Decor) -> list[tuple[int, int]]:
         else:  # only the ends moved: repaint between the old and new ends
             out += [(min(a[0], b[0]), max(a[0], b[0]) + 1),
                     (min(a[1], b[1]) - 1, max(a[1], b[1]))]
+    if old.matches != new.matches:
+        out += list(set(old.matches) ^ set(new.matches))
     if old.proposals is not new.proposals:
         before = old.proposals.items if old.proposals else []
         after = new.proposals.items if new.proposals else []
@@ -187,6 +190,7 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
         "unit-view--selected",
         "unit-view--target",
         "unit-view--proposal",
+        "unit-view--match",
         *(f"unit-view--span-{i}" for i in range(SPAN_STYLES)),
     }
 
@@ -259,6 +263,21 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
         i = max(0, bisect.bisect_right(self._cur_starts, offset) - 1)
         row = self._rows[self._cur_first + i]
         return row.start, row.end
+
+    def row_step(self, offset: int, step: int) -> int | None:
+        """The offset `step` rows below (above, if negative) `offset` in the focused
+        unit, in the same column as far as that row reaches; None past either end."""
+        if not self._cur_starts:
+            return None
+        i = max(0, bisect.bisect_right(self._cur_starts, offset) - 1)
+        j = i + step
+        if not 0 <= j < len(self._cur_starts):
+            return None
+        row, target = self._rows[self._cur_first + i], self._rows[self._cur_first + j]
+        column = offset - row.start
+        text = self._cur[0]
+        last = target.start + max(0, len(text[target.start:target.end].rstrip()) - 1)
+        return min(target.start + column, last)
 
     def _wrapped(self, text: str, width: int) -> list[tuple[int, int]]:
         rows = self._wrap_cache.get(width)
@@ -362,11 +381,14 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
         d = self.decor
         lo, hi = row.start, row.end
         spans = [s for s in d.spans if s.start < hi and s.end > lo]
+        matches = [m for m in d.matches if m[0] < hi and m[1] > lo]
         if d.proposals is not None:
             spans += d.proposals.between(lo, hi)
         cuts = {lo, hi}
         for s in spans:
             cuts.update((s.start, s.end))
+        for m in matches:
+            cuts.update(m)
         sel: tuple[int, int] | None = None
         if d.anchor is not None and d.cursor is not None:
             sel = (min(d.anchor, d.cursor), max(d.anchor, d.cursor) + 1)
@@ -386,6 +408,8 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
                         style += self._style("selected")
                     if s.id == d.target:
                         style += self._style("target")
+            if any(m[0] <= a and m[1] >= b for m in matches):
+                style += self._style("match")
             if sel is not None and sel[0] <= a and sel[1] >= b:
                 style += self._style("selection")
             if d.cursor is not None and a == d.cursor:
