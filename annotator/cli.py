@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="corpus file or folder (default: the project's corpus)")
     _schema_arg(p, "to annotate against")
     p.add_argument("--as", dest="annotator", metavar="NAME", default=None,
-                   help="annotator name (default: your login name)")
+                   help="annotator name (default: your login name; in a team project the "
+                        "name mapped to your login, and only those may be given)")
     _project_arg(p)
 
     p = sub.add_parser("import", help="import documents into the project store",
@@ -116,6 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also test every journal: SQLite's integrity check, then replay all "
                         "its events and compare with the stored state (exit 1 if damaged)")
     _project_arg(p)
+
+    p = sub.add_parser("team", help="a team on one server: set-up and check",
+                       description="A team on one server (README, \"A team on one server\"; "
+                                   "docs/team.md): `team init` (the lead) sets the project "
+                                   "directory up so that no annotator can read another's "
+                                   "journal while blind, or change settings, schema or "
+                                   "corpus; `team status` shows who is mapped, the journals, "
+                                   "and anything out of place (exit 1).")
+    tsub = p.add_subparsers(dest="team_command", metavar="SUBCOMMAND", required=True)
+    t = tsub.add_parser("init", help="set the project directory up (the lead)",
+                        description="Run as the lead, after writing the team: section of "
+                                    "annotator.yaml. Makes everything the project trusts "
+                                    "yours and read-only to the group, and the journals "
+                                    "directory one where each member makes their own.")
+    t.add_argument("--group", required=True, metavar="G",
+                   help="the Unix group of the annotators (you must be in it)")
+    t.add_argument("--curators-group", metavar="C", default=None,
+                   help="a group holding the curators (and you): they read every journal "
+                        "during the round; required when the team has curators")
+    _project_arg(t)
+    t = tsub.add_parser("status", help="who is mapped, the journals, problems (exit 1)")
+    _project_arg(t)
     return parser
 
 
@@ -157,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
 def _project(args: argparse.Namespace):
     from annotator.project import Project
 
-    return Project(args.project)
+    project = Project(args.project)
+    for w in project.warnings:
+        print(f"annotator: warning: {w}", file=sys.stderr)
+    return project
 
 
 def _existing_store(project) -> None:
@@ -185,6 +211,7 @@ def _print_import(stats, out=None) -> None:
 def _import(project, paths: list[Path], only_changed: bool = False):
     from annotator.importer import import_paths
 
+    project.check_corpus(paths)
     bar = ProgressBar("importing", unit=" bytes")
     try:
         stats = import_paths(project.store, paths, project.root, progress=bar.update,
@@ -208,15 +235,31 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     # Check the name before anything is imported or created.
     if args.annotator is not None and not args.annotator.strip():
         raise UsageError("--as needs a name")
-    name = args.annotator or default_annotator()
-    check_annotator_name(name)
+    if args.annotator is not None:
+        check_annotator_name(args.annotator)
     project = _project(args)
+    if project.team is not None:
+        from annotator.team.roles import current_login
+
+        name = project.team.act_as(current_login(), args.annotator)
+    else:
+        name = args.annotator or default_annotator()
+    check_annotator_name(name)
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
-    if paths:
+    if paths and project.is_lead():
         stats = _import(project, paths, only_changed=True)
         if stats.files:
             _print_import(stats)
+    elif paths and project.has_store():
+        # corpus.db is the lead's: an annotator never writes it, only says so
+        from annotator.importer import changed_files
+
+        changed = changed_files(project.store, paths)
+        if changed:
+            print(f"annotator: warning: {len(changed)} corpus file(s) changed since the lead "
+                  f"imported them (e.g. {changed[0]}); you see the imported text. Ask the lead "
+                  f"({project.team.lead}) to run `annotator import`", file=sys.stderr)
     # The first test needs no store: a wrong directory is not left with an empty one.
     if not (paths or project.has_store()) or project.store.document_count() == 0:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
@@ -232,7 +275,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from annotator.export import iter_records, write_records
+    from annotator.export import Killed, iter_records, write_export_file, write_records
 
     project = _project(args)
     _existing_store(project)
@@ -254,12 +297,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            n = write_records(records, fh)
-        os.replace(tmp, out)  # nothing half-written under the real name
+        n = write_export_file(records, out)
+    except Killed as exc:
+        print(f"annotator: export stopped ({exc}): nothing was written to {out}",
+              file=sys.stderr)
+        return 128 + exc.signum
     except OSError as exc:
         if exc.filename:
             raise
@@ -268,8 +311,6 @@ def cmd_export(args: argparse.Namespace) -> int:
                          "written", out) from None
     finally:
         bar.close()
-        if tmp.exists():
-            tmp.unlink()
     print(f"wrote {n:,} record(s) to {out}", file=sys.stderr)
     return 0
 
@@ -333,6 +374,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(args.files)} file(s) valid", file=sys.stderr)
     return 0
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    if args.team_command == "init":
+        from annotator.team.setup import team_init
+
+        done, problems = team_init(_project(args), args.group, args.curators_group)
+        for line in done:
+            print(line)
+        for p in problems:
+            print(f"annotator: problem: {p}", file=sys.stderr)
+        return 1 if problems else 0
+    from annotator.team.check import format_team_status, team_status
+
+    status = team_status(_project(args))
+    print(format_team_status(status))
+    return 1 if status["problems"] else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

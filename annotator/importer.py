@@ -19,6 +19,13 @@ from annotator.store.sqlite import SQLiteStore
 from annotator.textclean import safe_inline
 
 
+def changed_files(store: SQLiteStore, paths: list[Path]) -> list[str]:
+    """Corpus files under `paths` that are new or changed since their import (read
+    only: for an annotator who may not import)."""
+    return [str(f) for f, _root in collect_files(paths, [])
+            if store.source_fingerprint(str(f.resolve())) != file_fingerprint(f)]
+
+
 def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
                  progress: Callable[[int, int], None] | None = None,
                  only_changed: bool = False) -> ImportStats:

@@ -6,6 +6,13 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The parse cache is per user (under $XDG_CACHE_HOME): the tests' own, not the
+    home directory's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty project directory."""
