@@ -165,6 +165,12 @@ def write_export_file(records: Iterator[dict], out: Path) -> int:
     (O_EXCL: a name nobody planted, never a symlink), renamed over `out` once whole.
     The temporary file is removed if the export fails or is killed (SIGTERM, SIGHUP,
     SIGINT): nothing half-written is left."""
+    # The first record before any file: a store that cannot be read (a private journal)
+    # is said as such, and nothing is created.
+    import itertools
+
+    first = next(records, None)
+    records = itertools.chain([first] if first is not None else [], records)
     out.parent.mkdir(parents=True, exist_ok=True)
     umask = os.umask(0)
     os.umask(umask)

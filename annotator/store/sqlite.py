@@ -833,18 +833,19 @@ class SQLiteJournal:
                 dmode, fmode, gid = self._modes(st.st_gid)
                 if st.st_uid == me:
                     fmode = self._fix_dir(fd, st, dmode, fmode, gid)
+                    gid = os.fstat(fd).st_gid  # the files take the directory's group
         except files.Unsafe:
             raise
         if st.st_uid == me:
             with contextlib.suppress(FileExistsError):
                 files.create_exclusive(self.path, fmode)
-            files.set_mode(self.path, fmode, owner=me)
             with files.open_checked(self.path, owner=me):
                 pass  # one link only
+            files.set_mode(self.path, fmode, owner=me, gid=gid)
             for suffix in ("-wal", "-shm"):  # left by an earlier session: the same mode
                 side = self.path.with_name(self.path.name + suffix)
                 with contextlib.suppress(FileNotFoundError):
-                    files.set_mode(side, fmode, owner=me)
+                    files.set_mode(side, fmode, owner=me, gid=gid)
         else:  # the gold, made by another curator: theirs and the curators' group
             with files.open_checked(self.path, owner=st.st_uid):
                 pass
