@@ -80,7 +80,8 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
                           "done": {a: per_doc.get(doc.id, {}).get(a, 0) for a in annotators}})
     return {"documents": docs, "units": units, "annotators": summary,
             "per_document": documents, "problems": problems, "schema": schema.id,
-            "private": private, "damaged": damaged, "checked": check}
+            "private": private, "damaged": damaged, "checked": check,
+            "skipped": list(store.notices)}
 
 
 def format_status(status: dict) -> str:
@@ -107,6 +108,11 @@ def format_status(status: dict) -> str:
         lines.append("")
         lines.append(f"private (blind annotation; readable by their annotator only): "
                      f"{', '.join(status['private'])}")
+    if status.get("skipped"):
+        lines.append("")
+        lines.append(f"{len(status['skipped'])} entr(ies) of journals/ that are no journal, "
+                     "skipped:")
+        lines.extend(f"  {n}" for n in status["skipped"])
     if status.get("damaged"):
         lines.append("")
         lines.append(f"{len(status['damaged'])} damaged journal(s), left as they are:")

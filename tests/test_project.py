@@ -25,7 +25,9 @@ def _project(root: Path) -> Path:
     return root
 
 
-def test_cached_parse_equals_fresh_and_skips_yaml(project: Path):
+def test_cached_parse_equals_fresh_and_skips_yaml(project: Path, tmp_path: Path,
+                                                  monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # empty: count entries
     _project(project)
     from annotator.parse_cache import user_cache_dir
 
