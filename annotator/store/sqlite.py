@@ -1094,6 +1094,21 @@ class SQLiteJournal:
                       f"{now_iso()[:19]}Z\n".encode(), 0)
         self._lock_fd = fd
 
+    def _session_elsewhere(self) -> bool:
+        """Is a session of ours open in another process (its lock held)? Then its WAL
+        stays: switching would only wait for it."""
+        try:
+            fd = os.open(self.dir / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing drops the flock
@@ -1275,7 +1290,8 @@ class SQLiteJournal:
         return problems
 
     def close(self) -> None:
-        if not self.readonly and (self._lock_fd is not None or self.store.shared):
+        if not self.readonly and (self._lock_fd is not None or (
+                self.store.shared and not self._session_elsewhere())):
             # Leave the file in rollback-journal mode: a reader then needs no -wal/-shm,
             # and can create none (the directory is ours alone). If a reader holds the
             # file the switch waits up to 2 s, then WAL stays on: its -wal/-shm are ours
