@@ -107,7 +107,7 @@ def main() -> None:
             lat, runs = measure(proj, reader, wal)
             rows.append((label, statistics.median(lat), pct(lat, 0.99), max(lat), runs))
     print(f"{DOCS:,} documents x {PARAS} paragraphs; owner: {N} actions after {PRE:,} done")
-    print(f"| set-up | commit median | p99 | max | exports run |")
+    print("| set-up | commit median | p99 | max | exports run |")
     print("|---|---|---|---|---|")
     for label, med, p99, mx, runs in rows:
         print(f"| {label} | {med:.2f} ms | {p99:.2f} ms | {mx:.1f} ms | {runs if runs else '-'} |")
