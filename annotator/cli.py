@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="corpus file or folder (default: the project's corpus)")
     _schema_arg(p, "to annotate against")
     p.add_argument("--as", dest="annotator", metavar="NAME", default=None,
-                   help="annotator name (default: your login name)")
+                   help="annotator name (default: your login name; in a team project the "
+                        "name mapped to your login, and only those may be given)")
     _project_arg(p)
 
     p = sub.add_parser("adjudicate", help="the curator's screen: decide the gold standard",
@@ -247,6 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the assignment: per annotator, per pair, and the matrix of "
                         "documents x annotators (its first rows for a big corpus)")
     _project_arg(p)
+
+    p = sub.add_parser("team", help="a team on one server: set-up and check",
+                       description="A team on one server (README, \"A team on one server\"; "
+                                   "docs/team.md): `team init` (the lead) sets the project "
+                                   "directory up so that no annotator can read another's "
+                                   "journal while blind, or change settings, schema or "
+                                   "corpus; `team status` shows who is mapped, the journals, "
+                                   "and anything out of place (exit 1).")
+    tsub = p.add_subparsers(dest="team_command", metavar="SUBCOMMAND", required=True)
+    t = tsub.add_parser("init", help="set the project directory up (the lead)",
+                        description="Run as the lead, after writing the team: section of "
+                                    "annotator.yaml. Makes everything the project trusts "
+                                    "yours and read-only to the group, and the journals "
+                                    "directory one where each member makes their own.")
+    t.add_argument("--group", required=True, metavar="G",
+                   help="the Unix group of the annotators (you must be in it)")
+    t.add_argument("--curators-group", metavar="C", default=None,
+                   help="a group holding the curators (and you): they read every journal "
+                        "during the round; required when the team has curators")
+    _project_arg(t)
+    t = tsub.add_parser("status", help="who is mapped, the journals, problems (exit 1)")
+    _project_arg(t)
     parser.set_defaults(_commands=sub.choices)
     return parser
 
@@ -299,7 +322,10 @@ def main(argv: list[str] | None = None) -> int:
 def _project(args: argparse.Namespace):
     from annotator.project import Project
 
-    return Project(args.project, store=getattr(args, "store", None))
+    project = Project(args.project, store=getattr(args, "store", None))
+    for w in project.warnings:
+        print(f"annotator: warning: {w}", file=sys.stderr)
+    return project
 
 
 def _existing_store(project) -> None:
@@ -327,6 +353,7 @@ def _print_import(stats, out=None) -> None:
 def _import(project, paths: list[Path], only_changed: bool = False):
     from annotator.importer import import_paths
 
+    project.check_corpus(paths)
     bar = ProgressBar("importing", unit=" bytes")
     try:
         stats = import_paths(project.store, paths, project.root, progress=bar.update,
@@ -381,10 +408,17 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     # Check the name before anything is imported or created.
     if args.annotator is not None and not args.annotator.strip():
         raise UsageError("--as needs a name")
+    if args.annotator is not None:
+        check_annotator_name(args.annotator)
     project = _project(args)
-    # On PostgreSQL you annotate as the role you connect as.
-    name = args.annotator or (default_annotator() if project.store_url == "sqlite"
-                              else project.store.role)
+    if project.team is not None:
+        from annotator.team.roles import current_login
+
+        name = project.team.act_as(current_login(), args.annotator)
+    elif project.store_url != "sqlite":
+        name = args.annotator or project.store.role  # you annotate as the role you are
+    else:
+        name = args.annotator or default_annotator()
     check_annotator_name(name)
     from annotator.store.base import GOLD
 
@@ -394,10 +428,19 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                          "`annotator adjudicate`)")
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
-    if paths:
+    if paths and project.is_lead():
         stats = _import(project, paths, only_changed=True)
         if stats.files:
             _print_import(stats)
+    elif paths and project.has_store():
+        # corpus.db is the lead's: an annotator never writes it, only says so
+        from annotator.importer import changed_files
+
+        changed = changed_files(project.store, paths)
+        if changed:
+            print(f"annotator: warning: {len(changed)} corpus file(s) changed since the lead "
+                  f"imported them (e.g. {changed[0]}); you see the imported text. Ask the lead "
+                  f"({project.team.lead}) to run `annotator import`", file=sys.stderr)
     # The first test needs no store: a wrong directory is not left with an empty one.
     if not (paths or project.has_store()) or project.store.document_count() == 0:
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
@@ -467,6 +510,7 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from annotator.export import Killed, signals_raise
     from annotator.formats import export, get_format
 
     project = _project(args)
@@ -489,9 +533,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                                        else f"{name}-{args.fmt}{ext}")
     bar = ProgressBar("exporting", unit=" documents")
     try:
-        result = export(project.store, schema, args.fmt, out, annotator=args.annotator,
-                        gold=args.gold, offsets=args.offsets, allow_loss=args.allow_loss,
-                        progress=bar.update)
+        with signals_raise():  # a killed export still removes its temporary files
+            result = export(project.store, schema, args.fmt, out, annotator=args.annotator,
+                            gold=args.gold, offsets=args.offsets,
+                            allow_loss=args.allow_loss, progress=bar.update)
+    except Killed as exc:
+        print(f"annotator: export stopped ({exc}): nothing was written to {out or 'stdout'}",
+              file=sys.stderr)
+        return 128 + exc.signum
     finally:
         bar.close()
     for line in result.loss.warnings(include_lost=True):
@@ -660,6 +709,23 @@ def _assign_summary(plan, documents: int) -> str:
     parts.append("documents per annotator besides calibration: "
                  + " or ".join(f"{v:,}" for v in loads))
     return "; ".join(parts)
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    if args.team_command == "init":
+        from annotator.team.setup import team_init
+
+        done, problems = team_init(_project(args), args.group, args.curators_group)
+        for line in done:
+            print(line)
+        for p in problems:
+            print(f"annotator: problem: {p}", file=sys.stderr)
+        return 1 if problems else 0
+    from annotator.team.check import format_team_status, team_status
+
+    status = team_status(_project(args))
+    print(format_team_status(status))
+    return 1 if status["problems"] else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -210,8 +210,14 @@ def document_id_for(path: Path, project_root: Path) -> str:
         rel = resolved.relative_to(project_root.resolve())
     except ValueError:
         rel = Path(resolved.name)
-    # A file name can hold ESC and friends: ids are shown on screen, so clean them too.
-    return clean_text(rel.with_suffix("").as_posix())
+    # A file name can hold ESC and friends: ids are shown on screen, so clean them too;
+    # and bytes that are not UTF-8 (kept by Python as surrogates) as \xNN.
+    return clean_text(text_of_path(rel.with_suffix("").as_posix()))
+
+
+def text_of_path(name: str) -> str:
+    """A file name as text that can be stored: undecodable bytes as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def file_fingerprint(path: Path) -> str:

@@ -6,9 +6,15 @@ Streams document by document, so memory stays flat as the corpus grows.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from annotator.schema import LabelSchema
@@ -182,4 +188,59 @@ def write_records(records: Iterator[dict], out: IO[str]) -> int:
         out.write(_UNSAFE.sub(_escape, line))
         out.write("\n")
         n += 1
+    return n
+
+
+class Killed(Exception):
+    """SIGTERM or SIGHUP arrived while an export file was being written."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Killed (SIGINT raises KeyboardInterrupt anyway), so a
+    killed export still runs its clean-up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Killed(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def write_export_file(records: Iterator[dict], out: Path) -> int:
+    """Write records to `out` through a temporary file made by `mkstemp` beside it
+    (O_EXCL: a name nobody planted, never a symlink), renamed over `out` once whole.
+    The temporary file is removed if the export fails or is killed (SIGTERM, SIGHUP,
+    SIGINT): nothing half-written is left."""
+    # The first record before any file: a store that cannot be read (a private journal)
+    # is said as such, and nothing is created.
+    import itertools
+
+    first = next(records, None)
+    records = itertools.chain([first] if first is not None else [], records)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    with signals_raise():
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        try:
+            os.fchmod(fd, 0o666 & ~umask)  # what open() would have given the file
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                n = write_records(records, fh)
+            os.replace(tmp, out)  # nothing half-written under the real name
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     return n

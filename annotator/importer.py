@@ -13,10 +13,18 @@ from annotator.corpus import (
     file_fingerprint,
     iter_jsonl_documents,
     read_text_document,
+    text_of_path,
 )
 from annotator.store.base import ImportStats
 from annotator.store.sqlite import SQLiteStore
 from annotator.textclean import safe_inline
+
+
+def changed_files(store: SQLiteStore, paths: list[Path]) -> list[str]:
+    """Corpus files under `paths` that are new or changed since their import (read
+    only: for an annotator who may not import)."""
+    return [str(f) for f, _root in collect_files(paths, [])
+            if store.source_fingerprint(text_of_path(str(f.resolve()))) != file_fingerprint(f)]
 
 
 def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
@@ -33,7 +41,7 @@ def import_paths(store: SQLiteStore, paths: list[Path], project_root: Path,
     todo: list[Path] = []
     for f, _root in files:
         fp = file_fingerprint(f)
-        key = str(f.resolve())
+        key = text_of_path(str(f.resolve()))
         if only_changed and store.source_fingerprint(key) == fp:
             continue
         fingerprints[key] = fp

@@ -1,10 +1,15 @@
 """Parsed YAML kept by content hash, for files that passed validation.
 
 `annotator annotate` reads the label schema and `annotator.yaml` at every start; with
-this cache (under the project's `.annotator/cache/`) an unchanged file is read back as
-JSON: the YAML parser and jsonschema are neither imported nor run, which is a tenth of
-the start-up time. Only data that validated is stored, so a hit needs no checks; any
-change to the file's bytes is a miss.
+this cache an unchanged file is read back as JSON: the YAML parser and jsonschema are
+neither imported nor run, which is a tenth of the start-up time. Only data that
+validated is stored, so a hit needs no checks; any change to the file's bytes is a miss.
+
+A hit is trusted without checks, so the cache is each user's own
+(`$XDG_CACHE_HOME/annotator/parse`, else `~/.cache/annotator/parse`), never shared in a
+project: a directory or an entry that is not this user's (another owner, a symlink,
+writable by others) is never read, so nobody can forge what someone else's settings
+say (e.g. `blind: false`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +45,37 @@ def _rules_salt() -> bytes:
     return _salt
 
 
+def user_cache_dir() -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.path.expanduser("~"), ".cache") if os.path.expanduser("~") != "~"
+        else "")
+    return Path(base) / "annotator" / "parse" if base else None
+
+
+def user_parse_cache(kind: str) -> ParseCache | None:
+    d = user_cache_dir()
+    return ParseCache(d, kind) if d is not None else None
+
+
+def _own_dir(path: Path, create: bool) -> bool:
+    """Is `path` a directory of ours that nobody else can write? (Made if asked.)"""
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
 class ParseCache:
     """`kind`: what the files are ("schema", "config"). The same bytes read as another
-    kind are another entry: they would not have validated as this one."""
+    kind are another entry: they would not have validated as this one. Entries are
+    read only from a directory of this user's, and only if this user wrote them."""
 
     def __init__(self, directory: Path, kind: str = "schema"):
         self.directory = directory
@@ -51,19 +86,36 @@ class ParseCache:
         return self.directory / (key + ".json")
 
     def get(self, raw: bytes) -> Any | None:
+        if not _own_dir(self.directory, create=False):
+            return None
         try:
-            return json.loads(self._path(raw).read_text(encoding="utf-8"))
+            fd = os.open(self._path(raw), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
+                    or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+                return None  # not written by us: never trusted
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                return json.loads(fh.read().decode("utf-8"))
         except (OSError, ValueError):
             return None
+        finally:
+            os.close(fd)
 
     def put(self, raw: bytes, data: Any) -> None:
-        if not self.directory.parent.is_dir():
-            return  # no store yet: nothing to cache into
+        if not _own_dir(self.directory, create=True):
+            return  # no cache of our own: it only costs speed
         try:
-            self.directory.mkdir(exist_ok=True)
             target = self._path(raw)
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, target)  # readers never see half a file
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps(data, ensure_ascii=False))
+                os.replace(tmp, target)  # readers never see half a file
+            except BaseException:
+                os.unlink(tmp)
+                raise
         except OSError:
             pass  # a cache that cannot be written only costs speed

@@ -6,16 +6,19 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
-from annotator.parse_cache import ParseCache
+from annotator.parse_cache import ParseCache, user_parse_cache
 from annotator.schema import LabelSchema, default_schema_path, load_schema
+from annotator.store import files
 from annotator.store.sqlite import SQLiteStore
+from annotator.team.roles import Team, parse_team
 
 CONFIG_NAME = "annotator.yaml"
-CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store"}
+CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team"}
 
 
 @dataclass
@@ -26,6 +29,8 @@ class ProjectConfig:
     # Each annotator's journal readable by them only (see README, "A team on one server").
     blind: bool = True
     store: str | None = None  # "sqlite" (default) or a postgresql:// URL
+    # Roles (see README, "A team on one server"): None for a single-user project.
+    team: Team | None = None
 
 
 def validate_config_file(path: Path) -> list[Problem]:
@@ -37,12 +42,17 @@ def validate_config_file(path: Path) -> list[Problem]:
     return []
 
 
-def _read_config(path: Path, cache: ParseCache | None = None) -> ProjectConfig:
-    raw = path.read_bytes()
+def _read_config(path: Path, cache: ParseCache | None = None,
+                 raw: bytes | None = None) -> ProjectConfig:
+    if raw is None:
+        raw = files.read_checked(path)[0] if not path.is_symlink() else path.read_bytes()
     cached = cache.get(raw) if cache is not None else None
     known = {f.name for f in fields(ProjectConfig)}
     if cached is not None and set(cached) <= known:  # else: written by another version
+        team = cached.pop("team", None)
         cfg = ProjectConfig(**cached)
+        if team is not None:
+            cfg.team = Team(team["lead"], team["annotators"], tuple(team["curators"]))
         if all((path.parent / c).exists() for c in cfg.corpus) and (
                 not cfg.schema or (path.parent / cfg.schema).is_file()):
             return cfg  # else: check again below, to report where the file is wrong
@@ -96,30 +106,91 @@ def _read_config(path: Path, cache: ParseCache | None = None) -> ProjectConfig:
             if cfg.store is None:
                 problems.append(doc.problem(("store",), "'store' must be 'sqlite' or a "
                                             "postgresql:// URL"))
+    if "team" in data:
+        cfg.team, found = parse_team(data["team"], doc.problem)
+        problems.extend(found)
     if cfg.schema and not (path.parent / cfg.schema).is_file():
         problems.append(doc.problem(("schema",), f"no such schema file: {cfg.schema}"))
     if problems:
         raise InputError(problems)
     if cache is not None:
+        team = cfg.team and {"lead": cfg.team.lead, "annotators": cfg.team.annotators,
+                             "curators": list(cfg.team.curators)}
         cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports,
-                        "blind": cfg.blind, "store": cfg.store})
+                        "blind": cfg.blind, "store": cfg.store, "team": team})
     return cfg
 
 
 class Project:
     def __init__(self, root: str | Path | None = None, store: str | None = None):
-        self.root = Path(root or os.getcwd()).resolve()
+        try:
+            self.root = Path(root or os.getcwd()).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a vanished cwd
+            raise InputError(f"cannot resolve the project directory ({exc})",
+                             str(root or ".")) from None
         if not self.root.is_dir():
             raise InputError("not a directory (--project takes the project directory)"
                              if self.root.exists() else "project directory does not exist",
                              self.root)
+        self.warnings: list[str] = []
         cfg_path = self.root / CONFIG_NAME
-        self.config = (_read_config(cfg_path, ParseCache(self.store_dir / "cache", "config"))
-                       if cfg_path.is_file() else ProjectConfig())
+        self.config = ProjectConfig()
+        if os.path.lexists(cfg_path):
+            raw, st = files.read_checked(cfg_path) if not cfg_path.is_symlink() else (
+                None, None)
+            self.config = _read_config(cfg_path, user_parse_cache("config"), raw)
+            if self.config.team is not None:
+                self._trust_settings(cfg_path, st)
+        if self.config.team is None:
+            mode = self.root.stat().st_mode
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                self.warnings.append(
+                    f"{self.root} is writable by its group, but annotator.yaml has no team: "
+                    "section: nothing here keeps members from reading or changing each "
+                    "other's work. See README, \"A team on one server\" (`annotator team "
+                    "init`)")
         self._store: SQLiteStore | None = None
         from annotator.store import store_url
 
         self.store_url = store_url(self.config.store, store)  # sqlite, or postgresql://
+
+    @property
+    def team(self) -> Team | None:
+        return self.config.team
+
+    def lead_uid(self) -> int | None:
+        return self.team.lead_uid() if self.team else None
+
+    def _trust_settings(self, cfg_path: Path, st: os.stat_result | None) -> None:
+        """In a team project the settings decide who reads what: they must be the
+        lead's, and nobody else's to change."""
+        team = self.team
+        assert team is not None
+        lead = team.lead_uid()
+        if lead is None:
+            raise InputError(f"team: lead {team.lead!r} is no login on this machine", cfg_path)
+        owner = self.root.stat().st_uid
+        if owner != lead:
+            raise InputError(f"team: lead is {team.lead}, but the project directory belongs "
+                             f"to {files.login_of(owner)}: the lead must own it", cfg_path)
+        if st is None:
+            raise files.Unsafe("is a symbolic link: in a team project it must be the lead's "
+                               "own file", cfg_path)
+        files.check_lead_owned(cfg_path, self.root, lead)
+
+    def check_corpus(self, paths: list[Path]) -> None:
+        """In a team project, corpus files are imported only if they are the lead's and
+        nobody else can change them (their text reaches every annotator's screen)."""
+        if self.team is None:
+            return
+        from annotator.corpus import collect_files
+
+        lead = self.lead_uid()
+        for f, _root in collect_files(paths, []):
+            files.check_lead_owned(f, self.root, lead)
+
+    def is_lead(self) -> bool:
+        return self.team is None or os.geteuid() == self.lead_uid()
 
     @property
     def store_dir(self) -> Path:
@@ -135,7 +206,8 @@ class Project:
         if self._store is None:
             from annotator.store import open_store
 
-            self._store = open_store(self.store_url, self.store_dir, blind=self.config.blind)
+            self._store = open_store(self.store_url, self.store_dir, blind=self.config.blind,
+                                     team=self.team, project_root=self.root)
         return self._store
 
     def schema_path(self, override: str | Path | None = None) -> Path:
@@ -152,12 +224,15 @@ class Project:
         path = self.schema_path(override)
         if not path.is_file():
             raise InputError("no such schema file", path)
+        if self.team is not None and not override:
+            # the project's schema decides what everyone sees: the lead's alone
+            files.check_lead_owned(path, self.root, self.lead_uid())
         return load_schema(path, self.parse_cache)
 
     @property
     def parse_cache(self) -> ParseCache:
-        """Label schemas that validated, by content."""
-        return ParseCache(self.store_dir / "cache", "schema")
+        """Label schemas that validated, by content (this user's own cache)."""
+        return user_parse_cache("schema")
 
     def corpus_paths(self) -> list[Path]:
         return [self.root / c for c in self.config.corpus]

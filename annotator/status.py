@@ -92,7 +92,8 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
         documents.append(row)
     out = {"documents": docs, "units": units, "annotators": summary,
            "per_document": documents, "problems": problems, "schema": schema.id,
-           "private": private, "damaged": damaged, "checked": check, "gold": gold}
+           "private": private, "damaged": damaged, "checked": check, "gold": gold,
+           "skipped": list(getattr(store, "notices", ()))}
     if assigned is not None:
         out["assignments"] = _assignment_progress(store, assigned, done_by_key)
     return out
@@ -196,6 +197,11 @@ def format_status(status: dict) -> str:
         lines.append("")
         lines.append(f"private (blind annotation; readable by their annotator only): "
                      f"{', '.join(status['private'])}")
+    if status.get("skipped"):
+        lines.append("")
+        lines.append(f"{len(status['skipped'])} entr(ies) of journals/ that are no journal, "
+                     "skipped:")
+        lines.extend(f"  {n}" for n in status["skipped"])
     if status.get("damaged"):
         lines.append("")
         lines.append(f"{len(status['damaged'])} damaged journal(s), left as they are:")

@@ -32,6 +32,9 @@ def validate_file(path: Path, schema: str | Path | None = None,
     and cuts long ones (errors.Problem.__str__)."""
     if not path.exists():
         return [Problem(str(path), 0, 0, "no such file")]
+    if not path.is_file():  # a FIFO would hang the read; a directory is no file
+        return [Problem(str(path), 0, 0, "not a regular file (a directory, FIFO or device): "
+                                         "not read")]
     if path.name == "annotator.yaml":
         from annotator.project import validate_config_file
 

@@ -7,6 +7,13 @@ import pytest
 from pg_server import PgServer, start_server
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The parse cache is per user (under $XDG_CACHE_HOME): the tests' own, not the
+    home directory's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty project directory."""

@@ -1,11 +1,11 @@
 """A team on one server: the permissions the tool gives what it creates.
 
-The README's set-up: a Unix group for the team, the project directory owned by that
-group and setgid (`chmod 2770`). Then `.annotator/` and `journals/` inherit the group,
-`journals/` is sticky (nobody removes or replaces another annotator's journal), the
-corpus database is group-writable (readers of a WAL database write its -shm), and each
-journal is its annotator's: mode 0600 while annotation is blind, 0640 once the
-project says `blind: false` and its annotator has run any command.
+A project shared by group permissions alone (no team: section, the older set-up: the
+directory owned by the group and setgid). Then `.annotator/` and `journals/` inherit
+the group, `journals/` is sticky, the corpus database is group-writable, and each
+journal is in its annotator's own directory: owner-only while annotation is blind,
+group-readable once the project says `blind: false` and its annotator has run any
+command. The team set-up (`annotator team init`) is tests/test_team.py.
 
 The cross-user test runs real processes as two unprivileged users (it needs root to
 become them; it is skipped otherwise).
@@ -83,6 +83,7 @@ def test_a_shared_project_gives_the_team_what_it_needs(tmp_path: Path) -> None:
     # -wal / -shm take the database's mode: while a session is open they exist
     p = Project(project)
     j = p.store.journal("alice")
+    j.claim()
     j.apply(p.store.document_at(0).id, 1, SOV)
     for suffix in ("-wal", "-shm"):
         f = journal.with_name(journal.name + suffix)
@@ -200,7 +201,7 @@ def test_two_annotators_on_one_server() -> None:
         assert run("export", "--out", str(base / "warm.jsonl"), "--project", str(project))[0] == 0
         assert run("agreement", "--project", str(project), "--bootstrap", "10")[0] == 0
         journals = project / ".annotator" / "journals"
-        alice_db = journals / "alice.db"
+        alice_db = journals / "alice" / "journal.db"
 
         # alice annotates: her journal is hers alone
         as_user(ALICE, lambda: annotate_some(project, "alice", 3) and None)
@@ -232,7 +233,7 @@ def test_two_annotators_on_one_server() -> None:
         code, _, err = seen["export"]
         assert code == 1 and "blind" in err and "alice" in err and "Traceback" not in err
         assert not (project / "b.jsonl").exists()
-        assert mode(journals / "bob.db") == 0o600
+        assert mode(journals / "bob" / "journal.db") == 0o600
 
         # the round is over: the lead opens the journals; each annotator's next command
         # shares theirs
@@ -240,7 +241,7 @@ def test_two_annotators_on_one_server() -> None:
                                                 encoding="utf-8")
         as_user(ALICE, lambda: run("status", "--project", str(project)))
         as_user(BOB, lambda: run("status", "--project", str(project)))
-        assert mode(alice_db) == mode(journals / "bob.db") == 0o640
+        assert mode(alice_db) == mode(journals / "bob" / "journal.db") == 0o640
 
         def bob_exports() -> tuple[int, str, str]:
             return run("export", "--out", str(project / "b.jsonl"), "--project", str(project))
@@ -252,9 +253,8 @@ def test_two_annotators_on_one_server() -> None:
         # bob's reading left nothing that locks alice out of her own journal
         as_user(ALICE, lambda: annotate_some(project, "alice", 4) and None)
         assert alice_db.stat().st_uid == ALICE
-        for f in journals.iterdir():
-            if f.name.startswith("alice.db"):
-                assert f.stat().st_uid == ALICE, f
+        for f in (journals / "alice").iterdir():
+            assert f.stat().st_uid == ALICE, f
 
         # alice is annotating (her journal in WAL mode, -wal/-shm open) while bob
         # exports: bob reads it read-only and alice goes on writing
@@ -275,7 +275,7 @@ def test_two_annotators_on_one_server() -> None:
 
         pid, (r, go) = start_as_user(ALICE, alice_opens, alice_goes_on)
         try:
-            assert alice_db.with_name("alice.db-wal").exists()
+            assert alice_db.with_name("journal.db-wal").exists()
             code, _, err = as_user(BOB, bob_exports)
             assert code == 0, err
             text = (project / "b.jsonl").read_text(encoding="utf-8")
@@ -283,6 +283,8 @@ def test_two_annotators_on_one_server() -> None:
             os.write(go, b"x")
             assert os.read(r, 500) == b"done"
         finally:
+            with contextlib.suppress(OSError):
+                os.write(go, b"x")  # never leave the child waiting
             os.waitpid(pid, 0)
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -25,10 +25,16 @@ def _project(root: Path) -> Path:
     return root
 
 
-def test_cached_parse_equals_fresh_and_skips_yaml(project: Path):
+def test_cached_parse_equals_fresh_and_skips_yaml(project: Path, tmp_path: Path,
+                                                  monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # empty: count entries
     _project(project)
+    from annotator.parse_cache import user_cache_dir
+
+    before = set(user_cache_dir().glob("*.json")) if user_cache_dir().exists() else set()
     fresh = Project(project).load_schema()
-    assert len(list((project / ".annotator" / "cache").glob("*.json"))) == 2
+    assert len(set(user_cache_dir().glob("*.json")) - before) == 2
+    assert not (project / ".annotator" / "cache").exists()  # never in the project
     cached = Project(project).load_schema()
     assert cached == fresh and cached.sha256 == fresh.sha256
     code = ("import sys; from annotator.project import Project; "
@@ -73,7 +79,7 @@ def test_cache_entries_of_other_rules_are_misses(project: Path, monkeypatch):
 
     _project(project)
     Project(project).load_schema()
-    cache = parse_cache.ParseCache(project / ".annotator" / "cache")
+    cache = parse_cache.user_parse_cache("schema")
     raw = Path(Project(project).schema_path()).read_bytes()
     assert cache.get(raw) is not None
     monkeypatch.setattr(parse_cache, "_salt", b"other rules")

@@ -121,7 +121,7 @@ def test_blind_journals_are_separate_files(sqlite_store: SQLiteStore, project: P
     store.journal("alice").apply("d1", 1, {"type": "mark_done"})
     store.journal("bob")
     assert store.annotators() == ["alice", "bob"]
-    assert (project / ".annotator" / "journals" / "alice.db").exists()
+    assert (project / ".annotator" / "journals" / "alice" / "journal.db").exists()
     assert store.journal("bob").state("d1", 1) is None
 
 
@@ -146,7 +146,7 @@ def test_committed_action_visible_to_another_connection(sqlite_store: SQLiteStor
     """Durability seen from outside: a second connection (as after a crash) reads it."""
     j = sqlite_store.journal("alice")
     j.apply("d1", 2, {"type": "set_flag", "flag": True})
-    conn = sqlite3.connect(project / ".annotator" / "journals" / "alice.db")
+    conn = sqlite3.connect(project / ".annotator" / "journals" / "alice" / "journal.db")
     (state,) = conn.execute("SELECT state FROM units WHERE doc_id='d1' AND unit=2").fetchone()
     assert '"flag": true' in state
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -77,8 +77,8 @@ def digest(path: Path) -> str:
 
 
 def journal_files(project: Path, name: str) -> dict[str, str]:
-    d = project / ".annotator" / "journals"
-    return {p.name: digest(p) for p in sorted(d.glob(f"{name}.db*"))}
+    d = project / ".annotator" / "journals" / name
+    return {p.name: digest(p) for p in sorted(d.glob("journal.db*"))}
 
 
 # --- the disk fills up -----------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_disk_full_keeps_every_stored_action_and_says_so(demo: Path) -> None:
         for action in toggles(10_000):
             j.apply(doc.id, doc.first_unit + stored % 3, action)
             stored += 1
-    assert "disk is full" in str(err.value) and "carol.db" in str(err.value)
+    assert "disk is full" in str(err.value) and "carol/journal.db" in str(err.value)
     assert "NOT saved" in str(err.value)
     # everything before the failure is there, and the failed one is not half there
     assert j.conn.execute("SELECT count(*) FROM events").fetchone()[0] == stored
@@ -233,7 +233,7 @@ DAMAGE = [truncate_half, truncate_mid_page, garbage_header, scrambled_pages]
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=[d.__name__ for d in DAMAGE])
 def test_damaged_journal_is_named_and_nothing_else_is_touched(demo: Path, damage) -> None:
-    bob = demo / ".annotator" / "journals" / "bob.db"
+    bob = demo / ".annotator" / "journals" / "bob" / "journal.db"
     assert not bob.with_name("bob.db-wal").exists()  # closed cleanly: one file
     damage(bob)
     alice_before = journal_files(demo, "alice")
@@ -245,7 +245,7 @@ def test_damaged_journal_is_named_and_nothing_else_is_touched(demo: Path, damage
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr + r.stdout
         said = r.stderr + r.stdout
-        assert "bob.db" in said and "damaged" in said, (args, said)
+        assert "bob/journal.db" in said and "damaged" in said, (args, said)
     assert not out.exists() and not out.with_name("out.jsonl.part").exists()
     # status still reports everyone else
     r = run_cli("status", cwd=demo)
@@ -272,7 +272,7 @@ def test_status_check_finds_state_that_events_do_not_give(demo: Path) -> None:
     """Damage SQLite cannot see: a derived row edited behind the journal's back."""
     import sqlite3
 
-    conn = sqlite3.connect(demo / ".annotator" / "journals" / "bob.db")
+    conn = sqlite3.connect(demo / ".annotator" / "journals" / "bob" / "journal.db")
     conn.execute("UPDATE units SET state = json_set(state, '$.note', 'forged') "
                  "WHERE unit = (SELECT min(unit) FROM units)")
     conn.commit()
@@ -384,7 +384,7 @@ async def test_a_removed_label_is_shown_in_the_tui(tmp_path: Path) -> None:
 def test_store_opens_read_only_what_is_not_ours(demo: Path) -> None:
     """A journal we may read but not write (another user's) is never written: not even
     the re-key a rebuilt corpus asks for."""
-    bob = demo / ".annotator" / "journals" / "bob.db"
+    bob = demo / ".annotator" / "journals" / "bob" / "journal.db"
     before = journal_files(demo, "bob")
     store = SQLiteStore(demo / ".annotator")
     os.chmod(bob, 0o400)
@@ -533,7 +533,7 @@ def test_verify_checks_spans_too(demo: Path) -> None:
                                      "start": 0, "end": 3})
     assert j.verify() == []
     p.close()
-    conn = sqlite3.connect(demo / ".annotator" / "journals" / "alice.db")
+    conn = sqlite3.connect(demo / ".annotator" / "journals" / "alice" / "journal.db")
     conn.execute("UPDATE events SET after = json_set(after, '$.spans[0].end', 4) "
                  "WHERE seq = (SELECT max(seq) FROM events)")
     conn.commit()

@@ -220,7 +220,7 @@ def _export_records(store, schema: LabelSchema, out: Path | None,
                     stdout: IO[str] | None, gold: bool = False) -> ExportResult:
     """The default export: every annotator's records, as `annotator.export` builds them
     (with the gold on adjudicated units); `gold`: gold-only records."""
-    from annotator.export import iter_records, write_records
+    from annotator.export import iter_records, write_export_file, write_records
 
     records = iter_records(store, schema, progress=progress,
                            gold="only" if gold else "with")
@@ -233,21 +233,15 @@ def _export_records(store, schema: LabelSchema, out: Path | None,
             with open(out, "w", encoding="utf-8") as fh:
                 n = write_records(records, fh)
         return ExportResult(n, loss, out, [])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            n = write_records(records, fh)
-        os.replace(tmp, out)  # nothing half-written under the real name
+        # mkstemp beside `out`, removed if the export fails or is killed (export.py)
+        n = write_export_file(records, out)
     except OSError as exc:
         if exc.filename:
             raise
         # a failed write() names no file: say which, and that nothing was left
         raise InputError(f"could not write the export ({exc.strerror or exc}): nothing was "
                          "written", out) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return ExportResult(n, loss, out, [])
 
 

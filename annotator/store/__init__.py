@@ -30,11 +30,13 @@ def store_url(configured: str | None = None, given: str | None = None) -> str:
     return url
 
 
-def open_store(url: str, root: Path, blind: bool = True):
+def open_store(url: str, root: Path, blind: bool = True, team=None,
+               project_root: Path | None = None):
     """The store `url` names (see `store_url`); `root` is the project's `.annotator/`
-    directory, where the SQLite store lives."""
+    directory, where the SQLite store lives (`team`: the project's roles, which decide
+    whose journals it opens)."""
     if url == "sqlite":
-        return SQLiteStore(root, blind=blind)
+        return SQLiteStore(root, blind=blind, team=team, project_root=project_root)
     from annotator.store.postgres import PostgresStore
 
     return PostgresStore(url)

@@ -31,6 +31,7 @@ from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
 from annotator.errors import InputError, StoreError
 from annotator.schema import LabelSchema
+from annotator.store import files
 from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
 
 CORPUS_SCHEMA = """
@@ -145,6 +146,8 @@ CREATE INDEX IF NOT EXISTS decided_unit ON decided_layers (doc_key, unit);
 if TYPE_CHECKING:
     import numpy as np
 
+    from annotator.team.roles import Team
+
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -181,13 +184,14 @@ def check_database_file(path: Path) -> str | None:
     # extend the file: while one runs, the file is short of its header by at most what
     # the WAL holds. Once the WAL is gone, the file is whole.
     try:
-        wal = os.stat(f"{path}-wal").st_size
-    except FileNotFoundError:
+        wal = os.lstat(f"{path}-wal").st_size
+    except (FileNotFoundError, PermissionError):
         wal = 0
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(100)
-            size = os.fstat(fh.fileno()).st_size
+        # Non-blocking, no symlink: a FIFO planted at the name does not hang us.
+        with files.open_checked(path, single_link=False) as fd:
+            header = os.pread(fd, 100, 0)
+            size = os.fstat(fd).st_size
     except FileNotFoundError:
         return None
     if size == 0:
@@ -245,18 +249,22 @@ def _guarded(method):
     return wrapper
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, readonly: bool = False, wal: bool = True) -> sqlite3.Connection:
     # Autocommit mode: every write below opens its own BEGIN IMMEDIATE ... COMMIT.
+    # The path was checked (owner, type, no symlink) before: open it as it is named,
+    # never resolved through a link.
     if readonly:
-        # Another annotator's journal: read it, never write it (not even a re-key).
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+        # Another annotator's journal (or a corpus that is the lead's): read it, never
+        # write it (not even a re-key). Read-only, SQLite creates no file beside it.
+        conn = sqlite3.connect(f"{Path(os.path.abspath(path)).as_uri()}?mode=ro", uri=True,
                                isolation_level=None, check_same_thread=False, timeout=60)
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     # First: the pragmas below may wait for another process's lock (a long import).
     conn.execute("PRAGMA busy_timeout=60000")
-    conn.execute("PRAGMA journal_mode=WAL")
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed action survives power loss, not only a killed process.
     conn.execute("PRAGMA synchronous=FULL")
     return conn
@@ -265,19 +273,61 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 class SQLiteStore:
     """Corpus plus journals under `root` (a project's `.annotator/` directory).
 
-    `blind`: each journal is readable by its annotator only (mode 0600); otherwise by
-    the project's group too (0640). In a shared project (its directory is setgid or
-    group-writable, see README "A team on one server") the store's directories and
-    corpus database are made group-usable, and `journals/` sticky, so nobody can
-    remove or replace another annotator's journal."""
+    Each annotator's journal is `journals/NAME/journal.db`, in a directory of its own
+    that only its annotator can write: nobody else can create, replace, lock or plant
+    side files (`-journal`, `-wal`, `-shm`) beside it, and a reader can leave none.
 
-    def __init__(self, root: Path, blind: bool = True):
+    `blind`: each journal is readable by its annotator (and the curators' group, in a
+    team project) only; otherwise by the project's group too. `team`: the project's
+    `team:` section (see `annotator.team`): then the lead owns `.annotator/` and
+    `corpus.db` (checked before either is trusted), only the lead imports, and names
+    are the team's. Without one, a shared project (its directory setgid or
+    group-writable) keeps the older set-up: the store's directories and corpus are
+    group-usable and `journals/` sticky."""
+
+    def __init__(self, root: Path, blind: bool = True, team: Team | None = None,
+                 project_root: Path | None = None):
         self.root = Path(root)
         self.blind = blind
+        self.team = team
+        self.me = os.geteuid()
+        self.notices: list[str] = []  # entries of journals/ skipped, for status and export
+        self._journals: dict[str, SQLiteJournal] = {}
+        corpus = self.path = self.root / "corpus.db"
+        if team is not None:
+            self._open_team(Path(project_root or self.root.parent))
+        else:
+            self._open_single()
+        problem = check_database_file(corpus)
+        if problem:
+            raise _damaged(corpus, problem)
+        with _store_errors(corpus):
+            self.conn = _connect(corpus, readonly=self.corpus_readonly,
+                                 wal=team is None)
+            if self.corpus_readonly:
+                self.conn.execute("SELECT count(*) FROM documents").fetchone()
+            else:
+                if team is not None:
+                    # Rollback mode: readers who may not write here need no -shm of theirs.
+                    self.conn.execute("PRAGMA journal_mode=DELETE")
+                self.conn.executescript(CORPUS_SCHEMA)
+        # SQLite's lower() folds ASCII only; search must find "Österreich" too.
+        self.conn.create_function("fold", 1, str.casefold, deterministic=True)
+        # Identifies this corpus database: journals key units by its document keys and
+        # re-key themselves when they meet a different (e.g. rebuilt) one.
+        if not self.corpus_readonly:
+            self.conn.execute("INSERT OR IGNORE INTO totals VALUES ('corpus_id', ?)",
+                              (secrets.randbits(62),))
+        row = self.conn.execute("SELECT value FROM totals WHERE name = 'corpus_id'").fetchone()
+        self.corpus_id = row[0] if row else 0
+
+    def _open_single(self) -> None:
         fresh = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
         parent = self.root.parent.stat()
         self.shared = bool(parent.st_mode & (stat.S_ISGID | stat.S_IWGRP))
+        self.corpus_readonly = False
+        self.lead = None
         journals = self.root / "journals"
         if not journals.exists():
             journals.mkdir()
@@ -285,26 +335,55 @@ class SQLiteStore:
                 os.chmod(journals, 0o3770)  # setgid: the project's group; sticky
         if fresh and self.shared:
             os.chmod(self.root, 0o2770)
-        corpus = self.path = self.root / "corpus.db"
-        if self.shared and not corpus.exists():
+        if self.shared and not self.path.exists():
             # SQLite gives the -wal and -shm files the database's mode: every member
             # must be able to write the -shm to read the corpus.
-            _create(corpus, 0o660)
-        problem = check_database_file(corpus)
-        if problem:
-            raise _damaged(corpus, problem)
-        with _store_errors(corpus):
-            self.conn = _connect(corpus)
-            self.conn.executescript(CORPUS_SCHEMA)
-        # SQLite's lower() folds ASCII only; search must find "Österreich" too.
-        self.conn.create_function("fold", 1, str.casefold, deterministic=True)
-        # Identifies this corpus database: journals key units by its document keys and
-        # re-key themselves when they meet a different (e.g. rebuilt) one.
-        self.conn.execute("INSERT OR IGNORE INTO totals VALUES ('corpus_id', ?)",
-                          (secrets.randbits(62),))
-        self.corpus_id = self.conn.execute(
-            "SELECT value FROM totals WHERE name = 'corpus_id'").fetchone()[0]
-        self._journals: dict[str, SQLiteJournal] = {}
+            _create(self.path, 0o660)
+        self.project_gid = parent.st_gid
+        self.journals_gid = parent.st_gid
+
+    def _open_team(self, project_root: Path) -> None:
+        team = self.team
+        assert team is not None
+        self.shared = True
+        lead = self.lead = team.lead_uid()
+        if lead is None:
+            raise InputError(f"team: lead {team.lead!r} is no login on this machine",
+                             project_root / "annotator.yaml")
+        self.is_lead = self.me == lead
+        self.corpus_readonly = not self.is_lead
+        self.project_gid = os.stat(project_root).st_gid
+        if not self.root.exists():
+            if not self.is_lead:
+                raise InputError(f"no documents imported here yet: the lead ({team.lead}) "
+                                 "runs `annotator team init` and `annotator import`",
+                                 project_root)
+            self.root.mkdir(mode=0o750)
+        files.check_lead_owned(self.root, project_root, lead, kind="dir")
+        journals = self.root / "journals"
+        if not os.path.lexists(journals) and self.is_lead:
+            journals.mkdir(mode=0o750)
+            os.chmod(journals, 0o3730)  # members create their own directory, list nothing
+        try:
+            with files.open_checked(journals, owner=lead, kind="dir", flags=os.O_RDONLY
+                                    if os.access(journals, os.R_OK) else os.O_PATH) as fd:
+                st = os.fstat(fd)
+        except FileNotFoundError:
+            raise InputError(f"the lead ({team.lead}) has not set this project up: "
+                             "`annotator team init --group GROUP`", journals) from None
+        if files.writable_by_others(st) and not st.st_mode & stat.S_ISVTX:
+            raise files.Unsafe("is writable by others but not sticky: anyone could move "
+                               "journals aside; the lead runs `annotator team init`", journals)
+        self.journals_gid = st.st_gid
+        if self.path.exists() or not self.is_lead:
+            if not self.path.exists():
+                raise InputError(f"no documents imported here yet: the lead ({team.lead}) "
+                                 "runs `annotator import`", self.path)
+            files.check_lead_owned(self.path, project_root, lead)
+            with files.open_checked(self.path, owner=lead):
+                pass  # one link only: not a hard link to a file someone else can write
+        else:
+            files.create_exclusive(self.path, 0o640)
 
     @contextlib.contextmanager
     def snapshot(self, journals: list[SQLiteJournal]) -> Iterator[None]:
@@ -329,6 +408,11 @@ class SQLiteStore:
     def import_documents(self, docs: Iterable[Document], progress: Progress | None = None,
                          sources: dict[str, str] | None = None) -> ImportStats:
         """Import in one transaction: any error (e.g. a bad JSONL line) rolls back all."""
+        if self.corpus_readonly:
+            assert self.team is not None
+            raise StoreError(f"only the lead ({self.team.lead}) imports in this team project "
+                             "(corpus.db is theirs); ask them to run `annotator import`",
+                             self.path)
         stats = ImportStats()
         changed_units: list[tuple[str, int]] = []
         conn = self.conn
@@ -572,18 +656,61 @@ class SQLiteStore:
         return len(rows)
 
     # -- journals -----------------------------------------------------------------
+    def journal_dir(self, annotator: str) -> Path:
+        return self.root / "journals" / annotator
+
     def annotators(self) -> list[str]:
-        """Every annotator with a journal (the gold journal is not an annotator's)."""
-        return sorted(p.stem for p in (self.root / "journals").glob("*.db") if p.stem != GOLD)
+        """Annotators with a journal (the gold journal is not an annotator's: see
+        `has_journal`). In a team project: the team's names whose directory exists;
+        nothing else in `journals/` counts (`team status` reports it). Otherwise what
+        `journals/` holds; entries that are no journal are noted in `self.notices` and
+        skipped."""
+        journals = self.root / "journals"
+        if self.team is not None:
+            return [n for n in self.team.annotators
+                    if n != GOLD and os.path.lexists(journals / n)]
+        names: set[str] = set()
+        try:
+            entries = sorted(os.scandir(journals), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+        except PermissionError:
+            return []
+        self.notices = []
+        for e in entries:
+            name = e.name
+            legacy = name.endswith(".db")
+            if legacy:
+                name = name[:-3]
+            elif name.endswith((".lock", "-wal", "-shm", "-journal")) or name.startswith("."):
+                continue
+            shown = safe_name(e.name)
+            if not ANNOTATOR_NAME.match(name):
+                self.notices.append(f"{journals}/{shown}: not a valid annotator name; skipped")
+                continue
+            if e.is_symlink():
+                self.notices.append(f"{journals}/{shown}: a symbolic link; skipped (never "
+                                    "followed)")
+                continue
+            if legacy and not e.is_file(follow_symlinks=False):
+                self.notices.append(f"{journals}/{shown}: not a regular file; skipped")
+                continue
+            if not legacy and not e.is_dir(follow_symlinks=False):
+                continue
+            names.add(name)
+        names.discard(GOLD)
+        return sorted(names)
 
     def has_journal(self, name: str) -> bool:
         """Whether a journal of this name exists (without creating it)."""
         check_annotator_name(name)
-        return name in self._journals or (self.root / "journals" / f"{name}.db").exists()
+        journals = self.root / "journals"
+        return name in self._journals or os.path.lexists(journals / name) or \
+            os.path.lexists(journals / f"{name}.db")
 
     def journal(self, annotator: str, schema: LabelSchema | None = None) -> SQLiteJournal:
-        """The annotator's journal, created if new. Another user's journal (or one we
-        may not write) is opened read-only."""
+        """The annotator's journal: created if it is ours to write and new; another
+        user's journal is opened read-only, after its owner and type are checked."""
         check_annotator_name(annotator)
         j = self._journals.get(annotator)
         if j is None:
@@ -597,14 +724,13 @@ class SQLiteStore:
                                          dict[str, StoreError | OSError]]:
         """Every annotator's journal this user may read, opened: (the journals, names of
         those kept private (blind annotation), {name: why it could not be opened} for
-        those that could not (damaged))."""
+        those that could not (damaged, or not what a journal should be))."""
         out, private, failed = [], [], {}
         for name in self.annotators():
-            if not os.access(self.root / "journals" / f"{name}.db", os.R_OK):
-                private.append(name)
-                continue
             try:
                 out.append(self.journal(name))
+            except Private:
+                private.append(name)
             except (StoreError, OSError) as exc:
                 failed[name] = exc
         return out, private, failed
@@ -622,7 +748,9 @@ class SQLiteStore:
                 "annotator.yaml once the round is over; each annotator's next `annotator "
                 "status` (or session) then shares their journal with the project's group",
                 self.root / "journals")
-        return journals
+        from annotator.team.roles import GOLD
+
+        return [j for j in journals if j.annotator != GOLD]
 
     def close(self) -> None:
         for j in self._journals.values():
@@ -631,30 +759,42 @@ class SQLiteStore:
         self.conn.close()
 
 
+class Private(StoreError):
+    """A journal this user may not read (blind annotation): listed, not an error."""
+
+
+def safe_name(name: str) -> str:
+    from annotator.textclean import safe_inline
+
+    return safe_inline(name)
+
+
 class SQLiteJournal:
-    """One annotator's events and the state derived from them."""
+    """One annotator's events and the state derived from them, in
+    `journals/NAME/journal.db`: a directory its annotator made and alone can write."""
 
     def __init__(self, store: SQLiteStore, annotator: str, schema: LabelSchema | None):
         self.store = store
         self.annotator = annotator
         self.schema = schema
-        self.path = store.root / "journals" / f"{annotator}.db"
+        self.dir = store.journal_dir(annotator)
+        self.path = self.dir / "journal.db"
         self._lock_fd: int | None = None
-        mode = 0o600 if store.blind else 0o640
-        if not self.path.exists():
-            _create(self.path, mode)
+        self._keys: dict[str, int] = {}
+        self._codes: dict[tuple[str, str], int] = {}
+        self.readonly = not self._ours()
+        if self.readonly:
+            self._check_theirs()
+        else:
+            self._make_ours()
         problem = check_database_file(self.path)
         if problem:
             raise _damaged(self.path, problem)
-        st = self.path.stat()
-        # Ours to write: we own it (root may read anyone's, but writes none of theirs).
-        self.readonly = st.st_uid != os.geteuid() or not os.access(self.path, os.W_OK)
-        self._keys: dict[str, int] = {}
-        self._codes: dict[tuple[str, str], int] = {}
-        if not self.readonly:
-            _set_mode(self.path, mode)
         with _store_errors(self.path):
-            self.conn = _connect(self.path, self.readonly)
+            # WAL at once for a single user's own journal (nobody else reads it); on a
+            # shared server only while a session runs (`claim`).
+            self.conn = _connect(self.path, self.readonly, wal=not self.readonly and
+                                 store.team is None and not store.shared)
         try:
             with _store_errors(self.path):
                 if self.readonly:
@@ -665,6 +805,181 @@ class SQLiteJournal:
         except StoreError:
             self.conn.close()  # a journal that failed to open holds no connection
             raise
+
+    # -- whose it is ------------------------------------------------------------------
+    @property
+    def _legacy(self) -> Path:
+        return self.store.root / "journals" / f"{self.annotator}.db"
+
+    def _ours(self) -> bool:
+        """May this user write this journal? In a team project: the names mapped to
+        their login (and the gold, for a curator). Otherwise: a journal they own or
+        that does not exist yet."""
+        team = self.store.team
+        if team is not None:
+            from annotator.team.roles import GOLD, current_login
+
+            login = current_login()
+            if self.annotator == GOLD:
+                return team.is_curator(login)
+            return self.annotator in team.names_of(login)
+        for p in (self.dir, self._legacy):
+            with contextlib.suppress(FileNotFoundError):
+                return os.lstat(p).st_uid == self.store.me
+        return True
+
+    def _owners(self) -> set[int] | None:
+        """The uids that may own this journal (None: any one, outside a team)."""
+        team = self.store.team
+        if team is None:
+            return None
+        from annotator.team.roles import GOLD
+
+        logins = ([team.annotators[c] for c in team.curators] if self.annotator == GOLD
+                  else [team.annotators.get(self.annotator, "")])
+        return {u for u in map(team.uid, logins) if u is not None}
+
+    def _check_theirs(self) -> None:
+        """Another user's journal: read only after its directory and file are what
+        they should be (owned by the mapped login, not a symlink, FIFO or hard link)."""
+        if not os.path.lexists(self.dir) and self.store.team is None and os.path.lexists(
+                self._legacy):
+            self.path = self._legacy  # the older flat layout, someone else's: read it
+            with files.open_checked(self.path):
+                return
+        owners = self._owners()
+        try:
+            st = os.lstat(self.dir)
+        except PermissionError:
+            raise Private("not readable", self.dir) from None
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            raise files.Unsafe(f"is {files.what_is(st)}, not a journal directory: skipped "
+                               "(never followed)", self.dir)
+        if owners is not None and st.st_uid not in owners:
+            raise files.Unsafe(
+                f"belongs to {files.login_of(st.st_uid)}, not to {self.annotator}'s login: "
+                "refused, not read (someone made it first). The lead, who owns journals/, can "
+                "move it aside (`mv`); `annotator team status` lists such problems", self.dir)
+        from annotator.team.roles import GOLD
+
+        if st.st_mode & stat.S_IWOTH or (st.st_mode & stat.S_IWGRP and self.annotator != GOLD):
+            raise files.Unsafe("is writable by others: skipped (anyone could have put files "
+                               "in it)", self.dir)
+        try:
+            with files.open_checked(self.path, owner=st.st_uid if owners is not None else
+                                    None):
+                pass
+        except PermissionError:
+            raise Private("not readable", self.path) from None
+        except FileNotFoundError:
+            raise StoreError("holds no journal.db (its annotator has not started?)",
+                             self.dir) from None
+
+    def _modes(self, dir_gid: int) -> tuple[int, int, int | None]:
+        """(directory mode, file mode, wanted group) for our journal."""
+        store = self.store
+        from annotator.team.roles import GOLD
+
+        if self.annotator == GOLD and store.team is not None:
+            return 0o2770, 0o660, store.journals_gid
+        if not store.blind:
+            return 0o2750, 0o640, store.project_gid
+        if store.team is not None and store.journals_gid != store.project_gid:
+            return 0o2750, 0o640, store.journals_gid  # the curators' group reads
+        return 0o2700, 0o600, None
+
+    def _make_ours(self) -> None:
+        me = self.store.me
+        if not os.path.lexists(self.dir) and os.path.lexists(self._legacy):
+            self._migrate()
+        # mkdir under a zero umask: the directory gets its mode (and the parent's setgid
+        # group) at birth; a chmod later by a non-member of that group would drop setgid.
+        old = os.umask(0)
+        try:
+            os.mkdir(self.dir, 0o2750 if self.store.journals_gid != self.store.project_gid
+                     or not self.store.blind else 0o2700)
+        except FileExistsError:
+            pass
+        finally:
+            os.umask(old)
+        owners = self._owners()
+        try:
+            with files.open_checked(self.dir, kind="dir") as fd:
+                st = os.fstat(fd)
+                if st.st_uid != me and not (owners and st.st_uid in owners):
+                    raise files.Unsafe(
+                        f"was made by {files.login_of(st.st_uid)}, not by you: refused, "
+                        f"{self.annotator}'s journal is not opened. The lead, who owns "
+                        "journals/, can move it aside (`mv`) so that your next command "
+                        "makes your own", self.dir)
+                dmode, fmode, gid = self._modes(st.st_gid)
+                if st.st_uid == me:
+                    fmode = self._fix_dir(fd, st, dmode, fmode, gid)
+                    gid = os.fstat(fd).st_gid  # the files take the directory's group
+        except files.Unsafe:
+            raise
+        if st.st_uid == me:
+            with contextlib.suppress(FileExistsError):
+                files.create_exclusive(self.path, fmode)
+            with files.open_checked(self.path, owner=me):
+                pass  # one link only
+            files.set_mode(self.path, fmode, owner=me, gid=gid)
+            for suffix in ("-wal", "-shm"):  # left by an earlier session: the same mode
+                side = self.path.with_name(self.path.name + suffix)
+                with contextlib.suppress(FileNotFoundError):
+                    files.set_mode(side, fmode, owner=me, gid=gid)
+        else:  # the gold, made by another curator: theirs and the curators' group
+            with files.open_checked(self.path, owner=st.st_uid):
+                pass
+
+    @staticmethod
+    def _fix_dir(fd: int, st: os.stat_result, dmode: int, fmode: int,
+                 gid: int | None) -> int:
+        """Give our directory its mode and group; returns the file mode to use."""
+        private = False
+        if gid is not None and st.st_gid != gid:
+            try:
+                os.fchown(fd, -1, gid)
+                st = os.fstat(fd)
+            except PermissionError:
+                private = True  # a group we are not in: keep it to ourselves
+        in_group = st.st_gid in os.getgroups() or st.st_gid == os.getegid()
+        if private or (not in_group and stat.S_IMODE(st.st_mode) != dmode):
+            # a chmod by a non-member drops setgid: then side files would get our own
+            # group with the database's mode. Owner-only is safe whatever the group.
+            dmode, fmode = 0o700, 0o600
+        if stat.S_IMODE(st.st_mode) != dmode:
+            os.fchmod(fd, dmode)
+        return fmode
+
+    def _migrate(self) -> None:
+        """The older flat layout (`journals/NAME.db`), ours: fold any WAL into it and
+        move it into our own directory. A side file we did not make is refused: it
+        could be a planted hot journal that SQLite would roll back into ours."""
+        old = self._legacy
+        with files.open_checked(old, owner=self.store.me):
+            pass
+        for suffix in ("-journal", "-wal", "-shm"):
+            side = Path(f"{old}{suffix}")
+            with contextlib.suppress(FileNotFoundError):
+                if os.lstat(side).st_uid != self.store.me:
+                    raise files.Unsafe(
+                        f"was not made by you but sits beside your journal {old.name}: it is "
+                        "not opened (SQLite would roll it back into your journal). Ask the "
+                        "lead to remove it", side)
+        with _store_errors(old):
+            conn = sqlite3.connect(old, isolation_level=None)
+            try:
+                conn.execute("PRAGMA busy_timeout=60000")
+                conn.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                conn.close()
+        os.mkdir(self.dir, 0o700)
+        os.rename(old, self.path)
+        lock = old.with_suffix(".lock")
+        with contextlib.suppress(FileNotFoundError):
+            if os.lstat(lock).st_uid == self.store.me:
+                os.unlink(lock)
 
     def _rekey_if_needed(self) -> None:
         """Units are stored with the corpus's integer document keys (for fast joins).
@@ -946,8 +1261,17 @@ class SQLiteJournal:
         """Hold this journal for one annotation session. A second session of the same
         annotator is refused: two screens would undo each other's actions. The lock is
         the kernel's (flock), so a killed session never leaves it behind."""
-        lock = self.path.with_suffix(".lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        if self.readonly:
+            raise StoreError(f"{self.annotator}'s journal belongs to another user: it is only "
+                             "read here", self.path)
+        # In our own directory: nobody else can create, hold or replace this file.
+        lock = self.dir / "lock" if self.path.name == "journal.db" else \
+            self.path.with_suffix(".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_CLOEXEC, 0o660 if self.dir.name == "gold" else 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise files.Unsafe("is not a file: refused", lock)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -957,10 +1281,36 @@ class SQLiteJournal:
                 f"{self.annotator} is already annotating in this project ({holder}). "
                 "Close that session first (q), or annotate as another name with --as; two "
                 "sessions of one annotator would undo each other's actions", self.path) from None
+        # WAL while the session runs: another user's reader never blocks our commits.
+        try:
+            with _store_errors(self.path, "the session was not started"):
+                mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except StoreError:
+            os.close(fd)
+            raise
+        if mode != "wal":
+            os.close(fd)
+            raise StoreError(f"could not switch the journal to WAL mode (it stayed {mode})",
+                             self.path)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since "
                       f"{now_iso()[:19]}Z\n".encode(), 0)
         self._lock_fd = fd
+
+    def _session_elsewhere(self) -> bool:
+        """Is a session of ours open in another process (its lock held)? Then its WAL
+        stays: switching would only wait for it."""
+        try:
+            fd = os.open(self.dir / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -1183,15 +1533,17 @@ class SQLiteJournal:
         return problems
 
     def close(self) -> None:
-        if self._lock_fd is not None:
-            # The end of a session: leave the file in rollback-journal mode, so others
-            # allowed to read it (blind: false) need no -wal/-shm files of theirs beside
-            # it, which would lock its owner out. Best effort: a reader holding it
-            # just keeps WAL on.
+        if not self.readonly and (self._lock_fd is not None or (
+                self.store.shared and not self._session_elsewhere())):
+            # Leave the file in rollback-journal mode: a reader then needs no -wal/-shm,
+            # and can create none (the directory is ours alone). If a reader holds the
+            # file the switch waits up to 2 s, then WAL stays on: its -wal/-shm are ours
+            # and readers use them read-only, so this locks nobody out; the next
+            # session or command of ours switches again.
             with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA busy_timeout=200")
+                self.conn.execute("PRAGMA busy_timeout=2000")
                 self.conn.execute("PRAGMA journal_mode=DELETE")
-            self.release()
+        self.release()
         self.conn.close()
 
 
@@ -1212,14 +1564,6 @@ def _create(path: Path, mode: int) -> None:
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         os.chmod(path, mode)
-
-
-def _set_mode(path: Path, mode: int) -> None:
-    """Give our journal (and its WAL files) the mode blind annotation asks for."""
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_IMODE(p.stat().st_mode) != mode:
-                os.chmod(p, mode)
 
 
 def _store_error(path: Path, exc: sqlite3.Error, lost: str = "") -> StoreError:

@@ -1,4 +1,6 @@
-"""Team studies: who annotates what (assignment), roles and the team server.
+"""Team studies: roles (who may act as which name), the set-up of the project
+directory (`annotator team init`) and its check (`annotator team status`), and who
+annotates what (`assign`).
 
 Modules are imported by name (`annotator.team.assign`): nothing heavy here, so the
 annotation screen's start-up does not pay for team code it does not use.
