@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import sqlite3
@@ -83,19 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     _project_arg(p)
 
     p = sub.add_parser("agreement", help="inter-annotator agreement statistics",
-                       description="Agreement from the project store, or from an export file "
-                                   "alone. Paragraph layers: percent agreement, Krippendorff's "
-                                   "alpha (nominal), Gwet's AC1, Fleiss' and Cohen's kappa; span "
-                                   "layers: pairwise F1 (exact, overlap) and unitized alpha. See "
-                                   "docs/agreement.md for definitions and citations.")
+                       description="Agreement from the project store, or from an export file. "
+                                   "An export is checked as `annotator validate` checks it and "
+                                   "refused with the same messages; it needs the label schema "
+                                   "its records name (in the project's schemas/, or given with "
+                                   "--schema; records from another tool name none). Paragraph "
+                                   "layers: percent agreement, Krippendorff's alpha (at the "
+                                   "layer's scale), Gwet's AC1 / AC2, Fleiss' kappa (complete "
+                                   "units, and Gwet's missing-data extension), Cohen's kappa "
+                                   "(weighted on ordinal / interval layers), MASI alpha on multi "
+                                   "layers; span layers: pairwise F1 (exact, overlap), unitized "
+                                   "alpha and gamma. Every figure states its base (units, "
+                                   "raters). See docs/agreement.md for definitions and "
+                                   "citations.")
     p.add_argument("export", nargs="?", metavar="EXPORT.jsonl",
                    help="an export file (default: the project store)")
-    _schema_arg(p, "(needed when some labels were never used)")
+    _schema_arg(p, "(default: the one the export's records name)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="random seed of the bootstrap (default 0)")
+                   help="random seed of the bootstrap and of gamma's Monte-Carlo expected "
+                        "disorder (default 0)")
+    p.add_argument("--merge-names", action="store_true",
+                   help="count annotator names that differ only by case or Unicode "
+                        "normalisation as one annotator (said in a warning); without it "
+                        "such names are an error")
     _project_arg(p)
 
     p = sub.add_parser("validate", help="validate schemas, exports and annotator.yaml",
@@ -281,20 +293,13 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         raise UsageError("--bootstrap must be between 0 and 100000")
     if args.seed < 0:
         raise UsageError("--seed must be 0 or more")
-    if args.export:
-        from annotator.validate import read_export_records
-
-        records = read_export_records(Path(args.export))
-        first = next(records, None)
-        schema = _export_schema(args, first)
-        ratings = agreement.build_ratings(
-            itertools.chain([first] if first else [], records), schema)
-    else:
-        project = _project(args)
-        _existing_store(project)
-        schema = project.load_schema(args.schema)
-        ratings = agreement.ratings_from_store(project.store, schema)
-    report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
+    bar = ProgressBar("reading", unit=" bytes")
+    try:
+        report = agreement.run_agreement(args.export, args.schema, args.project,
+                                         bootstrap=args.bootstrap, seed=args.seed,
+                                         merge_names=args.merge_names, progress=bar.update)
+    finally:
+        bar.close()
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -302,31 +307,20 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_schema(args: argparse.Namespace, first: dict | None):
-    """--schema, else the schema the export's records name (labels nobody used then
-    still count); None when it is not in the project's schemas/."""
-    from annotator.schema import load_schema
-    from annotator.validate import schema_for_export
-
-    if args.schema:
-        return load_schema(args.schema)
-    if first is None:
-        return None
-    found = schema_for_export(first["schema"], args.project)
-    if found is None:
-        ref = first["schema"]
-        print(f"annotator: warning: schema {ref['id']!r} version {ref['version']} not found "
-              "in schemas/: layers and labels are taken from the export alone (give "
-              "--schema to count labels nobody used)", file=sys.stderr)
-    return found
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    from annotator.validate import validate_file
+    from annotator.validate import validate_file_with_warnings
 
     problems = []
     for f in args.files:
-        problems.extend(validate_file(Path(f), schema=args.schema, project_dir=args.project))
+        bar = ProgressBar(f"validating {Path(f).name}", unit=" bytes")
+        try:
+            found, warnings = validate_file_with_warnings(
+                Path(f), schema=args.schema, project_dir=args.project, progress=bar.update)
+        finally:
+            bar.close()
+        problems.extend(found)
+        for w in warnings:
+            print(w)
     for p in problems:
         print(p)
     if problems:
