@@ -103,6 +103,7 @@ class Ratings:
     unit_length: np.ndarray | None = None  # int64 [U] text length in code points
     has_span_data: bool = False  # False when built from columns (spans come only via records)
     warnings: list[str] = field(default_factory=list)
+    scales: dict[str, str] = field(default_factory=dict)  # single layer -> its schema's scale
 
     @property
     def span_order(self) -> list[str]:
