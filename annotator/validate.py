@@ -370,6 +370,16 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                 reprs = list(map(repr, values))
             known = codes.setdefault(layer, {})
             bad_here = flawed.setdefault(layer, {})
+            try:
+                col.lab_code.extend(map(known.__getitem__, reprs))
+            except KeyError:
+                pass  # a value not seen before: decoded below, then the codes again
+            else:
+                col.lab_ann.extend(idx)
+                if bad_here and not bad_here.keys().isdisjoint(reprs):
+                    locate(idx, reprs, bad_here, again)
+                continue
+            del col.lab_code[len(col.lab_ann):]
             for key in set(reprs) - known.keys():
                 value = values[reprs.index(key)]
                 found = _label_problems(layer, value, label_schema)
@@ -380,17 +390,21 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             col.lab_ann.extend(idx)
             col.lab_code.extend(map(known.__getitem__, reprs))
             if bad_here and not bad_here.keys().isdisjoint(reprs):
-                for i, key in zip(idx, reprs, strict=True):
-                    found = bad_here.get(key)
-                    if found is None:
-                        continue
-                    line, k = line_and_index(i)
-                    if found[1]:
-                        again.add(line)
-                    who = col.ann_name[i]
-                    for msg in found[0]:
-                        bad(line, f"annotations/{k} ({who}): {msg}")
+                locate(idx, reprs, bad_here, again)
         return again
+
+    def locate(idx: Any, reprs: list, bad_here: dict, again: set[int]) -> None:
+        """The located messages of the flawed values among these annotations."""
+        for i, key in zip(idx, reprs, strict=True):
+            found = bad_here.get(key)
+            if found is None:
+                continue
+            line, k = line_and_index(i)
+            if found[1]:
+                again.add(line)
+            who = col.ann_name[i]
+            for msg in found[0]:
+                bad(line, f"annotations/{k} ({who}): {msg}")
 
     batch: list[tuple[int, int, bytes]] = []
     was_enabled = gc.isenabled()
@@ -421,7 +435,9 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             rec_lines.extend(lns)
             all_anns = list(chain.from_iterable(anns))
             col.ann_name.extend(map(_ANNOTATOR, all_anns))
-            labels = [x if x is not None else _EMPTY for x in map(_LABELS, all_anns)]
+            labels = list(map(_LABELS, all_anns))
+            if None in labels:  # an interchange record's annotation without labels
+                labels = [x if x is not None else _EMPTY for x in labels]
             again = check_labels(labels, g, label_schema)
             spans = list(map(_SPANS, all_anns))
             relations = list(map(_RELATIONS, all_anns))

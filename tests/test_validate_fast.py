@@ -61,14 +61,25 @@ def broken(draw, base=GOOD):
     return rec
 
 
+def residual_ok(rec) -> bool:
+    """The check the compiled types leave to the reader (`uniqueItems` of label lists),
+    made here as read_export makes it."""
+    assert record_checker(EXPORT_RECORD).compiled.residual == {
+        (("annotations", "*", "labels", "*"), "uniqueItems")}
+    return all(len(set(v)) == len(v) for a in rec.annotations for v in (a.labels or {}).values()
+               if isinstance(v, list))
+
+
 def check(name: str, rec: dict) -> None:
     checker = record_checker(name)
     truth = Draft202012Validator(checker.json_schema).is_valid(rec)
     raw = json.dumps(rec).encode()
     fast = checker.fast(raw)
-    if fast is not None:
+    if fast is not None and residual_ok(fast):
         assert truth, ("the compiled type accepted what the JSON Schema rejects", rec)
-    _, problems = checker.check(raw, "f.jsonl", 1)
+    got, problems = checker.check(raw, "f.jsonl", 1)
+    if not problems and not residual_ok(got):  # what read_export does then
+        problems = checker.slow(raw, "f.jsonl", 1, 0)[1]
     assert (not problems) == truth, (rec, problems)
 
 
