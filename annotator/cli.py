@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import sqlite3
@@ -151,19 +150,31 @@ def build_parser() -> argparse.ArgumentParser:
     _project_arg(p)
 
     p = sub.add_parser("agreement", help="inter-annotator agreement statistics",
-                       description="Agreement from the project store, or from an export file "
-                                   "alone. Paragraph layers: percent agreement, Krippendorff's "
-                                   "alpha (nominal), Gwet's AC1, Fleiss' and Cohen's kappa; span "
-                                   "layers: pairwise F1 (exact, overlap) and unitized alpha. See "
-                                   "docs/agreement.md for definitions and citations.")
+                       description="Agreement from the project store, or from an export file. "
+                                   "An export is checked as `annotator validate` checks it and "
+                                   "refused with the same messages; it needs the label schema "
+                                   "its records name (in the project's schemas/, or given with "
+                                   "--schema; records from another tool name none). Paragraph "
+                                   "layers: percent agreement, Krippendorff's alpha (at the "
+                                   "layer's scale), Gwet's AC1 / AC2, Fleiss' kappa (complete "
+                                   "units, and Gwet's missing-data extension), Cohen's kappa "
+                                   "(weighted on ordinal / interval layers), MASI alpha on multi "
+                                   "layers; span layers: pairwise F1 (exact, overlap), unitized "
+                                   "alpha and gamma. Every figure states its base (units, "
+                                   "raters). See docs/agreement.md for definitions and "
+                                   "citations.")
     p.add_argument("export", nargs="?", metavar="EXPORT.jsonl",
                    help="an export file (default: the project store)")
-    _schema_arg(p, "(needed when some labels were never used)")
+    _schema_arg(p, "(default: the one the export's records name)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed of the bootstrap (default 0)")
+    p.add_argument("--merge-names", action="store_true",
+                   help="count annotator names that differ only by case or Unicode "
+                        "normalisation as one annotator (said in a warning); without it "
+                        "such names are an error")
     p.add_argument("--against", choices=["gold"], default=None,
                    help="also each annotator's agreement with the adjudicated gold (per "
                         "layer and label: accuracy, Cohen's kappa, span F1 exact and "
@@ -554,34 +565,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_agreement(args: argparse.Namespace) -> int:
     from annotator import agreement
     from annotator.agreement.skip import (
-        SkipCollector,
         format_skip,
-        skip_agreement,
-        store_ratings_and_skips,
     )
 
     if not 0 <= args.bootstrap <= 100_000:
         raise UsageError("--bootstrap must be between 0 and 100000")
     if args.seed < 0:
         raise UsageError("--seed must be 0 or more")
-    if args.export:
-        from annotator.validate import read_export_records
-
-        records = read_export_records(Path(args.export))
-        first = next(records, None)
-        schema = _export_schema(args, first)
-        collector = SkipCollector(itertools.chain([first] if first else [], records))
-        ratings = agreement.build_ratings(collector, schema)
-        skips = collector.table()
-    else:
-        project = _project(args)
-        _existing_store(project)
-        schema = project.load_schema(args.schema)
-        ratings, skips = store_ratings_and_skips(project.store, schema)
-    report = agreement.compute_report(ratings, schema, bootstrap=args.bootstrap, seed=args.seed)
+    bar = ProgressBar("reading", unit=" bytes")
+    try:
+        report = agreement.run_agreement(args.export, args.schema, args.project,
+                                         bootstrap=args.bootstrap, seed=args.seed,
+                                         merge_names=args.merge_names, progress=bar.update)
+    finally:
+        bar.close()
     if args.against == "gold":
-        report["against_gold"] = _against_gold(args, schema)
-    report["skip_agreement"] = skip_agreement(skips, args.bootstrap, args.seed)
+        report["against_gold"] = _against_gold(args, _agreement_schema(args))
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -623,31 +622,29 @@ def _against_gold(args: argparse.Namespace, schema) -> dict:
     return section
 
 
-def _export_schema(args: argparse.Namespace, first: dict | None):
-    """--schema, else the schema the export's records name (labels nobody used then
-    still count); None when it is not in the project's schemas/."""
+def _agreement_schema(args: argparse.Namespace):
+    """The label schema --against gold compares with: --schema, else the project's."""
     from annotator.schema import load_schema
-    from annotator.validate import schema_for_export
 
     if args.schema:
         return load_schema(args.schema)
-    if first is None:
-        return None
-    found = schema_for_export(first["schema"], args.project)
-    if found is None:
-        ref = first["schema"]
-        print(f"annotator: warning: schema {ref['id']!r} version {ref['version']} not found "
-              "in schemas/: layers and labels are taken from the export alone (give "
-              "--schema to count labels nobody used)", file=sys.stderr)
-    return found
+    return None if args.export else _project(args).load_schema(None)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from annotator.validate import validate_file
+    from annotator.validate import validate_file_with_warnings
 
     problems = []
     for f in args.files:
-        problems.extend(validate_file(Path(f), schema=args.schema, project_dir=args.project))
+        bar = ProgressBar(f"validating {Path(f).name}", unit=" bytes")
+        try:
+            found, warnings = validate_file_with_warnings(
+                Path(f), schema=args.schema, project_dir=args.project, progress=bar.update)
+        finally:
+            bar.close()
+        problems.extend(found)
+        for w in warnings:
+            print(w)
     for p in problems:
         print(p)
     if problems:

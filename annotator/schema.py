@@ -78,6 +78,7 @@ class Layer:
     labels: tuple[Label, ...]
     description: str = ""
     relations: tuple[Relation, ...] = ()
+    scale: str = "nominal"  # single layers: nominal | ordinal | interval (labels in order)
 
     def label(self, label_id: str) -> Label | None:
         for lab in self.labels:
@@ -194,7 +195,8 @@ def _schema_error_problems(
     if err.validator == "not" and err.validator_value == {}:
         # The layer's `else` branch forbids these on paragraph-level layers.
         what = pointer[-1] if pointer else "this"
-        return [doc.problem(pointer, f"{_where(pointer)}: '{what}' is only allowed on span layers")]
+        kind = "single" if what == "scale" else "span"
+        return [doc.problem(pointer, f"{_where(pointer)}: '{what}' is only allowed on {kind} layers")]
     if err.validator == "pattern" and pointer and pointer[-1] == "key":
         msg = "a hotkey must be a single character or a Textual key name such as 'f5' or 'ctrl+e'"
         return [doc.problem(pointer, f"{prefix}{err.instance!r}: {msg}")]
@@ -437,6 +439,7 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
                 labels=labels,
                 description=(lay.get("description") or "").strip(),
                 relations=relations,
+                scale=lay.get("scale") or "nominal",
             )
         )
     known = {"$schema", "id", "version", "title", "description", "guidelines", "source", "layers"}

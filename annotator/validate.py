@@ -1,72 +1,186 @@
-"""`annotator validate`: label schemas, `annotator.yaml` and export files.
+"""`annotator validate`: label schemas, `annotator.yaml` and export files; and the one
+reader of export files that `annotator agreement` uses too.
 
-Exports are checked line by line against `schemas/export-record.schema.json` and
-against the label schema each record names: layers and labels exist, span offsets
-lie inside the text and `text[start:end]` equals the span's text.
+An export is read by `read_export`, line by line: each line against its record JSON
+Schema (`schemas/export-record.schema.json` for our exports,
+`schemas/interchange-record.schema.json` for another tool's records, which name no
+schema), then against the label schema the records name: layers and labels exist,
+span offsets lie inside the text and `text[start:end]` equals the span's text,
+relations join spans of the same annotation, every unit and every annotator of a
+unit appears once, the records name one schema whose sha256 is the file found, and
+no two annotator names differ only by case or Unicode normalisation. `validate`
+prints what it finds; `agreement` refuses a file with any of it, with the same
+messages, and otherwise takes the ratings from the same pass.
+
+The JSON Schema files are the single source of truth. Each is compiled to msgspec
+types (`jsonl.compile_record_schema`), so a line is parsed and its shape checked in
+one C pass; a line the compiled type refuses is parsed again strictly and checked by
+jsonschema, which words the message. The compiled type accepts a subset of what the
+JSON Schema accepts (tests/test_validate_fast.py checks it on generated records), so
+the fast path changes what is accepted by nothing, and messages by nothing.
 """
 
 from __future__ import annotations
 
+import bisect
+import gc
 import json
-from collections.abc import Iterator
+import operator
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate, chain, compress, islice, repeat
 from pathlib import Path
+from typing import Any
 
-from jsonschema import Draft202012Validator
+import msgspec
 
 from annotator.errors import InputError, Problem
-from annotator.jsonl import iter_json_lines
+from annotator.jsonl import (
+    CompiledRecord,
+    Unsupported,
+    compile_record_schema,
+    iter_raw_lines,
+    parse_line,
+    too_deep_maybe,
+)
 from annotator.schema import LabelSchema, find_schema, load_schema, schemas_dir
 
+EXPORT_RECORD = "export-record.schema.json"
+INTERCHANGE_RECORD = "interchange-record.schema.json"
+# The checks the compiled types leave to us, as jsonl.compile_record_schema names them.
+_RESIDUAL = frozenset({(("annotations", "*", "labels", "*"), "uniqueItems")})
 
-@lru_cache(maxsize=1)
-def _record_validator() -> Draft202012Validator:
-    path = schemas_dir() / "export-record.schema.json"
-    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
+class RecordChecker:
+    """One record JSON Schema: `check(raw line)` -> (record, []) or (None, problems)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.json_schema = json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+        self._validator = None
+        self.compiled: CompiledRecord | None
+        try:
+            self.compiled = compile_record_schema(self.json_schema)
+        except Unsupported:
+            self.compiled = None
+        if self.compiled is not None and self.compiled.residual != _RESIDUAL:
+            self.compiled = None  # a check this reader does not make: jsonschema alone
+        import msgspec
+
+        self._errors = (msgspec.DecodeError, msgspec.ValidationError)
+
+    @property
+    def validator(self) -> Any:
+        """jsonschema's validator, imported only when a line needs it (~0.1 s)."""
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(self.json_schema)
+        return self._validator
+
+    def fast(self, raw: bytes) -> Any | None:
+        """The record as the compiled type, or None when it refuses the line (it may
+        still be valid: `slow` decides)."""
+        if self.compiled is None or too_deep_maybe(raw):
+            return None
+        try:
+            return self.compiled.decoder.decode(raw)
+        except self._errors:
+            return None
+
+    def slow(self, raw: bytes, spath: str, lineno: int, start: int) -> tuple[Any, list[Problem]]:
+        """Strict parse + jsonschema: the record, or the line's located problems."""
+        obj = parse_line(raw, spath, lineno, start)
+        if isinstance(obj, Problem):
+            return None, [obj]
+        errors = list(self.validator.iter_errors(obj))
+        if errors:
+            return None, [Problem(spath, lineno, 1, _message(e)) for e in errors[:5]]
+        if self.compiled is None:
+            return _Rec(obj), []
+        import msgspec
+
+        # Valid by the JSON Schema but refused by the compiled type: e.g. `1.0` for an
+        # integer, which JSON Schema counts as one; the lax conversion keeps the value.
+        try:
+            return msgspec.convert(obj, self.compiled.struct, strict=False), []
+        except msgspec.ValidationError:
+            return _Rec(obj), []
+
+    def check(self, raw: bytes, spath: str, lineno: int, start: int = 0
+              ) -> tuple[Any, list[Problem]]:
+        rec = self.fast(raw)
+        if rec is not None:
+            return rec, []
+        return self.slow(raw, spath, lineno, start)
+
+
+class _Rec:
+    """Attribute access to a record dict (when no compiled type is in use), with the
+    compiled types' renaming (`from` -> `from_`) and None for absent keys."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict) -> None:
+        self._d = d
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._d.get(name[:-1] if name.endswith("_") else name)
+        if isinstance(value, dict) and name not in ("labels", "meta", "attributes"):
+            return _Rec(value)
+        if isinstance(value, list) and name in ("annotations", "spans", "relations"):
+            return [_Rec(v) for v in value]
+        return value
+
+
+@lru_cache(maxsize=2)
+def record_checker(name: str = EXPORT_RECORD) -> RecordChecker:
+    return RecordChecker(name)
+
+
+def _message(err) -> str:
+    where = "/".join(str(p) for p in err.absolute_path)
+    return f"{where}: {err.message}" if where else err.message
 
 
 def validate_file(path: Path, schema: str | Path | None = None,
                   project_dir: str | Path | None = None) -> list[Problem]:
     """Every problem of one file, located. Messages quote the file's keys and values
     (an annotator name, a label id): printing a Problem makes their controls visible
-    and cuts long ones (errors.Problem.__str__)."""
+    and cuts long ones (errors.Problem.__str__). Warnings (`read_export`) are not
+    problems: `validate_file_with_warnings` gives both."""
+    return validate_file_with_warnings(path, schema, project_dir)[0]
+
+
+def validate_file_with_warnings(path: Path, schema: str | Path | None = None,
+                                project_dir: str | Path | None = None,
+                                progress: Callable[[int, int], None] | None = None,
+                                ) -> tuple[list[Problem], list[Problem]]:
     if not path.exists():
-        return [Problem(str(path), 0, 0, "no such file")]
+        return [Problem(str(path), 0, 0, "no such file")], []
     if not path.is_file():  # a FIFO would hang the read; a directory is no file
         return [Problem(str(path), 0, 0, "not a regular file (a directory, FIFO or device): "
-                                         "not read")]
+                                         "not read")], []
     if path.name == "annotator.yaml":
         from annotator.project import validate_config_file
 
-        return validate_config_file(path)
+        return validate_config_file(path), []
     if path.suffix in (".yaml", ".yml"):
         from annotator.schema import validate_schema_file
 
-        return validate_schema_file(path)
+        return validate_schema_file(path), []
     if path.suffix == ".jsonl":
-        return validate_export(path, schema, project_dir)
+        read = read_export(path, schema, project_dir, progress=progress)
+        return read.problems, read.warnings
     return [Problem(str(path), 0, 0, "cannot validate this kind of file: expected a label "
-                                     "schema (.yaml), annotator.yaml or an export (.jsonl)")]
+                                     "schema (.yaml), annotator.yaml or an export (.jsonl)")], []
 
 
-def read_export_records(path: Path) -> Iterator[dict]:
-    """Export records for `agreement`: a line that is not a valid record raises
-    InputError naming the file and line."""
-    if not path.is_file():
-        raise InputError("no such export file", path)
-    validator = _record_validator()
-    for lineno, _, obj in iter_json_lines(path):
-        if isinstance(obj, Problem):
-            raise InputError(obj)
-        err = next(iter(validator.iter_errors(obj)), None)
-        if err is not None:
-            raise InputError(Problem(str(path), lineno, 1, _message(err)))
-        yield obj
-
-
-def _message(err) -> str:
-    where = "/".join(str(p) for p in err.absolute_path)
-    return f"{where}: {err.message}" if where else err.message
+def validate_export(path: Path, schema: str | Path | None = None,
+                    project_dir: str | Path | None = None) -> list[Problem]:
+    return read_export(path, schema, project_dir).problems
 
 
 def schema_for_export(ref: dict, project_dir: str | Path | None = None
@@ -77,64 +191,457 @@ def schema_for_export(ref: dict, project_dir: str | Path | None = None
     return find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
 
 
-def validate_export(path: Path, schema: str | Path | None = None,
-                    project_dir: str | Path | None = None) -> list[Problem]:
-    spath = str(path)
-    problems: list[Problem] = []
-    validator = _record_validator()
-    given = load_schema(schema) if schema else None
-    found: dict[tuple[str, str], LabelSchema | None] = {}
-    seen_units: dict[tuple[str, int], int] = {}
-    for lineno, _, obj in iter_json_lines(path):
-        def bad(msg: str, _lineno: int = lineno) -> None:
-            problems.append(Problem(spath, _lineno, 1, msg))
+# ---------------------------------------------------------------- the reader
 
-        if isinstance(obj, Problem):
-            problems.append(obj)
-            continue
-        errors = list(validator.iter_errors(obj))
-        for err in errors[:5]:
-            bad(_message(err))
-        if errors:
-            continue
-        key = (obj["doc_id"], obj["paragraph"])
-        if key in seen_units:
-            bad(f"unit {key[0]!r} paragraph {key[1]} already exported at line {seen_units[key]}")
-        seen_units[key] = lineno
-        ref = obj["schema"]
+
+_BATCH = 256  # lines decoded, then checked column by column
+_MISSING = object()
+_EMPTY: dict = {}
+_SCHEMA = operator.attrgetter("schema")
+_DOC = operator.attrgetter("doc_id")
+_PARAGRAPH = operator.attrgetter("paragraph")
+_TEXT = operator.attrgetter("text")
+_ANNOTATIONS = operator.attrgetter("annotations")
+_ANNOTATOR = operator.attrgetter("annotator")
+_LABELS = operator.attrgetter("labels")
+_SPANS = operator.attrgetter("spans")
+_RELATIONS = operator.attrgetter("relations")
+_STATUS = operator.attrgetter("status")
+
+
+def _length(text: str | None) -> int | None:
+    return None if text is None else len(text)
+
+
+class _Columns:
+    """Columns nobody reads (validate): the reader's loop is the same either way."""
+
+    def __init__(self) -> None:
+        self.unit_keys: list = []
+        self.unit_lengths: list = []
+        self.first_ann: list[int] = []
+        self.ann_name: list = []
+        self.lab_ann: list[int] = []
+        self.lab_code: list[int] = []
+        self.span_anns: list = []
+        self.not_done: list[int] = []
+
+    def value_code(self, layer: object, key: object) -> int:
+        return 0
+
+
+@dataclass
+class ExportRead:
+    """What reading an export found: its located problems (refuse the file when there
+    are any), warnings, the label schema its records are checked against, and the
+    annotator names to merge (only with merge_names)."""
+
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    schema: LabelSchema | None = None
+    record_schema: str = EXPORT_RECORD
+    records: int = 0
+    rename: dict[str, str] = field(default_factory=dict)
+
+
+def _ref_key(ref: Any) -> tuple[str, str, str] | None:
+    if ref is None:
+        return None
+    return (ref.id, str(ref.version), ref.sha256 or "")
+
+
+def _name_key(name: str) -> str:
+    """Names that differ only by case or Unicode normalisation share this key."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _show(name: str) -> str:
+    return repr(name) if name.isascii() else f"{name!r} ({ascii(name)})"
+
+
+def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
+                project_dir: str | Path | None = None, sink: Any = None,
+                merge_names: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> ExportRead:
+    """Read and check an export file in one pass (see the module's docstring). With a
+    `sink` (agreement's RatingsCollector) the loop fills its columns as it goes. Never
+    raises for bad content: every problem is in the result, located by line."""
+    spath = str(path)
+    out = ExportRead(path)
+    if not path.is_file():
+        out.problems.append(Problem(spath, 0, 0, "no such export file"))
+        return out
+    given = load_schema(schema) if isinstance(schema, str | Path) else schema
+    total = path.stat().st_size
+    lines = iter_raw_lines(path)
+    first = next(lines, None)
+    if first is None:
+        out.schema = given
+        return out
+    obj = parse_line(first[2], spath, first[0], first[1])
+    if isinstance(obj, dict) and "schema" not in obj:
+        out.record_schema = INTERCHANGE_RECORD
+    checker = record_checker(out.record_schema)
+
+    problems: list[tuple[int, Problem]] = []  # (line, problem), sorted at the end
+    refs: dict[tuple[str, str, str] | None, list[int]] = {}  # ref -> [first line, records]
+    resolved: dict[tuple[str, str, str] | None, LabelSchema | None] = {}
+    seen_units: dict[tuple[str, int], int] = {}
+
+    def resolve(key: tuple[str, str, str] | None, ref: Any) -> LabelSchema | None:
         if given is not None:
-            label_schema = given
-            if ref["id"] != given.id:
-                bad(f"record names schema {ref['id']!r} but --schema is {given.id!r}")
+            return given
+        if key is None:
+            return None
+        return schema_for_export({"id": ref.id, "version": ref.version}, project_dir)
+
+    def bad(lineno: int, msg: str) -> None:
+        problems.append((lineno, Problem(spath, lineno, 1, msg)))
+
+    # The columns: the sink's own (agreement), or throw-away ones (validate).
+    col = sink if sink is not None else _Columns()
+    rec_lines: list[int] = []  # per record collected: its line
+    codes: dict[str, dict[str, int]] = {}  # layer -> repr(value) -> value code
+    flawed: dict[str, dict[str, tuple[list[str], bool]]] = {}  # layer -> repr -> problems
+    last_ref: list[Any] = [object(), True]  # the last schema named, and whether to skip
+
+    def line_and_index(i: int) -> tuple[int, int]:
+        """The line of global annotation i, and its index in the record."""
+        r = bisect.bisect_right(col.first_ann, i) - 1
+        return rec_lines[r], i - col.first_ann[r]
+
+    def batch_records(batch: list[tuple[int, int, bytes]]) -> tuple[list, list[int]]:
+        recs, lns = [], []
+        for lineno, start, raw in batch:
+            rec = checker.fast(raw)
+            if rec is None:
+                rec, probs = checker.slow(raw, spath, lineno, start)
+                if probs:
+                    problems.extend((lineno, p) for p in probs)
+                    continue
+            recs.append(rec)
+            lns.append(lineno)
+        return recs, lns
+
+    def keep_named(recs: list, lns: list[int]) -> tuple[list, list[int]]:
+        """Records whose label schema is known; the schemas named, counted."""
+        refs_here = list(map(_SCHEMA, recs))
+        if refs_here and all(map(operator.eq, refs_here, repeat(last_ref[0]))):
+            refs[_ref_key(last_ref[0])][1] += len(recs)
+            return ([], []) if last_ref[1] else (recs, lns)
+        kept, kept_lns = [], []
+        for rec, ln, ref in zip(recs, lns, refs_here, strict=True):
+            if ref != last_ref[0]:
+                rkey = _ref_key(ref)
+                if rkey not in refs:
+                    refs[rkey] = [ln, 0]
+                    resolved[rkey] = resolve(rkey, ref)
+                found = resolved[rkey]
+                last_ref[:] = [ref, found is None or (given is not None and ref is not None
+                                                      and ref.id != given.id)]
+            refs[_ref_key(ref)][1] += 1
+            if not last_ref[1]:
+                kept.append(rec)
+                kept_lns.append(ln)
+        return kept, kept_lns
+
+    def check_units(keys: list, lns: list[int]) -> None:
+        firsts = dict(zip(reversed(keys), reversed(lns), strict=True))
+        if len(firsts) == len(keys) and seen_units.keys().isdisjoint(firsts):
+            seen_units.update(firsts)
+            return
+        for key, ln in zip(keys, lns, strict=True):
+            if key in seen_units:
+                bad(ln, f"unit {key[0]!r} paragraph {key[1]} already exported at line "
+                        f"{seen_units[key]}")
+            else:
+                seen_units[key] = ln
+
+    def check_labels(labels: list, g: int, label_schema: LabelSchema) -> set[int]:
+        """Fill the label columns; problems located; the lines with a repeated label."""
+        again: set[int] = set()
+        for layer in set(chain.from_iterable(labels)):
+            values = list(map(operator.methodcaller("get", layer, _MISSING), labels))
+            if _MISSING in values:
+                idx = list(compress(range(g, g + len(values)),
+                                    map(operator.is_not, values, repeat(_MISSING))))
+                values = [v for v in values if v is not _MISSING]
+            else:
+                idx = range(g, g + len(values))
+            if set(map(type, values)) == {list}:  # a multi layer: its lists as tuples
+                reprs = list(map(tuple, values))
+            else:  # a key for lists too, and str and None differ
+                reprs = list(map(repr, values))
+            known = codes.setdefault(layer, {})
+            bad_here = flawed.setdefault(layer, {})
+            try:
+                col.lab_code.extend(map(known.__getitem__, reprs))
+            except KeyError:
+                pass  # a value not seen before: decoded below, then the codes again
+            else:
+                col.lab_ann.extend(idx)
+                if bad_here and not bad_here.keys().isdisjoint(reprs):
+                    locate(idx, reprs, bad_here, again)
                 continue
-        else:
-            fkey = (ref["id"], str(ref["version"]))
-            if fkey not in found:
-                found[fkey] = schema_for_export(ref, project_dir)
-            label_schema = found[fkey]
-            if label_schema is None:
-                bad(f"schema {ref['id']!r} version {ref['version']} not found in the "
-                    "project's schemas/: give it with --schema")
+            del col.lab_code[len(col.lab_ann):]
+            for key in set(reprs) - known.keys():
+                value = values[reprs.index(key)]
+                found = _label_problems(layer, value, label_schema)
+                if found is not _VALID:
+                    bad_here[key] = found
+                known[key] = col.value_code(layer, tuple(value) if type(value) is list
+                                            else value)
+            col.lab_ann.extend(idx)
+            col.lab_code.extend(map(known.__getitem__, reprs))
+            if bad_here and not bad_here.keys().isdisjoint(reprs):
+                locate(idx, reprs, bad_here, again)
+        return again
+
+    def locate(idx: Any, reprs: list, bad_here: dict, again: set[int]) -> None:
+        """The located messages of the flawed values among these annotations."""
+        for i, key in zip(idx, reprs, strict=True):
+            found = bad_here.get(key)
+            if found is None:
                 continue
-        for i, ann in enumerate(obj["annotations"]):
-            for msg in _annotation_problems(ann, obj["text"], label_schema):
-                bad(f"annotations/{i} ({ann['annotator']}): {msg}")
-        for msg in _gold_problems(obj, label_schema):
-            bad(msg)
-    return problems
+            line, k = line_and_index(i)
+            if found[1]:
+                again.add(line)
+            who = col.ann_name[i]
+            for msg in found[0]:
+                bad(line, f"annotations/{k} ({who}): {msg}")
+
+    batch: list[tuple[int, int, bytes]] = []
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of small objects and no cycles: collections only cost time
+    try:
+        it = chain([first], lines)
+        while True:
+            batch = list(islice(it, _BATCH))
+            if not batch:
+                break
+            if progress is not None:
+                progress(batch[0][1], total)
+            recs, lns = batch_records(batch)
+            out.records += len(recs)
+            check_units(list(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True)), lns)
+            recs, lns = keep_named(recs, lns)
+            if not recs:
+                continue
+            # (records naming two schemas are an error, reported below: the first's here)
+            label_schema = given or next(s for s in resolved.values() if s is not None)
+            texts = list(map(_TEXT, recs))
+            anns = list(map(_ANNOTATIONS, recs))
+            g = len(col.ann_name)
+            col.unit_keys.extend(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True))
+            col.unit_lengths.extend(map(_length, texts))
+            local_first = list(accumulate(map(len, anns[:-1]), initial=0))
+            col.first_ann.extend(map(operator.add, local_first, repeat(g)))
+            rec_lines.extend(lns)
+            all_anns = list(chain.from_iterable(anns))
+            col.ann_name.extend(map(_ANNOTATOR, all_anns))
+            labels = list(map(_LABELS, all_anns))
+            if None in labels:  # an interchange record's annotation without labels
+                labels = [x if x is not None else _EMPTY for x in labels]
+            again = check_labels(labels, g, label_schema)
+            spans = list(map(_SPANS, all_anns))
+            relations = list(map(_RELATIONS, all_anns))
+            if any(spans) or any(relations):
+                for k in compress(range(len(all_anns)), map(operator.or_, map(bool, spans),
+                                                            map(bool, relations))):  # noqa: B905
+                    ann, i = all_anns[k], g + k
+                    sp, rel = _plain(spans[k]), _plain(relations[k])
+                    line, local = line_and_index(i)
+                    text = texts[bisect.bisect_right(local_first, k) - 1]
+                    base = ann.original_text if ann.stale else text
+                    for msg in _span_problems(sp, rel, text if base is None else base,
+                                              label_schema):
+                        bad(line, f"annotations/{local} ({ann.annotator}): {msg}")
+                    col.span_anns.append((i, sp, rel))
+            if not set(map(_STATUS, all_anns)) <= _DONE:
+                col.not_done.extend(g + k for k, st in enumerate(map(_STATUS, all_anns))
+                                    if st not in _DONE)
+                col.skipped.extend(g + k for k, st in enumerate(map(_STATUS, all_anns))
+                                   if st == "skipped")
+            for k, ann in enumerate(all_anns):
+                decided = getattr(ann, "decided", None)
+                if isinstance(decided, list):  # only these layers are rated on the unit
+                    col.decided.append((g + k, decided))
+            for rec, line in zip(recs, lns, strict=True):
+                if isinstance(getattr(rec, "gold", None), msgspec.Struct):
+                    for msg in _gold_problems(msgspec.to_builtins(rec), label_schema):
+                        bad(line, msg)
+            for line in again:
+                # A repeated label: the JSON Schema's `uniqueItems`, which the compiled
+                # type leaves to us. The line's messages are then jsonschema's.
+                problems[:] = [lp for lp in problems if lp[0] != line]
+                for lineno, start, raw in batch:
+                    if lineno == line:
+                        problems.extend((line, p) for p in
+                                        checker.slow(raw, spath, lineno, start)[1])
+    finally:
+        if was_enabled:
+            gc.enable()
+    _annotator_problems(out, col.ann_name, col.first_ann, rec_lines, merge_names, problems)
+    if progress is not None:
+        progress(total, total)
+
+    _schema_problems(out, refs, resolved, given, problems)
+    out.schema = given if given is not None else next(
+        (s for s in resolved.values() if s is not None), None)
+    problems.sort(key=lambda lp: lp[0])
+    out.problems = [p for _, p in problems]
+    return out
+
+
+def _plain(items: Any) -> list[dict]:
+    """Spans or relations as export-record dicts (the compiled types give Structs)."""
+    if not items:
+        return []
+    first = items[0]
+    if isinstance(first, dict):
+        return list(items)
+    if isinstance(first, _Rec):
+        return [i._d for i in items]
+    import msgspec
+
+    return [{k: v for k, v in msgspec.to_builtins(i).items() if v is not None} for i in items]
+
+
+def _schema_problems(out: ExportRead, refs: dict, resolved: dict,
+                     given: LabelSchema | None, problems: list) -> None:
+    """Problems and warnings about the schema the records name, one per schema named
+    (at the first line naming it), not one per record."""
+    spath = str(out.path)
+
+    def more(n: int) -> str:
+        return f" (and {n - 1:,} more record(s))" if n > 1 else ""
+
+    first_key = None
+    for key, (line, n) in refs.items():
+        def bad(msg: str, _line: int = line) -> None:
+            problems.append((_line, Problem(spath, _line, 1, msg)))
+
+        if key is None:
+            if given is None:
+                bad("the records name no label schema (no 'schema' field: not an annotator "
+                    f"export): give it with --schema{more(n)}")
+            continue
+        sid, version, sha = key
+        if first_key is None:
+            first_key = key
+        elif (sid, version) != first_key[:2] or (sha and first_key[2] and sha != first_key[2]):
+            bad(f"record names schema {sid!r} version {version}, but line {refs[first_key][0]} "
+                f"names {first_key[0]!r} version {first_key[1]}: an export holds the records "
+                f"of one schema{more(n)}")
+            continue
+        if given is not None:
+            if sid != given.id:
+                bad(f"record names schema {sid!r} but --schema is {given.id!r}{more(n)}")
+            elif version != str(given.version) or (sha and sha != given.sha256):
+                out.warnings.append(Problem(
+                    spath, line, 1,
+                    f"warning: record names schema {sid!r} version {version}"
+                    + (f" sha256 {sha[:12]}…" if sha else "")
+                    + f", but --schema is version {given.version} sha256 {given.sha256[:12]}…: "
+                    "checked and counted against the schema given"))
+            continue
+        found = resolved.get(key)
+        if found is None:
+            bad(f"schema {sid!r} version {version} not found in the project's schemas/: give "
+                f"it with --schema{more(n)}")
+        elif sha and sha != found.sha256:
+            bad(f"record names schema {sid!r} version {version} with sha256 {sha[:12]}…, but "
+                f"{found.path} has sha256 {found.sha256[:12]}…: the schema file changed since "
+                "this export was made; give the one it was made with via --schema (and give a "
+                f"changed schema a new version){more(n)}")
+
+
+def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
+                        rec_lines: list[int], merge: bool, problems: list) -> None:
+    """Two annotations by one annotator in a record; annotator names that differ only
+    by case or Unicode normalisation (an error, or with `merge` one annotator, the name
+    seen first, said in a warning). Found from the columns after the loop."""
+    spath = str(out.path)
+    n = len(names)
+    first_index = dict(zip(reversed(names), range(n - 1, -1, -1), strict=True))
+    if not first_index:
+        return
+    import bisect
+
+    def line_of(i: int) -> int:
+        return rec_lines[bisect.bisect_right(first_ann, i) - 1]
+
+    import numpy as np
+
+    code = np.fromiter(map(first_index.__getitem__, names), np.int64, n)
+    starts = np.asarray(first_ann, np.int64)
+    rec = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+    if len(np.unique(rec * n + code)) < n:  # some record names one annotator twice
+        for r, g in enumerate(first_ann):
+            end = first_ann[r + 1] if r + 1 < len(first_ann) else n
+            here: dict[str, int] = {}
+            for i in range(g, end):
+                name = names[i]
+                if name in here:
+                    problems.append((rec_lines[r], Problem(
+                        spath, rec_lines[r], 1,
+                        f"annotations/{i - g} ({name}): a second annotation by {name!r} on "
+                        f"this unit (the first is annotations/{here[name]})")))
+                else:
+                    here[name] = i - g
+    groups: dict[str, list[str]] = {}
+    for name in sorted(first_index, key=first_index.__getitem__):
+        groups.setdefault(_name_key(name), []).append(name)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        keep = group[0]
+        keep_line = line_of(first_index[keep])
+        for other in group[1:]:
+            line = line_of(first_index[other])
+            if merge:
+                out.rename[other] = keep
+                out.warnings.append(Problem(
+                    spath, line, 1,
+                    f"warning: annotator {_show(other)} counted as {_show(keep)} (line "
+                    f"{keep_line}): the names differ only by case or Unicode normalisation "
+                    "(--merge-names)"))
+            else:
+                problems.append((line, Problem(
+                    spath, line, 1,
+                    f"annotator {_show(other)} and {_show(keep)} (line {keep_line}) differ "
+                    "only by case or Unicode normalisation: rename one, or count them as one "
+                    "annotator with `annotator agreement --merge-names`")))
+
+
+def _label_problems(layer_id: str, value: Any, schema: LabelSchema) -> tuple[list[str], bool]:
+    """(messages, repeated label) of one layer's value; computed once per distinct value."""
+    nonunique = isinstance(value, list) and len(set(value)) != len(value)
+    if not nonunique:
+        found = _label_messages(layer_id, value, schema)
+        return _VALID if not found else (found, False)
+    return _label_messages(layer_id, value, schema), True
+
+
+_VALID: tuple[list[str], bool] = ([], False)
+_DONE = frozenset({"done", None})  # status; absent in an interchange record
 
 
 def _gold_problems(record: dict, schema: LabelSchema) -> Iterator[str]:
     """A record's `gold`: labels and spans as any annotation's, and `decided_by` naming
     only annotators the record holds."""
     gold = record.get("gold")
-    if gold is None:
+    if not gold:
         return
-    ann = {"annotator": "gold", "relations": [], **gold}
-    for msg in _annotation_problems(ann, record["text"], schema):
+    for layer_id, value in (gold.get("labels") or {}).items():
+        for msg in _label_messages(layer_id, value, schema):
+            yield f"gold: {msg}"
+    for msg in _span_problems(_plain(gold.get("spans") or []),
+                              _plain(gold.get("relations") or []), record.get("text"), schema):
         yield f"gold: {msg}"
     names = {a["annotator"] for a in record["annotations"]}
-    for key, who in [("decided_by", gold["decided_by"]),
+    for key, who in [("decided_by", gold.get("decided_by") or []),
                      *((f"decided_by_layer/{k}", v)
                        for k, v in (gold.get("decided_by_layer") or {}).items())]:
         for name in who:
@@ -142,44 +649,68 @@ def _gold_problems(record: dict, schema: LabelSchema) -> Iterator[str]:
                 yield f"gold/{key}: {name!r} has no annotation in this record"
 
 
-def _annotation_problems(ann: dict, text: str, schema: LabelSchema) -> Iterator[str]:
-    for layer_id, value in ann["labels"].items():
-        layer = schema.layer(layer_id)
-        if layer is None or layer.kind == "span":
-            yield f"labels: no paragraph layer {layer_id!r} in schema {schema.id!r}"
-            continue
-        if layer.kind == "multi" and not isinstance(value, list):
-            yield f"labels/{layer_id}: a multi layer takes a list of label ids"
-            continue
-        if layer.kind == "single" and isinstance(value, list):
-            yield f"labels/{layer_id}: a single layer takes one label id or null"
-            continue
-        for label in value if isinstance(value, list) else [value] if value else []:
-            if layer.label(label) is None:
-                yield f"labels/{layer_id}: no label {label!r} in layer {layer_id!r}"
-    base = ann.get("original_text") if ann.get("stale") else text
-    base = base if base is not None else text
-    ids = set()
-    for span in ann["spans"]:
-        where = f"spans/{span['id']}"
-        if span["id"] in ids:
-            yield f"{where}: duplicate span id"
-        ids.add(span["id"])
+def _label_messages(layer_id: str, value: Any, schema: LabelSchema) -> list[str]:
+    out: list[str] = []
+    layer = schema.layer(layer_id)
+    if layer is None or layer.kind == "span":
+        return [f"labels: no paragraph layer {layer_id!r} in schema {schema.id!r}"]
+    if layer.kind == "multi" and not isinstance(value, list):
+        return [f"labels/{layer_id}: a multi layer takes a list of label ids"]
+    if layer.kind == "single" and isinstance(value, list):
+        return [f"labels/{layer_id}: a single layer takes one label id or null"]
+    for label in value if isinstance(value, list) else [value] if value else []:
+        if layer.label(label) is None:
+            out.append(f"labels/{layer_id}: no label {label!r} in layer {layer_id!r}")
+    return out
+
+
+def _span_problems(spans: list[dict], relations: list[dict], base: str | None,
+                   schema: LabelSchema) -> Iterator[str]:
+    ids: set[str] = set()
+    for k, span in enumerate(spans):
+        sid = span.get("id")
+        where = f"spans/{sid}" if sid is not None else f"spans/{k}"
+        if sid is not None:
+            if sid in ids:
+                yield f"{where}: duplicate span id"
+            ids.add(sid)
         layer = schema.layer(span["layer"])
         if layer is None or layer.kind != "span":
             yield f"{where}: no span layer {span['layer']!r} in schema {schema.id!r}"
         elif layer.label(span["label"]) is None:
             yield f"{where}: no label {span['label']!r} in layer {span['layer']!r}"
         start, end = span["start"], span["end"]
-        if not 0 <= start < end <= len(base):
+        if start >= end:
+            yield f"{where}: offsets [{start}, {end}) are reversed or empty: start must be " \
+                  "before end"
+        elif base is None:
+            continue  # no text to check against (an interchange record)
+        elif end > len(base):
             yield f"{where}: offsets [{start}, {end}) outside the text (length {len(base)})"
-        elif base[start:end] != span["text"]:
+        elif "text" in span and base[start:end] != span["text"]:
             yield (f"{where}: text[{start}:{end}] is {base[start:end]!r}, "
                    f"but the span's text is {span['text']!r}")
-    for rel in ann["relations"]:
+    known = {r.id for lay in schema.span_layers for r in lay.relations}
+    for rel in relations:
         for end_ in ("from", "to"):
             if rel[end_] not in ids:
                 yield f"relations: {rel['label']} {end_} {rel[end_]!r}: no such span"
-        known = {r.id for lay in schema.span_layers for r in lay.relations}
         if rel["label"] not in known:
             yield f"relations: no relation {rel['label']!r} in schema {schema.id!r}"
+
+
+def read_export_records(path: Path) -> Iterator[dict]:
+    """Export records as dicts, each line checked against its record JSON Schema only; a
+    line that is not a valid record raises InputError naming the file and line. (For
+    agreement use `read_export`, which also checks them against the label schema.)"""
+    if not path.is_file():
+        raise InputError("no such export file", path)
+    checker = record_checker(EXPORT_RECORD)
+    for lineno, start, raw in iter_raw_lines(path):
+        obj = parse_line(raw, str(path), lineno, start)
+        if isinstance(obj, Problem):
+            raise InputError(obj)
+        err = next(iter(checker.validator.iter_errors(obj)), None)
+        if err is not None:
+            raise InputError(Problem(str(path), lineno, 1, _message(err)))
+        yield obj

@@ -19,8 +19,9 @@ from .coefficients import (
     table_to_counts,
 )
 from .from_store import ratings_from_store
-from .ratings import NONE_KEY, Ratings, build_ratings, ratings_from_columns
+from .ratings import NONE_KEY, Ratings, RatingsCollector, build_ratings, ratings_from_columns
 from .report import compute_report, unit_agreement
+from .run import ratings_from_export, run_agreement
 from .spans import UNITIZED_ALPHA_DEFINITION, unitized_alpha, unitized_alpha_sections
 from .table import format_table
 
@@ -30,6 +31,7 @@ __all__ = [
     "CountTable",
     "Estimate",
     "Ratings",
+    "RatingsCollector",
     "alpha_ci95",
     "bootstrap_alpha",
     "brennan_prediger",
@@ -44,7 +46,9 @@ __all__ = [
     "gwet_ac1",
     "krippendorff_alpha",
     "percent_agreement",
+    "run_agreement",
     "ratings_from_columns",
+    "ratings_from_export",
     "ratings_from_store",
     "table_to_counts",
     "unit_agreement",

@@ -81,3 +81,47 @@ def alpha_ci95(
     if isinstance(ci, Estimate):
         return None, ci.reason
     return [ci[0], ci[1]], None
+
+
+def alpha_ci95_level(t: CountTable, level: str, n_boot: int, seed: int, *keys: str
+                     ) -> tuple[list[float] | None, str | None]:
+    """alpha_ci95 at an ordinal or interval level: the same resampling of distinct count
+    rows; the ordinal metric's distances are recomputed from each resample's marginals."""
+    from .coefficients import _pairable, distance_matrix
+
+    if level == "nominal":
+        return alpha_ci95(t, n_boot, seed, *keys)
+    if n_boot <= 0:
+        return None, "bootstrap disabled (0 resamples)"
+    p = _pairable(t)
+    w = p.weights
+    n_units = int(w.sum())
+    if n_units == 0:
+        return None, "no unit has two or more ratings"
+    rng = rng_for(seed, *keys)
+    rows = p.rows.astype(np.float64)
+    m = rows.sum(axis=1)
+    out = np.empty(n_boot)
+    block = max(1, _BLOCK_CELLS // max(len(w) * rows.shape[1] ** 2, 1))
+    for start in range(0, n_boot, block):
+        b = min(block, n_boot - start)
+        picks = rng.multinomial(n_units, w / n_units, size=b).astype(np.float64)
+        marg = picks @ rows
+        n = picks @ m
+        if level == "interval":
+            d = distance_matrix("interval", marg[0])[None]
+            per_row = np.einsum("pc,ck,pk->p", rows, d[0], rows) / (m - 1)
+            observed = picks @ per_row
+            expected = np.einsum("bc,ck,bk->b", marg, d[0], marg)
+        else:
+            d = np.stack([distance_matrix("ordinal", mg) for mg in marg])
+            per_row = np.einsum("pc,bck,pk->bp", rows, d, rows) / (m - 1)
+            observed = (picks * per_row).sum(axis=1)
+            expected = np.einsum("bc,bck,bk->b", marg, d, marg)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = 1.0 - (n - 1.0) * observed / expected
+        out[start:start + b] = np.where(expected > 1e-12 * n * n, alpha, np.nan)
+    ci = percentile_ci(out)
+    if isinstance(ci, Estimate):
+        return None, ci.reason
+    return [ci[0], ci[1]], None

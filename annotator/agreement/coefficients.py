@@ -345,3 +345,171 @@ def as_float(x: float | None) -> float | None:
         return None
     f = float(x)
     return f if np.isfinite(f) else None
+
+
+# ---------------------------------------------------------------- ordered scales
+
+Level = Literal["nominal", "ordinal", "interval"]
+
+
+def distance_matrix(level: str, marginals: np.ndarray) -> np.ndarray:
+    """Krippendorff's squared difference function delta^2[c, k] for categories in scale
+    order (Krippendorff 2011, "Computing Krippendorff's alpha-reliability", sec. E):
+    nominal 0/1; ordinal (sum_{g=c}^{k} n_g - (n_c + n_k)/2)^2 with n_g the values'
+    marginals; interval (c - k)^2 on the categories' positions 1..q."""
+    q = len(marginals)
+    idx = np.arange(q)
+    if level == "nominal":
+        return 1.0 - np.eye(q)
+    if level == "interval":
+        return (idx[:, None] - idx[None, :]).astype(np.float64) ** 2
+    if level == "ordinal":
+        cum = np.concatenate([[0.0], np.cumsum(marginals, dtype=np.float64)])
+        lo, hi = np.minimum(idx[:, None], idx[None, :]), np.maximum(idx[:, None], idx[None, :])
+        between = cum[hi + 1] - cum[lo]
+        return (between - (marginals[:, None] + marginals[None, :]) / 2.0) ** 2
+    raise ValueError(f"unknown level of measurement {level!r}")
+
+
+def krippendorff_alpha_level(t: CountTable, level: str = "nominal") -> Estimate:
+    """Krippendorff's alpha at a level of measurement, the columns of `t` being the
+    categories in scale order; from the coincidence matrix (Krippendorff 2011):
+    alpha = 1 - (n - 1) sum_u (r_u' D r_u) / (m_u - 1) / (n' D n), pairable units only."""
+    if level == "nominal":
+        return krippendorff_alpha(t)
+    p = _pairable(t)
+    w = p.weights.astype(np.float64)
+    if w.sum() == 0:
+        return _undefined("no unit has two or more ratings")
+    rows = p.rows.astype(np.float64)
+    m = rows.sum(axis=1)
+    marg = w @ rows
+    n = float(marg.sum())
+    d = distance_matrix(level, marg)
+    observed = float(w @ (np.einsum("pc,ck,pk->p", rows, d, rows) / (m - 1)))
+    expected = float(marg @ d @ marg)
+    if expected <= _EPS * max(n * n, 1.0):
+        return _undefined("no variation: every pairable rating is in the same category")
+    return _ok(1.0 - (n - 1.0) * observed / expected)
+
+
+def agreement_weights(kind: str, q: int) -> np.ndarray:
+    """Gwet's (2014, ch. 3) agreement weights on q ordered categories: identity
+    (nominal), linear 1 - |k - l|/(q - 1), quadratic 1 - (k - l)^2/(q - 1)^2."""
+    idx = np.arange(q, dtype=np.float64)
+    if kind in ("identity", "nominal") or q < 2:
+        return np.eye(q)
+    diff = np.abs(idx[:, None] - idx[None, :]) / (q - 1)
+    if kind == "linear":
+        return 1.0 - diff
+    if kind == "quadratic":
+        return 1.0 - diff**2
+    raise ValueError(f"unknown weights {kind!r}")
+
+
+def gwet_ac2(t: CountTable, weights: np.ndarray) -> Estimate:
+    """Gwet's AC2 for several raters with missing ratings (Gwet 2014, ch. 4; irrCAC's
+    gwet with weights): pa = mean over units with >= 2 ratings of
+    sum_k r_k (r*_k - 1) / (r (r - 1)), r*_k = sum_l w_kl r_l; pe = T_w / (q (q - 1))
+    sum_k pi_k (1 - pi_k), T_w = sum of the weights, pi_k as for AC1."""
+    q = t.n_categories
+    if q < 2:
+        return _undefined("fewer than two categories")
+    p = _pairable(t)
+    w = p.weights.astype(np.float64)
+    if w.sum() == 0:
+        return _undefined("no unit has two or more ratings")
+    rows = p.rows.astype(np.float64)
+    r = rows.sum(axis=1)
+    star = rows @ weights.T
+    pa = float(w @ ((rows * (star - 1)).sum(axis=1) / (r * (r - 1))) / w.sum())
+    pi = _category_shares(t)
+    assert pi is not None
+    pe = float(weights.sum() / (q * (q - 1)) * (pi * (1 - pi)).sum())
+    if 1 - pe < _EPS:
+        return _undefined("no variation: chance agreement is 1")
+    return _ok((pa - pe) / (1 - pe))
+
+
+def cohen_kappa_weighted(table: np.ndarray, weights: np.ndarray) -> Estimate:
+    """Cohen's (1968) weighted kappa from a contingency table and agreement weights:
+    1 - sum (1 - w) o / sum (1 - w) e (scikit-learn's cohen_kappa_score with
+    weights="linear" / "quadratic" for the matching weights)."""
+    tab = np.asarray(table, dtype=np.float64)
+    n = tab.sum()
+    if n == 0:
+        return _undefined("no unit rated by both annotators")
+    dis = 1.0 - weights
+    expected = np.outer(tab.sum(axis=1), tab.sum(axis=0)) / n
+    denom = float((dis * expected).sum())
+    if denom <= _EPS * n:
+        return _undefined("no variation: both annotators used a single category")
+    return _ok(1.0 - float((dis * tab).sum()) / denom)
+
+
+# ---------------------------------------------------------------- sets (MASI)
+
+# Passonneau (2006): monotonicity 1 (identical), 2/3 (one a subset of the other), 1/3
+# (overlapping), 0 (disjoint), as NLTK's masi_distance.
+MASI_MONOTONICITY = (1.0, 2.0 / 3.0, 1.0 / 3.0, 0.0)
+
+
+def masi_distances(a: np.ndarray, b: np.ndarray,
+                   monotonicity: tuple[float, float, float, float] = MASI_MONOTONICITY
+                   ) -> np.ndarray:
+    """MASI distance (Passonneau 2006) between label sets given as bool rows a[i, L],
+    b[i, L]: 1 - J * M, J the Jaccard index; two empty sets are identical (0)."""
+    inter = np.count_nonzero(a & b, axis=-1)
+    union = np.count_nonzero(a | b, axis=-1)
+    na, nb = np.count_nonzero(a, axis=-1), np.count_nonzero(b, axis=-1)
+    same, sub = monotonicity[0], monotonicity[1]
+    m = np.where((inter == na) & (inter == nb), same,
+                 np.where(inter == np.minimum(na, nb), sub,
+                          np.where(inter > 0, monotonicity[2], monotonicity[3])))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return 1.0 - jaccard * m
+
+
+def masi_alpha(on: np.ndarray, rated: np.ndarray,
+               monotonicity: tuple[float, float, float, float] = MASI_MONOTONICITY
+               ) -> tuple[Estimate, int]:
+    """Krippendorff's alpha over label sets with the MASI distance (Passonneau 2006;
+    NLTK's AnnotationTask(distance=masi_distance).alpha()): each rated (unit,
+    annotator) is one value, its set of labels on. `on` bool [U, A, L], `rated` bool
+    [U, A]. Returns (alpha, pairable units)."""
+    m = rated.sum(axis=1)
+    pair_units = np.flatnonzero(m >= 2)
+    if len(pair_units) == 0:
+        return _undefined("no unit has two or more ratings"), 0
+    on = on[pair_units]
+    rated = rated[pair_units]
+    m = m[pair_units].astype(np.float64)
+    n_lab = on.shape[2]
+    # distinct sets as rows; every rated value gets the index of its set
+    flat = on[rated]
+    if n_lab <= 62:
+        code = flat.astype(np.int64) @ (np.int64(1) << np.arange(n_lab, dtype=np.int64))
+        uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+        sets = ((uniq[:, None] >> np.arange(n_lab)) & 1).astype(bool)
+    else:
+        sets, inverse, counts = np.unique(flat, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    d = masi_distances(sets[:, None, :], sets[None, :, :], monotonicity)
+    value = np.full(rated.shape, -1, np.int64)
+    value[rated] = inverse
+    observed = 0.0
+    n_annot = rated.shape[1]
+    for i in range(n_annot):
+        for j in range(n_annot):
+            if i == j:
+                continue
+            both = rated[:, i] & rated[:, j]
+            observed += float((d[value[both, i], value[both, j]] / (m[both] - 1)).sum())
+    n = float(m.sum())
+    counts = counts.astype(np.float64)
+    expected = float(counts @ d @ counts)
+    if expected <= _EPS * n * n:
+        return _undefined("no variation: every annotator gave every unit the same set"), \
+            len(pair_units)
+    return _ok(1.0 - (n - 1.0) * observed / expected), len(pair_units)

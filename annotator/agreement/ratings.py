@@ -107,6 +107,7 @@ class Ratings:
     unit_length: np.ndarray | None = None  # int64 [U] text length in code points
     has_span_data: bool = False  # False when built from columns (spans come only via records)
     warnings: list[str] = field(default_factory=list)
+    scales: dict[str, str] = field(default_factory=dict)  # single layer -> its schema's scale
 
     @property
     def span_order(self) -> list[str]:
@@ -331,95 +332,289 @@ def build_ratings(records: Iterable[dict], schema: LabelSchema | None = None) ->
     Without a schema, layer kinds are inferred: a list value is multi, a string or null
     is single, spans give span layers. With one, labels nobody used still appear, and
     layers or labels not in the schema are counted (never dropped) with a warning.
+    Records are not validated here: `annotator agreement` reads them through
+    `validate.read_export`, which refuses what `annotator validate` rejects.
     """
-    unit_of: dict[tuple[str, int], int] = {}
-    lengths: list[int] = []
-    warnings: list[str] = []
-    # (unit, annotator name) -> annotation: a repeated pair keeps the last one
-    chosen: dict[tuple[int, str], dict] = {}
-    kinds: dict[str, str] = {}
-    if schema is not None:
-        kinds = {lay.id: lay.kind for lay in schema.layers}
-
-    skipping: set[str] = set()  # annotators with units marked not content
+    collector = RatingsCollector(schema)
     for rec in records:
-        key = (str(rec.get("doc_id")), int(rec.get("paragraph", 0) or 0))
-        text = rec.get("text") or ""
-        u = unit_of.get(key)
-        if u is None:
-            u = unit_of[key] = len(lengths)
-            lengths.append(len(text))
-        for ann in rec.get("annotations") or ():
+        text = rec.get("text")
+        collector.record((str(rec.get("doc_id")), int(rec.get("paragraph", 0) or 0)),
+                         len(text) if isinstance(text, str) else 0,
+                         rec.get("annotations") or ())
+    return collector.ratings()
+
+
+class RatingsCollector:
+    """Annotations as flat columns while a file is read, then `ratings()` in a few numpy
+    passes. The export reader (`validate.read_export`) fills the columns itself, in its
+    one loop; `record()` does the same for records given as dicts (`build_ratings`). So
+    agreement from a file and from a list of records cannot drift apart.
+
+    Per record: its unit key and text length, and where its annotations start. Per
+    annotation: its annotator, and per layer it labels, a code for the (layer, value)
+    pair among the distinct pairs seen: a file of 200,000 units holds a few hundred
+    distinct label sets, and each is decoded once, in `ratings()`."""
+
+    def __init__(self, schema: LabelSchema | None = None) -> None:
+        self.schema = schema
+        self.unit_keys: list[tuple[str, int]] = []  # per record
+        self.unit_lengths: list[int | None] = []  # per record (None: no text)
+        self.first_ann: list[int] = []  # per record: index of its first annotation
+        self.ann_name: list[object] = []  # per annotation
+        self.lab_ann: list[int] = []  # per (annotation, layer): the annotation
+        self.lab_code: list[int] = []  # ... and the code of its (layer, value)
+        self.values: dict[tuple[object, object], int] = {}  # (layer, value key) -> code
+        self.span_anns: list[tuple[int, Sequence, Sequence]] = []  # (annotation, spans, rels)
+        self.not_done: list[int] = []  # annotations whose status is not "done"
+        # (annotation, its `decided` list): only those layers are rated on the unit
+        self.decided: list[tuple[int, Sequence]] = []
+        self.skipped: list[int] = []  # annotations marked not content (status "skipped")
+
+    def value_code(self, layer: object, key: object) -> int:
+        code = self.values.get((layer, key))
+        if code is None:
+            code = self.values[(layer, key)] = len(self.values)
+        return code
+
+    def record(self, key: tuple[str, int], length: int | None,
+               annotations: Iterable[Mapping]) -> None:
+        """One record's unit and annotations (export-record dicts, unchecked)."""
+        self.unit_keys.append(key)
+        self.unit_lengths.append(length)
+        self.first_ann.append(len(self.ann_name))
+        for ann in annotations:
+            g = len(self.ann_name)
+            self.ann_name.append(ann.get("annotator"))
             if ann.get("status", "done") != "done":
-                # not content: no rating, but the annotator is one (as in the store)
+                self.not_done.append(g)
                 if ann.get("status") == "skipped":
-                    skipping.add(_name(ann.get("annotator")))
+                    self.skipped.append(g)
+            decided = ann.get("decided")
+            if isinstance(decided, list):
+                self.decided.append((g, decided))
+            for layer, value in (ann.get("labels") or {}).items():
+                self.lab_ann.append(g)
+                self.lab_code.append(
+                    self.value_code(layer, tuple(value) if type(value) is list else value))
+            spans, relations = ann.get("spans"), ann.get("relations")
+            if spans or relations:
+                self.span_anns.append((g, spans or (), relations or ()))
+
+    def skip_table(self, rename: Mapping[object, str] | None = None):
+        """Who decided which unit (done or skipped) and who marked it not content, for
+        `skip_agreement`; a repeated (unit, annotator) pair keeps the last."""
+        from .skip import SkipTable
+
+        unit_of: dict[tuple[str, int], int] = {}
+        rec_unit = [unit_of.setdefault(key, len(unit_of)) for key in self.unit_keys]
+        n_ann = len(self.ann_name)
+        per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
+        all_u = np.repeat(np.asarray(rec_unit, np.int64), per_rec)
+        not_done, skipped = set(self.not_done), set(self.skipped)
+        status: dict[tuple[int, str], bool] = {}
+        for i, raw in enumerate(self.ann_name):
+            if i in not_done and i not in skipped:
                 continue
-            name = _name(ann.get("annotator"))
-            if (u, name) in chosen:
-                warnings.append(
-                    f"{_name(key[0])}#{key[1]}: several annotations by {name!r}; the last "
-                    "counts"
-                )
-            chosen[(u, name)] = ann
+            name = _name(rename.get(raw, raw) if rename else raw)
+            status[(int(all_u[i]), name)] = i in skipped
+        names = sorted({a for _, a in status})
+        col = {a: i for i, a in enumerate(names)}
+        decided = np.zeros((len(unit_of), len(names)), bool)
+        skip = np.zeros_like(decided)
+        for (u, a), sk in status.items():
+            decided[u, col[a]] = True
+            skip[u, col[a]] = sk
+        return SkipTable(names, decided, skip)
 
-    annotators = sorted({name for _, name in chosen} | skipping)
-    n_units = len(lengths)
-    done: dict[str, list[int]] = {a: [] for a in annotators}
-    multi: dict[str, dict[str, dict[str, list[int]]]] = {}
-    single: dict[str, dict[str | None, dict[str, list[int]]]] = {}
-    spans = SpanRows(kinds, warnings)
+    def ratings(self, rename: Mapping[object, str] | None = None) -> Ratings:
+        """The Ratings of everything collected. `rename` maps annotator names to the name
+        they count as (`--merge-names`)."""
+        schema = self.schema
+        warnings: list[str] = []
+        # units: a repeated key is the same unit (first length kept)
+        unit_of: dict[tuple[str, int], int] = {}
+        lengths_u: list[int | None] = []
+        rec_unit = np.empty(len(self.unit_keys), np.int64)
+        for r, (key, length) in enumerate(zip(self.unit_keys, self.unit_lengths, strict=True)):
+            u = unit_of.get(key)
+            if u is None:
+                u = unit_of[key] = len(lengths_u)
+                lengths_u.append(length)
+            rec_unit[r] = u
+        n_units = len(lengths_u)
+        n_ann = len(self.ann_name)
+        per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
+        all_u = np.repeat(rec_unit, per_rec)
+        raw_names = self.ann_name
+        clean: dict[object, str] = {}
+        for raw in dict.fromkeys(raw_names):
+            clean[raw] = _name(rename.get(raw, raw) if rename else raw)
+        annotators = sorted(set(clean.values()))
+        a_index = {a: k for k, a in enumerate(annotators)}
+        code_of = {raw: a_index[c] for raw, c in clean.items()}
+        all_a = np.fromiter(map(code_of.__getitem__, raw_names), np.int64, n_ann)
+        done = np.ones(n_ann, bool)
+        done[np.asarray(self.not_done, np.int64)] = False
+        n_a = max(len(annotators), 1)
+        # A repeated (unit, annotator) pair keeps its last annotation.
+        key = all_u * n_a + all_a
+        keep = np.zeros(n_ann, bool)
+        idx_done = np.flatnonzero(done)
+        if len(idx_done):
+            _, last = np.unique(key[idx_done][::-1], return_index=True)
+            keep[idx_done[len(idx_done) - 1 - last]] = True
+        names_of = {v: k for k, v in unit_of.items()}
+        for i in np.flatnonzero(done & ~keep):
+            doc, par = names_of[int(all_u[i])]
+            warnings.append(f"{_name(doc)}#{par}: several annotations by "
+                            f"{annotators[int(all_a[i])]!r}; the last counts")
+        ann_u, ann_a = all_u, all_a
 
-    for (u, name), ann in chosen.items():
-        done[name].append(u)
-        for layer, value in (ann.get("labels") or {}).items():
-            layer = _name(layer)
+        # distinct (layer, value) pairs, grouped by (cleaned) layer in order of appearance
+        lab_ann = np.asarray(self.lab_ann, np.int64)
+        lab_code = np.asarray(self.lab_code, np.int64)
+        by_layer: dict[str, list[tuple[int, object]]] = {}
+        for (layer, value), code in self.values.items():
+            by_layer.setdefault(_name(layer), []).append((code, value))
+        code_layer = np.zeros(len(self.values), np.int64)
+        for li, pairs in enumerate(by_layer.values()):
+            code_layer[[c for c, _ in pairs]] = li
+        row_layer = code_layer[lab_code] if len(lab_code) else lab_code
+        layer_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        per_value: dict[str, list[object]] = {}
+        for li, (layer, pairs) in enumerate(by_layer.items()):
+            sel = np.flatnonzero(row_layer == li)
+            # codes local to the layer: position among its distinct values
+            local = np.zeros(len(self.values), np.int64)
+            local[[c for c, _ in pairs]] = np.arange(len(pairs))
+            layer_rows[layer] = (lab_ann[sel], local[lab_code[sel]])
+            per_value[layer] = [value for _, value in pairs]
+
+        kinds: dict[str, str] = {lay.id: lay.kind for lay in schema.layers} if schema else {}
+        multi_values: dict[str, list[list[str]]] = {}
+        single_values: dict[str, list[str | None]] = {}
+        for layer, per in per_value.items():
             kind = kinds.get(layer)
             if kind is None:
-                kind = kinds[layer] = "multi" if isinstance(value, list) else "single"
+                first = per[0]
+                kind = kinds[layer] = "multi" if isinstance(first, tuple) else "single"
+            rows_i = layer_rows[layer][0]
             if kind == "span":
-                warnings.append(
-                    f"layer {layer!r} is a span layer but has paragraph labels; ignored"
-                )
+                n = int(keep[rows_i].sum())
+                warnings.append(f"layer {layer!r} is a span layer but {n} annotation(s) give "
+                                "it paragraph labels; ignored")
                 continue
             if kind == "multi":
-                values = value if isinstance(value, list) else ([] if value is None else [value])
-                per = multi.setdefault(layer, {})
-                for lab in dict.fromkeys(_name(v) for v in values):
-                    per.setdefault(lab, {}).setdefault(name, []).append(u)
+                multi_values[layer] = [
+                    list(dict.fromkeys(_name(v) for v in value)) if isinstance(value, tuple)
+                    else ([] if value is None else [_name(value)])
+                    for value in per
+                ]
             else:
-                if isinstance(value, list):
-                    if len(value) > 1:
-                        warnings.append(
-                            f"single layer {layer!r} has several labels; the first counts"
-                        )
-                    value = value[0] if value else None
-                per = single.setdefault(layer, {})
-                if value is not None:
-                    per.setdefault(_name(value), {}).setdefault(name, []).append(u)
-        spans.add(u, name, ann.get("spans") or (), ann.get("relations") or ())
+                codes = {k for k, v in enumerate(per) if isinstance(v, tuple) and len(v) > 1}
+                if codes:
+                    n = sum(1 for c, k in zip(layer_rows[layer][1].tolist(), keep[rows_i].tolist(),
+                                              strict=True) if k and c in codes)
+                    if n:
+                        warnings.append(f"single layer {layer!r} has several labels in {n} "
+                                        "annotation(s); the first counts")
+                single_values[layer] = [
+                    (_name(value[0]) if value else None) if isinstance(value, tuple)
+                    else (None if value is None else _name(value))
+                    for value in per
+                ]
 
-    undecided = _undecided_from_records(chosen, schema, multi, single)
-    as_arr = {a: np.asarray(v, np.int64) for a, v in done.items()}
-    multi_arr = {
-        lay: {
-            lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()
+        spans = SpanRows({k: v for k, v in kinds.items()}, [])
+        for i, sp, rel in self.span_anns:
+            if keep[i]:
+                spans.add(int(ann_u[i]), annotators[int(ann_a[i])], sp, rel)
+        warnings += spans.warnings
+
+        order, multi_plan, single_plan, span_plan, plan_warnings = _layer_plan(
+            schema,
+            {lay: [lab for value in vals for lab in value] for lay, vals in multi_values.items()},
+            {lay: vals for lay, vals in single_values.items()},
+            spans.labels,
+            spans.relation_labels,
+        )
+        rated = np.zeros((n_units, len(annotators)), bool)
+        rated[ann_u[keep], ann_a[keep]] = True
+        # per paragraph layer: units rated on it, where a done unit left it undecided
+        masks: dict[str, np.ndarray] = {}
+        if self.decided:
+            layers = paragraph_layer_ids(schema, multi_plan, single_plan)
+            for i, decided in self.decided:
+                if not keep[i]:
+                    continue
+                have = {_name(x) for x in decided}
+                for layer in layers:
+                    if layer not in have:
+                        m = masks.get(layer)
+                        if m is None:
+                            m = masks[layer] = rated.copy()
+                        m[ann_u[i], ann_a[i]] = False
+
+        def kept_rows(layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            idx, codes = layer_rows[layer]
+            k = keep[idx]
+            return ann_u[idx[k]], ann_a[idx[k]], codes[k]
+
+        multi_layers: dict[str, MultiLayer] = {}
+        for layer, labels in multi_plan.items():
+            on = np.zeros((n_units, len(annotators), len(labels)), bool)
+            if layer in multi_values:
+                pos = {lab: j for j, lab in enumerate(labels)}
+                table = np.zeros((len(multi_values[layer]), len(labels)), bool)
+                for c, value in enumerate(multi_values[layer]):
+                    table[c, [pos[lab] for lab in value]] = True
+                uu, aa, cc = kept_rows(layer)
+                on[uu, aa] = table[cc]
+            mask = masks.get(layer)
+            if mask is not None:
+                on &= mask[:, :, None]
+            multi_layers[layer] = MultiLayer(layer, labels, on, mask)
+
+        single_layers: dict[str, SingleLayer] = {}
+        for layer, labels in single_plan.items():
+            categories: list[str | None] = [*labels, None]
+            dtype = np.int16 if len(categories) < 32000 else np.int32
+            codes = np.full((n_units, len(annotators)), -1, dtype=dtype)
+            mask = masks.get(layer)
+            codes[rated] = len(categories) - 1  # done with no label chosen: "none"
+            if layer in single_values:
+                pos = {lab: j for j, lab in enumerate(labels)}
+                table = np.array([len(categories) - 1 if v is None else pos[v]
+                                  for v in single_values[layer]], np.int64)
+                uu, aa, cc = kept_rows(layer)
+                codes[uu, aa] = table[cc]
+            if mask is not None:
+                codes[~mask] = -1  # done, but this layer not decided: not rated on it
+            single_layers[layer] = SingleLayer(layer, categories, codes, mask)
+
+        span_layers = {
+            layer: SpanLayer(layer, list(labels), list(rels))
+            for layer, (labels, rels) in span_plan.items()
         }
-        for lay, labs in multi.items()
-    }
-    single_arr = {
-        lay: {
-            lab: {a: np.asarray(v, np.int64) for a, v in per.items()} for lab, per in labs.items()
-        }
-        for lay, labs in single.items()
-    }
-    ratings = _assemble(
-        n_units, annotators, as_arr, multi_arr, single_arr, schema, spans.labels,
-        spans.relation_labels, undecided,
-    )
-    ratings.warnings = warnings + ratings.warnings
-    attach_spans(ratings, lengths, spans)
-    return ratings
+        ratings = Ratings(
+            annotators=annotators,
+            n_units=n_units,
+            rated=rated,
+            single=single_layers,
+            multi=multi_layers,
+            span=span_layers,
+            layer_order=order,
+            warnings=warnings + plan_warnings,
+        )
+        lengths = np.array([-1 if n is None else n for n in lengths_u], np.int64)
+        if (lengths < 0).any():
+            # A record without its text (another tool's converter): the unit is as long
+            # as the furthest span end on it (docs/agreement.md, "Records").
+            ends = np.zeros(n_units, np.int64)
+            for u, _, _, _, _, e in spans.spans:
+                ends[u] = max(ends[u], e)
+            lengths = np.where(lengths < 0, ends, lengths)
+        attach_spans(ratings, lengths, spans)
+        return ratings
 
 
 def paragraph_layer_ids(schema: LabelSchema | None, *found: Iterable[str]) -> list[str]:
@@ -429,27 +624,6 @@ def paragraph_layer_ids(schema: LabelSchema | None, *found: Iterable[str]) -> li
     for layers in found:
         out.extend(x for x in layers if x not in out and x not in spans)
     return out
-
-
-def _undecided_from_records(chosen: Mapping[tuple[int, str], dict],
-                            schema: LabelSchema | None, multi: Mapping, single: Mapping
-                            ) -> dict[str, dict[str, list[int]]]:
-    """{layer: {annotator: units}} of done annotations whose `decided` list (optional:
-    absent means every layer) leaves that paragraph layer out."""
-    layers = None
-    out: dict[str, dict[str, list[int]]] = {}
-    for (u, name), ann in chosen.items():
-        decided = ann.get("decided")
-        if not isinstance(decided, list):
-            continue
-        if layers is None:
-            layers = paragraph_layer_ids(schema, multi, single)
-        have = {_name(x) for x in decided}
-        for layer in layers:
-            if layer not in have:
-                out.setdefault(layer, {}).setdefault(name, []).append(u)
-    return {lay: {a: np.asarray(v, np.int64) for a, v in per.items()}
-            for lay, per in out.items()}
 
 
 @dataclass

@@ -8,18 +8,23 @@ from itertools import combinations
 import numpy as np
 
 from ..schema import LabelSchema
-from .bootstrap import alpha_ci95
+from .bootstrap import alpha_ci95, alpha_ci95_level
 from .coefficients import (
     CountTable,
     Estimate,
+    agreement_weights,
     as_float,
     cohen_kappa_binary,
     cohen_kappa_table,
+    cohen_kappa_weighted,
     count_table,
     fleiss_category_kappas,
     fleiss_kappa,
     gwet_ac1,
+    gwet_ac2,
     krippendorff_alpha,
+    krippendorff_alpha_level,
+    masi_alpha,
     percent_agreement,
 )
 from .overlap import mark_pair_overlap
@@ -33,6 +38,8 @@ from .spans import (
 )
 
 REPORT_VERSION = 1
+# the weights of Gwet's AC2 and weighted kappa that match a single layer's scale
+SCALE_WEIGHTS = {"ordinal": "linear", "interval": "quadratic"}
 
 
 class _Obj(dict):
@@ -84,8 +91,17 @@ def _nominal_block(
     n_boot: int,
     seed: int,
     keys: tuple[str, ...],
+    raters: int = 0,
 ) -> None:
+    """The nominal figures of a single layer or a multi label, each with its base:
+    `units` / `ratings` / `raters` (pairable units: percent, alpha, AC1's pa),
+    `rated_units` (units with a rating: prevalence, shares, the chance terms of AC1 and
+    of Gwet's Fleiss), `fleiss_units` / `fleiss_raters` (units rated by all)."""
     obj["units"] = t.units(2)
+    pair = t.ratings_per_unit >= 2
+    obj["ratings"] = int(t.weights[pair] @ t.ratings_per_unit[pair])
+    obj["raters"] = raters
+    obj["rated_units"] = t.units(1)
     obj.put("percent_agreement", percent_agreement(t))
     alpha = krippendorff_alpha(t)
     obj.put("krippendorff_alpha", alpha)
@@ -101,11 +117,71 @@ def _nominal_block(
     obj.put("fleiss_kappa", fleiss_kappa(t, n_raters=n_active))
     complete = t.ratings_per_unit == n_active
     obj["fleiss_units"] = int(t.weights[complete].sum()) if n_active >= 2 else 0
+    obj["fleiss_raters"] = int(n_active)
+    obj.put("fleiss_kappa_gwet", fleiss_kappa(t, missing="gwet"))
 
 
 def _active_pair(active: np.ndarray) -> tuple[int, int]:
     """The two active annotators as a key of the per-pair results (a < b, like the pairs)."""
     return int(active[0]), int(active[1])
+
+
+def _raters(r: Ratings) -> int:
+    """Annotators with a rating on a pairable unit (a unit two or more rated)."""
+    pair = r.rated.sum(axis=1) >= 2
+    return int(r.rated[pair].any(axis=0).sum())
+
+
+def _scale_block(obj: _Obj, r: Ratings, layer: str, counts: np.ndarray, active: np.ndarray,
+                 n_boot: int, seed: int, scale: str) -> None:
+    """Figures at an ordinal / interval level. "(none)" has no place on the scale: those
+    ratings are left out of these figures (`scale_units`, `scale_ratings` say what is
+    left); `krippendorff_alpha` and `alpha_ci95` are then at the layer's level and the
+    nominal alpha stays under `krippendorff_alpha_nominal`."""
+    t = count_table(counts[:, :-1])
+    pair = t.ratings_per_unit >= 2
+    obj["krippendorff_alpha_nominal"] = obj["krippendorff_alpha"]
+    if "krippendorff_alpha" in obj["reasons"]:
+        obj["reasons"]["krippendorff_alpha_nominal"] = obj["reasons"]["krippendorff_alpha"]
+    obj["alpha_level"] = scale
+    obj["scale_units"] = int(t.weights[pair].sum())
+    obj["scale_ratings"] = int(t.weights[pair] @ t.ratings_per_unit[pair])
+    alpha = krippendorff_alpha_level(t, scale)
+    obj.put("krippendorff_alpha", alpha)
+    if alpha.value is None:
+        obj["alpha_ci95"] = None
+        obj["reasons"]["alpha_ci95"] = "alpha undefined: " + (alpha.reason or "")
+    else:
+        ci, why = alpha_ci95_level(t, scale, n_boot, seed, layer)
+        obj["alpha_ci95"] = ci
+        if ci is None:
+            obj["reasons"]["alpha_ci95"] = why
+        else:
+            obj["reasons"].pop("alpha_ci95", None)
+    kind = SCALE_WEIGHTS[scale]
+    weights = agreement_weights(kind, t.n_categories)
+    obj["weights"] = kind
+    obj.put("gwet_ac2", gwet_ac2(t, weights))
+    if len(active) == 2:
+        obj.put("cohen_kappa_weighted", _weighted_pair_kappa(r, layer, *_active_pair(active)))
+    else:
+        obj.put("cohen_kappa_weighted", None, _no_two(len(active)))
+
+
+def _weighted_pair_kappa(r: Ratings, layer: str, a: int, b: int) -> Estimate:
+    """Cohen's weighted kappa of a pair on an ordered single layer ("(none)" left out)."""
+    lay = r.single[layer]
+    q = len(lay.categories) - 1
+    both = r.rated[:, a] & r.rated[:, b]
+    ca = lay.codes[both, a].astype(np.int64)
+    cb = lay.codes[both, b].astype(np.int64)
+    ok = (ca < q) & (cb < q)
+    table = np.bincount(ca[ok] * q + cb[ok], minlength=q * q).reshape(q, q)
+    return cohen_kappa_weighted(table, agreement_weights(SCALE_WEIGHTS[_scale_of(r, layer)], q))
+
+
+def _scale_of(r: Ratings, layer: str) -> str:
+    return r.scales.get(layer, "nominal")
 
 
 def _single_layer(
@@ -115,6 +191,7 @@ def _single_layer(
     n_boot: int,
     seed: int,
     pair_kappa: dict[tuple[int, int], Estimate],
+    scale: str = "nominal",
 ) -> dict:
     """The layer's report object; `pair_kappa`: Cohen's kappa of every annotator pair."""
     lay = r.single[layer]
@@ -124,11 +201,17 @@ def _single_layer(
     # AC1's q: the layer's labels, plus "none" only when someone chose no label, so a
     # layer where every unit gets a label has the scale its schema defines.
     q = len(lay.categories) - (0 if counts[:, -1].any() else 1)
-    _nominal_block(obj, t, q, len(active), n_boot, seed, (layer,))
+    raters = _raters(r)
+    _nominal_block(obj, t, q, len(active), n_boot, seed, (layer,), raters)
     if len(active) == 2:
         obj.put("cohen_kappa", pair_kappa[_active_pair(active)])
+        a, b = _active_pair(active)
+        obj["cohen_units"] = int((r.rated[:, a] & r.rated[:, b]).sum())
     else:
         obj.put("cohen_kappa", None, _no_two(len(active)))
+    obj["scale"] = scale
+    if scale != "nominal":
+        _scale_block(obj, r, layer, counts, active, n_boot, seed, scale)
     total = counts.sum()
     cat_kappas = fleiss_category_kappas(t, n_raters=len(active))
     cats = {}
@@ -187,6 +270,7 @@ def _multi_layer(
         cohen = pair_kappas[(a, b)]
         n_both = int((r.layer_rated(layer)[:, a] & r.layer_rated(layer)[:, b]).sum())
     total_ratings = int(m.sum())
+    raters = _raters(r)
     labels = {}
     for li, label in enumerate(lay.labels):
         t = _binary_table(n_on[:, li], m, base)
@@ -196,7 +280,8 @@ def _multi_layer(
             float(n_on[:, li].sum()) / total_ratings if total_ratings else None,
             "no ratings",
         )
-        _nominal_block(obj, t, 2, len(active), n_boot, seed, (layer, label))
+        _nominal_block(obj, t, 2, len(active), n_boot, seed, (layer, label), raters)
+        obj["prevalence_ratings"] = total_ratings
         if cohen is None:
             obj.put("cohen_kappa", None, _no_two(len(active)))
         else:
@@ -216,7 +301,12 @@ def _multi_layer(
         defined[key] = sum(v is not None for v in vals)
     macro["labels_defined"] = defined
     units = int((m >= 2).sum())
-    return {"kind": "multi", "units": units, "labels": labels, "macro": macro, "reasons": {}}
+    out = _Obj(kind="multi", units=units, raters=raters, rated_units=int((m >= 1).sum()))
+    out["labels"], out["macro"] = labels, macro
+    masi, masi_units = masi_alpha(lay.on, r.rated)
+    out.put("masi_alpha", masi)
+    out["masi_units"] = masi_units
+    return out
 
 
 # ---------------------------------------------------------------- span layers
@@ -286,6 +376,8 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
     sel = np.flatnonzero(sp.layer == li)
     length = r.unit_length if r.unit_length is not None else np.zeros(r.n_units, np.int64)
     obj["spans"] = int(len(sel))
+    obj["f1_pairs"] = int(sum(bool((r.rated[:, a] & r.rated[:, b]).any())
+                              for a, b in combinations(range(len(r.annotators)), 2)))
     span_count = Counter(sp.label[sel].tolist())
     rows_by_annot: dict[int, list[tuple[int, int, int, int]]] = {}
     for i in sel:
@@ -451,10 +543,13 @@ def compute_report(
     `seed` makes them reproducible. Null values carry a reason under "reasons".
     """
     r = ratings
+    if schema is not None:
+        r.scales = {lay.id: lay.scale for lay in schema.layers if lay.kind == "single"}
     active = r.active
     report: dict = {
         "annotators": list(r.annotators),
         "units": int(r.rated.any(axis=1).sum()),
+        "units_pairable": int((r.rated.sum(axis=1) >= 2).sum()),
         "layers": {},
         "pairs": [],
         "report_version": REPORT_VERSION,
@@ -475,7 +570,8 @@ def compute_report(
     for layer in r.layer_order:
         if layer in r.single:
             per_pair[layer] = {p: _single_pair_kappa(r, layer, *p) for p in pairs}
-            layers_out[layer] = _single_layer(r, layer, active, bootstrap, seed, per_pair[layer])
+            layers_out[layer] = _single_layer(r, layer, active, bootstrap, seed, per_pair[layer],
+                                              _scale_of(r, layer))
         elif layer in r.multi:
             per_pair[layer] = {p: _multi_pair_kappas(r, layer, *p) for p in pairs}
             layers_out[layer] = _multi_layer(r, layer, active, bootstrap, seed, per_pair[layer])
@@ -495,6 +591,8 @@ def compute_report(
             if layer in r.single:
                 o = _Obj(units=n_lay)
                 o.put("cohen_kappa", per_pair[layer][(a, b)])
+                if _scale_of(r, layer) != "nominal":
+                    o.put("cohen_kappa_weighted", _weighted_pair_kappa(r, layer, a, b))
                 layers[layer] = o
                 summary.append(o["cohen_kappa"])
             elif layer in r.multi:

@@ -65,11 +65,37 @@ def _collapse(notes: list[tuple[str, str, str]]) -> list[str]:
     return out
 
 
+def _bases(obj: dict, prev: bool = False) -> list[str]:
+    """What each column is computed on (the JSON report has the same counts); lines fit
+    an 80-column terminal."""
+    if "ratings" not in obj:
+        return []
+    lines = [f"  base: units, percent, alpha, AC1: {obj['units']} pairable units, "
+             f"{obj['ratings']} ratings, {obj['raters']} raters",
+             f"    Fleiss: {obj.get('fleiss_units', 0)} units rated by all "
+             f"{obj.get('fleiss_raters', 0)}; with missing data (Gwet): "
+             f"{_fmt(obj.get('fleiss_kappa_gwet'))}",
+             f"    {'prev' if prev else 'shares'} and AC1's chance term: "
+             f"{obj['rated_units']} rated units"
+             + (f"; Cohen: {obj['cohen_units']} units both rated" if "cohen_units" in obj
+                else "")]
+    if obj.get("scale", "nominal") != "nominal":
+        lines.append(f"  scale {obj['scale']}: alpha, AC2, weighted kappa ({obj.get('weights')} "
+                     "weights)")
+        lines.append(f"    on {obj.get('scale_units', 0)} units, '(none)' left out; nominal "
+                     f"alpha: {_fmt(obj.get('krippendorff_alpha_nominal'))}")
+    return lines
+
+
 def format_table(report: dict) -> str:
     """A readable table per layer, per label and per annotator pair; 3 decimals, — for null."""
+    units = report.get("units", 0)
+    pairable = report.get("units_pairable")
     out = [
         f"Annotators: {', '.join(report.get('annotators', [])) or NULL}",
-        f"Units: {report.get('units', 0)}",
+        f"Units: {units} marked done"
+        + (f", {pairable} of them by two or more annotators (pairable)"
+           if pairable is not None else ""),
     ]
     boot = report.get("bootstrap") or {}
     if boot:
@@ -80,9 +106,16 @@ def format_table(report: dict) -> str:
         out.append("")
         out.append(f"{name} ({kind})")
         if kind == "single":
-            out += _grid(
-                ["", *(h for h, _ in _PARA)], [["all", *(_fmt(layer.get(k)) for _, k in _PARA)]]
-            )
+            cols = list(_PARA)
+            if layer.get("scale", "nominal") != "nominal":
+                cols = [("units", "scale_units"), ("percent", "percent_agreement"),
+                        (f"alpha {layer['scale'][:3]}", "krippendorff_alpha"),
+                        ("alpha 95% CI", "alpha_ci95"), ("AC2", "gwet_ac2"),
+                        ("w.kappa", "cohen_kappa_weighted"), ("AC1", "gwet_ac1"),
+                        ("Fleiss", "fleiss_kappa")]
+            out += _grid(["", *(h for h, _ in cols)],
+                         [["all", *(_fmt(layer.get(k)) for _, k in cols)]])
+            out += _bases(layer)
             notes += _reasons(layer, name)
         elif kind == "multi":
             rows = []
@@ -95,6 +128,13 @@ def format_table(report: dict) -> str:
             notes += _reasons(macro, f"{name}/macro")
             rows.append(["macro", "", "", *(_fmt(macro.get(k)) for _, k in _PARA[1:])])
             out += _grid(["label", "prev", *(h for h, _ in _PARA)], rows)
+            first = next(iter((layer.get("labels") or {}).values()), None)
+            if first:
+                out += _bases(first, prev=True)
+            if "masi_alpha" in layer:
+                out.append(f"  MASI alpha over label sets: {_fmt(layer.get('masi_alpha'))} "
+                           f"on {layer.get('masi_units', 0)} pairable units")
+            notes += _reasons(layer, name)
         elif kind == "span":
             rows = [["all", *(_fmt(layer.get(k)) for _, k in _SPAN)]]
             rows += [
@@ -102,6 +142,10 @@ def format_table(report: dict) -> str:
                 for label, obj in (layer.get("labels") or {}).items()
             ]
             out += _grid(["label", *(h for h, _ in _SPAN)], rows)
+            out.append(f"  base: F1, P, R: means over {layer.get('f1_pairs', 0)} annotator "
+                       "pair(s), on the units both marked done")
+            out.append(f"    alpha_U: {layer.get('unitized_alpha_units', 0)} units every "
+                       "annotator marked done")
             rel = layer.get("relations") or {}
             if rel.get("labels"):
                 out.append(f"relations F1 (endpoints overlap): {_fmt(rel.get('f1'))}")
