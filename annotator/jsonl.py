@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from annotator.errors import Problem
 
@@ -171,7 +171,9 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
             if node.get("uniqueItems"):
                 residual.add((path, "uniqueItems"))
             items = node.get("items")
-            return list[compile_node(items, (*path, "*"))] if items is not None else list
+            tp = list[compile_node(items, (*path, "*"))] if items is not None else list
+            return annotated(tp, meta(min_length=node.get("minItems"),
+                                      max_length=node.get("maxItems")))
         if name == "object":
             return object_type(node, path)
         raise Unsupported(f"type {name!r}")
@@ -209,7 +211,8 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
             raise Unsupported("a boolean schema")
         unknown = set(node) - _ANNOTATION_ONLY - {
             "$ref", "type", "properties", "required", "additionalProperties", "items",
-            "uniqueItems", "minLength", "pattern", "minimum", "const", "enum", "anyOf"}
+            "uniqueItems", "minLength", "pattern", "minimum", "const", "enum", "anyOf",
+            "minItems", "maxItems"}
         if unknown:
             raise Unsupported(", ".join(sorted(unknown)))
         if "$ref" in node:
@@ -227,10 +230,12 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
             return done[name]
         if "const" in node or "enum" in node:
             values = [node["const"]] if "const" in node else list(node["enum"])
-            if set(node) - _ANNOTATION_ONLY - {"const", "enum", "type"} or not all(
-                    isinstance(v, str) for v in values):
-                raise Unsupported("const / enum other than strings")
-            return Literal[tuple(values)]
+            strings = [v for v in values if v is not None]
+            if set(node) - _ANNOTATION_ONLY - {"const", "enum", "type"} or not strings or not all(
+                    isinstance(v, str) for v in strings):
+                raise Unsupported("const / enum other than strings (and null)")
+            lit = Literal[tuple(strings)]
+            return lit if len(strings) == len(values) else Optional[lit]  # noqa: UP007, UP045
         if "anyOf" in node:
             if set(node) - _ANNOTATION_ONLY != {"anyOf"}:
                 raise Unsupported("anyOf beside other keywords")
@@ -241,7 +246,8 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
         kinds = [kinds] if isinstance(kinds, str) else list(kinds)
         for k, allowed in (("properties", "object"), ("required", "object"),
                            ("additionalProperties", "object"), ("items", "array"),
-                           ("uniqueItems", "array"), ("minLength", "string"),
+                           ("uniqueItems", "array"), ("minItems", "array"), ("maxItems", "array"),
+                           ("minLength", "string"),
                            ("pattern", "string")):
             if k in node and allowed not in kinds:
                 raise Unsupported(f"{k} on a schema that is not of type {allowed}")

@@ -50,7 +50,8 @@ from annotator.schema import LabelSchema, find_schema, load_schema, schemas_dir
 EXPORT_RECORD = "export-record.schema.json"
 INTERCHANGE_RECORD = "interchange-record.schema.json"
 # The checks the compiled types leave to us, as jsonl.compile_record_schema names them.
-_RESIDUAL = frozenset({(("annotations", "*", "labels", "*"), "uniqueItems")})
+_RESIDUAL = frozenset({(("annotations", "*", "labels", "*"), "uniqueItems"),
+                       (("gold", "labels", "*"), "uniqueItems")})  # _gold_problems
 
 
 class RecordChecker:
@@ -225,6 +226,8 @@ class _Columns:
         self.lab_code: list[int] = []
         self.span_anns: list = []
         self.not_done: list[int] = []
+        self.skipped: list[int] = []
+        self.decided: list = []
 
     def value_code(self, layer: object, key: object) -> int:
         return 0
@@ -468,8 +471,11 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                 if isinstance(decided, list):  # only these layers are rated on the unit
                     col.decided.append((g + k, decided))
             for rec, line in zip(recs, lns, strict=True):
-                if isinstance(getattr(rec, "gold", None), msgspec.Struct):
-                    for msg in _gold_problems(msgspec.to_builtins(rec), label_schema):
+                gold = getattr(rec, "gold", None)
+                if gold is not None and gold is not msgspec.UNSET:
+                    plain = msgspec.to_builtins(rec) if isinstance(rec, msgspec.Struct) \
+                        else rec._d
+                    for msg in _gold_problems(plain, label_schema):
                         bad(line, msg)
             for line in again:
                 # A repeated label: the JSON Schema's `uniqueItems`, which the compiled
@@ -635,6 +641,8 @@ def _gold_problems(record: dict, schema: LabelSchema) -> Iterator[str]:
     if not gold:
         return
     for layer_id, value in (gold.get("labels") or {}).items():
+        if isinstance(value, list) and len(set(value)) != len(value):
+            yield f"gold: labels/{layer_id}: a label is given twice"
         for msg in _label_messages(layer_id, value, schema):
             yield f"gold: {msg}"
     for msg in _span_problems(_plain(gold.get("spans") or []),

@@ -65,9 +65,13 @@ def residual_ok(rec) -> bool:
     """The check the compiled types leave to the reader (`uniqueItems` of label lists),
     made here as read_export makes it."""
     assert record_checker(EXPORT_RECORD).compiled.residual == {
-        (("annotations", "*", "labels", "*"), "uniqueItems")}
+        (("annotations", "*", "labels", "*"), "uniqueItems"),
+        (("gold", "labels", "*"), "uniqueItems")}
+    gold = getattr(rec, "gold", None)
+    gold_labels = getattr(gold, "labels", None) or {}
     return all(len(set(v)) == len(v) for a in rec.annotations for v in (a.labels or {}).values()
-               if isinstance(v, list))
+               if isinstance(v, list)) and all(
+        len(set(v)) == len(v) for v in gold_labels.values() if isinstance(v, list))
 
 
 def check(name: str, rec: dict) -> None:

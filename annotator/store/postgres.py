@@ -896,6 +896,22 @@ class PostgresJournal:
             "('done', 'skipped')", (self.annotator,)).fetchone()[0]
 
     @_guarded
+    def decided_columns(self, base: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(unit keys that track decided layers, {layer: unit keys that decided it});
+        see SQLiteJournal.decided_columns. Read from the states themselves."""
+        conn, a = self.conn, self.annotator
+        (partial,) = conn.execute(
+            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') FROM "
+            "annotator.states WHERE annotator = %s AND state->'decided' IS NOT NULL",
+            (base, a)).fetchone()
+        layers = {layer: int_array(keys) for layer, keys in conn.execute(
+            "SELECT d.layer, string_agg((s.doc_key::bigint * %s + s.unit)::text, ',') "
+            "FROM annotator.states s, json_array_elements_text(s.state->'decided') "
+            "AS d(layer) WHERE s.annotator = %s AND s.state->'decided' IS NOT NULL "
+            "GROUP BY d.layer", (base, a))}
+        return int_array(partial), layers
+
+    @_guarded
     def skip_columns(self, base: int) -> tuple[np.ndarray, np.ndarray]:
         """(unit keys decided: done or skipped, unit keys skipped); see SQLiteJournal."""
         decided, skipped = self.conn.execute(

@@ -33,6 +33,9 @@ class AnnotatorApp(App[int]):
     # The command palette would be a second, mouse-friendly way to do what the keys
     # do; keeping one way keeps the key map (and its collisions check) the truth.
     ENABLE_COMMAND_PALETTE = False
+    # Set by run_app: a shutdown that hangs on a dead terminal is cut short (_end_now).
+    hard_exit = False
+    _grace: threading.Timer | None = None
 
     def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
         super().__init__()
@@ -89,9 +92,11 @@ class AnnotatorApp(App[int]):
         runs between handlers, never inside a write), so a shutdown that has not
         finished in half a second is cut short."""
         self.exit(0)
-        timer = threading.Timer(GRACE_SECONDS, os._exit, args=(0,))
-        timer.daemon = True
-        timer.start()
+        if self.hard_exit and self._grace is None:
+            # only under run_app (the real entry point), never in a test's event loop
+            self._grace = threading.Timer(GRACE_SECONDS, os._exit, args=(0,))
+            self._grace.daemon = True
+            self._grace.start()
 
     def _handle_exception(self, error: Exception) -> None:
         # The store failing under a read (a journal damaged mid-session): end with the
@@ -116,7 +121,12 @@ class AnnotatorApp(App[int]):
 def run_app(store: Any, journal: Any, schema: LabelSchema) -> int:
     """Run the annotation screen; returns the exit code (1 if the app crashed)."""
     app = AnnotatorApp(store, journal, schema)
-    app.run()
+    app.hard_exit = True
+    try:
+        app.run()
+    finally:
+        if app._grace is not None:
+            app._grace.cancel()  # the shutdown finished in time
     if app.store_failure is not None:
         raise app.store_failure  # the CLI prints it and exits 1
     # Textual keeps 0 after an unhandled exception unless we read return_code.
