@@ -49,7 +49,7 @@ def three(project: Path) -> SQLiteStore:
 
 def test_gold_is_not_an_annotator(three: SQLiteStore):
     three.journal(GOLD, SCHEMA)
-    assert (three.root / "journals" / "gold.db").exists()
+    assert three.has_journal(GOLD)
     assert three.annotators() == ["alice", "bob", "carol"]
     assert GOLD not in [j.annotator for j in three.reading_journals()]
 

@@ -109,10 +109,10 @@ def test_a_journal_failing_part_way_says_what_was_stored(tmp_path: Path, monkeyp
 
     real = SQLiteJournal.apply_many
 
-    def failing(self, actions, progress=None):
+    def failing(self, actions, progress=None, **kwargs):
         if self.annotator == "bob":
             raise StoreError("the disk is full", self.path)
-        return real(self, actions, progress)
+        return real(self, actions, progress, **kwargs)
     monkeypatch.setattr(SQLiteJournal, "apply_many", failing)
     with pytest.raises(StoreError) as exc:
         import_files(store, load_schema(SCHEMA), "jsonl", [out], dst)
@@ -142,7 +142,9 @@ def test_gold_export_and_skipped_units(tmp_path: Path):
                 "--schema", str(SCHEMA), cwd=project)
     assert r.returncode == 0, r.stderr
     (rec,) = [json.loads(x) for x in out.read_text().splitlines()]
-    assert rec["annotations"] == [] and rec["gold"]["labels"]["devices"] == ["sovereignty"]
+    # gold-only records: the shape of one annotation, by annotator "gold" (PRODUCT.md)
+    (gold,) = rec["annotations"]
+    assert gold["annotator"] == "gold" and gold["labels"]["devices"] == ["sovereignty"]
     # gold is not an annotator in a normal export
     out = tmp_path / "p.jsonl"
     assert run_cli("export", "--format", "prodigy", "--out", str(out), "--allow-loss",

@@ -28,7 +28,8 @@ OUTPUT = "file"
 _RECORD_KEYS = {"doc_id", "paragraph", "text", "title", "meta", "schema", "annotations",
                 "agreement", "gold"}
 _ANN_KEYS = {"annotator", "status", "labels", "spans", "relations", "note", "flag",
-             "updated_at", "seconds", "stale", "original_text"}
+             "updated_at", "seconds", "stale", "original_text", "decided",
+             "rejected_proposals"}
 
 
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
@@ -215,7 +216,10 @@ def _state(ann: object, where: str, path: str, lineno: int, ctx: ImportContext
     if isinstance(labels, dict):
         # the export writes every paragraph layer ([] / null when empty)
         labels = {k: v for k, v in labels.items() if v not in ([], None)}
-    return {"status": status, "labels": labels if status == "done" else {},
-            "spans": ann.get("spans") or [] if status == "done" else [],
-            "relations": ann.get("relations") or [] if status == "done" else [],
-            "note": ann.get("note"), "flag": ann.get("flag", False)}
+    state = {"status": status, "labels": labels if status == "done" else {},
+             "spans": ann.get("spans") or [] if status == "done" else [],
+             "relations": ann.get("relations") or [] if status == "done" else [],
+             "note": ann.get("note"), "flag": ann.get("flag", False)}
+    if status == "done" and isinstance(ann.get("decided"), list):
+        state["decided"] = ann["decided"]  # only these paragraph layers were decided
+    return state
