@@ -7,9 +7,7 @@ Streams document by document, so memory stays flat as the corpus grows.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import signal
 import tempfile
 import threading
@@ -17,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from annotator.jsonout import dumps
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD
 from annotator.store.sqlite import SQLiteStore
@@ -171,21 +170,10 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
         progress(total, total)
 
 
-# Characters JSON may carry raw but a terminal must not get raw (`export | less`): DEL,
-# C1 controls, line/paragraph separators and bidi controls. Written as \uXXXX escapes:
-# the same JSON value, safe bytes.
-_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
-
-
 def write_records(records: Iterator[dict], out: IO[str]) -> int:
     n = 0
     for rec in records:
-        line = json.dumps(rec, ensure_ascii=False, allow_nan=False)
-        out.write(_UNSAFE.sub(_escape, line))
+        out.write(dumps(rec))  # compact, and safe bytes for a terminal (jsonout.py)
         out.write("\n")
         n += 1
     return n

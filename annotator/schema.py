@@ -106,11 +106,13 @@ class LabelSchema:
                 return lay
         return None
 
-    @property
+    # cached: asked once per unit by exports and agreement (a frozen dataclass without
+    # slots keeps the value in the instance's __dict__)
+    @functools.cached_property
     def paragraph_layers(self) -> tuple[Layer, ...]:
         return tuple(lay for lay in self.layers if lay.kind != "span")
 
-    @property
+    @functools.cached_property
     def span_layers(self) -> tuple[Layer, ...]:
         return tuple(lay for lay in self.layers if lay.kind == "span")
 

@@ -646,6 +646,27 @@ def _plain(x: object) -> object:
 # ---------------------------------------------------------------- per-unit field
 
 
+# Per schema: (kind of each paragraph layer, rank of each label in schema order).
+# unit_agreement runs once per exported unit; building these each time was a third of
+# its cost.
+_RANKS: dict[int, tuple[object, dict[str, str], dict[str, dict[str, int]]]] = {}
+
+
+def _layer_ranks(schema: LabelSchema | None
+                 ) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    if schema is None:
+        return {}, {}
+    hit = _RANKS.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        hit = (schema, {lay.id: lay.kind for lay in schema.paragraph_layers},
+               {lay.id: {lab.id: i for i, lab in enumerate(lay.labels)}
+                for lay in schema.paragraph_layers})
+        if len(_RANKS) > 16:
+            _RANKS.clear()
+        _RANKS[id(schema)] = hit
+    return hit[1], hit[2]
+
+
 def unit_agreement(annotations: list[dict], schema: LabelSchema | None = None) -> dict:
     """The export record's `agreement` field for one unit.
 
@@ -660,12 +681,8 @@ def unit_agreement(annotations: list[dict], schema: LabelSchema | None = None) -
     out: dict = {"annotators": n, "labels": {}}
     if n == 0:
         return out
-    kinds: dict[str, str] = {}
-    order: dict[str, list[str]] = {}
-    if schema is not None:
-        for lay in schema.paragraph_layers:
-            kinds[lay.id] = lay.kind
-            order[lay.id] = [lab.id for lab in lay.labels]
+    kinds, ranks = _layer_ranks(schema)
+    kinds = dict(kinds)
     for ann in done:
         for layer, value in (ann.get("labels") or {}).items():
             if layer not in kinds and (schema is None or schema.layer(layer) is None):
@@ -678,7 +695,7 @@ def unit_agreement(annotations: list[dict], schema: LabelSchema | None = None) -
             continue
         values = [(ann.get("labels") or {}).get(layer) for ann in deciding]
         n = len(values)
-        rank = {lab: i for i, lab in enumerate(order.get(layer, []))}
+        rank = ranks.get(layer, {})
         if kind == "multi":
             on: Counter = Counter()
             for v in values:

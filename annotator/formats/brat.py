@@ -354,6 +354,9 @@ def conf(schema: LabelSchema, names: Names) -> str:
 
 def _fragments(text: str, start: int, end: int) -> tuple[str, str]:
     """brat offsets (one fragment per line) and text of [start, end) of `text`."""
+    piece = text[start:end]
+    if "\n" not in piece:  # the common case: one fragment
+        return (f"{start} {end}", piece) if piece else ("", "")
     frags, pos = [], start
     for piece in text[start:end].split("\n"):
         if piece:

@@ -17,11 +17,11 @@ start, end, span_text, target, attributes, note, flag, updated_at, seconds, text
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.formats.model import ExportContext, ExportDoc
+from annotator.jsonout import dumps
 
 OUTPUT = "file"
 EXTENSION = ".csv"
@@ -47,7 +47,7 @@ def rows(docs: Iterator[ExportDoc], ctx: ExportContext) -> Iterator[tuple]:
                 for sp in ann.spans:
                     yield (*key, "span", sp["layer"], sp["label"], sp["id"], sp["start"],
                            sp["end"], sp["text"], None,
-                           json.dumps(sp.get("attributes") or {}, ensure_ascii=False),
+                           dumps(sp.get("attributes") or {}),
                            None, None, None, None, None)
                 for rel in ann.relations:
                     layer = next((sp["layer"] for sp in ann.spans if sp["id"] == rel["from"]),

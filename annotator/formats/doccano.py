@@ -36,6 +36,7 @@ from annotator.formats.model import (
 from annotator.formats.offsets import OffsetError, Utf16
 from annotator.formats.records import RecordDocs
 from annotator.jsonl import iter_json_lines
+from annotator.jsonout import dumps
 
 DEFAULT_OFFSETS = "utf16"
 OFFSET_MODES = ("utf16", "codepoints")
@@ -252,7 +253,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                     rec["Comments"] = [ann.note] if ann and ann.note else []
                     if ann and ann.flag:
                         rec["flag"] = True
-                    outs[name].write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    outs[name].write(dumps(rec) + "\n")
                     n += 1
     finally:
         for fh in outs.values():

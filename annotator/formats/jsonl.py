@@ -13,7 +13,6 @@ project can be created only when its paragraphs 1..N are all there.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +32,7 @@ _ANN_KEYS = {"annotator", "status", "labels", "spans", "relations", "note", "fla
 
 
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
-    from annotator.export import _UNSAFE, _escape
+    from annotator.jsonout import dumps
 
     if not ctx.gold:
         from annotator.agreement import unit_agreement
@@ -65,8 +64,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                 if not ctx.gold:
                     done = [a for a in rec["annotations"] if a["status"] == "done"]
                     rec["agreement"] = unit_agreement(done, ctx.schema)
-                line = json.dumps(rec, ensure_ascii=False, allow_nan=False)
-                out.write(_UNSAFE.sub(_escape, line))
+                out.write(dumps(rec))
                 out.write("\n")
                 n += 1
     return n

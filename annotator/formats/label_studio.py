@@ -45,6 +45,7 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import CleanMap, OffsetError, Utf16, split_units
 from annotator.formats.records import RecordDocs, RecordUnit
+from annotator.jsonout import dumps
 from annotator.textclean import safe_inline
 
 OUTPUT = "file"
@@ -408,7 +409,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                                  else [], "created_at": ann.updated_at,
                                  "updated_at": ann.updated_at, "lead_time": ann.seconds})
                 task = {"id": n + 1, "data": data, "annotations": anns}
-                out.write(("\n" if not n else ",\n") + json.dumps(task, ensure_ascii=False))
+                out.write(("\n" if not n else ",\n") + dumps(task))
                 n += 1
         out.write("\n]\n")
     return n

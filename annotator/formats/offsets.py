@@ -16,6 +16,7 @@ it (brat, the SemEval files: a BOM there is character 0, and the text may not be
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -29,11 +30,15 @@ class OffsetError(ValueError):
 # ----------------------------------------------------------------- UTF-16 and bytes
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def _astral(text: str) -> list[int]:
     """Code point indices of the characters outside the BMP (two UTF-16 units each)."""
     if text.isascii():
         return []
-    return [i for i, c in enumerate(text) if ord(c) > 0xFFFF]
+    # one C scan (a loop over the characters in Python cost 70 us a paragraph)
+    return [m.start() for m in _ASTRAL.finditer(text)]
 
 
 class Utf16:

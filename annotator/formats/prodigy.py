@@ -21,7 +21,6 @@ label) + `accept`, `meta` (our unit, note and flag), `_annotator_id`, `_session_
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from annotator.formats.model import (
 from annotator.formats.offsets import OffsetError
 from annotator.formats.records import RecordDocs
 from annotator.jsonl import iter_json_lines
+from annotator.jsonout import dumps
 
 OUTPUT = "file"
 EXTENSION = ".jsonl"
@@ -229,9 +229,9 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                         task["answer"] = "accept"
                     else:
                         task["answer"] = "ignore"
-                    task["_task_hash"] = _hash(json.dumps(task, sort_keys=True))
+                    task["_task_hash"] = _hash(dumps(task, sort_keys=True))
                     task["_annotator_id"] = name
                     task["_session_id"] = name
-                    out.write(json.dumps(task, ensure_ascii=False) + "\n")
+                    out.write(dumps(task) + "\n")
                     n += 1
     return n

