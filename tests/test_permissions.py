@@ -249,7 +249,7 @@ def test_two_annotators_on_one_server() -> None:
         code, _, err = as_user(BOB, bob_exports)
         assert code == 0, err
         text = (project / "b.jsonl").read_text(encoding="utf-8")
-        assert '"annotator": "alice"' in text and '"annotator": "bob"' in text
+        assert '"annotator":"alice"' in text and '"annotator":"bob"' in text
         # bob's reading left nothing that locks alice out of her own journal
         as_user(ALICE, lambda: annotate_some(project, "alice", 4) and None)
         assert alice_db.stat().st_uid == ALICE
@@ -279,7 +279,7 @@ def test_two_annotators_on_one_server() -> None:
             code, _, err = as_user(BOB, bob_exports)
             assert code == 0, err
             text = (project / "b.jsonl").read_text(encoding="utf-8")
-            assert text.count('"annotator": "alice"') == 5  # 4 units + the open session's
+            assert text.count('"annotator":"alice"') == 5  # 4 units + the open session's
             os.write(go, b"x")
             assert os.read(r, 500) == b"done"
         finally:

@@ -15,7 +15,7 @@ import pytest
 from util import run_cli
 
 from annotator.corpus import Document
-from annotator.errors import StoreError
+from annotator.errors import InputError, StoreError
 from annotator.store.postgres import PostgresStore, add_annotator, init_database
 
 psycopg = pytest.importorskip("psycopg")
@@ -57,10 +57,10 @@ def _raw(pg_server, pg_url, user):
 
 # -- set-up ---------------------------------------------------------------------
 def test_db_init_is_idempotent_and_versioned(pg_url):
-    assert init_database(pg_url) == (1, 1)  # the fixture ran it once already
+    assert init_database(pg_url) == (2, 2)  # the fixture ran it once already
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT version FROM annotator.schema_migrations").fetchall() \
-            == [(1,)]
+        assert conn.execute("SELECT version FROM annotator.schema_migrations ORDER BY "
+                            "version").fetchall() == [(1,), (2,)]
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = "
                              "'annotator' AND tablename = 'documents'").fetchone()[0]
     assert owner == "lead"  # the lead's role owns the corpus tables
@@ -76,7 +76,7 @@ def test_cli_db_init_add_annotator_and_status(pg_server, project: Path):
     name = pg_server.new_database("cli_flow")
     url = pg_server.url(name, user="lead")
     r = run_cli("db", "init", "--store", url, cwd=project)
-    assert r.returncode == 0 and "created the tables (version 1)" in r.stderr, r.stderr
+    assert r.returncode == 0 and "created the tables (version 2)" in r.stderr, r.stderr
     r = run_cli("db", "init", "--store", url, cwd=project)
     assert r.returncode == 0 and "up to date" in r.stderr, r.stderr
     r = run_cli("db", "add-annotator", "dora", "--store", url, cwd=project)
@@ -435,3 +435,123 @@ def test_an_after_its_action_does_not_give_is_found_by_the_check(team, pg_server
     assert any("replaying it gives another state" in p for p in problems), problems
     r = run_cli("status", "--check", "--store", pg_url, cwd=project)
     assert r.returncode == 1 and "bob" in r.stdout and "damaged" in r.stdout, r.stdout
+
+
+# -- assignments (annotator assign) ------------------------------------------------
+def test_assignments_on_postgresql(team, pg_server, pg_url):
+    """The lead assigns; every member reads the matrix; the screen's scope and search
+    follow it; no annotator can add, change or remove a row."""
+    from annotator.team.assign import DocumentScope, assign_documents
+
+    lead = team["lead"]
+    plan = assign_documents(lead, ["alice", "bob"], per_document=1, seed=3)
+    rows = lead.assignments()
+    assert sorted(rows) == sorted(plan.rows) and len(rows) == 2  # 2 documents x K=1
+    mine = {a: [d for d, n, _ in rows if n == a] for a in ("alice", "bob")}
+    assert sorted(mine["alice"] + mine["bob"]) == [1, 2]  # balanced: one each
+    bob = team["bob"]
+    assert bob.assignments() == rows
+    assert bob.assigned_documents("bob") == mine["bob"]
+    scope = DocumentScope.for_annotator(bob, "bob")
+    assert scope.restricted and scope.count == 1
+    units = {1: 3, 2: 1}  # d1: title + 2 paragraphs; d2: 1 paragraph
+    assert bob.assigned_unit_count("bob") == units[mine["bob"][0]]
+    # search stays inside the annotator's documents
+    other = lead.document_at(mine["alice"][0] - 1).id
+    word = {"d1": "Second", "d2": "Only"}[other]
+    assert bob.search(word, assigned_to="bob") is None
+    assert bob.search(word) is not None
+    # re-running assigns nothing new and moves nothing
+    assert assign_documents(lead, ["alice", "bob"], per_document=1, seed=9).rows == []
+    assert lead.assignments() == rows
+    # an annotator's own connection is refused by the database, whatever they try
+    with _raw(pg_server, pg_url, "bob") as conn:
+        for attack in (f"INSERT INTO annotator.assignments (doc_key, annotator) "
+                       f"VALUES ({mine['alice'][0]}, 'bob')",
+                       "UPDATE annotator.assignments SET annotator = 'bob'",
+                       "DELETE FROM annotator.assignments"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attack)
+    with pytest.raises(StoreError, match="nothing was assigned"):
+        assign_documents(bob, ["bob"], per_document=1)
+    assert lead.assignments() == rows
+
+
+def test_migration_2_grants_assignments_to_members_added_before(pg_server, monkeypatch):
+    """A database made by version 1 of the tables: `db init` migrates it, and members
+    added before the migration can read the assignments."""
+    from annotator.store import postgres
+
+    name = pg_server.new_database("migrate_v1")
+    url = pg_server.url(name, user="lead")
+    latest, grants = postgres.MIGRATIONS, postgres.ANNOTATOR_GRANTS
+    with monkeypatch.context() as v1:  # what version 1 of annotator did
+        v1.setattr(postgres, "MIGRATIONS", latest[:1])
+        v1.setattr(postgres, "ANNOTATOR_GRANTS", [
+            g.replace(", annotator.assignments", "") for g in grants])
+        assert init_database(url) == (0, 1)
+        add_annotator(url, "erin")
+    with pytest.raises(StoreError, match="version 1.*db init"):
+        add_annotator(url, "fred")  # tables older than this annotator: migrate first
+    assert init_database(url) == (1, 2)
+    lead = PostgresStore(url)
+    lead.import_documents(DOCS)
+    from annotator.team.assign import assign_documents
+
+    assign_documents(lead, ["erin"], per_document=1)
+    erin = PostgresStore(pg_server.url(name, user="erin"))
+    try:
+        assert erin.assigned_documents("erin") == [1, 2]
+    finally:
+        erin.close()
+        lead.close()
+
+
+def test_cli_assign_on_postgresql(pg_server, project: Path):
+    name = pg_server.new_database("cli_assign")
+    url = pg_server.url(name, user="lead")
+    assert run_cli("db", "init", "--store", url, cwd=project).returncode == 0
+    for n in ("a.txt", "b.txt", "c.txt"):
+        (project / n).write_text(f"Title {n}\n\nBody of {n}.\n")
+    assert run_cli("import", "a.txt", "b.txt", "c.txt", "--store", url,
+                   cwd=project).returncode == 0
+    r = run_cli("assign", "--per-document", "2", "--annotators", "x,y,z", "--seed", "1",
+                "--show", "--store", url, cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    store = PostgresStore(url)
+    try:
+        rows = store.assignments()
+    finally:
+        store.close()
+    assert len(rows) == 6  # 3 documents x K=2
+    loads = {a: sum(1 for _, n, _ in rows if n == a) for a in "xyz"}
+    assert sorted(loads.values()) == [2, 2, 2]
+    for a in "xyz":
+        assert a in r.stdout  # the matrix
+
+
+def test_bulk_writes_are_all_or_nothing(team):
+    """An import's actions go in one transaction: one bad action and nothing is
+    stored; in chunks, the chunks before a failure stay."""
+    alice = team["alice"].journal("alice")
+    before = alice.states("d1")
+    good = [("d2", 1, {"type": "mark_done"}), ("d1", 0, TOGGLE)]
+    with pytest.raises(InputError, match="no unit 9"):
+        alice.apply_many([*good, ("d1", 9, {"type": "mark_done"})], chunk=None)
+    assert alice.states("d1") == before and alice.states("d2") == {}
+    assert alice.apply_many(good, chunk=None) == 2
+    assert alice.state("d2", 1)["status"] == "done"
+    assert alice.state("d1", 0)["labels"]["devices"] == ["sovereignty"]
+    # unchanged states store no event; the same unit twice builds on itself
+    events = len(alice.events())
+    assert alice.apply_many([("d2", 1, {"type": "mark_done"}), ("d1", 0, TOGGLE),
+                             ("d1", 0, TOGGLE)], skip_unchanged=True) == 2
+    assert len(alice.events()) == events + 2
+    assert alice.state("d1", 0)["labels"]["devices"] == ["sovereignty"]
+    assert alice.verify() == []
+    # chunks of one: the first stays when the second fails
+    with pytest.raises(InputError):
+        alice.apply_many([("d2", 1, {"type": "set_note", "note": "kept"}),
+                          ("nope", 1, {"type": "mark_done"})], chunk=1)
+    assert alice.state("d2", 1)["note"] == "kept"

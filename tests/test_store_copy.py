@@ -52,7 +52,7 @@ def _export(project: Path, store: str) -> str:
 def test_copy_sqlite_to_postgres_and_back(project: Path, pg_url, tmp_path: Path):
     _annotate(project)
     before = _export(project, "sqlite")
-    assert '"stale": true' in before
+    assert '"stale":true' in before
     r = run_cli("db", "copy", "--from", "sqlite", "--to", pg_url, cwd=project)
     assert r.returncode == 0, r.stderr
     assert "2 annotator(s)" in r.stderr

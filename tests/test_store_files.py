@@ -159,7 +159,7 @@ except Killed as exc:
 
 def test_export_to_a_named_device_still_writes_through(demo: Path) -> None:
     r = run_cli("export", "--out", "/dev/stdout", cwd=demo)
-    assert r.returncode == 0 and r.stdout.count('"annotator": "alice"') == 3, r.stderr
+    assert r.returncode == 0 and r.stdout.count('"annotator":"alice"') == 3, r.stderr
 
 
 def test_paths_that_gave_tracebacks(tmp_path: Path) -> None:

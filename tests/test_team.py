@@ -249,7 +249,7 @@ except sqlite3.Error:
     assert digest(j) == before
     # the curator reads every journal during the round
     r = users.run("cur", "export", "--out", "-", cwd=proj)
-    assert r.returncode == 0 and r.stdout.count('"annotator": "alice"') == 3, r.stderr
+    assert r.returncode == 0 and r.stdout.count('"annotator":"alice"') == 3, r.stderr
     alice_can_save(users, proj)
 
 
@@ -358,7 +358,7 @@ def test_export_never_writes_through_a_planted_part_symlink(users: Users, proj: 
                                                            "PYTHONPATH": str(REPO)})
     assert r.returncode == 0, r.stderr
     assert victim.read_text() == "precious\n"
-    assert out.read_text().count('"annotator": "alice"') == 3
+    assert out.read_text().count('"annotator":"alice"') == 3
     assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")] == [
         "round1.jsonl.part"]  # bob's link, left alone; no temporary file of ours
 
@@ -378,7 +378,7 @@ def test_no_reader_leaves_a_file_that_locks_alice_out(users: Users, proj: Path):
     try:
         assert holder.stdout.readline().strip() == "open"
         r = users.run("bob", "export", "--out", "-", cwd=proj)
-        assert r.returncode == 0 and r.stdout.count('"annotator": "alice"') == 3, r.stderr
+        assert r.returncode == 0 and r.stdout.count('"annotator":"alice"') == 3, r.stderr
     finally:
         holder.communicate("\n", timeout=60)
     assert holder.returncode == 0
@@ -467,7 +467,7 @@ print("squatted")""", str(j)) == "squatted"
     assert "Traceback" not in r.stderr
     r = users.run("cur", "export", "--out", "-", cwd=proj)
     assert r.returncode == 1 and "carol" in r.stderr and login("bob") in r.stderr
-    assert '"annotator": "carol"' not in r.stdout
+    assert '"annotator":"carol"' not in r.stdout
     r = users.run("lead", "team", "status", cwd=proj)
     assert r.returncode == 1 and "squatted" in r.stdout, r.stdout
     # the lead moves it aside (the sticky directory is theirs); carol then starts

@@ -286,13 +286,36 @@ REVOKE ALL ON ALL TABLES IN SCHEMA annotator FROM PUBLIC;
 REVOKE ALL ON SCHEMA annotator FROM PUBLIC;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1)]
+# Who annotates which document (`annotator assign`): the lead's table, rows only ever
+# added. Every member reads it (the screen offers an annotator their documents; status
+# shows the matrix); nobody but the lead writes it. Members added before this version
+# get their SELECT here, later ones from ANNOTATOR_GRANTS.
+MIGRATION_2 = """
+CREATE TABLE annotator.assignments (
+    doc_key integer NOT NULL REFERENCES annotator.documents (key),
+    annotator text NOT NULL,
+    calibration boolean NOT NULL DEFAULT false,
+    assigned_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (annotator, doc_key)
+);
+REVOKE ALL ON annotator.assignments FROM PUBLIC;
+DO $$
+DECLARE m record;
+BEGIN
+    FOR m IN SELECT name FROM annotator.members
+             WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) LOOP
+        EXECUTE format('GRANT SELECT ON annotator.assignments TO %I', m.name);
+    END LOOP;
+END $$;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1), (2, MIGRATION_2)]
 
 # What `db add-annotator` grants (on top of CONNECT and USAGE on the schema).
 ANNOTATOR_GRANTS = [
     "GRANT SELECT ON annotator.documents, annotator.units, annotator.unit_history, "
     "annotator.sources, annotator.totals, annotator.settings, annotator.members, "
-    "annotator.label_codes, annotator.schema_migrations TO {role}",
+    "annotator.label_codes, annotator.schema_migrations, annotator.assignments TO {role}",
     "GRANT SELECT, INSERT ON annotator.events TO {role}",
     "GRANT SELECT ON annotator.states, annotator.labels, annotator.undo_marks TO {role}",
     "GRANT SELECT, INSERT, UPDATE ON annotator.positions TO {role}",

@@ -217,9 +217,14 @@ def add_annotator(url: str, name: str, curator: bool = False) -> bool:
     role = sql.Identifier(name)
     try:
         with conn.transaction():
-            if _schema_version(conn) is None:
+            version = _schema_version(conn)
+            if version is None:
                 raise StoreError("this database has no annotator tables yet: run "
                                  "`annotator db init` first", display_url(url))
+            if version < MIGRATIONS[-1][0]:
+                raise StoreError(f"this database's tables are version {version}; this "
+                                 f"annotator needs {MIGRATIONS[-1][0]}: run `annotator db "
+                                 "init` to migrate them first", display_url(url))
             created = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                                    (name,)).fetchone() is None
             if created:
@@ -521,32 +526,71 @@ class PostgresStore:
                backwards: bool = False, assigned_to: str | None = None
                ) -> tuple[str, int] | None:
         """The next unit containing `text`, case-insensitive; wraps around.
-        (Assignments are not kept on PostgreSQL yet: `assigned_to` finds nothing else.)"""
+        `assigned_to`: only in the documents assigned to that annotator."""
         key, idx = after or ((0, -1) if not backwards else (1 << 30, 0))
         op, order = ("<", "DESC") if backwards else (">", "ASC")
+        scope = ("AND u.doc IN (SELECT doc_key FROM annotator.assignments "
+                 "WHERE annotator = %s) " if assigned_to is not None else "")
+        extra = (assigned_to,) if assigned_to is not None else ()
         sql = (f"SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
                f"ON u.doc = d.key WHERE (u.doc, u.idx) {op} (%s, %s) "
-               f"AND strpos(lower(u.text), lower(%s)) > 0 "
+               f"AND strpos(lower(u.text), lower(%s)) > 0 {scope}"
                f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
-        row = self.conn.execute(sql, (key, idx, text)).fetchone()
+        row = self.conn.execute(sql, (key, idx, text, *extra)).fetchone()
         if row is None and after is not None:
             wrap = (0, -1) if not backwards else (1 << 30, 0)
-            row = self.conn.execute(sql, (*wrap, text)).fetchone()
+            row = self.conn.execute(sql, (*wrap, text, *extra)).fetchone()
         return (row[0], row[1]) if row else None
 
-    # -- assignments: not on PostgreSQL yet (docs/store.md) -----------------------------
+    # -- assignments (annotator/team/assign.py) ----------------------------------------
+    @_guarded
     def assignments(self) -> list[tuple[int, str, bool]]:
-        return []
+        """Every (document key, annotator, calibration) row, by document."""
+        return [(d, a, bool(c)) for d, a, c in self.conn.execute(
+            "SELECT doc_key, annotator, calibration FROM annotator.assignments "
+            "ORDER BY doc_key, annotator")]
 
-    def assigned_documents(self, annotator: str) -> None:
-        return None  # no assignments: every document
+    @_guarded
+    def assigned_documents(self, annotator: str) -> list[int] | None:
+        """Keys of the documents assigned to `annotator`, in import order; None when the
+        project has no assignments at all (then everyone may open every document)."""
+        if self.conn.execute("SELECT 1 FROM annotator.assignments LIMIT 1").fetchone() is None:
+            return None
+        return [k for (k,) in self.conn.execute(
+            "SELECT doc_key FROM annotator.assignments WHERE annotator = %s ORDER BY doc_key",
+            (annotator,))]
 
+    @_guarded
     def assigned_unit_count(self, annotator: str) -> int:
-        return 0
+        """Units (titles included) of the documents assigned to `annotator`."""
+        return self.conn.execute(
+            "SELECT coalesce(sum(d.n_units), 0) FROM annotator.assignments a "
+            "JOIN annotator.documents d ON d.key = a.doc_key WHERE a.annotator = %s",
+            (annotator,)).fetchone()[0]
 
     def add_assignments(self, plan) -> int:
-        raise StoreError("assignments are not kept on PostgreSQL yet: assign on a SQLite "
-                         "project (see docs/store.md)", self.path)
+        """Add the rows `plan(document keys, existing rows)` returns, in one transaction
+        that holds the table locked from its reads to its writes: a concurrent `assign`
+        waits, nothing is half-written. Only the lead's role may (annotators have
+        SELECT only: the database refuses them)."""
+        psycopg = _psycopg()
+        conn = self.conn
+        try:
+            with conn.transaction():
+                # EXCLUSIVE: readers go on, a second writer waits for this plan's commit
+                conn.execute("LOCK TABLE annotator.assignments IN EXCLUSIVE MODE")
+                keys = [k for (k,) in conn.execute(
+                    "SELECT key FROM annotator.documents ORDER BY key")]
+                existing = [(d, a, bool(c)) for d, a, c in conn.execute(
+                    "SELECT doc_key, annotator, calibration FROM annotator.assignments")]
+                rows = plan(keys, existing)
+                with conn.cursor().copy("COPY annotator.assignments (doc_key, annotator, "
+                                        "calibration) FROM STDIN") as cp:
+                    for d, a, c in sorted(rows, key=lambda r: (r[1], r[0])):
+                        cp.write_row((d, a, bool(c)))
+        except psycopg.Error as exc:
+            raise _error(exc, self.path, "nothing was assigned") from None
+        return len(rows)
 
     # -- journals ---------------------------------------------------------------------
     def has_journal(self, name: str) -> bool:
@@ -922,24 +966,53 @@ class PostgresJournal:
         return int_array(decided), int_array(skipped)
 
     def apply_many(self, items, progress=None, chunk=None, skip_unchanged: bool = False,
-                   lost: str = "") -> int:
-        """One `apply` per action (each its own durable transaction on PostgreSQL): not
-        all-or-nothing as on SQLite (docs/store.md)."""
-        n = 0
-        for doc_id, unit, action in items:
-            if skip_unchanged:
-                from annotator.actions import apply_action
+                   lost: str = NOT_SAVED) -> int:
+        """`apply` for many actions, `chunk` of them per transaction (`chunk=None`: all
+        in ONE transaction, stored or not at all: an import), as on SQLite. Each event's
+        state is derived by the database's trigger in the same transaction.
+        `skip_unchanged`: an action that leaves the unit's state as it was stores no
+        event. Returns how many were applied."""
+        from psycopg.types.json import Json
 
-                before = self.state(doc_id, unit)
-                u = self.store.unit(doc_id, unit)
-                if before is not None and u is not None and apply_action(
-                        before, action, self.schema, u.text) == before:
-                    continue
-            self.apply(doc_id, unit, action)
-            n += 1
-            if progress is not None and n % 1000 == 0:
+        self._writable()
+        psycopg = _psycopg()
+        it = iter(items)
+        limit = chunk or float("inf")
+        n = 0
+        while True:
+            k = 0
+            done: dict[tuple[str, int], tuple[Unit, dict]] = {}
+            try:
+                with self.conn.transaction():
+                    for doc_id, unit, action in it:
+                        if (doc_id, unit) in done:
+                            u, before = done[(doc_id, unit)]
+                        else:
+                            u, before = self._current(doc_id, unit)
+                        if u is None:
+                            raise InputError(f"no unit {unit} in document {doc_id!r}")
+                        after = apply_action(before, action, self.schema, u.text)
+                        if skip_unchanged and before is not None and after == before:
+                            continue
+                        self.conn.execute(
+                            "INSERT INTO annotator.events (annotator, doc_id, unit, kind, "
+                            "action, before, after) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                            (self.annotator, doc_id, unit, action["type"], Json(action),
+                             Json(before) if before is not None else None, Json(after)))
+                        done[(doc_id, unit)] = (u, after)
+                        k += 1
+                        if k >= limit:
+                            break
+            except psycopg.Error as exc:
+                if getattr(exc, "sqlstate", None) == "AN001":
+                    raise self._stale_error() from None
+                raise _error(exc, self.path, lost) from None
+            self._known.update(done)  # committed: the client's cache follows
+            n += k
+            if progress is not None:
                 progress(n, None)
-        return n
+            if k < limit:
+                return n
 
     @_guarded
     def position(self) -> tuple[str, int] | None:
