@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from annotator.jsonout import dumps
+from annotator.jsoncodec import dumps
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD
 from annotator.store.sqlite import SQLiteStore
@@ -173,7 +173,7 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
 def write_records(records: Iterator[dict], out: IO[str]) -> int:
     n = 0
     for rec in records:
-        out.write(dumps(rec))  # compact, and safe bytes for a terminal (jsonout.py)
+        out.write(dumps(rec))  # compact, and safe bytes for a terminal (jsoncodec.py)
         out.write("\n")
         n += 1
     return n

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.formats.model import ExportContext, ExportDoc
-from annotator.jsonout import dumps
+from annotator.jsoncodec import dumps
 
 OUTPUT = "file"
 EXTENSION = ".csv"

@@ -35,8 +35,8 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import OffsetError, Utf16
 from annotator.formats.records import RecordDocs
+from annotator.jsoncodec import dumps
 from annotator.jsonl import iter_json_lines
-from annotator.jsonout import dumps
 
 DEFAULT_OFFSETS = "utf16"
 OFFSET_MODES = ("utf16", "codepoints")

@@ -10,7 +10,6 @@ says exactly what was stored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,8 @@ from annotator.errors import InputError, Problem, StoreError, UsageError
 from annotator.formats.loss import LossReport
 from annotator.formats.model import ImportContext, LabelIndex, UnitState
 from annotator.formats.registry import get_format
+from annotator.jsoncodec import compact
+from annotator.jsoncodec import loads as read_json
 from annotator.schema import LabelSchema
 from annotator.store.base import ImportStats
 
@@ -140,7 +141,7 @@ def import_files(store, schema: LabelSchema, fmt: str, paths: list[Path], projec
 
         def actions(items: list = items) -> Iterator[tuple[str, int, dict]]:
             for doc_id, unit, state, src in items:
-                yield doc_id, unit, {"type": "import_state", "state": json.loads(state),
+                yield doc_id, unit, {"type": "import_state", "state": read_json(state),
                                      "source": src}
         try:
             stored = journals[name].apply_many(
@@ -164,7 +165,7 @@ def _take(item: UnitState, states: list, seen: dict, ctx: ImportContext) -> None
         return
     seen[key] = item.source
     states.append((item.annotator, item.doc_id, item.unit,
-                   json.dumps(item.state, ensure_ascii=False), item.source))
+                   compact(item.state), item.source))
 
 
 def _partial(stats: ImportStats, result: ImportResult, failed: str, names: list[str],

@@ -32,7 +32,7 @@ _ANN_KEYS = {"annotator", "status", "labels", "spans", "relations", "note", "fla
 
 
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
-    from annotator.jsonout import dumps
+    from annotator.jsoncodec import dumps
 
     if not ctx.gold:
         from annotator.agreement import unit_agreement

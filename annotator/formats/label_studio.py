@@ -45,7 +45,7 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import CleanMap, OffsetError, Utf16, split_units
 from annotator.formats.records import RecordDocs, RecordUnit
-from annotator.jsonout import dumps
+from annotator.jsoncodec import dumps
 from annotator.textclean import safe_inline
 
 OUTPUT = "file"

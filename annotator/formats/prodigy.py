@@ -37,8 +37,8 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import OffsetError
 from annotator.formats.records import RecordDocs
+from annotator.jsoncodec import dumps
 from annotator.jsonl import iter_json_lines
-from annotator.jsonout import dumps
 
 OUTPUT = "file"
 EXTENSION = ".jsonl"

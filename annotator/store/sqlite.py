@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
 from annotator.errors import InputError, StoreError
+from annotator.jsoncodec import compact, loads
 from annotator.schema import LabelSchema
 from annotator.store import files
 from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
@@ -150,19 +151,9 @@ if TYPE_CHECKING:
 
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-_decode: Callable[[str], object] | None = None
-
-
-def _read_json(text: str):
-    """Stored states and metadata, read with msgspec's decoder: the same Python values
-    as json.loads, 3-4x faster (export and agreement decode one per unit). Imported on
-    first use: msgspec costs 13 ms of start-up the annotation screen need not pay."""
-    global _decode
-    if _decode is None:
-        import msgspec
-
-        _decode = msgspec.json.Decoder().decode
-    return _decode(text)
+# Stored states and metadata, read through msgspec (annotator/jsoncodec.py): export and
+# agreement decode one per unit.
+_read_json = loads
 
 
 def check_annotator_name(name: str) -> None:
@@ -1139,20 +1130,19 @@ class SQLiteJournal:
                     before = doc_states.get(unit)
                     enc = encoded.get(id(action))
                     if enc is None:
-                        enc = encoded[id(action)] = (action, json.dumps(action,
-                                                                        ensure_ascii=False))
+                        enc = encoded[id(action)] = (action, compact(action))
                     got = fresh.get(id(action)) if before is None else None
                     if got is None:
-                        after = apply_action(json.loads(before) if before else None, action,
+                        after = apply_action(_read_json(before) if before else None, action,
                                              self.schema, u.text)
                         pairs = [(layer, label) for layer, value in after["labels"].items()
                                  for label in (value if isinstance(value, list)
                                                else [value] if value else [])]
-                        got = (after, json.dumps(after, ensure_ascii=False), pairs)
+                        got = (after, compact(after), pairs)
                         if before is None and action["type"] == "set_gold":
                             fresh[id(action)] = got
                     after, after_json, pairs = got
-                    if skip_unchanged and before is not None and json.loads(before) == after:
+                    if skip_unchanged and before is not None and _read_json(before) == after:
                         pending.discard((doc_id, unit))
                         continue
                     doc_states[unit] = after_json

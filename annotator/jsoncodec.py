@@ -1,4 +1,6 @@
-"""JSON out: one compact JSON value per line, for every JSON-based export.
+"""JSON through msgspec, for the paths that handle one value per unit: exports (one
+compact line per record), journal events and states written in bulk, and reading
+stored states back (3-4x faster than `json.loads`, the same Python values).
 
 msgspec encodes (5x faster than `json.dumps`: at 1,000,000 records the encoding was
 most of an export's time), keys in insertion order, UTF-8 kept as is. Characters JSON
@@ -13,6 +15,7 @@ import re
 from collections.abc import Callable
 
 _encode: Callable[[object], bytes] | None = None
+_decode: Callable[[str | bytes], object] | None = None
 _sorted: Callable[[object], bytes] | None = None
 # In UTF-8, every character below starts with one of these bytes: a scan for them is
 # five times cheaper than the exact pattern, which runs only when one is there.
@@ -47,3 +50,19 @@ def dumps(obj: object, sort_keys: bool = False) -> str:
     if _MAYBE.search(data) is not None:
         text = UNSAFE.sub(_escape, text)
     return text
+
+
+def compact(obj: object) -> str:
+    """`obj` as compact JSON, nothing escaped beyond what JSON needs: for values stored
+    and read back (journal events and states), not shown."""
+    return _encoders()[0](obj).decode()
+
+
+def loads(text: str | bytes) -> object:
+    """A JSON value (stored by us: states, metadata), as `json.loads` gives it."""
+    global _decode
+    if _decode is None:
+        import msgspec
+
+        _decode = msgspec.json.Decoder().decode
+    return _decode(text)
