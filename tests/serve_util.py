@@ -71,11 +71,11 @@ class Server:
     """`annotator serve --port 0` in its own process; `url` once it listens."""
 
     def __init__(self, root: Path, *extra: str) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix="annotator-serve-", suffix=".log",
-                                               delete=False)
+        fd, self.log = tempfile.mkstemp(prefix="annotator-serve-", suffix=".log")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "annotator", "serve", "--port", "0", "--project",
-             str(root), *extra], cwd=root, stdout=self.log, stderr=subprocess.STDOUT)
+             str(root), *extra], cwd=root, stdout=fd, stderr=subprocess.STDOUT)
+        os.close(fd)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             m = URL_LINE.search(self.output())
@@ -89,7 +89,7 @@ class Server:
         raise AssertionError(f"server did not start: {self.output()}")
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+        return Path(self.log).read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.proc.poll() is None:
@@ -116,7 +116,7 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
+            os.unlink(self.log)
 
 
 # -- HTTP -------------------------------------------------------------------------------
@@ -153,7 +153,8 @@ OSC = re.compile(r"\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
 
 
 class Screen:
-    """Enough of a terminal for Textual's output: CUP/CUU/CUD/CUF/CUB, ED, EL, text."""
+    """Enough of a terminal for Textual's output: CUP/CUU/CUD/CUF/CUB, ED, EL, text
+    (wrapping at the right edge)."""
 
     def __init__(self, width: int, height: int) -> None:
         self.w, self.h = width, height
@@ -178,8 +179,9 @@ class Screen:
             elif ch == "\n":
                 self.y = min(self.y + 1, self.h - 1)
             elif ch >= " ":
-                if self.x < self.w and self.y < self.h:
-                    self.rows[self.y][self.x] = ch
+                if self.x >= self.w:  # auto-wrap, as xterm.js does
+                    self.x, self.y = 0, min(self.y + 1, self.h - 1)
+                self.rows[self.y][self.x] = ch
                 self.x += 1
             i += 1
         return self

@@ -118,10 +118,10 @@ class AppProcess(AppService):
         except (asyncio.IncompleteReadError, ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(stderr_task, 2)
             stderr_task.cancel()
-        with contextlib.suppress(asyncio.TimeoutError):
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 5)
         if process.returncode not in (0, None) and not self.websocket.closed:
             await self._show_failure()
@@ -161,10 +161,10 @@ class AppProcess(AppService):
                 try:
                     await asyncio.wait_for(process.wait(), wait)
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
         if self._task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, 3)
             self._task = None
 
