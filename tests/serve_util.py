@@ -273,21 +273,42 @@ def wait_screen(page, pattern: str | re.Pattern, timeout: float = 30) -> str:
     raise AssertionError(f"{pat.pattern!r} not on the browser's screen:\n{text}")
 
 
-@contextlib.contextmanager
-def browser(tmp: Path):
-    """A headless Chromium (Debian's), with a fresh profile directory."""
-    from playwright.sync_api import sync_playwright
+class Browsers:
+    """Headless Chromiums (Debian's), each with a fresh profile directory, under one
+    Playwright driver (its sync API allows one at a time)."""
 
-    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp))
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
+    def __init__(self, playwright, tmp: Path) -> None:
+        self.playwright, self.tmp, self.contexts = playwright, tmp, []
+
+    def context(self):
+        profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=self.tmp))
+        ctx = self.playwright.chromium.launch_persistent_context(
             str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1100, "height": 700})
         ctx.add_init_script(RECORDER)
+        self.contexts.append(ctx)
+        return ctx
+
+
+@contextlib.contextmanager
+def browsers(tmp: Path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = Browsers(p, tmp)
         try:
-            yield ctx
+            yield b
         finally:
-            ctx.close()
+            for ctx in b.contexts:
+                with contextlib.suppress(Exception):
+                    ctx.close()
+
+
+@contextlib.contextmanager
+def browser(tmp: Path):
+    """One headless Chromium with a fresh profile."""
+    with browsers(tmp) as b:
+        yield b.context()
 
 
 def browser_login(ctx, base: str, name: str, secret: str):
