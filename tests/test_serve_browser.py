@@ -116,6 +116,7 @@ def test_a_second_tab_takes_over_the_first(project, tmp_path: Path):
         second.goto(server.url)
         wait_screen(second, POSITION)
         wait_screen(first, r"opened in another tab")
-        first.wait_for_function("document.body.classList.contains('-closed')", timeout=10_000)
+        first.wait_for_function("() => document.body.classList.contains('-closed')",
+                                timeout=10_000)
         assert _gone(before, 5)
         assert len(server.app_pids()) == 1
