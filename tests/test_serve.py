@@ -411,3 +411,21 @@ def test_sigterm_stops_the_server_and_its_app_processes(tmp_path: Path):
         assert _gone(pids, 5), f"app processes left: {pids}"
     finally:
         server.__exit__(None, None, None)
+
+
+async def test_removing_a_user_ends_their_open_session(tmp_path: Path):
+    root = demo_project(tmp_path)
+    secret = add_user(root, "alice")
+    with Server(root) as server:
+        cookie = login(server.url, "alice", secret)
+        session, ws = await _ws(server.url, cookie)
+        try:
+            await _screen_until(ws, r"doc \d+/\d+")
+            pids = server.app_pids()
+            run_cli("serve", "--remove-user", "alice", cwd=root, check=True)
+            await _screen_until(ws, r"log in again", timeout=10)
+            assert _gone(pids, 8)
+        finally:
+            await ws.close()
+            await session.close()
+        assert http(server.url, cookie=cookie)[0] == 403

@@ -38,6 +38,7 @@ from annotator.textclean import safe_message
 STATIC = Path(textual_serve.__file__).parent / "static"  # its browser client: xterm.js
 QUIT_GRACE = 2.0  # seconds for the app to leave on "quit" before SIGTERM, then SIGKILL
 MAX_INPUT = 64 * 1024
+USER_CHECK = 2.0  # seconds between checks that an open session's user still exists
 
 try:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -356,14 +357,25 @@ class AnnotatorServer:
             entry = Live(name, mode, ws, app)
             self.live[key] = entry
         self.on_event(f"{name}: {mode} started (pid {app.pid})")
+        watch = asyncio.create_task(self._watch_user(entry, self.fingerprint(name)))
         try:
             await _messages(ws, app)
         finally:
+            watch.cancel()
             if self.live.get(key) is entry:
                 del self.live[key]
             await app.stop()
             self.on_event(f"{name}: {mode} ended (pid {app.pid})")
         return ws
+
+    async def _watch_user(self, entry: Live, fingerprint: bytes | None) -> None:
+        """A user removed (or given a new secret) while a session is open: it ends."""
+        while True:
+            await asyncio.sleep(USER_CHECK)
+            if self.fingerprint(entry.name) != fingerprint:
+                self.on_event(f"{entry.name}: login removed or renewed, session ended")
+                await _end(entry, "Your login was removed or renewed: log in again.")
+                return
 
     async def _shutdown(self, app: web.Application) -> None:
         live = list(self.live.values())
