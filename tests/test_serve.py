@@ -378,7 +378,7 @@ async def test_a_curator_opens_adjudicate_and_an_ssh_session_is_respected(served
         holder.wait()
     session, ws = await _ws(base, cora, "ws/adjudicate")
     try:
-        await _screen_until(ws, r"alice|bob|disagree|unit", timeout=40)
+        await _screen_until(ws, r"decided \d+ .* as cora", timeout=40)  # adjudication
         cmd = psutil.Process(served.app_pids()[0]).cmdline()
         assert cmd[3:4] == ["adjudicate"] and cmd[-1] == "--as=cora"
     finally:
@@ -429,3 +429,17 @@ async def test_removing_a_user_ends_their_open_session(tmp_path: Path):
             await ws.close()
             await session.close()
         assert http(server.url, cookie=cookie)[0] == 403
+
+
+def test_public_says_tls_must_be_in_front_and_marks_cookies_secure(tmp_path: Path):
+    root = demo_project(tmp_path)
+    secret = add_user(root, "alice")
+    with Server(root, "--host", "127.0.0.1", "--public") as server:
+        assert "TLS reverse proxy must be in front" in server.output()
+        status, headers, _ = http(server.url + "login", {"name": "alice", "secret": secret})
+        assert status == 303 and "; Secure" in headers["Set-Cookie"]
+        cookie = headers["Set-Cookie"].split(";", 1)[0]
+        assert "wss://" in http(server.url, cookie=cookie)[2]
+    with Server(root) as server:  # loopback, plain HTTP (an SSH tunnel): not Secure
+        status, headers, _ = http(server.url + "login", {"name": "alice", "secret": secret})
+        assert "Secure" not in headers["Set-Cookie"]
