@@ -443,3 +443,24 @@ def test_public_says_tls_must_be_in_front_and_marks_cookies_secure(tmp_path: Pat
     with Server(root) as server:  # loopback, plain HTTP (an SSH tunnel): not Secure
         status, headers, _ = http(server.url + "login", {"name": "alice", "secret": secret})
         assert "Secure" not in headers["Set-Cookie"]
+
+
+def test_a_killed_server_leaves_no_app_process_behind(tmp_path: Path):
+    """SIGKILL cannot be caught: the kernel's parent-death signal ends each app."""
+    root = demo_project(tmp_path)
+    secret = add_user(root, "alice")
+    server = Server(root)
+    try:
+        async def open_one():
+            s, ws = await _ws(server.url, login(server.url, "alice", secret))
+            await _screen_until(ws, r"doc \d+/\d+")
+            pids = server.app_pids()
+            server.proc.kill()
+            await asyncio.get_running_loop().run_in_executor(None, server.proc.wait)
+            await s.close()
+            return pids
+        pids = asyncio.run(open_one())
+        assert len(pids) == 1
+        assert _gone(pids, 8), f"an orphan app kept running: {pids}"
+    finally:
+        server.__exit__(None, None, None)
