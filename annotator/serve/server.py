@@ -344,7 +344,9 @@ class AnnotatorServer:
             raise web.HTTPForbidden(text="cross-origin websocket refused")
         width = _bounded(request.query.get("width"), 80, 20, 500)
         height = _bounded(request.query.get("height"), 24, 10, 300)
-        ws = web.WebSocketResponse(heartbeat=5, max_msg_size=MAX_INPUT * 2)
+        # a ping every 10 s, its pong due within 5: a vanished browser is noticed in ~15 s
+        # (a closed tab sends a close frame and ends at once)
+        ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_INPUT * 2)
         await ws.prepare(request)
         key = (name, mode)
         async with self._locks.setdefault(key, asyncio.Lock()):
