@@ -151,6 +151,20 @@ def test_serve_without_users_or_without_the_extra_says_so(tmp_path: Path):
     assert "Traceback" not in r.stderr
 
 
+def test_pages_escape_what_they_show_and_carry_no_inline_script():
+    from annotator.serve import pages
+
+    hostile = '<img src=x onerror=alert(1)>"\''
+    html = pages.app_page(hostile, hostile, 'ws://h/ws/annotate"><script>x()</script>',
+                          curator=True)
+    assert "<img" not in html and "<script>x()" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/textual/js/textual.js">']
+    login_html = pages.login_page(hostile, project=hostile)
+    assert "<img" not in login_html and "<script" not in login_html
+    assert "<img" not in pages.message_page(hostile, hostile)
+
+
 # --- the real server -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
