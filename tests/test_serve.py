@@ -181,6 +181,11 @@ def served(tmp_path_factory):
 
 def test_every_route_refuses_a_request_without_a_valid_cookie(served):
     base = served.url
+    listed = dict(line.split("\t") for line in run_cli(
+        "serve", "--list-users", cwd=served.root, check=True).stdout.splitlines())
+    assert listed["alice"] == "annotate" and listed["cora"] == "annotate, adjudicate"
+    assert listed["dave"].startswith("cannot log in: dave is not mapped to")
+    assert "warning: dave cannot log in" in served.output()  # said at start
     for path in ("", "adjudicate", "static/textual/js/textual.js", "ws/annotate",
                  "static/textual/css/xterm.css", "nowhere"):
         status, headers, body = http(base + path)
