@@ -29,6 +29,7 @@ examples:
   annotator validate schemas/*.yaml exports/round1.jsonl
   annotator status
   annotator assign --per-document 2 --annotators alice,bob,carol --calibration 5 --show
+  annotator serve --add-user alice        then: annotator serve (docs/serve.md)
 """
 
 
@@ -281,6 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
     _project_arg(t)
     t = tsub.add_parser("status", help="who is mapped, the journals, problems (exit 1)")
     _project_arg(t)
+
+    p = sub.add_parser("serve", help="the annotation screen in a web browser, one login each",
+                       description="Serve the annotation screen (and, for the team's curators, "
+                                   "adjudicate) in a web browser, for annotators without SSH. "
+                                   "Each annotator logs in with a secret of their own "
+                                   "(--add-user); a session acts only as its logged-in name, "
+                                   "and blindness holds as over SSH. Binds to loopback: reach "
+                                   "it through an SSH tunnel or a TLS reverse proxy "
+                                   "(docs/serve.md). Needs the serve extra: pip install "
+                                   "'annotator[serve]'. Stop it with Ctrl+C or SIGTERM.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; a non-loopback one needs "
+                        "--public)")
+    p.add_argument("--port", type=int, default=8000, metavar="P",
+                   help="port (default 8000; 0: any free port, printed at start)")
+    p.add_argument("--public", action="store_true",
+                   help="allow a non-loopback --host: only behind a TLS reverse proxy "
+                        "(the server itself speaks plain HTTP; cookies are then Secure)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--add-user", metavar="NAME",
+                     help="add a user and print their new secret once (stored only as a "
+                          "salted scrypt hash in .annotator/serve-users)")
+    who.add_argument("--remove-user", metavar="NAME",
+                     help="remove a user: their secret and open sessions stop working")
+    who.add_argument("--list-users", action="store_true", help="list the users")
+    p.add_argument("--project", metavar="DIR", default=None,
+                   help="project directory (default: the current directory)")
     parser.set_defaults(_commands=sub.choices)
     return parser
 
@@ -736,6 +764,45 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = project_status(project.store, schema, check=args.check)
     print(format_status(status))
     return 1 if status["damaged"] else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from annotator.serve import admin
+    from annotator.serve.access import check_bind
+
+    if args.add_user or args.remove_user or args.list_users:
+        project = _project(args)
+        if args.add_user:
+            secret, warning = admin.add_user(project, args.add_user)
+            if warning:
+                print(f"annotator: warning: {warning}", file=sys.stderr)
+            print(f"added {args.add_user}; their secret (shown only now, give it to them "
+                  f"privately):\n{secret}")
+        elif args.remove_user:
+            admin.remove_user(project, args.remove_user)
+            print(f"removed {args.remove_user}", file=sys.stderr)
+        else:
+            for name, what in admin.list_users(project):
+                print(f"{name}\t{what}")
+        return 0
+    refusal = check_bind(args.host, args.public)
+    if refusal:
+        raise UsageError(refusal)
+    if not 0 <= args.port <= 65535:
+        raise UsageError("--port must be between 0 and 65535")
+    project = _project(args)
+    for line in admin.check_serving(project):
+        print(f"annotator: warning: {line}", file=sys.stderr)
+    from annotator.serve import load_server
+
+    server = load_server()
+    if args.public:
+        print("annotator: note: --public: this server speaks plain HTTP; a TLS reverse "
+              "proxy must be in front of it (docs/serve.md)", file=sys.stderr)
+    server.run(project, args.host, args.port, public=args.public,
+               ready=lambda url: print(f"serving {project.root} on {url} (stop: Ctrl+C)",
+                                       file=sys.stderr, flush=True))
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
