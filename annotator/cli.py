@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "inside for the keys.")
     p.add_argument("--as", dest="curator", metavar="CURATOR", default=None,
                    help="curator name (default: your login name); on a team project only "
-                        "the team's curators may adjudicate")
+                        "the logins the team's curators map to may adjudicate, under "
+                        "their curator name")
     p.add_argument("--anonymous", action="store_true",
                    help="show annotators as A, B, C ... instead of their names")
     p.add_argument("--auto", choices=["unanimous", "majority", "none"], default="unanimous",
@@ -471,25 +472,23 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_adjudicate(args: argparse.Namespace) -> int:
-    from annotator.adjudication import GOLD, may_curate
+    from annotator.adjudication import GOLD
+    from annotator.adjudication.roles import curator_name
     from annotator.project import default_annotator
     from annotator.store.sqlite import check_annotator_name
+    from annotator.team.roles import current_login
 
     if args.curator is not None and not args.curator.strip():
         raise UsageError("--as needs a name")
-    login = default_annotator()
-    name = args.curator or login
-    check_annotator_name(name)
-    if name == GOLD:
+    if args.curator is not None:
+        check_annotator_name(args.curator)
+    if args.curator == GOLD:
         raise UsageError(f"{GOLD!r} is the gold standard's journal: choose a curator name")
-    # Roles first: before annotator.yaml is read as a whole (and before any store is
-    # opened), so a refusal names the one reason.
-    root = argparse.Namespace(root=Path(args.project or os.getcwd()).resolve())
-    if not may_curate(root, login) or not may_curate(root, name):
-        raise InputError(f"{name} is not a curator of this project: only the curators "
-                         "listed under team.curators in annotator.yaml may adjudicate",
-                         root.root / "annotator.yaml")
+    # Roles before any store is opened: a refused login leaves nothing behind.
     project = _project(args)
+    name = curator_name(project.team, current_login(), args.curator, default_annotator(),
+                        project.root / "annotator.yaml")
+    check_annotator_name(name)
     _existing_store(project)
     schema = project.load_schema(args.schema)
     from annotator.adjudication.auto import auto_merge

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from util import REPO
 
-from annotator.adjudication import GOLD, may_curate, merged
+from annotator.adjudication import GOLD, curator_name, may_curate, merged
 from annotator.adjudication.auto import auto_merge, scan
 from annotator.adjudication.merge import disagreements, layer_value
 from annotator.adjudication.session import Session
@@ -134,15 +134,28 @@ def test_skipped_or_unfinished_carries_no_labels(project: Path):
     assert list(ses.versions("d0", 1)) == ["alice"]
 
 
-def test_may_curate(project: Path):
-    class P:
-        root = project
+def test_curators_are_the_team_roles():
+    from annotator.errors import InputError
+    from annotator.team.roles import Team
 
-    assert may_curate(P, "anyone")  # no team section: single-user
-    (project / "annotator.yaml").write_text(
-        "team:\n  lead: lee\n  annotators: {alice: u_alice, cur: u_cur}\n  curators: [cur]\n")
-    assert may_curate(P, "u_cur") and may_curate(P, "cur")
-    assert not may_curate(P, "u_alice") and not may_curate(P, "lee")
+    assert may_curate(None, "anyone")  # no team section: single-user
+    assert curator_name(None, "me", None, "me") == "me"
+    assert curator_name(None, "me", "chief", "me") == "chief"
+    team = Team("lee", {"alice": "u_alice", "cur": "u_cur", "cur2": "u_both",
+                        "cur3": "u_both", "lee": "lee"}, ("cur", "cur2", "cur3"))
+    assert may_curate(team, "u_cur") and may_curate(team, "u_both")
+    # a curator is a login, not a name: "cur" is no login; the lead is no curator
+    assert not may_curate(team, "cur") and not may_curate(team, "u_alice")
+    assert not may_curate(team, "lee")
+    assert curator_name(team, "u_cur", None, "x") == "cur"
+    assert curator_name(team, "u_both", "cur3", "x") == "cur3"
+    for login, asked, needle in (("u_alice", None, "u_alice is not a curator"),
+                                 ("lee", None, "lee is not a curator"),
+                                 ("u_both", None, "choose one with --as"),
+                                 ("u_cur", "cur2", "may not adjudicate as 'cur2'"),
+                                 ("u_cur", "alice", "may not adjudicate as 'alice'")):
+        with pytest.raises(InputError, match=needle):
+            curator_name(team, login, asked, "x")
 
 
 # ---------------------------------------------------------------- automatic merge

@@ -3,6 +3,7 @@ shown, the process SIGKILLed, the decision stored; the pre-fill and --anonymous.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -77,6 +78,26 @@ def test_anonymous_in_the_terminal(tmux: Tmux, study: Path):
 
 
 def test_refused_on_a_team_project_for_a_non_curator(study: Path):
-    (study / "annotator.yaml").write_text("team:\n  curators: [somebody_else]\n")
-    r = run_cli("adjudicate", "--as", "cur", cwd=study)
-    assert r.returncode == 1 and "not a curator" in r.stderr + r.stdout, r.stderr
+    """The running login is the lead and an annotator, not a curator: refused with the
+    reason, and no gold journal is made."""
+    import getpass
+    import pwd
+
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    (study / "annotator.yaml").write_text(
+        f"team:\n  lead: {me}\n  annotators:\n    alice: {me}\n    cur: nobody\n"
+        "  curators: [cur]\n")
+    os.chmod(study / "annotator.yaml", 0o644)
+    for argv in ([], ["--as", "cur"], ["--as", "alice"]):
+        r = run_cli("adjudicate", *argv, cwd=study)
+        assert r.returncode == 1, r.stderr
+        assert f"{me} is not a curator of this project" in r.stderr, r.stderr
+        assert "cur (nobody)" in r.stderr and "Traceback" not in r.stderr
+    assert not (study / ".annotator" / "journals" / "gold").exists()
+    assert getpass.getuser()  # the login the message names is the running one
+    # mapped as a curator, the same login may: --as names its curator name
+    (study / "annotator.yaml").write_text(
+        f"team:\n  lead: {me}\n  annotators:\n    alice: nobody\n    cur: {me}\n"
+        "  curators: [cur]\n")
+    r = run_cli("adjudicate", "--as", "alice", cwd=study)
+    assert r.returncode == 1 and "may not adjudicate as 'alice'" in r.stderr, r.stderr
