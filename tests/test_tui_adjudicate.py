@@ -226,3 +226,103 @@ async def test_relabel_a_gold_span_and_search(tmp_path):
             app.simulate_key(ch)
         await keys(app, pilot, "enter")
         assert _at(app) == ("doc-b", 1)
+
+
+def _editor(app):
+    from annotator.tui.gold_spans import GoldSpanScreen
+
+    return app.screen if isinstance(app.screen, GoldSpanScreen) else None
+
+
+async def test_curator_draws_links_and_deletes_spans_as_in_annotate(tmp_path):
+    """v opens the annotation screen's span editing on the gold: a new source span and
+    a new quote drawn with the cursor keys, the quote's type attribute cycled, the
+    quote linked to its source (r, enter) and unlinked (r, x), a span relabelled and
+    deleted; every step in the gold journal, with what it sided with; escape goes back."""
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "n")  # doc-a/3: 'The minister said "we will not bow" today.'
+        assert _at(app) == ("doc-a", 3)
+        await keys(app, pilot, "v")
+        ed = _editor(app)
+        assert ed is not None and ed.span_anchor == 0 and "SPAN" in screen_text(app)
+        await keys(app, pilot, "W", "W", "S")  # "The minister" as a source
+        g = _gold(store, "doc-a", 3)
+        assert [(s["label"], s["text"]) for s in g["spans"]] == [("source", "The minister")]
+        assert g["overrode"] is True and g["curator"] == "cur"
+        # the quote: span mode, the cursor to 'we', extended to 'bow'
+        await keys(app, pilot, "escape", "v", "w", "w", "w", "w")
+        assert ed.cursor == 19, ed.cursor
+        await keys(app, pilot, "W", "W", "W", "W", "Q")
+        g = _gold(store, "doc-a", 3)
+        quote = next(s for s in g["spans"] if s["label"] == "quote")
+        assert (quote["start"], quote["end"], quote["text"]) == (19, 34, "we will not bow")
+        # zed_bob's quote is [19, 34): with the source, the gold sides with nobody yet
+        assert g["decided_by"] == [] and g["decided_by_layer"]["quotes"] == []
+        await keys(app, pilot, "t")  # the selected quote's attribute
+        g = _gold(store, "doc-a", 3)
+        assert next(s for s in g["spans"] if s["label"] == "quote")["attributes"]
+        await keys(app, pilot, "r")
+        assert ed.link_from == quote["id"]
+        await keys(app, pilot, "enter")
+        g = _gold(store, "doc-a", 3)
+        src = next(s for s in g["spans"] if s["label"] == "source")
+        assert g["relations"] == [{"label": "attributed_to", "from": quote["id"],
+                                   "to": src["id"]}]
+        await keys(app, pilot, "r", "x")  # unlink
+        assert _gold(store, "doc-a", 3)["relations"] == []
+        # select the source, delete it
+        ed.selected = src["id"]
+        ed.refresh_state()
+        await keys(app, pilot, "x")
+        g = _gold(store, "doc-a", 3)
+        assert [s["label"] for s in g["spans"]] == ["quote"]
+        kinds = [e["kind"] for e in store.journal("gold").events()][::-1]
+        assert kinds == ["add_span", "add_span", "set_attribute", "add_relation",
+                         "delete_relation", "delete_span"]
+        # escape with nothing selected: back to the versions, which show the new gold
+        await keys(app, pilot, "escape")  # the selection cleared: the editor says where it is
+        assert _editor(app) is ed and "GOLD" in screen_text(app)
+        await keys(app, pilot, "escape")
+        assert _editor(app) is None and _at(app) == ("doc-a", 3)
+        assert "gold: quote [19,34)" in screen_text(app) or "1 span(s)" in screen_text(app)
+        # undo from the versions screen undoes the editor's last action
+        await keys(app, pilot, "u")
+        assert len(_gold(store, "doc-a", 3)["spans"]) == 2
+        assert store.journal("gold").verify() == []
+
+
+async def test_editor_opens_on_a_selected_gold_span_and_relabels_it(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "n", "tab", "tab", "t", "2")  # zed_bob's quote [19, 34)
+        await keys(app, pilot, "w", "v")  # the gold's span selected, then the editor
+        ed = _editor(app)
+        assert ed is not None and ed.span_anchor is None
+        assert ed._span(ed.selected)["start"] == 19
+        await keys(app, pilot, "S")  # relabel, as in annotate
+        g = _gold(store, "doc-a", 3)
+        assert [(s["label"], s["start"]) for s in g["spans"]] == [("source", 19)]
+        await keys(app, pilot, "enter")  # back
+        assert _editor(app) is None
+
+
+async def test_editor_on_a_unit_without_gold_starts_from_the_agreed_part(tmp_path):
+    """A unit nobody decided: the editor shows what the annotators agree on (the
+    adjudicate screen's gold), and its first edit starts from that."""
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await keys(app, pilot, "k")  # doc-a/1: all chose solidarity
+        assert _at(app) == ("doc-a", 1)
+        await keys(app, pilot, "v", "W", "Q")
+        g = _gold(store, "doc-a", 1)
+        assert g["labels"]["devices"] == ["solidarity"]
+        assert [(s["label"], s["text"]) for s in g["spans"]] == [("quote", "All")]
+        await keys(app, pilot, "q")  # q goes back too (the app does not quit)
+        assert _editor(app) is None and app.is_running

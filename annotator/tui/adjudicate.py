@@ -54,6 +54,8 @@ KEYS: list[tuple[str, str, str, bool]] = [
     ("prev_span", "b", "select the previous span of the layer", False),
     ("accept_span", "a", "accept the selected annotator's span into gold", False),
     ("delete_span", "x", "delete the selected gold span", False),
+    ("edit_spans", "v", "edit the gold's spans as in annotate: draw, relabel, link, "
+     "delete (escape: back)", True),
     ("accept_unit", "enter", "accept the unit as shown", True),
     ("search", "slash", "search the text (then enter; / again for the next)", False),
     ("undo", "u", "undo", True),
@@ -389,8 +391,9 @@ class AdjudicateScreen(Screen):
                 self.decide(self.session.apply, {"type": "relabel_span", "label": label.id,
                                                  "span": cands[self.selected][1]})
                 return
-            self.notify("spans: take a version (t and a number), or select one (w / b) "
-                        "and accept it (a); a span label key relabels a selected gold span")
+            self.notify("spans: take a version (t and a number), select one (w / b) and "
+                        "accept it (a), or draw and edit them as in annotate (v); a span "
+                        "label key relabels a selected gold span")
             return
         self.decide(self.session.apply, {"type": "toggle_label", "layer": layer.id,
                                          "label": label.id})
@@ -432,6 +435,24 @@ class AdjudicateScreen(Screen):
             return
         self.decide(self.session.apply, {"type": "delete_span",
                                          "span": cands[self.selected][1]})
+
+    def action_edit_spans(self) -> None:
+        """The annotation screen's span editing, on this unit's gold (tui/gold_spans.py):
+        in span mode at the text's start, or with the selected gold span selected."""
+        from annotator.tui.gold_spans import GoldSpanScreen
+
+        cands = self.candidates()
+        picked = cands[self.selected][1] if (
+            self.selected is not None and cands[self.selected][0] == "gold") else None
+        editor = GoldSpanScreen(self.session, self.doc.id, self.unit, select=picked)
+
+        def back(where: tuple[str, int] | None) -> None:
+            if where is not None and where != (self.doc.id, self.unit):
+                self.go(*where)
+            else:
+                self.reload()
+
+        self.app.push_screen(editor, back)
 
     def action_search(self) -> None:
         from annotator.tui.dialogs import search_dialog
