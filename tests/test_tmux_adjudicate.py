@@ -101,3 +101,43 @@ def test_refused_on_a_team_project_for_a_non_curator(study: Path):
         "  curators: [cur]\n")
     r = run_cli("adjudicate", "--as", "alice", cwd=study)
     assert r.returncode == 1 and "may not adjudicate as 'alice'" in r.stderr, r.stderr
+
+
+def test_curator_draws_and_links_spans_in_the_terminal(tmux: Tmux, project: Path):
+    """The real entry point: v opens the span editor on the gold, a source and a quote
+    are drawn with the cursor keys and linked (r, enter), then a SIGKILL right after the
+    link is shown: all of it is in the gold journal, which replays."""
+    s = SQLiteStore(project / ".annotator")
+    s.import_documents([Document("doc-q", None, ['The minister said "we will not bow" today.'])])
+    for name, end in (("alice", 35), ("bob", 34)):
+        s.journal(name, SCHEMA).apply("doc-q", 1, {"type": "add_span", "layer": "quotes",
+                                                   "label": "quote", "start": 19, "end": end})
+    s.close()
+    pid = tmux.start(annotator_argv("adjudicate", "--as", "cur", "--auto", "none",
+                                    "--project", str(project)), cwd=project)
+    tmux.wait_for("Quotes ≠", timeout=60)
+    tmux.send("v")
+    tmux.wait_for("SPAN", timeout=30)
+    tmux.send("W", "W", "S")  # "The minister": a source
+    tmux.wait_for("x: delete", timeout=30)
+    tmux.send("Escape")
+    tmux.wait_for("GOLD", timeout=30)
+    tmux.send("v", "w", "w", "w", "w", "W", "W", "W", "W", "Q")  # "we will not bow"
+    tmux.wait_for(re.compile(r"s2 quote \[19,34\)"), timeout=30)
+    tmux.send("r")
+    tmux.wait_for("LINK", timeout=30)
+    tmux.send("Enter")
+    tmux.wait_for(lambda screen: "LINK" not in screen and "s2 quote" in screen, timeout=30)
+    kill9(pid)  # the moment the link is shown
+    assert pid_gone(pid)
+    s = SQLiteStore(project / ".annotator")
+    gold = s.journal("gold")
+    st = gold.state("doc-q", 1)
+    assert [(sp["id"], sp["label"], sp["text"]) for sp in st["spans"]] == [
+        ("s1", "source", "The minister"), ("s2", "quote", "we will not bow")]
+    assert st["relations"] == [{"label": "attributed_to", "from": "s2", "to": "s1"}]
+    assert st["curator"] == "cur" and st["overrode"] is True
+    assert [e["kind"] for e in gold.events()][::-1] == ["add_span", "add_span",
+                                                         "add_relation"]
+    assert gold.verify() == []
+    s.close()
