@@ -390,3 +390,17 @@ def test_a_killed_bulk_merge_leaves_whole_chunks_and_resumes(project: Path, monk
     r = auto_merge(s, SCHEMA, "unanimous", journals=[sq.SQLiteStore.journal(s, n, SCHEMA)
                                                      for n in ("alice", "bob")])
     assert r.merged == 12 and gold.done_count() == 20 and gold.verify() == []
+
+
+def test_auto_merge_skips_the_read_when_no_annotator_changed(three: SQLiteStore):
+    r = auto_merge(three, SCHEMA, "unanimous")
+    assert r.merged == 1 and not r.skipped
+    ses = Session(three, SCHEMA, "cur")
+    ses.undo()  # the curator undoes the automatic decision: it stays undone
+    again = auto_merge(three, SCHEMA, "unanimous")
+    assert again.skipped and again.scan is None and ses.gold_state("d0", 1) is None
+    # another strategy, or an annotator's change: read and merged again
+    assert not auto_merge(three, SCHEMA, "majority").skipped
+    _label(three.journal("bob", SCHEMA), "d0", 3, "stance", "positive")
+    r = auto_merge(three, SCHEMA, "unanimous")
+    assert not r.skipped and r.merged == 0  # d0/1 and d0/2 have gold (majority) now

@@ -52,6 +52,7 @@ class Session:
         self._scan: auto.Scan | None = None
         self._disagree_keys: np.ndarray | None = None
         self._progress: Progress | None = None
+        self._changed_meanwhile = False  # a decision before the whole-corpus read is in
 
     # -- reading ----------------------------------------------------------------------
     def shown_name(self, name: str) -> str:
@@ -83,14 +84,40 @@ class Session:
         """Counted once from the journals; `apply`, `undo` and `redo` keep it current
         (a keypress must not rescan a million units)."""
         if self._progress is None:
-            s = self.scan()
-            decided = self.gold.done_count()
-            gold_keys = self.gold.agreement_columns(s.base)[0]
-            with_gold = auto._member(s.units, gold_keys)
-            dis = s.disagree()
-            self._progress = Progress(decided, int((~with_gold).sum()), int(dis.sum()),
-                                      int((dis & ~with_gold).sum()))
+            self._progress = _count_progress(self.scan(), self.gold)
         return self._progress
+
+    # -- the whole-corpus read, away from the screen ----------------------------------
+    @property
+    def ready(self) -> bool:
+        """The whole corpus's versions are read (n / N, the progress counts)."""
+        return self._scan is not None
+
+    @property
+    def can_read_aside(self) -> bool:
+        """The store can open connections of its own for a reader thread (SQLite)."""
+        return hasattr(self.store, "reopen")
+
+    def read_aside(self) -> tuple[auto.Scan, Progress]:
+        """`scan` and `progress` computed on a store of their own (`store.reopen()`):
+        safe in a worker thread while the screen reads and writes through the session's
+        connections. Install the result with `install`, in the screen's thread."""
+        store = self.store.reopen()
+        try:
+            journals = store.reading_journals()
+            s = auto.scan(store, self.schema, journals)
+            return s, _count_progress(s, store.journal(GOLD, self.schema))
+        finally:
+            store.close()
+
+    def install(self, s: auto.Scan, progress: Progress) -> None:
+        self._scan = s
+        self._disagree_keys = s.units[s.disagree()]
+        # a decision made while the read ran is not in its counts: count again (once)
+        self._progress = None if self._changed_meanwhile else progress
+
+    def progress_if_ready(self) -> Progress | None:
+        return self.progress() if self.ready else None
 
     def _contains(self, keys: np.ndarray | None, doc_id: str, unit: int) -> bool:
         doc = self.store.document(doc_id)
@@ -149,6 +176,7 @@ class Session:
         fields = decision_fields(after, versions, self.schema,
                                  auto=auto_mark, curator=self.curator)
         change = self.gold.apply(doc_id, unit, {**action, **fields})
+        self._changed_meanwhile |= self._scan is None
         if self._progress is not None:
             self._count(doc_id, unit, before, change.state)
         return change
@@ -209,6 +237,7 @@ class Session:
     def _step(self, method: Any) -> Change | None:
         # the state before, for the progress counts: read after, from the event
         change = method()
+        self._changed_meanwhile |= change is not None and self._scan is None
         if change is not None and self._progress is not None:
             ev = self.gold.events(1)[0]
             row = self.gold.conn.execute("SELECT before FROM events WHERE seq = ?",
@@ -216,3 +245,11 @@ class Session:
             self._count(change.doc_id, change.unit, json.loads(row[0]) if row[0] else None,
                         change.state or None)
         return change
+
+
+def _count_progress(s: auto.Scan, gold: Any) -> Progress:
+    decided = gold.done_count()
+    with_gold = auto._member(s.units, gold.agreement_columns(s.base)[0])
+    dis = s.disagree()
+    return Progress(decided, int((~with_gold).sum()), int(dis.sum()),
+                    int((dis & ~with_gold).sum()))

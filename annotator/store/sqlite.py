@@ -300,6 +300,7 @@ class SQLiteStore:
         self.root = Path(root)
         self.blind = blind
         self.team = team
+        self._project_root = project_root
         self.me = os.geteuid()
         self.notices: list[str] = []  # entries of journals/ skipped, for status and export
         self._journals: dict[str, SQLiteJournal] = {}
@@ -394,6 +395,12 @@ class SQLiteStore:
                 pass  # one link only: not a hard link to a file someone else can write
         else:
             files.create_exclusive(self.path, 0o640)
+
+    def reopen(self) -> SQLiteStore:
+        """The same store on connections of its own: for a reader in another thread
+        (adjudicate reads the whole corpus's versions while the screen is in use)."""
+        return SQLiteStore(self.root, blind=self.blind, team=self.team,
+                           project_root=self._project_root)
 
     @contextlib.contextmanager
     def snapshot(self, journals: list[SQLiteJournal]) -> Iterator[None]:

@@ -27,7 +27,7 @@ from textual.widgets import Footer, Static
 
 from annotator.actions import ActionError
 from annotator.adjudication.merge import layer_value, span_key
-from annotator.adjudication.session import Session
+from annotator.adjudication.session import Progress, Session
 from annotator.errors import InputError, StoreError
 from annotator.keys import display_key
 from annotator.schema import Label, LabelSchema, Layer
@@ -148,13 +148,15 @@ class VersionsPanel(TextLines):
 
 
 class ProgressLine(TextLines):
-    def show_progress(self, doc: DocInfo, doc_count: int, unit: int, decided: int, left: int,
-                      disagreeing: int, disagreeing_left: int, gold: dict | None,
-                      curator: str) -> None:
+    def show_progress(self, doc: DocInfo, doc_count: int, unit: int, p: Progress | None,
+                      gold: dict | None, curator: str) -> None:
         out = Text(no_wrap=True, overflow="ellipsis")
         # Counts and marks first: a long document id is what the ellipsis cuts.
-        out.append(f"decided {decided:,} · left {left:,} · with disagreement "
-                   f"{disagreeing:,} ({disagreeing_left:,} left) · as {curator}\n")
+        if p is None:
+            out.append(f"reading the annotators' journals… · as {curator}\n")
+        else:
+            out.append(f"decided {p.decided:,} · left {p.left:,} · with disagreement "
+                       f"{p.disagreeing:,} ({p.disagreeing_left:,} left) · as {curator}\n")
         if gold and gold.get("status") == "done":
             out.append("✓ decided" + (f" (auto: {gold['auto']})" if gold.get("auto") else ""))
         else:
@@ -237,8 +239,39 @@ class AdjudicateScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        start = self._start()
-        self.go(*start)
+        if self.session.ready or not self.session.can_read_aside:
+            self.go(*self._start())
+            return
+        # The whole corpus's versions (which units disagree, the counts) take seconds
+        # on a million units: read in a thread on connections of its own, after the
+        # first unit is on screen. Until then n / N say so and the counts wait.
+        first = self.store.document_at(0)
+        self.go(first.id, first.first_unit)
+        self._moved = False
+        self.run_worker(self._read_aside, thread=True, exit_on_error=False,
+                        name="adjudicate-read")
+
+    _moved = True  # the curator moved or decided since the screen opened
+
+    def _read_aside(self) -> None:
+        try:
+            result: Any = self.session.read_aside()
+        except Exception as exc:  # shown, not a crash: the screen still decides units
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the app ended meanwhile
+            self.app.call_from_thread(self._read_done, result)
+
+    def _read_done(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            msg = safe_message(str(result))
+            self.notify(f"could not read the annotators' journals: {msg}", severity="error",
+                        timeout=30, markup=False)
+            return
+        self.session.install(*result)
+        if not self._moved:
+            self.go(*self._start())  # the first open disagreement, as without the wait
+        else:
+            self.redraw()
 
     def _start(self) -> tuple[str, int]:
         """The first open unit with a disagreement, else the first unit."""
@@ -260,6 +293,7 @@ class AdjudicateScreen(Screen):
 
     # -- showing ------------------------------------------------------------------------
     def go(self, doc_id: str, unit: int) -> None:
+        self._moved = True
         if self.doc is None or self.doc.id != doc_id:
             self.doc = self.store.document(doc_id)
         self.unit = unit
@@ -318,10 +352,9 @@ class AdjudicateScreen(Screen):
         self.query_one(VersionsPanel).show(self.schema, self.numbers, self.versions,
                                            self.gold, self.layer.id, self.differ, cands,
                                            self.selected)
-        p = self.session.progress()
         self.query_one(ProgressLine).show_progress(
-            self.doc, self.doc_count, self.unit, p.decided, p.left, p.disagreeing,
-            p.disagreeing_left, self.stored_gold, self.session.shown_name(
+            self.doc, self.doc_count, self.unit, self.session.progress_if_ready(),
+            self.stored_gold, self.session.shown_name(
                 self.session.curator) if self.session.curator in self.session.names
             else self.session.curator)
         self._status()
@@ -335,6 +368,7 @@ class AdjudicateScreen(Screen):
     # -- deciding -------------------------------------------------------------------------
     def decide(self, call: Any, *args: Any) -> bool:
         """Run a Session call (durable when it returns), then show its result."""
+        self._moved = True  # the read's end must not take the curator elsewhere
         try:
             call(self.doc.id, self.unit, *args)
         except StoreError as exc:
@@ -507,6 +541,9 @@ class AdjudicateScreen(Screen):
         self.redraw()
 
     def _disagreement(self, backwards: bool) -> None:
+        if not self.session.ready:
+            self.notify("still reading the annotators' journals: n / N work in a moment")
+            return
         found = self.session.next_disagreement(self.doc.key, self.unit, backwards)
         if found is None:
             self.notify("no unit with a disagreement")
