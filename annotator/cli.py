@@ -491,15 +491,18 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     check_annotator_name(name)
     _existing_store(project)
     schema = project.load_schema(args.schema)
-    from annotator.adjudication.auto import auto_merge
     from annotator.adjudication.session import Session
+    from annotator.adjudication.stamp import merge_stamp, up_to_date
 
     session = Session(project.store, schema, name, anonymous=args.anonymous)
     if not session.names:
         raise InputError("no annotator has a journal here yet: nothing to adjudicate",
                          project.root)
     session.gold.claim()  # one curator session at a time: two would undo each other
-    if args.auto != "none":
+    if args.auto != "none" and not up_to_date(
+            session.gold, merge_stamp(args.auto, session.journals, project.store)):
+        from annotator.adjudication.auto import auto_merge
+
         bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
         try:
             result = auto_merge(project.store, schema, args.auto, curator=name,

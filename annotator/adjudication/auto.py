@@ -14,7 +14,6 @@ test checks the vectorised path against it on random data.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from annotator.adjudication.merge import gold_value, layer_value, merged
+from annotator.adjudication.stamp import merge_stamp, record, up_to_date
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Progress
 
@@ -151,8 +151,8 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
         return result
     journals = store.reading_journals() if journals is None else journals
     gold = store.journal(GOLD, schema)
-    stamp = _stamp(strategy, journals, store)
-    if stamp is not None and _meta(gold, "auto_merged") == stamp:
+    stamp = merge_stamp(strategy, journals, store)
+    if up_to_date(gold, stamp):
         # No annotator's journal changed since the last merge with this strategy: there
         # is nothing new to merge (and a unit whose automatic gold a curator undid stays
         # open), so the million-unit read is not paid again at every start.
@@ -187,7 +187,7 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
     result.merged = len(idx)
     result.disagreeing = result.considered - result.merged
     if not len(idx):
-        _set_meta(gold, "auto_merged", stamp)
+        record(gold, stamp)
         return result
     whole = np.full(len(idx), np.uint64((1 << a) - 1) if a < 64 else np.uint64(0))
     for h in holders.values():
@@ -282,34 +282,8 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
                 yield doc_id, unit, action
 
     gold.apply_many(actions(), progress=report)
-    _set_meta(gold, "auto_merged", stamp)
+    record(gold, stamp)
     return result
-
-
-def _stamp(strategy: str, journals: list, store: Any) -> str | None:
-    """What the merge read: the strategy, the corpus's size and each annotator journal's
-    last event (None: a store that cannot say, e.g. PostgreSQL: the merge always runs)."""
-    marks: dict[str, Any] = {"": [store.document_count(), store.unit_count()]}
-    for j in journals:
-        conn = getattr(j, "conn", None)
-        if conn is None:
-            return None
-        marks[j.annotator] = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
-    return json.dumps({"strategy": strategy, "journals": marks}, sort_keys=True)
-
-
-def _meta(gold: Any, key: str) -> str | None:
-    conn = getattr(gold, "conn", None)
-    if conn is None:
-        return None
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def _set_meta(gold: Any, key: str, value: str | None) -> None:
-    if value is not None and getattr(gold, "conn", None) is not None:
-        with gold._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
 def _by(curator: str | None) -> dict:

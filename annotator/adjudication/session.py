@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import string
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from annotator.actions import apply_action
-from annotator.adjudication import auto
 from annotator.adjudication.merge import (
     agreed_part,
     decision_fields,
@@ -29,6 +26,14 @@ from annotator.adjudication.merge import (
 from annotator.errors import InputError
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from annotator.adjudication import auto
+
+# numpy and the whole-corpus read (adjudication/auto.py) are imported when first needed:
+# the screen's first paint comes before them (they cost a third of a second to import).
 
 
 @dataclass
@@ -72,6 +77,8 @@ class Session:
     def scan(self, given: auto.Scan | None = None) -> auto.Scan:
         """The whole corpus's versions (`auto.scan`), read once; `given`: one read
         already (by the automatic merge just before)."""
+        from annotator.adjudication import auto
+
         if given is not None:
             self._scan = given
             self._disagree_keys = given.units[given.disagree()]
@@ -102,6 +109,8 @@ class Session:
         """`scan` and `progress` computed on a store of their own (`store.reopen()`):
         safe in a worker thread while the screen reads and writes through the session's
         connections. Install the result with `install`, in the screen's thread."""
+        from annotator.adjudication import auto
+
         store = self.store.reopen()
         try:
             journals = store.reading_journals()
@@ -120,6 +129,8 @@ class Session:
         return self.progress() if self.ready else None
 
     def _contains(self, keys: np.ndarray | None, doc_id: str, unit: int) -> bool:
+        import numpy as np
+
         doc = self.store.document(doc_id)
         if keys is None or doc is None or not len(keys):
             return False
@@ -147,6 +158,8 @@ class Session:
         """(document key, unit) of the next unit whose annotators disagree, after (or
         before) the one given; wraps around. Read once per session (annotators' work
         does not change while the round is adjudicated)."""
+        import numpy as np
+
         s = self.scan()
         keys = self._disagree_keys
         if keys is None or not len(keys):
@@ -248,6 +261,8 @@ class Session:
 
 
 def _count_progress(s: auto.Scan, gold: Any) -> Progress:
+    from annotator.adjudication import auto
+
     decided = gold.done_count()
     with_gold = auto._member(s.units, gold.agreement_columns(s.base)[0])
     dis = s.disagree()
