@@ -71,8 +71,12 @@ class Session:
     def gold_state(self, doc_id: str, unit: int) -> dict | None:
         return self.gold.state(doc_id, unit)
 
-    def disagreements(self, doc_id: str, unit: int) -> list[str]:
-        return disagreements(self.versions(doc_id, unit), self.schema)
+    def disagreements(self, doc_id: str, unit: int,
+                      versions: dict[str, dict] | None = None) -> list[str]:
+        """`versions`: the unit's, read already (one read per keypress, not three)."""
+        if versions is None:
+            versions = self.versions(doc_id, unit)
+        return disagreements(versions, self.schema)
 
     def scan(self, given: auto.Scan | None = None) -> auto.Scan:
         """The whole corpus's versions (`auto.scan`), read once; `given`: one read
@@ -231,13 +235,17 @@ class Session:
         its annotators agree on, `shown_gold`)."""
         return self.apply(doc_id, unit, {"type": "accept_unit"})
 
-    def shown_gold(self, doc_id: str, unit: int) -> dict:
+    def shown_gold(self, doc_id: str, unit: int, versions: dict[str, dict] | None = None,
+                   stored: dict | None = None) -> dict:
         """The gold as the screen shows it: the stored one, else the layers the unit's
-        annotators agree on (not stored until a decision is made)."""
-        gold = self.gold.state(doc_id, unit)
+        annotators agree on (not stored until a decision is made). `versions`,
+        `stored`: the unit's versions and gold state, read already."""
+        gold = stored if stored is not None else self.gold.state(doc_id, unit)
         if gold:
             return gold
-        part = agreed_part(self.versions(doc_id, unit), self.schema)
+        if versions is None:
+            versions = self.versions(doc_id, unit)
+        part = agreed_part(versions, self.schema)
         # the state a first decision would start from (set_note: changes nothing else)
         return apply_action(None, {"type": "set_note", "note": None, "gold_start": part})
 

@@ -309,10 +309,11 @@ class AdjudicateScreen(Screen):
 
     def reload(self) -> None:
         doc_id, unit = self.doc.id, self.unit
+        # one read of each journal per keypress
         self.versions = self.session.versions(doc_id, unit)
         self.stored_gold = self.session.gold_state(doc_id, unit)
-        self.gold = self.session.shown_gold(doc_id, unit)
-        self.differ = self.session.disagreements(doc_id, unit)
+        self.gold = self.session.shown_gold(doc_id, unit, self.versions, self.stored_gold or {})
+        self.differ = self.session.disagreements(doc_id, unit, self.versions)
         self.redraw()
 
     def candidates(self) -> list[tuple[str, str, dict]]:
