@@ -22,7 +22,8 @@ Method (bench_tui.py's, on `python -m annotator adjudicate --project DIR --as be
   label hotkey (`s`, toggling a device in the gold: a durable gold-journal write and
   the redraw) written to the pty, the time until the app's first output after it;
   median and p95 over the presses, 50 ms apart; the gold journal is checked to hold
-  one event per press. The minimal app's one-line update the same way.
+  one event per press. The minimal app's one-line update the same way, and
+  `annotate` on the same store with the same key (its label toggle), for comparison.
 
 Targets (as annotate): first paint <= 1.5x the minimal app (and < 500 ms); keypress
 <= 1.5x the minimal app and < 16 ms.
@@ -94,19 +95,26 @@ def main() -> None:
         minimal.write_text(MINIMAL_APP, encoding="utf-8")
         launch(argv, marker, tmp, timeout=120)  # warm the page cache, untimed
         launch([py, str(minimal)], "minimalbenchmarkmarker", tmp)
-        t_min, t_adj, t_read = [], [], []
+        # annotate on the same store, the same key, in the same run: "same targets"
+        ann_argv = [py, "-m", "annotator", "annotate", "--as", "bench-keys", "--project",
+                    str(project)]
+        launch(ann_argv, "paragraph", tmp)
+        t_min, t_adj, t_read, ann_first = [], [], [], []
         for _ in range(args.runs):  # interleaved, so drift hits all rows alike
             t_min.append(launch([py, str(minimal)], "minimalbenchmarkmarker", tmp)[0])
             t_adj.append(launch(argv, marker, tmp)[0])
+            ann_first.append(launch(ann_argv, "paragraph", tmp)[0])
             t_read.append(launch(argv, counted, tmp, timeout=120)[0])
         before = gold_events(project)
         min_keys = pty_keypress_times([py, str(minimal)], "minimalbenchmarkmarker", tmp,
                                       b"s", args.presses)
         keys = pty_keypress_times(argv, counted, tmp, b"s", args.presses)
         writes = gold_events(project) - before
+        ann_keys = pty_keypress_times(ann_argv, "paragraph", tmp, b"s", args.presses)
     assert writes == args.presses, f"{writes} gold writes for {args.presses} presses"
     m_min, m_adj, m_read = (statistics.median(x) for x in (t_min, t_adj, t_read))
     k_med, k_min = statistics.median(keys), statistics.median(min_keys)
+    k_ann, m_ann = statistics.median(ann_keys), statistics.median(ann_first)
     n_docs = args.units // PARAS
     print(f"\n{args.units:,} units ({n_docs:,} documents) x 3 annotators; launches: median "
           f"of {args.runs}; keypresses: {args.presses} gold label toggles ({writes} durable "
@@ -118,6 +126,9 @@ def main() -> None:
          "(reference)", None),
         ("ratio adjudicate / minimal", f"{m_adj / m_min:.2f}x", "<= 1.5x",
          m_adj / m_min <= 1.5),
+        ("annotate, same store: launch to first paint",
+         f"{m_ann * 1000:.0f} ms", "(info)", None),
+        ("ratio adjudicate / annotate, first paint", f"{m_adj / m_ann:.2f}x", "(info)", None),
         ("adjudicate: launch to the counts drawn (read in a thread)",
          f"{m_read * 1000:.0f} ms", "(info)", None),
         ("adjudicate: keypress to repaint (pty), gold toggle, median", f"{k_med:.1f} ms",
@@ -125,6 +136,10 @@ def main() -> None:
         ("minimal app: keypress to repaint (pty), median", f"{k_min:.1f} ms",
          "(reference)", None),
         ("ratio keypress / minimal", f"{k_med / k_min:.2f}x", "<= 1.5x", k_med / k_min <= 1.5),
+        ("annotate, same store: keypress to repaint (pty), label toggle, median",
+         f"{k_ann:.1f} ms", "(info)", None),
+        ("ratio adjudicate keypress / annotate keypress", f"{k_med / k_ann:.2f}x", "(info)",
+         None),
         ("adjudicate: keypress to repaint (pty), p95", f"{pct(keys, 0.95):.1f} ms", "(info)",
          None),
     ]

@@ -248,8 +248,10 @@ class AdjudicateScreen(Screen):
         first = self.store.document_at(0)
         self.go(first.id, first.first_unit)
         self._moved = False
-        self.run_worker(self._read_aside, thread=True, exit_on_error=False,
-                        name="adjudicate-read")
+        # after the first frame: the reader thread would otherwise hold the interpreter
+        # while that frame is composed
+        self.call_after_refresh(lambda: self.run_worker(
+            self._read_aside, thread=True, exit_on_error=False, name="adjudicate-read"))
 
     _moved = True  # the curator moved or decided since the screen opened
 
