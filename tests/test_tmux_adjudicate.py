@@ -141,3 +141,70 @@ def test_curator_draws_and_links_spans_in_the_terminal(tmux: Tmux, project: Path
                                                          "add_relation"]
     assert gold.verify() == []
     s.close()
+
+
+def test_every_key_path_in_the_terminal_then_restart_and_undo(tmux: Tmux, project: Path):
+    """n N ] [ j, a label hotkey, enter, tab, w + a (accept an annotator's span), x,
+    u, ctrl+r, q on the real entry point; the gold journal checked after; then a
+    restart whose first u undoes the last decision of the session before."""
+    s = SQLiteStore(project / ".annotator")
+    s.import_documents([
+        Document("doc-a", None, ["All agree here.", "Stance differs.",
+                                 'The minister said "we will not bow" today.']),
+        Document("doc-b", None, ["Devices differ."])])
+    for name, st, end in (("alice", "positive", 35), ("bob", "negative", 34)):
+        j = s.journal(name, SCHEMA)
+        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "devices",
+                             "label": "solidarity"})
+        j.apply("doc-a", 2, {"type": "toggle_label", "layer": "stance", "label": st})
+        j.apply("doc-a", 3, {"type": "add_span", "layer": "quotes", "label": "quote",
+                             "start": 19, "end": end})
+        j.apply("doc-b", 1, {"type": "toggle_label", "layer": "devices",
+                             "label": "sovereignty" if name == "alice" else "solidarity"})
+    s.close()
+    argv = annotator_argv("adjudicate", "--as", "cur", "--auto", "none", "--project",
+                          str(project))
+    pid = tmux.start(argv, cwd=project)
+    tmux.wait_for("decided 0 · left 4", timeout=60)
+    tmux.wait_for("¶2  doc 1/2 doc-a")  # the first open disagreement
+    for key, where in (("n", "¶3  doc 1/2 doc-a"), ("n", "¶1  doc 2/2 doc-b"),
+                       ("N", "¶3  doc 1/2 doc-a"), ("]", "¶1  doc 2/2 doc-b"),
+                       ("[", "¶1  doc 1/2 doc-a"), ("j", "¶2  doc 1/2 doc-a")):
+        tmux.send(key)
+        tmux.wait_for(where, timeout=30)
+    tmux.send("s")  # sovereignty, a label nobody chose on this unit
+    tmux.wait_for("decided 1 · left 3", timeout=30)
+    tmux.send("Enter")  # accepted as shown; on to the next disagreement
+    tmux.wait_for("¶3  doc 1/2 doc-a", timeout=30)
+    tmux.send("Tab", "Tab", "w", "a")  # the quotes layer: the first annotator span taken
+    tmux.wait_for("decided 2 · left 2", timeout=30)
+    tmux.send("x")  # the accepted span stays selected: deleted
+    tmux.wait_for(re.compile(r"gold 0 span\(s\)"), timeout=30)
+    tmux.send("u")
+    tmux.wait_for(re.compile(r"gold 1 span\(s\)"), timeout=30)
+    tmux.send("C-r")
+    tmux.wait_for(re.compile(r"gold 0 span\(s\)"), timeout=30)
+    tmux.send("q")
+    assert pid_gone(pid)
+    s = SQLiteStore(project / ".annotator")
+    gold = s.journal("gold")
+    a2 = gold.state("doc-a", 2)
+    assert a2["labels"]["devices"] == ["sovereignty"] and a2["overrode"] is True
+    assert a2["status"] == "done" and a2["curator"] == "cur"
+    assert gold.state("doc-a", 3)["spans"] == []
+    assert [e["kind"] for e in gold.events()][::-1] == [
+        "toggle_label", "accept_unit", "add_span", "delete_span", "undo", "redo"]
+    s.close()
+    # restart: u undoes the redone delete, across the restart
+    pid = tmux.start(argv, cwd=project)
+    tmux.wait_for("decided 2 · left 2", timeout=60)
+    tmux.send("u")
+    # undo goes to the unit it changed; its span is drawn again in the text (Q)
+    tmux.wait_for(re.compile(r"¶3  doc 1/2 doc-a[\s\S]*today\.\s+Q "), timeout=30)
+    tmux.send("q")
+    assert pid_gone(pid)
+    s = SQLiteStore(project / ".annotator")
+    gold = s.journal("gold")
+    assert [(sp["start"], sp["end"]) for sp in gold.state("doc-a", 3)["spans"]] == [(19, 35)]
+    assert gold.verify() == []
+    s.close()

@@ -150,7 +150,8 @@ async def test_spans_selected_accepted_and_deleted(tmp_path):
         assert [(s["start"], s["end"]) for s in g["spans"]] == [(19, 34)]
         assert g["decided_by"] == ["zed_bob"]
         assert "gold: quote [19,34)" in screen_text(app)
-        await keys(app, pilot, "w", "x")  # the gold's span, deleted
+        assert _screen(app).candidates()[_screen(app).selected][0] == "gold"
+        await keys(app, pilot, "x")  # the accepted span stays selected: deleted
         assert _gold(store, "doc-a", 3)["spans"] == []
         await keys(app, pilot, "t", "1")  # zed_alice's whole layer
         g = _gold(store, "doc-a", 3)

@@ -462,8 +462,13 @@ class AdjudicateScreen(Screen):
         if self.selected is None or cands[self.selected][0] == "gold":
             self.notify("select an annotator's span first (w / b)")
             return
-        owner, sid, _ = cands[self.selected]
-        self.decide(self.session.accept_span, owner, sid)
+        owner, sid, span = cands[self.selected]
+        if self.decide(self.session.accept_span, owner, sid):
+            # the accepted span, now the gold's, stays selected (x deletes it again)
+            key = span_key(span)
+            self.selected = next((i for i, (who, _, sp) in enumerate(self.candidates())
+                                  if who == "gold" and span_key(sp) == key), None)
+            self.redraw()
 
     def action_delete_span(self) -> None:
         cands = self.candidates()
