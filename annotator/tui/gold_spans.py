@@ -41,7 +41,9 @@ class GoldJournal:
         return self.session.redo()
 
     def done_count(self) -> int:
-        return self.session.progress().decided
+        # the session's count once its whole-corpus read is in (never start that read here)
+        p = self.session.progress_if_ready()
+        return p.decided if p is not None else self.session.gold.done_count()
 
     def position(self) -> tuple[str, int] | None:
         return self._position
