@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -84,6 +85,9 @@ def main() -> None:
     # modules and the minimal app's alike.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     project = build(args.out, args.units)
+    # annotate's rows write a journal of their own: never left for the next run
+    keys_journal = project / ".annotator" / "journals" / "bench-keys"
+    shutil.rmtree(keys_journal, ignore_errors=True)
     prepare(project)
     py = sys.executable
     argv = [py, "-m", "annotator", "adjudicate", "--as", "bench", "--project", str(project)]
@@ -110,7 +114,10 @@ def main() -> None:
                                       b"s", args.presses)
         keys = pty_keypress_times(argv, counted, tmp, b"s", args.presses)
         writes = gold_events(project) - before
-        ann_keys = pty_keypress_times(ann_argv, "paragraph", tmp, b"s", args.presses)
+        try:
+            ann_keys = pty_keypress_times(ann_argv, "paragraph", tmp, b"s", args.presses)
+        finally:
+            shutil.rmtree(keys_journal, ignore_errors=True)
     assert writes == args.presses, f"{writes} gold writes for {args.presses} presses"
     m_min, m_adj, m_read = (statistics.median(x) for x in (t_min, t_adj, t_read))
     k_med, k_min = statistics.median(keys), statistics.median(min_keys)

@@ -23,7 +23,9 @@ def merge_stamp(strategy: str, journals: list, store: Any) -> str | None:
         conn = getattr(j, "conn", None)
         if conn is None:
             return None
-        marks[j.annotator] = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+        last = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+        if last is not None:  # a journal without events has no version to merge
+            marks[j.annotator] = last
     return json.dumps({"strategy": strategy, "journals": marks}, sort_keys=True)
 
 
