@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "inside for the keys.")
     p.add_argument("--as", dest="curator", metavar="CURATOR", default=None,
                    help="curator name (default: your login name); on a team project only "
-                        "the team's curators may adjudicate")
+                        "the logins the team's curators map to may adjudicate, under "
+                        "their curator name")
     p.add_argument("--anonymous", action="store_true",
                    help="show annotators as A, B, C ... instead of their names")
     p.add_argument("--auto", choices=["unanimous", "majority", "none"], default="unanimous",
@@ -499,36 +500,37 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_adjudicate(args: argparse.Namespace) -> int:
-    from annotator.adjudication import GOLD, may_curate
+    from annotator.adjudication import GOLD
+    from annotator.adjudication.roles import curator_name
     from annotator.project import default_annotator
     from annotator.store.sqlite import check_annotator_name
+    from annotator.team.roles import current_login
 
     if args.curator is not None and not args.curator.strip():
         raise UsageError("--as needs a name")
-    login = default_annotator()
-    name = args.curator or login
-    check_annotator_name(name)
-    if name == GOLD:
+    if args.curator is not None:
+        check_annotator_name(args.curator)
+    if args.curator == GOLD:
         raise UsageError(f"{GOLD!r} is the gold standard's journal: choose a curator name")
-    # Roles first: before annotator.yaml is read as a whole (and before any store is
-    # opened), so a refusal names the one reason.
-    root = argparse.Namespace(root=Path(args.project or os.getcwd()).resolve())
-    if not may_curate(root, login) or not may_curate(root, name):
-        raise InputError(f"{name} is not a curator of this project: only the curators "
-                         "listed under team.curators in annotator.yaml may adjudicate",
-                         root.root / "annotator.yaml")
+    # Roles before any store is opened: a refused login leaves nothing behind.
     project = _project(args)
+    name = curator_name(project.team, current_login(), args.curator, default_annotator(),
+                        project.root / "annotator.yaml")
+    check_annotator_name(name)
     _existing_store(project)
     schema = project.load_schema(args.schema)
-    from annotator.adjudication.auto import auto_merge
     from annotator.adjudication.session import Session
+    from annotator.adjudication.stamp import merge_stamp, up_to_date
 
     session = Session(project.store, schema, name, anonymous=args.anonymous)
     if not session.names:
         raise InputError("no annotator has a journal here yet: nothing to adjudicate",
                          project.root)
     session.gold.claim()  # one curator session at a time: two would undo each other
-    if args.auto != "none":
+    if args.auto != "none" and not up_to_date(
+            session.gold, merge_stamp(args.auto, session.journals, project.store)):
+        from annotator.adjudication.auto import auto_merge
+
         bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
         try:
             result = auto_merge(project.store, schema, args.auto, curator=name,

@@ -91,7 +91,9 @@ def build(root: Path, n_units: int) -> Path:
 
 
 def _fresh_gold(project: Path) -> None:
-    for p in (project / ".annotator" / "journals").glob(f"{GOLD}.*"):
+    journals = project / ".annotator" / "journals"
+    shutil.rmtree(journals / GOLD, ignore_errors=True)  # its own directory
+    for p in journals.glob(f"{GOLD}.*"):  # the older layout: journals/gold.db
         p.unlink()
 
 

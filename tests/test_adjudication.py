@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from util import REPO
 
-from annotator.adjudication import GOLD, may_curate, merged
+from annotator.adjudication import GOLD, curator_name, may_curate, merged
 from annotator.adjudication.auto import auto_merge, scan
 from annotator.adjudication.merge import disagreements, layer_value
 from annotator.adjudication.session import Session
@@ -134,15 +134,28 @@ def test_skipped_or_unfinished_carries_no_labels(project: Path):
     assert list(ses.versions("d0", 1)) == ["alice"]
 
 
-def test_may_curate(project: Path):
-    class P:
-        root = project
+def test_curators_are_the_team_roles():
+    from annotator.errors import InputError
+    from annotator.team.roles import Team
 
-    assert may_curate(P, "anyone")  # no team section: single-user
-    (project / "annotator.yaml").write_text(
-        "team:\n  lead: lee\n  annotators: {alice: u_alice, cur: u_cur}\n  curators: [cur]\n")
-    assert may_curate(P, "u_cur") and may_curate(P, "cur")
-    assert not may_curate(P, "u_alice") and not may_curate(P, "lee")
+    assert may_curate(None, "anyone")  # no team section: single-user
+    assert curator_name(None, "me", None, "me") == "me"
+    assert curator_name(None, "me", "chief", "me") == "chief"
+    team = Team("lee", {"alice": "u_alice", "cur": "u_cur", "cur2": "u_both",
+                        "cur3": "u_both", "lee": "lee"}, ("cur", "cur2", "cur3"))
+    assert may_curate(team, "u_cur") and may_curate(team, "u_both")
+    # a curator is a login, not a name: "cur" is no login; the lead is no curator
+    assert not may_curate(team, "cur") and not may_curate(team, "u_alice")
+    assert not may_curate(team, "lee")
+    assert curator_name(team, "u_cur", None, "x") == "cur"
+    assert curator_name(team, "u_both", "cur3", "x") == "cur3"
+    for login, asked, needle in (("u_alice", None, "u_alice is not a curator"),
+                                 ("lee", None, "lee is not a curator"),
+                                 ("u_both", None, "choose one with --as"),
+                                 ("u_cur", "cur2", "may not adjudicate as 'cur2'"),
+                                 ("u_cur", "alice", "may not adjudicate as 'alice'")):
+        with pytest.raises(InputError, match=needle):
+            curator_name(team, login, asked, "x")
 
 
 # ---------------------------------------------------------------- automatic merge
@@ -295,3 +308,99 @@ def test_apply_many_into_an_empty_journal_meeting_a_document_again(project: Path
         (d, u, st) for d, u, st, _ in single.iter_states()]
     assert bulk.state("d0", 1)["labels"]["devices"] == []  # toggled twice
     assert bulk.verify() == []
+
+
+def _view(j) -> tuple:
+    return ([(d, u, st) for d, u, st, _ in j.iter_states()],
+            [(e["kind"], e["doc_id"], e["unit"], e["action"]) for e in j.events()],
+            sorted(j.conn.execute("SELECT c.layer, c.label, l.doc_key, l.unit FROM labels l"
+                                  " JOIN label_codes c USING (code)").fetchall()),
+            sorted(j.conn.execute("SELECT doc_id, unit, doc_key, status, unit_sha, n_spans "
+                                  "FROM units").fetchall()))
+
+
+def test_apply_fresh_equals_apply_one_by_one(project: Path):
+    s = _store(project, 3, 4)
+    acts = [{"type": "set_gold", "labels": {"stance": "positive", "devices": ["solidarity"]},
+             "spans": [], "relations": [], "decided_by": ["a", "b"], "auto": "unanimous"},
+            {"type": "set_gold", "labels": {"stance": None, "devices": []}, "spans": [],
+             "relations": [], "decided_by": ["a"], "auto": "majority", "curator": "cur"}]
+    keys = {d.id: d.key for d in s.iter_documents()}
+    rows = [("d0", 1, 0), ("d0", 3, 1), ("d1", 2, 0), ("d2", 4, 1), ("d2", 1, 0)]
+    bulk, single = s.journal("bulk", SCHEMA), s.journal("single", SCHEMA)
+    bulk.apply("d1", 2, {"type": "set_note", "note": "seen"})  # a state already: skipped
+    single.apply("d1", 2, {"type": "set_note", "note": "seen"})
+    seen: list[int] = []
+    n, skipped = bulk.apply_fresh([keys[d] for d, _, _ in rows], [u for _, u, _ in rows],
+                                  [t for *_, t in rows], acts, chunk=2,
+                                  progress=lambda done, total: seen.append(done))
+    assert n == 4 and skipped == [(keys["d1"], 2)] and seen == [2, 3, 4]
+    for d, u, t in rows:
+        if (d, u) != ("d1", 2):
+            single.apply(d, u, acts[t])
+    assert _view(bulk) == _view(single)  # the same events in the same order, states, index
+    assert bulk.verify() == []
+    # undo of an automatic decision: the unit has no gold again; redo brings it back
+    last = bulk.events(1)[0]
+    bulk.undo()
+    assert bulk.state(last["doc_id"], last["unit"]) is None
+    bulk.redo()
+    assert bulk.state(last["doc_id"], last["unit"])["auto"] in ("unanimous", "majority")
+    assert bulk.verify() == []
+    # units not in the corpus are dropped, spans are refused
+    assert bulk.apply_fresh([keys["d0"]], [99], [0], acts) == (0, [])
+    with pytest.raises(ValueError):
+        bulk.apply_fresh([keys["d0"]], [2], [0], [{**acts[0], "spans": [
+            {"id": "s1", "layer": "quotes", "label": "quote", "start": 0, "end": 2}]}])
+
+
+def test_a_killed_bulk_merge_leaves_whole_chunks_and_resumes(project: Path, monkeypatch):
+    """A kill in the middle of the merge (here: an exception in the second chunk's
+    transaction) leaves the first chunk whole and nothing of the second; running the
+    merge again finishes the rest."""
+    s = _store(project, 4, 5)
+    for name in ("alice", "bob"):
+        j = s.journal(name, SCHEMA)
+        for d in range(4):
+            for u in range(1, 6):
+                _label(j, f"d{d}", u, "stance", "positive")
+    from annotator.store import sqlite as sq
+
+    real = sq._take
+    calls = []
+
+    def dying(it, n):
+        calls.append(n)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # SIGINT's default: the process dies here
+        return real(it, n)
+
+    monkeypatch.setattr(sq, "_take", dying)
+    gold = s.journal(GOLD, SCHEMA)
+    orig = gold.apply_fresh
+    monkeypatch.setattr(gold, "apply_fresh", lambda *a, **k: orig(*a, **{**k, "chunk": 8}))
+    monkeypatch.setattr(s, "journal", lambda name, schema=None: gold)
+    with pytest.raises(KeyboardInterrupt):
+        auto_merge(s, SCHEMA, "unanimous", journals=[sq.SQLiteStore.journal(s, n, SCHEMA)
+                                                     for n in ("alice", "bob")])
+    assert gold.conn.execute("SELECT count(*) FROM units").fetchone()[0] == 8
+    assert gold.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 8
+    assert gold.verify() == []
+    monkeypatch.setattr(sq, "_take", real)
+    r = auto_merge(s, SCHEMA, "unanimous", journals=[sq.SQLiteStore.journal(s, n, SCHEMA)
+                                                     for n in ("alice", "bob")])
+    assert r.merged == 12 and gold.done_count() == 20 and gold.verify() == []
+
+
+def test_auto_merge_skips_the_read_when_no_annotator_changed(three: SQLiteStore):
+    r = auto_merge(three, SCHEMA, "unanimous")
+    assert r.merged == 1 and not r.skipped
+    ses = Session(three, SCHEMA, "cur")
+    ses.undo()  # the curator undoes the automatic decision: it stays undone
+    again = auto_merge(three, SCHEMA, "unanimous")
+    assert again.skipped and again.scan is None and ses.gold_state("d0", 1) is None
+    # another strategy, or an annotator's change: read and merged again
+    assert not auto_merge(three, SCHEMA, "majority").skipped
+    _label(three.journal("bob", SCHEMA), "d0", 3, "stance", "positive")
+    r = auto_merge(three, SCHEMA, "unanimous")
+    assert not r.skipped and r.merged == 0  # d0/1 and d0/2 have gold (majority) now

@@ -457,6 +457,10 @@ def test_nobody_squats_or_impersonates_another_annotator(users: Users, proj: Pat
         r = users.run("bob", "annotate", *argv, cwd=proj)
         assert r.returncode == 1 and needle in r.stderr, (argv, r.stderr)
     assert not os.path.lexists(j / "carol") and not os.path.lexists(j / "gold")
+    for argv in ([], ["--as", "cur"]):  # bob is no curator: the gold screen is refused
+        r = users.run("bob", "adjudicate", *argv, cwd=proj)
+        assert r.returncode == 1 and f"{login('bob')} is not a curator" in r.stderr, r.stderr
+    assert not os.path.lexists(j / "gold")
     # bob squats carol's directory by hand, with a journal of his inside
     assert attempt(users, "bob", TRY + """
 os.mkdir(sys.argv[1] + "/carol", 0o755)

@@ -46,6 +46,13 @@ def _app(store: SQLiteStore, anonymous: bool = False) -> AdjudicatorApp:
     return AdjudicatorApp(Session(store, SCHEMA, "cur", anonymous=anonymous))
 
 
+async def _ready(app, pilot) -> None:
+    """The screen's whole-corpus read (a worker thread) finished, and its result shown."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
 def _screen(app) -> AdjudicateScreen:
     return next(s for s in app.screen_stack if isinstance(s, AdjudicateScreen))
 
@@ -63,7 +70,7 @@ async def test_opens_at_first_disagreement_and_moves_between_them(tmp_path):
     store = _study(tmp_path)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         assert _at(app) == ("doc-a", 2)
         text = screen_text(app)
         assert "zed_alice" in text and "Stance ≠" in text
@@ -91,7 +98,7 @@ async def test_take_version_by_number_for_the_layer_in_focus(tmp_path):
     store = _study(tmp_path)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         await keys(app, pilot, "tab")  # devices -> stance
         assert _screen(app).layer.id == "stance"
         await keys(app, pilot, "t", "1")  # zed_alice's stance
@@ -114,7 +121,7 @@ async def test_label_hotkeys_toggle_gold_and_enter_accepts(tmp_path):
     store = _study(tmp_path)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         await keys(app, pilot, "s")  # sovereignty, which nobody chose
         g = _gold(store, "doc-a", 2)
         assert g["labels"]["devices"] == ["sovereignty"] and g["overrode"] is True
@@ -135,7 +142,7 @@ async def test_spans_selected_accepted_and_deleted(tmp_path):
     store = _study(tmp_path)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         await keys(app, pilot, "n", "tab", "tab")  # doc-a/3, layer quotes
         assert _at(app) == ("doc-a", 3) and _screen(app).layer.id == "quotes"
         await keys(app, pilot, "w", "w", "a")  # zed_bob's span [19, 34)
@@ -143,7 +150,8 @@ async def test_spans_selected_accepted_and_deleted(tmp_path):
         assert [(s["start"], s["end"]) for s in g["spans"]] == [(19, 34)]
         assert g["decided_by"] == ["zed_bob"]
         assert "gold: quote [19,34)" in screen_text(app)
-        await keys(app, pilot, "w", "x")  # the gold's span, deleted
+        assert _screen(app).candidates()[_screen(app).selected][0] == "gold"
+        await keys(app, pilot, "x")  # the accepted span stays selected: deleted
         assert _gold(store, "doc-a", 3)["spans"] == []
         await keys(app, pilot, "t", "1")  # zed_alice's whole layer
         g = _gold(store, "doc-a", 3)
@@ -154,7 +162,7 @@ async def test_undo_redo_and_restart(tmp_path):
     store = _study(tmp_path)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         await keys(app, pilot, "tab", "t", "1", "n")
         assert _at(app) == ("doc-a", 3)
         await keys(app, pilot, "u")  # undo goes back to the unit it changed
@@ -165,7 +173,7 @@ async def test_undo_redo_and_restart(tmp_path):
     store2 = SQLiteStore(tmp_path / ".annotator")
     app2 = _app(store2)
     async with app2.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app2, pilot)
         assert _at(app2) == ("doc-a", 3)  # the first open disagreement
         await keys(app2, pilot, "u")
         assert _at(app2) == ("doc-a", 2)
@@ -181,7 +189,7 @@ async def test_auto_prefilled_units_are_marked_and_changeable(tmp_path):
     assert r.merged == 2  # doc-a/1 (all agree), doc-a/2 (2 of 3 on stance)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         assert _at(app) == ("doc-a", 3)  # doc-a/2 is decided already
         await keys(app, pilot, "N")
         assert _at(app) == ("doc-a", 2)
@@ -197,7 +205,7 @@ async def test_anonymous_shows_no_names(tmp_path, anonymous):
     store = _study(tmp_path)
     app = _app(store, anonymous=anonymous)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         texts = [screen_text(app)]
         await keys(app, pilot, "n", "tab", "tab", "w", "w")
         texts.append(screen_text(app))
@@ -217,7 +225,7 @@ async def test_relabel_a_gold_span_and_search(tmp_path):
     store = _study(tmp_path)
     app = _app(store)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await _ready(app, pilot)
         await keys(app, pilot, "n", "tab", "tab", "t", "1", "w", "S")  # quote -> source
         g = _gold(store, "doc-a", 3)
         assert [(s["label"], s["start"]) for s in g["spans"]] == [("source", 18)]
@@ -226,3 +234,143 @@ async def test_relabel_a_gold_span_and_search(tmp_path):
             app.simulate_key(ch)
         await keys(app, pilot, "enter")
         assert _at(app) == ("doc-b", 1)
+
+
+def _editor(app):
+    from annotator.tui.gold_spans import GoldSpanScreen
+
+    return app.screen if isinstance(app.screen, GoldSpanScreen) else None
+
+
+async def test_curator_draws_links_and_deletes_spans_as_in_annotate(tmp_path):
+    """v opens the annotation screen's span editing on the gold: a new source span and
+    a new quote drawn with the cursor keys, the quote's type attribute cycled, the
+    quote linked to its source (r, enter) and unlinked (r, x), a span relabelled and
+    deleted; every step in the gold journal, with what it sided with; escape goes back."""
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        await keys(app, pilot, "n")  # doc-a/3: 'The minister said "we will not bow" today.'
+        assert _at(app) == ("doc-a", 3)
+        await keys(app, pilot, "v")
+        ed = _editor(app)
+        assert ed is not None and ed.span_anchor == 0 and "SPAN" in screen_text(app)
+        await keys(app, pilot, "W", "W", "S")  # "The minister" as a source
+        g = _gold(store, "doc-a", 3)
+        assert [(s["label"], s["text"]) for s in g["spans"]] == [("source", "The minister")]
+        assert g["overrode"] is True and g["curator"] == "cur"
+        # the quote: span mode, the cursor to 'we', extended to 'bow'
+        await keys(app, pilot, "escape", "v", "w", "w", "w", "w")
+        assert ed.cursor == 19, ed.cursor
+        await keys(app, pilot, "W", "W", "W", "W", "Q")
+        g = _gold(store, "doc-a", 3)
+        quote = next(s for s in g["spans"] if s["label"] == "quote")
+        assert (quote["start"], quote["end"], quote["text"]) == (19, 34, "we will not bow")
+        # zed_bob's quote is [19, 34): with the source, the gold sides with nobody yet
+        assert g["decided_by"] == [] and g["decided_by_layer"]["quotes"] == []
+        await keys(app, pilot, "t")  # the selected quote's attribute
+        g = _gold(store, "doc-a", 3)
+        assert next(s for s in g["spans"] if s["label"] == "quote")["attributes"]
+        await keys(app, pilot, "r")
+        assert ed.link_from == quote["id"]
+        await keys(app, pilot, "enter")
+        g = _gold(store, "doc-a", 3)
+        src = next(s for s in g["spans"] if s["label"] == "source")
+        assert g["relations"] == [{"label": "attributed_to", "from": quote["id"],
+                                   "to": src["id"]}]
+        await keys(app, pilot, "r", "x")  # unlink
+        assert _gold(store, "doc-a", 3)["relations"] == []
+        # select the source, delete it
+        ed.selected = src["id"]
+        ed.refresh_state()
+        await keys(app, pilot, "x")
+        g = _gold(store, "doc-a", 3)
+        assert [s["label"] for s in g["spans"]] == ["quote"]
+        kinds = [e["kind"] for e in store.journal("gold").events()][::-1]
+        assert kinds == ["add_span", "add_span", "set_attribute", "add_relation",
+                         "delete_relation", "delete_span"]
+        # escape with nothing selected: back to the versions, which show the new gold
+        await keys(app, pilot, "escape")  # the selection cleared: the editor says where it is
+        assert _editor(app) is ed and "GOLD" in screen_text(app)
+        await keys(app, pilot, "escape")
+        assert _editor(app) is None and _at(app) == ("doc-a", 3)
+        assert "gold: quote [19,34)" in screen_text(app) or "1 span(s)" in screen_text(app)
+        # undo from the versions screen undoes the editor's last action
+        await keys(app, pilot, "u")
+        assert len(_gold(store, "doc-a", 3)["spans"]) == 2
+        assert store.journal("gold").verify() == []
+
+
+async def test_editor_opens_on_a_selected_gold_span_and_relabels_it(tmp_path):
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        await keys(app, pilot, "n", "tab", "tab", "t", "2")  # zed_bob's quote [19, 34)
+        await keys(app, pilot, "w", "v")  # the gold's span selected, then the editor
+        ed = _editor(app)
+        assert ed is not None and ed.span_anchor is None
+        assert ed._span(ed.selected)["start"] == 19
+        await keys(app, pilot, "S")  # relabel, as in annotate
+        g = _gold(store, "doc-a", 3)
+        assert [(s["label"], s["start"]) for s in g["spans"]] == [("source", 19)]
+        await keys(app, pilot, "enter")  # back
+        assert _editor(app) is None
+
+
+async def test_editor_on_a_unit_without_gold_starts_from_the_agreed_part(tmp_path):
+    """A unit nobody decided: the editor shows what the annotators agree on (the
+    adjudicate screen's gold), and its first edit starts from that."""
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        await keys(app, pilot, "k")  # doc-a/1: all chose solidarity
+        assert _at(app) == ("doc-a", 1)
+        await keys(app, pilot, "v", "W", "Q")
+        g = _gold(store, "doc-a", 1)
+        assert g["labels"]["devices"] == ["solidarity"]
+        assert [(s["label"], s["text"]) for s in g["spans"]] == [("quote", "All")]
+        await keys(app, pilot, "q")  # q goes back too (the app does not quit)
+        assert _editor(app) is None and app.is_running
+
+
+async def test_first_paint_before_the_whole_corpus_read(tmp_path):
+    """The screen shows the first unit at once and reads every journal in a thread:
+    until then n says it waits and the counts are not shown; a decision made meanwhile
+    is stored and counted once the read is in; then the screen goes to the first open
+    disagreement only if the curator has not moved."""
+    import threading
+
+    store = _study(tmp_path)
+    session = Session(store, SCHEMA, "cur")
+    gate = threading.Event()
+    real = session.read_aside
+
+    def slow():
+        gate.wait(10)
+        return real()
+
+    session.read_aside = slow
+    app = AdjudicatorApp(session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert _at(app) == ("doc-a", 1) and not session.ready
+        assert "reading the annotators' journals" in screen_text(app)
+        await keys(app, pilot, "n")
+        assert _at(app) == ("doc-a", 1)  # n waits for the read
+        await keys(app, pilot, "enter")  # a decision meanwhile: stored at once
+        assert _gold(store, "doc-a", 1)["status"] == "done"
+        gate.set()
+        await _ready(app, pilot)
+        assert session.ready and _at(app) == ("doc-a", 1)  # the curator had moved/decided
+        assert "decided 1 · left 3 · with disagreement 3 (3 left)" in screen_text(app)
+        await keys(app, pilot, "n")
+        assert _at(app) == ("doc-a", 2)
+    # untouched: the read's end moves to the first open disagreement
+    session2 = Session(store, SCHEMA, "cur")
+    app2 = AdjudicatorApp(session2)
+    async with app2.run_test(size=(100, 40)) as pilot:
+        await _ready(app2, pilot)
+        assert _at(app2) == ("doc-a", 2)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from annotator.adjudication.merge import gold_value, layer_value, merged
+from annotator.adjudication.stamp import merge_stamp, record, up_to_date
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Progress
 
@@ -135,18 +136,29 @@ class MergeResult:
     considered: int = 0  # units with 2+ annotators and no gold yet
     disagreeing: int = 0  # of those, units left for the curator
     scan: Scan | None = None  # what was read (the screen reuses it: one scan per session)
+    skipped: bool = False  # nothing changed since the last merge: nothing read
 
 
 def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
                curator: str | None = None, progress: Progress | None = None,
                journals: list | None = None) -> MergeResult:
     """Pre-fill the gold of every unit the strategy decides and that has no gold yet:
-    one `set_gold` event per unit (marked `auto`), written in big transactions."""
+    one `set_gold` event per unit (marked `auto`), written in transactions of 250,000
+    units (`SQLiteJournal.apply_fresh`), each whole: a killed merge keeps the chunks it
+    committed, and the next run merges the units still without gold."""
     result = MergeResult()
     if strategy == "none":
         return result
-    s = result.scan = scan(store, schema, journals)
+    journals = store.reading_journals() if journals is None else journals
     gold = store.journal(GOLD, schema)
+    stamp = merge_stamp(strategy, journals, store)
+    if up_to_date(gold, stamp):
+        # No annotator's journal changed since the last merge with this strategy: there
+        # is nothing new to merge (and a unit whose automatic gold a curator undid stays
+        # open), so the million-unit read is not paid again at every start.
+        result.skipped = True
+        return result
+    s = result.scan = scan(store, schema, journals)
     n_rated = s.n_rated
     todo = (n_rated >= 2) & ~s.gold_done
     result.considered = int(todo.sum())
@@ -175,6 +187,7 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
     result.merged = len(idx)
     result.disagreeing = result.considered - result.merged
     if not len(idx):
+        record(gold, stamp)
         return result
     whole = np.full(len(idx), np.uint64((1 << a) - 1) if a < 64 else np.uint64(0))
     for h in holders.values():
@@ -217,31 +230,59 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
             "decided_by_layer": {lay.id: who(int(holders[lay.id][u])) for lay in schema.layers},
             "overrode": False, "auto": strategy, **_by(curator)})
     keys = s.units[idx]
-    docs, units = (keys // base).tolist(), (keys % base).tolist()
+    docs, units = keys // base, keys % base
+    with_spans = has_spans[idx]
+    combo = combo.ravel()
+
+    def spans_action(n: int) -> dict:
+        # spans: compared and merged as Python values, by the per-unit definition
+        u = int(idx[n])
+        versions = {names[i]: _version(s, schema, u, i) for i in range(a) if s.rated[u, i]}
+        m = merged(versions, schema, strategy)
+        assert m is not None
+        part, held = m
+        decided = [x for x in versions if all(x in v for v in held.values())]
+        return {"type": "set_gold", **part, "decided_by": decided,
+                "decided_by_layer": dict(held), "overrode": False, "auto": strategy,
+                **_by(curator)}
+
+    # Units without spans and without a gold state: the bulk write (the distinct
+    # actions are few: each is encoded once, the rows go in set-wise). Units with
+    # spans, or whose gold has a state already (a note, a unit done then undone),
+    # go one action each through `apply_many`, the same events `apply` would write.
+    plain_at = np.flatnonzero(~with_spans)
+    done_before = 0
+
+    def report(n: int, total: int | None) -> None:
+        if progress is not None:
+            progress(done_before + n, total)
+
+    bulk = getattr(gold, "apply_fresh", None)
+    one_by_one: list[tuple[int, int, dict]] = []  # (doc_key, unit, action)
+    if bulk is not None:
+        applied, skipped = bulk(docs[plain_at].tolist(), units[plain_at].tolist(),
+                                combo[plain_at].tolist(), plain, progress=report)
+        done_before = applied
+        if skipped:
+            where = {(int(d), int(u)): int(c) for d, u, c in zip(
+                docs[plain_at].tolist(), units[plain_at].tolist(),
+                combo[plain_at].tolist(), strict=True)}
+            one_by_one += [(d, u, plain[where[(d, u)]]) for d, u in skipped]
+    else:  # another store (PostgreSQL): its own apply_many
+        one_by_one += [(int(docs[n]), int(units[n]), plain[int(combo[n])])
+                       for n in plain_at.tolist()]
+    one_by_one += [(int(docs[n]), int(units[n]), spans_action(n))
+                   for n in np.flatnonzero(with_spans).tolist()]
+    one_by_one.sort(key=lambda row: (row[0], row[1]))  # one corpus read per document
 
     def actions() -> Iterator[tuple[str, int, dict]]:
-        spans_at = has_spans[idx].tolist()
-        for n, (dk, unit, c, with_spans) in enumerate(
-                zip(docs, units, combo.ravel().tolist(), spans_at, strict=True)):
+        for dk, unit, action in one_by_one:
             doc_id = doc_ids.get(dk)
-            if doc_id is None:
-                continue  # its document is no longer in the corpus
-            if not with_spans:
-                yield doc_id, unit, plain[c]
-                continue
-            # spans: compared and merged as Python values, by the per-unit definition
-            u = int(idx[n])
-            versions = {names[i]: _version(s, schema, u, i) for i in range(a)
-                        if s.rated[u, i]}
-            m = merged(versions, schema, strategy)
-            assert m is not None
-            part, held = m
-            decided = [x for x in versions if all(x in v for v in held.values())]
-            yield doc_id, unit, {"type": "set_gold", **part, "decided_by": decided,
-                                 "decided_by_layer": dict(held), "overrode": False,
-                                 "auto": strategy, **_by(curator)}
+            if doc_id is not None:  # else its document is no longer in the corpus
+                yield doc_id, unit, action
 
-    gold.apply_many(actions(), progress=progress)
+    gold.apply_many(actions(), progress=report)
+    record(gold, stamp)
     return result
 
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import string
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from annotator.actions import apply_action
-from annotator.adjudication import auto
 from annotator.adjudication.merge import (
     agreed_part,
     decision_fields,
@@ -29,6 +26,14 @@ from annotator.adjudication.merge import (
 from annotator.errors import InputError
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from annotator.adjudication import auto
+
+# numpy and the whole-corpus read (adjudication/auto.py) are imported when first needed:
+# the screen's first paint comes before them (they cost a third of a second to import).
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Session:
         self._scan: auto.Scan | None = None
         self._disagree_keys: np.ndarray | None = None
         self._progress: Progress | None = None
+        self._changed_meanwhile = False  # a decision before the whole-corpus read is in
 
     # -- reading ----------------------------------------------------------------------
     def shown_name(self, name: str) -> str:
@@ -65,12 +71,18 @@ class Session:
     def gold_state(self, doc_id: str, unit: int) -> dict | None:
         return self.gold.state(doc_id, unit)
 
-    def disagreements(self, doc_id: str, unit: int) -> list[str]:
-        return disagreements(self.versions(doc_id, unit), self.schema)
+    def disagreements(self, doc_id: str, unit: int,
+                      versions: dict[str, dict] | None = None) -> list[str]:
+        """`versions`: the unit's, read already (one read per keypress, not three)."""
+        if versions is None:
+            versions = self.versions(doc_id, unit)
+        return disagreements(versions, self.schema)
 
     def scan(self, given: auto.Scan | None = None) -> auto.Scan:
         """The whole corpus's versions (`auto.scan`), read once; `given`: one read
         already (by the automatic merge just before)."""
+        from annotator.adjudication import auto
+
         if given is not None:
             self._scan = given
             self._disagree_keys = given.units[given.disagree()]
@@ -83,16 +95,46 @@ class Session:
         """Counted once from the journals; `apply`, `undo` and `redo` keep it current
         (a keypress must not rescan a million units)."""
         if self._progress is None:
-            s = self.scan()
-            decided = self.gold.done_count()
-            gold_keys = self.gold.agreement_columns(s.base)[0]
-            with_gold = auto._member(s.units, gold_keys)
-            dis = s.disagree()
-            self._progress = Progress(decided, int((~with_gold).sum()), int(dis.sum()),
-                                      int((dis & ~with_gold).sum()))
+            self._progress = _count_progress(self.scan(), self.gold)
         return self._progress
 
+    # -- the whole-corpus read, away from the screen ----------------------------------
+    @property
+    def ready(self) -> bool:
+        """The whole corpus's versions are read (n / N, the progress counts)."""
+        return self._scan is not None
+
+    @property
+    def can_read_aside(self) -> bool:
+        """The store can open connections of its own for a reader thread (SQLite)."""
+        return hasattr(self.store, "reopen")
+
+    def read_aside(self) -> tuple[auto.Scan, Progress]:
+        """`scan` and `progress` computed on a store of their own (`store.reopen()`):
+        safe in a worker thread while the screen reads and writes through the session's
+        connections. Install the result with `install`, in the screen's thread."""
+        from annotator.adjudication import auto
+
+        store = self.store.reopen()
+        try:
+            journals = store.reading_journals()
+            s = auto.scan(store, self.schema, journals)
+            return s, _count_progress(s, store.journal(GOLD, self.schema))
+        finally:
+            store.close()
+
+    def install(self, s: auto.Scan, progress: Progress) -> None:
+        self._scan = s
+        self._disagree_keys = s.units[s.disagree()]
+        # a decision made while the read ran is not in its counts: count again (once)
+        self._progress = None if self._changed_meanwhile else progress
+
+    def progress_if_ready(self) -> Progress | None:
+        return self.progress() if self.ready else None
+
     def _contains(self, keys: np.ndarray | None, doc_id: str, unit: int) -> bool:
+        import numpy as np
+
         doc = self.store.document(doc_id)
         if keys is None or doc is None or not len(keys):
             return False
@@ -120,6 +162,8 @@ class Session:
         """(document key, unit) of the next unit whose annotators disagree, after (or
         before) the one given; wraps around. Read once per session (annotators' work
         does not change while the round is adjudicated)."""
+        import numpy as np
+
         s = self.scan()
         keys = self._disagree_keys
         if keys is None or not len(keys):
@@ -149,6 +193,7 @@ class Session:
         fields = decision_fields(after, versions, self.schema,
                                  auto=auto_mark, curator=self.curator)
         change = self.gold.apply(doc_id, unit, {**action, **fields})
+        self._changed_meanwhile |= self._scan is None
         if self._progress is not None:
             self._count(doc_id, unit, before, change.state)
         return change
@@ -190,13 +235,17 @@ class Session:
         its annotators agree on, `shown_gold`)."""
         return self.apply(doc_id, unit, {"type": "accept_unit"})
 
-    def shown_gold(self, doc_id: str, unit: int) -> dict:
+    def shown_gold(self, doc_id: str, unit: int, versions: dict[str, dict] | None = None,
+                   stored: dict | None = None) -> dict:
         """The gold as the screen shows it: the stored one, else the layers the unit's
-        annotators agree on (not stored until a decision is made)."""
-        gold = self.gold.state(doc_id, unit)
+        annotators agree on (not stored until a decision is made). `versions`,
+        `stored`: the unit's versions and gold state, read already."""
+        gold = stored if stored is not None else self.gold.state(doc_id, unit)
         if gold:
             return gold
-        part = agreed_part(self.versions(doc_id, unit), self.schema)
+        if versions is None:
+            versions = self.versions(doc_id, unit)
+        part = agreed_part(versions, self.schema)
         # the state a first decision would start from (set_note: changes nothing else)
         return apply_action(None, {"type": "set_note", "note": None, "gold_start": part})
 
@@ -209,6 +258,7 @@ class Session:
     def _step(self, method: Any) -> Change | None:
         # the state before, for the progress counts: read after, from the event
         change = method()
+        self._changed_meanwhile |= change is not None and self._scan is None
         if change is not None and self._progress is not None:
             ev = self.gold.events(1)[0]
             row = self.gold.conn.execute("SELECT before FROM events WHERE seq = ?",
@@ -216,3 +266,13 @@ class Session:
             self._count(change.doc_id, change.unit, json.loads(row[0]) if row[0] else None,
                         change.state or None)
         return change
+
+
+def _count_progress(s: auto.Scan, gold: Any) -> Progress:
+    from annotator.adjudication import auto
+
+    decided = gold.done_count()
+    with_gold = auto._member(s.units, gold.agreement_columns(s.base)[0])
+    dis = s.disagree()
+    return Progress(decided, int((~with_gold).sum()), int(dis.sum()),
+                    int((dis & ~with_gold).sum()))

@@ -254,6 +254,16 @@ def _guarded(method):
     return wrapper
 
 
+# JSON without the spaces after separators: the bulk merge writes it a million times
+COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
+
+
+def _take(it: Iterator, n: int) -> Iterator:
+    """The next `n` items of `it` (fewer at its end)."""
+    for _, item in zip(range(n), it, strict=False):
+        yield item
+
+
 def _connect(path: Path, readonly: bool = False, wal: bool = True) -> sqlite3.Connection:
     # Autocommit mode: every write below opens its own BEGIN IMMEDIATE ... COMMIT.
     # The path was checked (owner, type, no symlink) before: open it as it is named,
@@ -295,6 +305,7 @@ class SQLiteStore:
         self.root = Path(root)
         self.blind = blind
         self.team = team
+        self._project_root = project_root
         self.me = os.geteuid()
         self.notices: list[str] = []  # entries of journals/ skipped, for status and export
         self._journals: dict[str, SQLiteJournal] = {}
@@ -389,6 +400,12 @@ class SQLiteStore:
                 pass  # one link only: not a hard link to a file someone else can write
         else:
             files.create_exclusive(self.path, 0o640)
+
+    def reopen(self) -> SQLiteStore:
+        """The same store on connections of its own: for a reader in another thread
+        (adjudicate reads the whole corpus's versions while the screen is in use)."""
+        return SQLiteStore(self.root, blind=self.blind, team=self.team,
+                           project_root=self._project_root)
 
     @contextlib.contextmanager
     def snapshot(self, journals: list[SQLiteJournal]) -> Iterator[None]:
@@ -1163,6 +1180,98 @@ class SQLiteJournal:
                 progress(n, None)
             if k < limit:
                 return n
+
+    def apply_fresh(self, doc_keys: Iterable[int], units: Iterable[int],
+                    which: Iterable[int], actions: list[dict],
+                    progress: Progress | None = None, chunk: int = 250_000,
+                    lost: str = NOT_SAVED) -> tuple[int, list[tuple[int, int]]]:
+        """`apply` of `actions[which[i]]` to unit (doc_keys[i], units[i]), for units this
+        journal has no state of yet and actions whose result does not depend on the
+        unit's text (`set_gold` without text-bound spans: the automatic merge). Each
+        row is the same event, state and labels `apply` would write, but the distinct
+        actions are few, so each one's action and state JSON is made once and the rows
+        are written set-wise in SQL (INSERT ... SELECT from a temporary table), not one
+        Python tuple per row and table. `chunk` rows per transaction, each whole: a
+        killed run leaves whole chunks, and running it again (on the units still
+        without a state) finishes the rest.
+
+        Returns (rows applied, the (doc_key, unit) rows skipped because the unit already
+        has a state here: the caller applies those one by one). Rows whose unit is not in
+        the corpus are dropped, as a merge drops documents no longer imported."""
+        templates = []
+        for action in actions:
+            after = apply_action(None, action, self.schema, None)
+            if action["type"] != "set_gold" or after.get("spans"):
+                raise ValueError("apply_fresh takes span-less set_gold actions only")
+            templates.append((action, after))
+        self._attach_corpus()  # before any transaction: ATTACH cannot happen inside
+        conn = self.conn
+        conn.execute("DROP TABLE IF EXISTS temp.fresh_rows")
+        conn.execute("DROP TABLE IF EXISTS temp.fresh_t")
+        conn.execute("DROP TABLE IF EXISTS temp.fresh_l")
+        conn.execute("CREATE TEMP TABLE fresh_rows (doc_key INTEGER, unit INTEGER, "
+                     "t INTEGER, doc_id TEXT)")
+        conn.execute("CREATE TEMP TABLE fresh_t (t INTEGER PRIMARY KEY, kind TEXT, "
+                     "action TEXT, after TEXT, status TEXT, n_spans INTEGER)")
+        conn.execute("CREATE TEMP TABLE fresh_l (t INTEGER, code INTEGER)")
+        rows = zip(doc_keys, units, which, strict=True)
+        n, skipped = 0, []
+        try:
+            while True:
+                with self._transaction(lost) as conn:
+                    if not n:  # the templates (and their label codes) in the first chunk
+                        for t, (action, after) in enumerate(templates):
+                            conn.execute("INSERT INTO fresh_t VALUES (?,?,?,?,?,?)", (
+                                t, action["type"], json.dumps(action, **COMPACT),
+                                json.dumps(after, **COMPACT), after.get("status"), 0))
+                            conn.executemany("INSERT INTO fresh_l VALUES (?, ?)", [
+                                (t, self._label_code(layer, label))
+                                for layer, value in after["labels"].items()
+                                for label in (value if isinstance(value, list)
+                                              else [value] if value else [])])
+                    conn.executemany("INSERT INTO fresh_rows (doc_key, unit, t) "
+                                     "VALUES (?,?,?)", _take(rows, chunk))
+                    k = conn.execute("SELECT count(*) FROM fresh_rows").fetchone()[0]
+                    # the text id of each row's document; rows not in the corpus dropped
+                    conn.execute("UPDATE fresh_rows SET doc_id = (SELECT id FROM "
+                                 "corpus.documents WHERE key = fresh_rows.doc_key)")
+                    conn.execute("DELETE FROM fresh_rows WHERE doc_id IS NULL OR NOT EXISTS "
+                                 "(SELECT 1 FROM corpus.units c WHERE c.doc = "
+                                 "fresh_rows.doc_key AND c.idx = fresh_rows.unit)")
+                    had = conn.execute(
+                        "SELECT doc_key, unit FROM fresh_rows r WHERE EXISTS (SELECT 1 "
+                        "FROM main.units m WHERE m.doc_id = r.doc_id AND m.unit = r.unit)"
+                    ).fetchall()
+                    if had:
+                        skipped += had
+                        conn.execute("DELETE FROM fresh_rows WHERE EXISTS (SELECT 1 FROM "
+                                     "main.units m WHERE m.doc_id = fresh_rows.doc_id AND "
+                                     "m.unit = fresh_rows.unit)")
+                    conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo over
+                    ts = now_iso()
+                    conn.execute(
+                        "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, "
+                        "seconds) SELECT ?, r.doc_id, r.unit, t.kind, t.action, NULL, t.after, "
+                        "0 FROM fresh_rows r JOIN fresh_t t ON t.t = r.t ORDER BY r.rowid",
+                        (ts,))
+                    conn.execute(
+                        "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
+                        "updated_at, seconds, n_spans) SELECT r.doc_id, r.unit, r.doc_key, "
+                        "t.status, t.after, c.sha, ?, 0, t.n_spans FROM fresh_rows r "
+                        "JOIN fresh_t t ON t.t = r.t JOIN corpus.units c ON c.doc = r.doc_key "
+                        "AND c.idx = r.unit", (ts,))
+                    conn.execute("INSERT OR IGNORE INTO labels SELECT l.code, r.doc_key, "
+                                 "r.unit FROM fresh_rows r JOIN fresh_l l ON l.t = r.t")
+                    n += conn.execute("SELECT count(*) FROM fresh_rows").fetchone()[0]
+                    conn.execute("DELETE FROM fresh_rows")
+                if progress is not None:
+                    progress(n, None)
+                if k < chunk:
+                    return n, skipped
+        finally:
+            for table in ("fresh_rows", "fresh_t", "fresh_l"):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def _append(self, doc_id, unit, kind, action, before, after, seconds,
                 ts: str | None = None, after_json: str | None = None) -> int:

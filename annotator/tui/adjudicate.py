@@ -27,7 +27,7 @@ from textual.widgets import Footer, Static
 
 from annotator.actions import ActionError
 from annotator.adjudication.merge import layer_value, span_key
-from annotator.adjudication.session import Session
+from annotator.adjudication.session import Progress, Session
 from annotator.errors import InputError, StoreError
 from annotator.keys import display_key
 from annotator.schema import Label, LabelSchema, Layer
@@ -54,6 +54,8 @@ KEYS: list[tuple[str, str, str, bool]] = [
     ("prev_span", "b", "select the previous span of the layer", False),
     ("accept_span", "a", "accept the selected annotator's span into gold", False),
     ("delete_span", "x", "delete the selected gold span", False),
+    ("edit_spans", "v", "edit the gold's spans as in annotate: draw, relabel, link, "
+     "delete (escape: back)", True),
     ("accept_unit", "enter", "accept the unit as shown", True),
     ("search", "slash", "search the text (then enter; / again for the next)", False),
     ("undo", "u", "undo", True),
@@ -146,13 +148,15 @@ class VersionsPanel(TextLines):
 
 
 class ProgressLine(TextLines):
-    def show_progress(self, doc: DocInfo, doc_count: int, unit: int, decided: int, left: int,
-                      disagreeing: int, disagreeing_left: int, gold: dict | None,
-                      curator: str) -> None:
+    def show_progress(self, doc: DocInfo, doc_count: int, unit: int, p: Progress | None,
+                      gold: dict | None, curator: str) -> None:
         out = Text(no_wrap=True, overflow="ellipsis")
         # Counts and marks first: a long document id is what the ellipsis cuts.
-        out.append(f"decided {decided:,} · left {left:,} · with disagreement "
-                   f"{disagreeing:,} ({disagreeing_left:,} left) · as {curator}\n")
+        if p is None:
+            out.append(f"reading the annotators' journals… · as {curator}\n")
+        else:
+            out.append(f"decided {p.decided:,} · left {p.left:,} · with disagreement "
+                       f"{p.disagreeing:,} ({p.disagreeing_left:,} left) · as {curator}\n")
         if gold and gold.get("status") == "done":
             out.append("✓ decided" + (f" (auto: {gold['auto']})" if gold.get("auto") else ""))
         else:
@@ -235,8 +239,41 @@ class AdjudicateScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        start = self._start()
-        self.go(*start)
+        if self.session.ready or not self.session.can_read_aside:
+            self.go(*self._start())
+            return
+        # The whole corpus's versions (which units disagree, the counts) take seconds
+        # on a million units: read in a thread on connections of its own, after the
+        # first unit is on screen. Until then n / N say so and the counts wait.
+        first = self.store.document_at(0)
+        self.go(first.id, first.first_unit)
+        self._moved = False
+        # after the first frame: the reader thread would otherwise hold the interpreter
+        # while that frame is composed
+        self.call_after_refresh(lambda: self.run_worker(
+            self._read_aside, thread=True, exit_on_error=False, name="adjudicate-read"))
+
+    _moved = True  # the curator moved or decided since the screen opened
+
+    def _read_aside(self) -> None:
+        try:
+            result: Any = self.session.read_aside()
+        except Exception as exc:  # shown, not a crash: the screen still decides units
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the app ended meanwhile
+            self.app.call_from_thread(self._read_done, result)
+
+    def _read_done(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            msg = safe_message(str(result))
+            self.notify(f"could not read the annotators' journals: {msg}", severity="error",
+                        timeout=30, markup=False)
+            return
+        self.session.install(*result)
+        if not self._moved:
+            self.go(*self._start())  # the first open disagreement, as without the wait
+        else:
+            self.redraw()
 
     def _start(self) -> tuple[str, int]:
         """The first open unit with a disagreement, else the first unit."""
@@ -258,6 +295,7 @@ class AdjudicateScreen(Screen):
 
     # -- showing ------------------------------------------------------------------------
     def go(self, doc_id: str, unit: int) -> None:
+        self._moved = True
         if self.doc is None or self.doc.id != doc_id:
             self.doc = self.store.document(doc_id)
         self.unit = unit
@@ -273,10 +311,11 @@ class AdjudicateScreen(Screen):
 
     def reload(self) -> None:
         doc_id, unit = self.doc.id, self.unit
+        # one read of each journal per keypress
         self.versions = self.session.versions(doc_id, unit)
         self.stored_gold = self.session.gold_state(doc_id, unit)
-        self.gold = self.session.shown_gold(doc_id, unit)
-        self.differ = self.session.disagreements(doc_id, unit)
+        self.gold = self.session.shown_gold(doc_id, unit, self.versions, self.stored_gold or {})
+        self.differ = self.session.disagreements(doc_id, unit, self.versions)
         self.redraw()
 
     def candidates(self) -> list[tuple[str, str, dict]]:
@@ -316,10 +355,9 @@ class AdjudicateScreen(Screen):
         self.query_one(VersionsPanel).show(self.schema, self.numbers, self.versions,
                                            self.gold, self.layer.id, self.differ, cands,
                                            self.selected)
-        p = self.session.progress()
         self.query_one(ProgressLine).show_progress(
-            self.doc, self.doc_count, self.unit, p.decided, p.left, p.disagreeing,
-            p.disagreeing_left, self.stored_gold, self.session.shown_name(
+            self.doc, self.doc_count, self.unit, self.session.progress_if_ready(),
+            self.stored_gold, self.session.shown_name(
                 self.session.curator) if self.session.curator in self.session.names
             else self.session.curator)
         self._status()
@@ -333,6 +371,7 @@ class AdjudicateScreen(Screen):
     # -- deciding -------------------------------------------------------------------------
     def decide(self, call: Any, *args: Any) -> bool:
         """Run a Session call (durable when it returns), then show its result."""
+        self._moved = True  # the read's end must not take the curator elsewhere
         try:
             call(self.doc.id, self.unit, *args)
         except StoreError as exc:
@@ -389,8 +428,9 @@ class AdjudicateScreen(Screen):
                 self.decide(self.session.apply, {"type": "relabel_span", "label": label.id,
                                                  "span": cands[self.selected][1]})
                 return
-            self.notify("spans: take a version (t and a number), or select one (w / b) "
-                        "and accept it (a); a span label key relabels a selected gold span")
+            self.notify("spans: take a version (t and a number), select one (w / b) and "
+                        "accept it (a), or draw and edit them as in annotate (v); a span "
+                        "label key relabels a selected gold span")
             return
         self.decide(self.session.apply, {"type": "toggle_label", "layer": layer.id,
                                          "label": label.id})
@@ -422,8 +462,13 @@ class AdjudicateScreen(Screen):
         if self.selected is None or cands[self.selected][0] == "gold":
             self.notify("select an annotator's span first (w / b)")
             return
-        owner, sid, _ = cands[self.selected]
-        self.decide(self.session.accept_span, owner, sid)
+        owner, sid, span = cands[self.selected]
+        if self.decide(self.session.accept_span, owner, sid):
+            # the accepted span, now the gold's, stays selected (x deletes it again)
+            key = span_key(span)
+            self.selected = next((i for i, (who, _, sp) in enumerate(self.candidates())
+                                  if who == "gold" and span_key(sp) == key), None)
+            self.redraw()
 
     def action_delete_span(self) -> None:
         cands = self.candidates()
@@ -432,6 +477,24 @@ class AdjudicateScreen(Screen):
             return
         self.decide(self.session.apply, {"type": "delete_span",
                                          "span": cands[self.selected][1]})
+
+    def action_edit_spans(self) -> None:
+        """The annotation screen's span editing, on this unit's gold (tui/gold_spans.py):
+        in span mode at the text's start, or with the selected gold span selected."""
+        from annotator.tui.gold_spans import GoldSpanScreen
+
+        cands = self.candidates()
+        picked = cands[self.selected][1] if (
+            self.selected is not None and cands[self.selected][0] == "gold") else None
+        editor = GoldSpanScreen(self.session, self.doc.id, self.unit, select=picked)
+
+        def back(where: tuple[str, int] | None) -> None:
+            if where is not None and where != (self.doc.id, self.unit):
+                self.go(*where)
+            else:
+                self.reload()
+
+        self.app.push_screen(editor, back)
 
     def action_search(self) -> None:
         from annotator.tui.dialogs import search_dialog
@@ -486,6 +549,9 @@ class AdjudicateScreen(Screen):
         self.redraw()
 
     def _disagreement(self, backwards: bool) -> None:
+        if not self.session.ready:
+            self.notify("still reading the annotators' journals: n / N work in a moment")
+            return
         found = self.session.next_disagreement(self.doc.key, self.unit, backwards)
         if found is None:
             self.notify("no unit with a disagreement")
