@@ -80,13 +80,15 @@ def test_worked_example_by_hand_and_pygamma():
 
 
 @st.composite
-def continua(draw, max_annot=4, max_spans=5, width=50):
+def continua(draw, max_annot=4, max_spans=5):
     n_annot = draw(st.integers(2, max_annot))
+    # dense (most spans overlap) or spread out (far pairs, long spans bridging them)
+    width, longest = draw(st.sampled_from([(50, 20), (300, 40)]))
     rows = set()
     for a in range(n_annot):
         for _ in range(draw(st.integers(0, max_spans))):
             x = draw(st.integers(0, width))
-            rows.add((a, x, x + draw(st.integers(1, 20)), draw(st.integers(0, 2))))
+            rows.add((a, x, x + draw(st.integers(1, longest)), draw(st.integers(0, 2))))
     if not rows:
         rows.add((0, 0, 5, 0))
     rows = sorted(rows)  # pygamma keeps a set of units per annotator: no duplicates

@@ -85,13 +85,10 @@ class Alignment:
     """The best alignment of a continuum.
 
     `groups`: the unitary alignments as tuples of span indices (singletons included);
-    `disorder`: its disorder; `components`: independent subproblems, the largest of
-    `largest_component` spans."""
+    `disorder`: its disorder."""
 
     disorder: float
     groups: list[tuple[int, ...]]
-    components: int = 0
-    largest_component: int = 0
 
 
 @dataclass
@@ -141,23 +138,6 @@ def _candidate_pairs(annot: np.ndarray, start: np.ndarray, end: np.ndarray,
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of n nodes (union-find, path halving)."""
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for x, y in zip(a.tolist(), b.tolist(), strict=True):
-        rx, ry = find(x), find(y)
-        if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)
-    return np.fromiter((find(x) for x in range(n)), np.int64, n)
-
-
 # ---------------------------------------------------------------- exact component solver
 
 
@@ -188,14 +168,19 @@ def _candidate_groups(annot: np.ndarray, a: np.ndarray, b: np.ndarray, d: np.nda
     partial = dk.copy()  # sum of pairwise d inside the group
     per_member = np.stack([dk, dk], axis=1)  # each member's sum of d to the others
     k = 2
+    reach = (n_annot - 1 + c2n) * delta * (1 + 1e-12)  # B: no superset past it
     while len(members):
-        limit = (k - 1 + c2n) * delta * (1 + 1e-12)
-        ok = (per_member <= limit).all(axis=1)
-        members, partial, per_member = members[ok], partial[ok], per_member[ok]
+        grow = (per_member <= reach).all(axis=1)
+        members, partial, per_member = members[grow], partial[grow], per_member[grow]
         if not len(members):
             break
-        groups.append(members)
-        costs.append((partial + (c2n - k * (k - 1) // 2) * delta) / c2n)
+        cost = (partial + (c2n - k * (k - 1) // 2) * delta) / c2n
+        # worth listing only when strictly better than leaving any member alone and than
+        # all singletons (a tie is matched by smaller groups, so dropping it is exact)
+        keep = ((per_member < (k - 1 + c2n) * delta * (1 - 1e-12)).all(axis=1)
+                & (cost < k * delta * (1 - 1e-12)))
+        groups.append(members[keep])
+        costs.append(cost[keep])
         if k == n_annot:
             break
         # extend by a neighbour of the last member with a larger index, adjacent to all
@@ -226,45 +211,42 @@ def _candidate_groups(annot: np.ndarray, a: np.ndarray, b: np.ndarray, d: np.nda
     return groups, costs
 
 
-def _solve_component(masks: list[int], by_first: list[list[int]], costs: list[float], m: int) -> tuple[float, list[int]]:
-    """Least-disorder exact cover of spans 0..m-1 (sorted by start) by candidate unitary
-    alignments; `by_first[u]`: the candidates holding span u. Memoised search that always
-    covers the first uncovered span, so a state is the set of spans covered ahead of it
-    (few, for spans along a line)."""
-    full = (1 << m) - 1
-    memo: dict[int, tuple[float, int]] = {full: (0.0, -1)}
-    stack = [0]
-    # iterative post-order over states: no recursion limit for long components
-    while stack:
-        covered = stack[-1]
-        if covered in memo:
-            stack.pop()
+def _solve_line(ptr: list[int], rel: list[int], cost: list[float], n: int
+                ) -> tuple[float, list[int]]:
+    """Least-disorder exact cover of spans 0..n-1 (sorted by section, then start) by the
+    candidate unitary alignments; candidate g, whose lowest span is f (ptr[f] <= g <
+    ptr[f + 1]), covers the spans f + j for the bits j of rel[g].
+
+    Dynamic programming that always covers the first uncovered span f: a state is (f,
+    bits of the spans after f already covered), few per span for spans along a text."""
+    # every move goes from f to a larger f: one forward pass in order of f relaxes
+    # each state's moves once (layers[f]: {covered-after-f bits: (cost, from, move)})
+    layers: list[dict[int, tuple[float, int, int, int]]] = [{} for _ in range(n + 1)]
+    layers[0][0] = (0.0, -1, 0, -1)
+    for f in range(n):
+        here = layers[f]
+        if not here:
             continue
-        first = (~covered & (covered + 1)).bit_length() - 1
-        pending = False
-        top, pick = math.inf, -1
-        for gi in by_first[first]:
-            mk = masks[gi]
-            if mk & covered:
-                continue
-            nxt = covered | mk
-            hit = memo.get(nxt)
-            if hit is None:
-                stack.append(nxt)
-                pending = True
-            elif not pending:
-                v = costs[gi] + hit[0]
-                if v < top:
-                    top, pick = v, gi
-        if not pending:
-            memo[covered] = (top, pick)
-            stack.pop()
-    chosen, covered = [], 0
-    while covered != full:
-        gi = memo[covered][1]
-        chosen.append(gi)
-        covered |= masks[gi]
-    return memo[0][0], chosen
+        lo, hi = ptr[f], ptr[f + 1]
+        for r, (c0, _, _, _) in here.items():
+            for g in range(lo, hi):
+                rm = rel[g]
+                if rm & r:
+                    continue
+                new = r | rm
+                t = (~new & (new + 1)).bit_length() - 1  # spans covered from f on
+                there = layers[f + t]
+                key = new >> t
+                v = c0 + cost[g]
+                old = there.get(key)
+                if old is None or v < old[0]:
+                    there[key] = (v, f, r, g)
+    chosen, f, r = [], n, 0
+    total = layers[n][0][0]
+    while f > 0:
+        _, f, r, g = layers[f][r]
+        chosen.append(g)
+    return total, chosen[::-1]
 
 
 # ---------------------------------------------------------------- best alignment
@@ -301,61 +283,42 @@ def best_alignment(annotator: np.ndarray, start: np.ndarray, end: np.ndarray,
         a, b, d = a[keep], b[keep], d[keep]
     else:
         d = np.zeros(0)
-    comp = _components(n, a, b)
-    sizes = np.bincount(comp, minlength=n)
-    total = float((sizes[comp] == 1).sum()) * delta  # lone spans: disorder delta each
-    groups: list[tuple[int, ...]] = [(int(i),) for i in np.flatnonzero(sizes[comp] == 1)]
-    # two-span components: aligned or both alone, whichever is less disorder
-    two = sizes[comp[a]] == 2
-    pair_cost = (d[two] + (c2n - 1) * delta) / c2n
-    together = pair_cost < 2 * delta
-    total += float(np.where(together, pair_cost, 2 * delta).sum())
-    for x, y, t in zip(a[two].tolist(), b[two].tolist(), together.tolist(), strict=True):
-        groups.extend([(x, y)] if t else [(x,), (y,)])
-    largest = int(sizes.max())
-    in_big = sizes[comp] > 2
-    if in_big.any():
-        big_edge = in_big[a]
-        ga, gc = _candidate_groups(annotator, a[big_edge], b[big_edge], d[big_edge], n,
-                                   n_annotators, delta)
-        # local index of each span inside its component, in start order
-        idx = np.flatnonzero(in_big)
-        idx = idx[np.lexsort((start[idx], comp[idx]))]
-        local = np.zeros(n, np.int64)
-        first = np.concatenate([[True], comp[idx][1:] != comp[idx][:-1]])
-        run_start = np.maximum.accumulate(np.where(first, np.arange(len(idx)), 0))
-        local[idx] = np.arange(len(idx)) - run_start
-        comps: dict[int, tuple[list[int], list[int], list[float]]] = {}
-        for i in idx.tolist():  # singletons first: every span can stay alone
-            entry = comps.setdefault(int(comp[i]), ([], [], []))
-            entry[0].append(i)
-            entry[1].append(1 << int(local[i]))
-            entry[2].append(delta)
-        for mem, cost in zip(ga, gc, strict=True):
-            bits = (np.left_shift(1, local[mem].astype(object))).sum(axis=1) if len(mem) else []
-            roots = comp[mem[:, 0]].tolist()
-            for r_, mk, c in zip(roots, bits, cost.tolist(), strict=True):
-                entry = comps[r_]
-                entry[1].append(int(mk))
-                entry[2].append(c)
-        members_of: dict[int, list[tuple[int, ...]]] = {}
-        for mem in ga:
-            for row, r_ in zip(mem.tolist(), comp[mem[:, 0]].tolist(), strict=True):
-                members_of.setdefault(r_, []).append(tuple(row))
-        for r_, (spans_, masks, costs) in comps.items():
-            m = len(spans_)
-            by_first: list[list[int]] = [[] for _ in range(m)]
-            for gi, mk in enumerate(masks):
-                by_first[(mk & -mk).bit_length() - 1].append(gi)
-            # at a state whose first uncovered span is u, every usable candidate holds u
-            # and no lower span: indexing candidates by their lowest span is enough
-            cost, chosen = _solve_component(masks, by_first, costs, m)
-            total += cost
-            extra = members_of.get(r_, [])
-            for gi in chosen:
-                groups.append((spans_[gi],) if gi < m else extra[gi - m])
-    disorder = total / (n / n_annotators)
-    return Alignment(disorder, groups, int((sizes > 0).sum()), largest)
+    # spans in (section, start) order: rank[i] is span i's place on the line
+    order = np.lexsort((end, start, section))
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    ga, gc = _candidate_groups(annotator, a, b, d, n, n_annotators, delta)
+    lows = [np.arange(n)]
+    rels: list = [np.ones(n, np.int64)]
+    costs = [np.full(n, delta)]
+    members = [order[:, None]]  # the singleton at place j is the span order[j]
+    for mem, cost in zip(ga, gc, strict=True):
+        if not len(mem):
+            continue
+        r = rank[mem]
+        low = r.min(axis=1)
+        off = r - low[:, None]
+        if off.max() < 62:
+            rel = np.left_shift(np.int64(1), off).sum(axis=1)
+        else:  # a group spread over more than 62 places: Python integers
+            rel = np.left_shift(np.ones(off.shape, object), off.astype(object)).sum(axis=1)
+        lows.append(low)
+        rels.append(rel)
+        costs.append(cost)
+        members.append(mem)
+    low = np.concatenate(lows)
+    by = np.argsort(low, kind="stable")
+    ptr = np.searchsorted(low[by], np.arange(n + 1)).tolist()
+    rel_all = np.concatenate([x.astype(object) for x in rels])[by].tolist()
+    cost_all = np.concatenate(costs)[by]
+    total, chosen = _solve_line(ptr, [int(x) for x in rel_all], cost_all.tolist(), n)
+    # back from candidate numbers to span indices
+    sizes = np.concatenate([[0], np.cumsum([len(x) for x in members])])
+    groups = []
+    for g in by[chosen].tolist():
+        k = int(np.searchsorted(sizes, g, side="right")) - 1
+        groups.append(tuple(int(x) for x in members[k][g - sizes[k]]))
+    return Alignment(total / (n / n_annotators), groups)
 
 
 # ---------------------------------------------------------------- chance model
