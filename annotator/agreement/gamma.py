@@ -25,14 +25,14 @@ d <= (n - 1 + C(n, 2)) * delta =: B. Since d >= alpha * delta * d_pos, two spans
 be aligned when d_pos <= B / (alpha * delta); for disjoint spans that means their gap is
 at most c * (l_u + l_v) with c = (sqrt(B / (alpha * delta)) - 1) / 2, i.e. the spans
 widened by c times their length on each side overlap. A sweep over the widened spans
-finds every candidate pair; the graph of pairs with d <= B falls apart into connected
-components, which are independent subproblems. Each is solved exactly: every candidate
-unitary alignment (a clique of that graph, one span per annotator, passing the bound
-above) is listed and a memoised search finds the exact set partition of least disorder.
-The search always covers the first uncovered span (in start order), so its states are
-the sets of spans already covered ahead of it: few for spans along a text, but growing
-exponentially with the number of spans that overlap one another (a component where
-dozens of spans pile up on the same stretch is slow; nothing is approximated).
+finds every candidate pair. Every admissible unitary alignment (a clique of the pairs
+with d <= B, one span per annotator, strictly better than leaving any member alone and
+than all singletons; ties are matched by smaller groups) is listed, and one dynamic
+programme along the text (spans in section, then start order) finds the exact set
+partition of least disorder: it always covers the first uncovered span, so a state is
+that span and the set of spans after it already covered. The states grow exponentially
+with how far ahead a span's possible partners lie (dozens of spans piled on one stretch
+are slow); nothing is approximated.
 
 Expected disorder: pygamma's default StatisticalContinuumSampler, re-implemented with a
 seeded numpy Generator: for each of the n annotators, a number of spans drawn from the
@@ -138,7 +138,7 @@ def _candidate_pairs(annot: np.ndarray, start: np.ndarray, end: np.ndarray,
     return np.minimum(a, b), np.maximum(a, b)
 
 
-# ---------------------------------------------------------------- exact component solver
+# ---------------------------------------------------------------- exact set partition
 
 
 def _candidate_groups(annot: np.ndarray, a: np.ndarray, b: np.ndarray, d: np.ndarray,
