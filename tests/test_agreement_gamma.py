@@ -104,7 +104,7 @@ PARAMS = [(1.0, 1.0, 1.0), (1.0, 0.5, 1.0), (2.0, 3.0, 1.0), (1.0, 0.0, 0.5)]
 
 # every pygamma call costs tens of milliseconds: no shrinking (a failure still shows
 # its example)
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(continua(), st.sampled_from(PARAMS))
 def test_best_alignment_matches_pygamma(case, params):
