@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="random seed of the bootstrap (default 0)")
+                   help="random seed of the bootstrap and of gamma's random continua "
+                        "(default 0)")
     p.add_argument("--merge-names", action="store_true",
                    help="count annotator names that differ only by case or Unicode "
                         "normalisation as one annotator (said in a warning); without it "

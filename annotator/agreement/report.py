@@ -27,6 +27,7 @@ from .coefficients import (
     masi_alpha,
     percent_agreement,
 )
+from .gamma import DEFAULT_SAMPLES, GAMMA_DEFINITION, gamma
 from .overlap import mark_pair_overlap
 from .ratings import NONE_KEY, Ratings
 from .spans import (
@@ -340,7 +341,46 @@ def _null_span_pair(n_both: int, why: str) -> _Obj:
     return entry
 
 
-def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]:
+def _null_gamma(obj: _Obj, why: str, samples: int, seed: int) -> None:
+    obj.put("gamma", None, why)
+    obj["gamma_definition"] = GAMMA_DEFINITION
+    obj.update(gamma_units=0, gamma_spans=0, gamma_samples=0, gamma_seed=int(seed))
+    for key in ("gamma_observed_disorder", "gamma_expected_disorder",
+                "gamma_expected_disorder_se"):
+        obj.put(key, None, why)
+
+
+def _gamma_block(obj: _Obj, r: Ratings, li: int, observers: list[int], units_mask: np.ndarray,
+                 length: np.ndarray, samples: int, seed: int) -> None:
+    """Mathet et al.'s gamma over the units every active annotator marked done (the base
+    of alpha_U): each unit its own continuum for the best alignment; spans of length
+    zero (after clipping to the unit's text) have no position to compare and are left
+    out (`gamma_spans` counts what is used)."""
+    sp = r.spans
+    sel = np.flatnonzero((sp.layer == li) & units_mask[sp.unit]) if len(sp) else np.zeros(0, int)
+    pos = {a: k for k, a in enumerate(observers)}
+    sel = sel[np.isin(sp.annotator[sel], observers)]
+    u = sp.unit[sel]
+    s = np.clip(sp.start[sel], 0, length[u])
+    e = np.clip(sp.end[sel], 0, length[u])
+    ok = e > s
+    sel, u, s, e = sel[ok], u[ok], s[ok], e[ok]
+    ann = np.array([pos[int(a)] for a in sp.annotator[sel]], np.int64)
+    base = np.flatnonzero(units_mask)  # the units laid end to end for the chance model
+    res = gamma(ann, s, e, sp.label[sel], len(observers), section=np.searchsorted(base, u),
+                section_length=length[base], samples=samples, seed=seed)
+    obj.put("gamma", res.gamma, res.reason)
+    obj["gamma_definition"] = GAMMA_DEFINITION
+    obj.update(gamma_units=int(units_mask.sum()), gamma_spans=int(len(sel)),
+               gamma_samples=res.samples, gamma_seed=int(seed))
+    obj.put("gamma_observed_disorder", res.observed_disorder, res.reason)
+    obj.put("gamma_expected_disorder", res.expected_disorder, res.reason)
+    obj.put("gamma_expected_disorder_se", res.expected_disorder_se,
+            res.reason or "one random continuum: no standard error")
+
+
+def _span_layer(r: Ratings, layer: str, active: np.ndarray, gamma_samples: int = DEFAULT_SAMPLES,
+                seed: int = 0) -> tuple[dict, dict]:
     """The layer's report object, and per-pair results {(a, b): {...}} for `pairs`."""
     sl = r.span[layer]
     li = r.span_order.index(layer)
@@ -358,6 +398,7 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
             obj.put(key, None, why)
         obj["spans"] = 0
         obj["unitized_alpha_units"] = 0
+        _null_gamma(obj, why, gamma_samples, seed)
         for lab in labels.values():
             lab["spans"] = 0
             for key in (*_SPAN_KEYS, "unitized_alpha"):
@@ -476,6 +517,10 @@ def _span_layer(r: Ratings, layer: str, active: np.ndarray) -> tuple[dict, dict]
             ua = _unitized(r, layer, li, observers, all_done, length)
     obj.put("unitized_alpha", ua["alpha"])
     obj["unitized_alpha_units"] = n_units
+    if n_units == 0:
+        _null_gamma(obj, ua["alpha"].reason or "no units", gamma_samples, seed)
+    else:
+        _gamma_block(obj, r, li, observers, all_done, length, gamma_samples, seed)
     for lab_i, lab in enumerate(sl.labels):
         cat = ua["categories"].get(lab_i)
         labels[lab].put(
@@ -535,12 +580,14 @@ def _unitized(
 
 
 def compute_report(
-    ratings: Ratings, schema: LabelSchema | None = None, bootstrap: int = 1000, seed: int = 0
+    ratings: Ratings, schema: LabelSchema | None = None, bootstrap: int = 1000, seed: int = 0,
+    gamma_samples: int = DEFAULT_SAMPLES,
 ) -> dict:
     """The agreement report as a JSON-safe dict (PRODUCT.md "Agreement report").
 
     `bootstrap` resamples of units give alpha's 95% percentile interval (0 disables it);
-    `seed` makes them reproducible. Null values carry a reason under "reasons".
+    `gamma_samples` random continua estimate gamma's expected disorder; `seed` makes
+    both reproducible. Null values carry a reason under "reasons".
     """
     r = ratings
     if schema is not None:
@@ -576,7 +623,8 @@ def compute_report(
             per_pair[layer] = {p: _multi_pair_kappas(r, layer, *p) for p in pairs}
             layers_out[layer] = _multi_layer(r, layer, active, bootstrap, seed, per_pair[layer])
         elif layer in r.span:
-            layers_out[layer], per_pair[layer] = _span_layer(r, layer, active)
+            layers_out[layer], per_pair[layer] = _span_layer(r, layer, active, gamma_samples,
+                                                             seed)
 
     for a, b in pairs:
         both = r.rated[:, a] & r.rated[:, b]

@@ -146,6 +146,14 @@ def format_table(report: dict) -> str:
                        "pair(s), on the units both marked done")
             out.append(f"    alpha_U: {layer.get('unitized_alpha_units', 0)} units every "
                        "annotator marked done")
+            if "gamma" in layer:
+                se = layer.get("gamma_expected_disorder_se")
+                out.append(f"  gamma: {_fmt(layer.get('gamma'))} on {layer.get('gamma_units', 0)} "
+                           f"units every annotator marked done, {layer.get('gamma_spans', 0)} "
+                           "spans")
+                out.append(f"    expected disorder: {_fmt(layer.get('gamma_expected_disorder'))}"
+                           f" (s.e. {_fmt(se)}) from {layer.get('gamma_samples', 0)} random "
+                           f"continua, seed {layer.get('gamma_seed', 0)}")
             rel = layer.get("relations") or {}
             if rel.get("labels"):
                 out.append(f"relations F1 (endpoints overlap): {_fmt(rel.get('f1'))}")
