@@ -400,48 +400,31 @@ class RatingsCollector:
             if spans or relations:
                 self.span_anns.append((g, spans or (), relations or ()))
 
-    def skip_table(self, rename: Mapping[object, str] | None = None):
-        """Who decided which unit (done or skipped) and who marked it not content, for
-        `skip_agreement`; a repeated (unit, annotator) pair keeps the last."""
-        from .skip import SkipTable
-
-        unit_of: dict[tuple[str, int], int] = {}
-        rec_unit = [unit_of.setdefault(key, len(unit_of)) for key in self.unit_keys]
-        n_ann = len(self.ann_name)
-        per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
-        all_u = np.repeat(np.asarray(rec_unit, np.int64), per_rec)
-        not_done, skipped = set(self.not_done), set(self.skipped)
-        status: dict[tuple[int, str], bool] = {}
-        for i, raw in enumerate(self.ann_name):
-            if i in not_done and i not in skipped:
-                continue
-            name = _name(rename.get(raw, raw) if rename else raw)
-            status[(int(all_u[i]), name)] = i in skipped
-        names = sorted({a for _, a in status})
-        col = {a: i for i, a in enumerate(names)}
-        decided = np.zeros((len(unit_of), len(names)), bool)
-        skip = np.zeros_like(decided)
-        for (u, a), sk in status.items():
-            decided[u, col[a]] = True
-            skip[u, col[a]] = sk
-        return SkipTable(names, decided, skip)
-
-    def ratings(self, rename: Mapping[object, str] | None = None) -> Ratings:
-        """The Ratings of everything collected. `rename` maps annotator names to the name
-        they count as (`--merge-names`)."""
-        schema = self.schema
-        warnings: list[str] = []
-        # units: a repeated key is the same unit (first length kept)
-        unit_of: dict[tuple[str, int], int] = {}
-        lengths_u: list[int | None] = []
-        rec_unit = np.empty(len(self.unit_keys), np.int64)
-        for r, (key, length) in enumerate(zip(self.unit_keys, self.unit_lengths, strict=True)):
-            u = unit_of.get(key)
-            if u is None:
-                u = unit_of[key] = len(lengths_u)
-                lengths_u.append(length)
-            rec_unit[r] = u
-        n_units = len(lengths_u)
+    def _index(self, rename: Mapping[object, str] | None
+               ) -> tuple[dict, list, np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """(unit_of, unit lengths, unit of each annotation, annotators, annotator of
+        each annotation, done per annotation), shared by `ratings` and `skip_table`.
+        A repeated unit key is the same unit (its first length kept)."""
+        key = tuple(sorted(rename.items())) if rename else ()
+        cached = getattr(self, "_index_cache", None)
+        if cached is not None and cached[0] == key and cached[1] == len(self.ann_name):
+            return cached[2]
+        n_rec = len(self.unit_keys)
+        unit_of: dict[tuple[str, int], int] = dict(zip(self.unit_keys, range(n_rec), strict=True))
+        if len(unit_of) == n_rec:  # no repeated unit (an export `validate` accepts)
+            lengths_u = list(self.unit_lengths)
+            rec_unit = np.arange(n_rec, dtype=np.int64)
+        else:
+            unit_of = {}
+            lengths_u = []
+            rec_unit = np.empty(n_rec, np.int64)
+            for r, (k, length) in enumerate(zip(self.unit_keys, self.unit_lengths,
+                                                strict=True)):
+                u = unit_of.get(k)
+                if u is None:
+                    u = unit_of[k] = len(lengths_u)
+                    lengths_u.append(length)
+                rec_unit[r] = u
         n_ann = len(self.ann_name)
         per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
         all_u = np.repeat(rec_unit, per_rec)
@@ -455,6 +438,41 @@ class RatingsCollector:
         all_a = np.fromiter(map(code_of.__getitem__, raw_names), np.int64, n_ann)
         done = np.ones(n_ann, bool)
         done[np.asarray(self.not_done, np.int64)] = False
+        out = (unit_of, lengths_u, all_u, annotators, all_a, done)
+        self._index_cache = (key, n_ann, out)
+        return out
+
+    def skip_table(self, rename: Mapping[object, str] | None = None):
+        """Who decided which unit (done or skipped) and who marked it not content, for
+        `skip_agreement`; a repeated (unit, annotator) pair keeps the last."""
+        from .skip import SkipTable
+
+        unit_of, _, all_u, annotators, all_a, done = self._index(rename)
+        skipped = np.zeros(len(done), bool)
+        skipped[np.asarray(self.skipped, np.int64)] = True
+        decided_ann = np.flatnonzero(done | skipped)
+        present = np.unique(all_a[decided_ann])
+        names = [annotators[int(i)] for i in present]
+        col = np.full(max(len(annotators), 1), -1, np.int64)
+        col[present] = np.arange(len(present))
+        n_a = max(len(names), 1)
+        u, a = all_u[decided_ann], col[all_a[decided_ann]]
+        _, last = np.unique((u * n_a + a)[::-1], return_index=True)
+        pick = len(u) - 1 - last  # the last annotation of each (unit, annotator)
+        decided = np.zeros((len(unit_of), len(names)), bool)
+        skip = np.zeros_like(decided)
+        decided[u[pick], a[pick]] = True
+        skip[u[pick], a[pick]] = skipped[decided_ann[pick]]
+        return SkipTable(names, decided, skip)
+
+    def ratings(self, rename: Mapping[object, str] | None = None) -> Ratings:
+        """The Ratings of everything collected. `rename` maps annotator names to the name
+        they count as (`--merge-names`)."""
+        schema = self.schema
+        warnings: list[str] = []
+        unit_of, lengths_u, all_u, annotators, all_a, done = self._index(rename)
+        n_units = len(lengths_u)
+        n_ann = len(self.ann_name)
         n_a = max(len(annotators), 1)
         # A repeated (unit, annotator) pair keeps its last annotation.
         key = all_u * n_a + all_a
