@@ -284,15 +284,13 @@ def open_depth(recs: list, path: tuple[str, ...]) -> int:
     (attribute names, "*" for any item): the containers on the path, plus its values'
     depth. Elsewhere the compiled types bound the depth, so a batch of records whose
     open paths all stay within MAX_DEPTH nests no deeper (no bracket count needed)."""
-    import msgspec
-
     objs: Any = recs
     for step in path:
         if step == "*":
-            objs = chain.from_iterable(o.values() if isinstance(o, dict) else o for o in objs)
-        else:
-            objs = [x for x in map(operator.attrgetter(step), objs)
-                    if x is not None and x is not msgspec.UNSET]
+            objs = list(chain.from_iterable(o.values() if isinstance(o, dict) else o
+                                            for o in objs))
+        else:  # absent (None, msgspec.UNSET) and empty containers are falsy: no depth
+            objs = list(filter(None, map(operator.attrgetter(step), objs)))
     try:
         values = list(chain.from_iterable(map(dict.values, objs)))
     except TypeError:  # an open array
