@@ -511,16 +511,23 @@ def _masi_expected_by_subsets(codes: np.ndarray, counts: np.ndarray, n_lab: int,
     for j in range(top):  # |s & t| <= the largest set
         zj = z[pc == j].astype(np.int64)
         g[j] = [[int(x) for x in row] for row in (zj.T @ zj)]
-    total = 0.0
+    # pairs with |s & t| = k exactly: sum_j (-1)^(j-k) C(j, k) g[j] (Python integers:
+    # the alternating sum is exact), then each (|s|, |t|, k) class's distance once
+    ks, as_, bs, ns = [], [], [], []
     for a in range(top):
         for b in range(top):
             for k in range(min(a, b) + 1):
-                # pairs with |s & t| = k exactly: sum_j (-1)^(j-k) C(j, k) g[j]
                 n = sum((-1) ** (j - k) * math.comb(j, k) * g[j][a][b]
                         for j in range(k, min(a, b) + 1) if g[j] is not None)
                 if n:
-                    total += n * float(_masi_of_sizes(np.array(k), np.array(a), np.array(b),
-                                                      monotonicity))
+                    ks.append(k)
+                    as_.append(a)
+                    bs.append(b)
+                    ns.append(float(n))
+    if not ns:
+        return 0.0
+    d = _masi_of_sizes(np.array(ks), np.array(as_), np.array(bs), monotonicity)
+    total = float(np.dot(np.array(ns), d))
     return total
 
 
