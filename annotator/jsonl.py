@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import keyword
 import math
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -131,12 +133,15 @@ class Unsupported(ValueError):
 @dataclass
 class CompiledRecord:
     """A msgspec decoder for one record schema, and the checks left to the caller:
-    (path, keyword) pairs, a path being property names with "*" for any item or
-    any property value."""
+    (path, keyword) pairs, a path being property names (as attributes: `from_`) with
+    "*" for any item or any property value."""
 
     decoder: Any
     residual: frozenset[tuple[tuple[str, ...], str]]
     struct: Any
+    # Attribute paths ("*": any item) of the containers whose values the types leave
+    # open (Any): the only places a decoded record can nest deeper than its types.
+    open_paths: frozenset[tuple[str, ...]] = frozenset()
 
 
 def compile_record_schema(schema: dict) -> CompiledRecord:
@@ -146,6 +151,7 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
 
     defs = schema.get("$defs", {})
     residual: set[tuple[tuple[str, ...], str]] = set()
+    open_paths: set[tuple[str, ...]] = set()
     done: dict[str, Any] = {}
     counter = iter(range(1_000_000))
 
@@ -171,6 +177,8 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
             if node.get("uniqueItems"):
                 residual.add((path, "uniqueItems"))
             items = node.get("items")
+            if items is None:
+                opened(path)
             tp = list[compile_node(items, (*path, "*"))] if items is not None else list
             return annotated(tp, meta(min_length=node.get("minItems"),
                                       max_length=node.get("maxItems")))
@@ -183,6 +191,7 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
         extra = node.get("additionalProperties", True)
         if not props:
             if extra is True:
+                opened(path)
                 return dict[str, Any]
             if isinstance(extra, dict):
                 return dict[str, compile_node(extra, (*path, "*"))]
@@ -200,11 +209,17 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
                 raise Unsupported(f"property name {key!r}")
             if attr != key:
                 rename[attr] = key
-            tp = compile_node(sub, (*path, key))
+            tp = compile_node(sub, (*path, attr))
             fields.append((attr, tp) if key in required else (attr, tp, None))
+        # Unknown fields are refused even where the JSON Schema allows them: msgspec
+        # would skip them unseen (their nesting depth too), so such a line goes the
+        # slow way (parse_line and jsonschema), and the compiled type stays a subset.
         return msgspec.defstruct(
             f"Record{next(counter)}", fields, rename=rename or None, kw_only=True,
-            forbid_unknown_fields=extra is False, gc=False)
+            forbid_unknown_fields=True, gc=False)
+
+    def opened(path: tuple[str, ...]) -> None:
+        open_paths.add(path)
 
     def compile_node(node: dict, path: tuple[str, ...]) -> Any:
         if not isinstance(node, dict):
@@ -261,4 +276,26 @@ def compile_record_schema(schema: dict) -> CompiledRecord:
         decoder = msgspec.json.Decoder(struct)
     except TypeError as exc:  # e.g. a union msgspec cannot decode unambiguously
         raise Unsupported(str(exc)) from None
-    return CompiledRecord(decoder, frozenset(residual), struct)
+    return CompiledRecord(decoder, frozenset(residual), struct, frozenset(open_paths))
+
+
+def open_depth(recs: list, path: tuple[str, ...]) -> int:
+    """The deepest nesting of decoded records through the open container at `path`
+    (attribute names, "*" for any item): the containers on the path, plus its values'
+    depth. Elsewhere the compiled types bound the depth, so a batch of records whose
+    open paths all stay within MAX_DEPTH nests no deeper (no bracket count needed)."""
+    objs: Any = recs
+    for step in path:
+        if step == "*":
+            objs = list(chain.from_iterable(o.values() if isinstance(o, dict) else o
+                                            for o in objs))
+        else:  # absent (None, msgspec.UNSET) and empty containers are falsy: no depth
+            objs = list(filter(None, map(operator.attrgetter(step), objs)))
+    try:
+        values = list(chain.from_iterable(map(dict.values, objs)))
+    except TypeError:  # an open array
+        values = list(chain.from_iterable(o.values() if isinstance(o, dict) else o
+                                          for o in objs))
+    if not {dict, list} & set(map(type, values)):
+        return len(path) + 1
+    return len(path) + 1 + max(_depth(v) for v in values)

@@ -19,21 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_agreement_store import PARAS, new_project  # noqa: E402
 
 from annotator.adjudication.auto import auto_merge  # noqa: E402
 from annotator.adjudication.merge import merged, versions_of  # noqa: E402
-from annotator.corpus import Document  # noqa: E402
 from annotator.schema import load_schema  # noqa: E402
 from annotator.store import SQLiteStore  # noqa: E402
 from annotator.store.base import GOLD  # noqa: E402
 
-PARAS = 10
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = load_schema(ROOT / "schemas" / "framing-devices.yaml")
 NAMES = ["ann1", "ann2", "ann3"]
@@ -44,13 +44,8 @@ def build(root: Path, n_units: int) -> Path:
     marker = project / ".complete"
     if marker.exists():
         return project
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
-    store = SQLiteStore(project / ".annotator")
+    store = new_project(project, n_units)
     n_docs = n_units // PARAS
-    store.import_documents(Document(f"doc-{d:06d}", None, [f"paragraph {p} of {d}"
-                                                           for p in range(PARAS)])
-                           for d in range(n_docs))
     devices = [lab.id for lab in SCHEMA.layer("devices").labels]
     stances = [lab.id for lab in SCHEMA.layer("stance").labels]
     rng = random.Random(0)

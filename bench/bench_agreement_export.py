@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from annotator.validate import read_export, record_checker
 
     (path, t_gen) = timed(lambda: build(args.units))
+    load_before = os.getloadavg()
     size_mb = path.stat().st_size / 1e6
     best: dict[str, float] = {}
     results: dict[str, object] = {}
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"agreement from an export: {args.units:,} units x 3 annotators x {len(LABELS)} "
           f"labels, 10% missing, {size_mb:.0f} MB; best of {args.repeat} interleaved runs")
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}"
+          .format(*load_before, *os.getloadavg()))
     w = max(len(r[0]) for r in rows)
     print(f"{'step':<{w}}  {'seconds':>8}  {'ratio':>6}  note")
     for name, secs, ratio, note in rows:

@@ -33,25 +33,33 @@ from annotator.store import SQLiteStore  # noqa: E402
 PARAS = 10
 
 
+def new_project(project: Path, n_units: int, labels: list[str] | None = None) -> SQLiteStore:
+    """A fresh project directory (emptied) whose store holds n_units // PARAS documents
+    of PARAS paragraphs, and, given labels, `bench.yaml` with one multi layer of them.
+    The other store benches (bench_postgres, bench_adjudicate) start from it too."""
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    if labels is not None:
+        (project / "bench.yaml").write_text(
+            "id: bench\nversion: 1\ntitle: bench\nlayers:\n  - id: devices\n    name: Devices\n"
+            "    kind: multi\n    labels:\n"
+            + "".join(f"      - {{id: {lab}, name: {lab}, description: d}}\n" for lab in labels),
+            encoding="utf-8")
+    store = SQLiteStore(project / ".annotator")
+    store.import_documents(Document(f"doc-{d:06d}", None, [f"paragraph {p} of {d}"
+                                                           for p in range(PARAS)])
+                           for d in range(n_units // PARAS))
+    return store
+
+
 def build(root: Path, n_units: int) -> Path:
     project = root / f"agreement-store-{n_units}"
     marker = project / ".complete"
     if marker.exists():
         return project
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
     annotators, done, multi, schema = make_columns(n_units, 3, 20, 0.10, seed=0)
     labels = [lab.id for lab in schema.layers[0].labels]
-    (project / "bench.yaml").write_text(
-        "id: bench\nversion: 1\ntitle: bench\nlayers:\n  - id: devices\n    name: Devices\n"
-        "    kind: multi\n    labels:\n"
-        + "".join(f"      - {{id: {lab}, name: {lab}, description: d}}\n" for lab in labels),
-        encoding="utf-8")
-    store = SQLiteStore(project / ".annotator")
-    n_docs = n_units // PARAS
-    store.import_documents(Document(f"doc-{d:06d}", None, [f"paragraph {p} of {d}"
-                                                           for p in range(PARAS)])
-                           for d in range(n_docs))
+    store = new_project(project, n_units, labels)
     state = json.dumps({"status": "done", "labels": {}, "spans": [], "relations": [],
                         "note": None, "flag": False})
     for a in annotators:

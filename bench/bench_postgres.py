@@ -35,13 +35,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_agreement import make_columns  # noqa: E402
+from bench_agreement_store import PARAS, new_project  # noqa: E402
 from pg_server import start_server  # noqa: E402
 
 from annotator.corpus import Document  # noqa: E402
 from annotator.store import SQLiteStore  # noqa: E402
 from annotator.store.postgres import PostgresStore, add_annotator, init_database  # noqa: E402
-
-PARAS = 10
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -90,19 +89,9 @@ def build_sqlite(project: Path, n_units: int) -> Path:
     marker = project / ".complete"
     if marker.exists():
         return project
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
     annotators, done, multi, schema = make_columns(n_units, 3, 20, 0.10, seed=0)
     labels = [lab.id for lab in schema.layers[0].labels]
-    (project / "bench.yaml").write_text(
-        "id: bench\nversion: 1\ntitle: bench\nlayers:\n  - id: devices\n    name: Devices\n"
-        "    kind: multi\n    labels:\n"
-        + "".join(f"      - {{id: {lab}, name: {lab}, description: d}}\n" for lab in labels),
-        encoding="utf-8")
-    store = SQLiteStore(project / ".annotator")
-    store.import_documents(Document(f"doc-{d:06d}", None, [f"paragraph {p} of {d}"
-                                                           for p in range(PARAS)])
-                           for d in range(n_units // PARAS))
+    store = new_project(project, n_units, labels)
     sha = {(d.id, u.index): u.sha for d in store.iter_documents() for u in store.units(d.id)} \
         if n_units <= 20000 else None
     for a in annotators:

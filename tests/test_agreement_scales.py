@@ -160,3 +160,25 @@ def test_masi_two_empty_sets_are_identical():
     on[0, :, 0] = True  # unit 0: both {a}; units 1, 2: both empty
     alpha, units = masi_alpha(on, np.ones((3, 2), bool))
     assert units == 3 and alpha.value == pytest.approx(1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 400), st.integers(0, 2**32 - 1))
+def test_masi_expected_by_subsets_is_the_pairwise_sum(n_lab, n_sets, seed):
+    """With many distinct sets (a million units) the expected disagreement is counted
+    from superset sums over the 2**L subsets instead of the distinct sets x distinct
+    sets matrix: it equals the pairwise sum (masi_distances, checked against NLTK
+    above), empty sets included."""
+    from annotator.agreement.coefficients import (
+        MASI_MONOTONICITY,
+        _masi_expected_by_subsets,
+        masi_distances,
+    )
+
+    rng = np.random.default_rng(seed)
+    codes = np.unique(rng.integers(0, 2**n_lab, n_sets))
+    counts = rng.integers(1, 1000, len(codes))
+    sets = ((codes[:, None] >> np.arange(n_lab)) & 1).astype(bool)
+    pairwise = counts.astype(float) @ masi_distances(sets[:, None], sets[None]) @ counts
+    assert _masi_expected_by_subsets(codes, counts, n_lab, MASI_MONOTONICITY) \
+        == pytest.approx(pairwise, rel=1e-12, abs=1e-9)

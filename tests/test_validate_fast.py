@@ -138,3 +138,65 @@ def test_deep_and_strict_lines_go_to_the_strict_parser():
         raw = json.dumps(GOOD).encode().replace(b'"meta": {"k": [1, 2.5]}', text)
         assert checker.fast(raw) is None
         assert checker.check(raw, "f.jsonl", 1)[1]
+
+
+def test_the_batch_reader_keeps_depth_lines_and_offsets(tmp_path):
+    """read_export decodes batches of lines at once: a value nested too deep where the
+    types leave it open (meta, agreement/labels) is still refused, at its line; a line
+    with many brackets but a shallow record is valid; a field the JSON Schema allows but
+    the compiled type refuses (an extra key in `agreement`) is valid; blank lines and a
+    BOM keep every line number and byte offset right."""
+    from annotator.validate import read_export
+
+    schema_dir = tmp_path / "schemas"
+    schema_dir.mkdir()
+    (schema_dir / "s.yaml").write_text(
+        "id: s\nversion: 1\ntitle: s\nlayers:\n  - id: devices\n    name: D\n    kind: multi\n"
+        "    labels:\n      - {id: x, name: x, description: d}\n"
+        "  - id: q\n    name: Q\n    kind: span\n    labels:\n"
+        "      - {id: quote, name: quote, description: d}\n", encoding="utf-8")
+    from annotator.schema import load_schema
+
+    sha = load_schema(schema_dir / "s.yaml").sha256
+
+    def rec(par: int, **extra) -> dict:
+        out = {"doc_id": "d", "paragraph": par, "text": "abc def", "title": None,
+               "meta": {}, "schema": {"id": "s", "version": 1, "sha256": sha},
+               "annotations": [{"annotator": "alice", "status": "done",
+                                "labels": {"devices": ["x"]}, "spans": [],
+                                "relations": [], "note": None, "flag": False,
+                                "updated_at": "2026-01-01T00:00:00Z"}]}
+        out.update(extra)
+        return out
+
+    deep = json.loads("[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1))
+    many_spans = rec(3)
+    many_spans["annotations"][0]["spans"] = [
+        {"id": f"s{k}", "layer": "q", "label": "quote", "start": 0, "end": 3,
+             "text": "abc"}
+        for k in range(80)]
+    good = [rec(1), rec(2, meta={"k": deep[0]}),  # depth exactly MAX_DEPTH
+            many_spans, rec(4, agreement={"annotators": 1, "labels": {}, "more": [[1]]})]
+    path = tmp_path / "e.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in good), encoding="utf-8")
+    read = read_export(path, project_dir=tmp_path)
+    assert read.problems == [] and read.records == 4
+    for bad, where in ((rec(5, meta={"k": deep}), "meta"),
+                       (rec(5, agreement={"annotators": 1, "labels": {"k": deep}}), "agreement")):
+        lines = [json.dumps(r) for r in good] + [json.dumps(bad)]
+        # 71 lines: the bad one last, in the second batch; a BOM and blank lines before it
+        body = "\ufeff" + "\n".join([lines[0], lines[1], lines[3]]) + "\n\n  \n" + "\n".join(
+            json.dumps(rec(10 + k)) for k in range(64)) + "\n" + "\n".join(
+            [lines[2], lines[4]]) + "\n"
+        path.write_text(body, encoding="utf-8")
+        read = read_export(path, project_dir=tmp_path)
+        assert [(p.line, "nested more than" in p.message) for p in read.problems] \
+            == [(71, True)], (where, read.problems)
+    # an invalid byte deep in a fast batch: located by its byte offset in the file
+    lines = [json.dumps(rec(k)).encode() for k in range(1, 100)]
+    lines[80] = lines[80].replace(b"abc def", b"abc \xff")
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")
+    read = read_export(path, project_dir=tmp_path)
+    offset = 3 + sum(len(x) + 1 for x in lines[:80]) + lines[80].index(b"\xff")
+    assert [(p.line, p.message) for p in read.problems] == [
+        (81, f"invalid UTF-8 at byte offset {offset}")]

@@ -11,6 +11,7 @@ Undefined values are returned as `Estimate(None, reason)`: never NaN, never rais
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -460,15 +461,74 @@ def masi_distances(a: np.ndarray, b: np.ndarray,
     """MASI distance (Passonneau 2006) between label sets given as bool rows a[i, L],
     b[i, L]: 1 - J * M, J the Jaccard index; two empty sets are identical (0)."""
     inter = np.count_nonzero(a & b, axis=-1)
-    union = np.count_nonzero(a | b, axis=-1)
     na, nb = np.count_nonzero(a, axis=-1), np.count_nonzero(b, axis=-1)
-    same, sub = monotonicity[0], monotonicity[1]
-    m = np.where((inter == na) & (inter == nb), same,
-                 np.where(inter == np.minimum(na, nb), sub,
+    return _masi_of_sizes(inter, na, nb, monotonicity)
+
+
+def _masi_of_sizes(inter: np.ndarray, na: np.ndarray, nb: np.ndarray,
+                   monotonicity: tuple[float, float, float, float]) -> np.ndarray:
+    """MASI distance from |A & B|, |A| and |B| alone (all it depends on)."""
+    union = na + nb - inter
+    m = np.where((inter == na) & (inter == nb), monotonicity[0],
+                 np.where(inter == np.minimum(na, nb), monotonicity[1],
                           np.where(inter > 0, monotonicity[2], monotonicity[3])))
     with np.errstate(invalid="ignore", divide="ignore"):
         jaccard = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     return 1.0 - jaccard * m
+
+
+_POP16 = np.zeros(1 << 16, np.int8)
+for _bit in range(16):
+    _POP16[1 << _bit:2 << _bit] = _POP16[:1 << _bit] + 1
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Bits set in each int64 of x."""
+    b = np.ascontiguousarray(x, dtype=np.int64)
+    return _POP16[b.view(np.uint16).reshape(*b.shape, 4)].sum(axis=-1, dtype=np.int64)
+
+
+def _masi_expected_by_subsets(codes: np.ndarray, counts: np.ndarray, n_lab: int,
+                              monotonicity: tuple[float, float, float, float]) -> float:
+    """sum over pairs of values (s, t) of count(s) * count(t) * MASI(s, t), exactly,
+    without the distinct sets x distinct sets matrix (which a million units make far
+    too large): MASI depends only on |s|, |t| and |s & t|, and the number of pairs
+    per (|s|, |t|, |s & t|) comes from superset sums over the 2**L subsets
+    (g(u) = pairs with s & t containing u, then Moebius inversion by |u|)."""
+    sizes = _popcount(codes)
+    top = int(sizes.max()) + 1
+    # z[u, a]: values of size a containing u (int32 while the values' count fits)
+    dtype = np.int32 if int(counts.sum()) < 2**31 else np.int64
+    z = np.zeros((1 << n_lab, top), dtype)
+    np.add.at(z, (codes, sizes), counts.astype(dtype))
+    for bit in range(n_lab):  # superset sums, one bit at a time
+        v = z.reshape(-1, 2, 1 << bit, top)
+        v[:, 0] += v[:, 1]
+    pc = np.zeros(1 << n_lab, np.int8)  # |u| of every subset u
+    for bit in range(n_lab):
+        pc[1 << bit:2 << bit] = pc[:1 << bit] + 1
+    g = [None] * (n_lab + 1)  # g[j][a, b]: pairs (s, t) with s & t containing some |u| = j
+    for j in range(top):  # |s & t| <= the largest set
+        zj = z[pc == j].astype(np.int64)
+        g[j] = [[int(x) for x in row] for row in (zj.T @ zj)]
+    # pairs with |s & t| = k exactly: sum_j (-1)^(j-k) C(j, k) g[j] (Python integers:
+    # the alternating sum is exact), then each (|s|, |t|, k) class's distance once
+    ks, as_, bs, ns = [], [], [], []
+    for a in range(top):
+        for b in range(top):
+            for k in range(min(a, b) + 1):
+                n = sum((-1) ** (j - k) * math.comb(j, k) * g[j][a][b]
+                        for j in range(k, min(a, b) + 1) if g[j] is not None)
+                if n:
+                    ks.append(k)
+                    as_.append(a)
+                    bs.append(b)
+                    ns.append(float(n))
+    if not ns:
+        return 0.0
+    d = _masi_of_sizes(np.array(ks), np.array(as_), np.array(bs), monotonicity)
+    total = float(np.dot(np.array(ns), d))
+    return total
 
 
 def masi_alpha(on: np.ndarray, rated: np.ndarray,
@@ -486,29 +546,49 @@ def masi_alpha(on: np.ndarray, rated: np.ndarray,
     rated = rated[pair_units]
     m = m[pair_units].astype(np.float64)
     n_lab = on.shape[2]
-    # distinct sets as rows; every rated value gets the index of its set
-    flat = on[rated]
-    if n_lab <= 62:
-        code = flat.astype(np.int64) @ (np.int64(1) << np.arange(n_lab, dtype=np.int64))
-        uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
-        sets = ((uniq[:, None] >> np.arange(n_lab)) & 1).astype(bool)
-    else:
-        sets, inverse, counts = np.unique(flat, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    d = masi_distances(sets[:, None, :], sets[None, :, :], monotonicity)
-    value = np.full(rated.shape, -1, np.int64)
-    value[rated] = inverse
-    observed = 0.0
     n_annot = rated.shape[1]
-    for i in range(n_annot):
-        for j in range(n_annot):
-            if i == j:
-                continue
-            both = rated[:, i] & rated[:, j]
-            observed += float((d[value[both, i], value[both, j]] / (m[both] - 1)).sum())
     n = float(m.sum())
-    counts = counts.astype(np.float64)
-    expected = float(counts @ d @ counts)
+    observed = 0.0
+    if n_lab <= 62:
+        # every rated value as a bit code (its set), its size; the rated pairs'
+        # distances from the codes; the expected term without the distinct sets x
+        # distinct sets matrix when that would be large (a million units)
+        packed = np.packbits(on, axis=2, bitorder="little")
+        if packed.shape[2] < 8:
+            packed = np.concatenate(
+                [packed, np.zeros((*packed.shape[:2], 8 - packed.shape[2]), np.uint8)], axis=2)
+        value = np.ascontiguousarray(packed).view("<i8")[:, :, 0]
+        value = np.where(rated, value, 0)
+        size = on.sum(axis=2, dtype=np.int64)
+        for i in range(n_annot):
+            for j in range(i + 1, n_annot):  # (i, j) and (j, i) alike
+                both = rated[:, i] & rated[:, j]
+                ci, cj = value[both, i], value[both, j]
+                dij = _masi_of_sizes(_popcount(ci & cj), size[both, i], size[both, j],
+                                     monotonicity)
+                observed += 2.0 * float((dij / (m[both] - 1)).sum())
+        uniq, counts = np.unique(value[rated], return_counts=True)
+        if len(uniq) <= 2048 or n_lab > 20:
+            sets = ((uniq[:, None] >> np.arange(n_lab)) & 1).astype(bool)
+            d = masi_distances(sets[:, None, :], sets[None, :, :], monotonicity)
+            expected = float(counts.astype(np.float64) @ d @ counts.astype(np.float64))
+        else:
+            expected = _masi_expected_by_subsets(uniq, counts.astype(np.int64), n_lab,
+                                                 monotonicity)
+    else:
+        flat = on[rated]  # distinct sets as rows; each value the index of its set
+        sets, inverse, counts = np.unique(flat, axis=0, return_inverse=True, return_counts=True)
+        d = masi_distances(sets[:, None, :], sets[None, :, :], monotonicity)
+        value = np.full(rated.shape, -1, np.int64)
+        value[rated] = inverse.ravel()
+        for i in range(n_annot):
+            for j in range(n_annot):
+                if i == j:
+                    continue
+                both = rated[:, i] & rated[:, j]
+                observed += float((d[value[both, i], value[both, j]] / (m[both] - 1)).sum())
+        counts = counts.astype(np.float64)
+        expected = float(counts @ d @ counts)
     if expected <= _EPS * n * n:
         return _undefined("no variation: every annotator gave every unit the same set"), \
             len(pair_units)

@@ -2,7 +2,8 @@
 
 Three builders fill the same structure: `build_ratings` from export records (one pass),
 `ratings_from_columns` from unit-index arrays, and `from_store.ratings_from_store` from
-the project store. All go through `_assemble`, and the two that see spans read them
+the project store. The paragraph layers of all of them are built by `paragraph_layers`
+(the decided masks, "none" on single layers), and the two that see spans read them
 through `SpanRows`, so the paths cannot drift apart.
 
 Decisions (see docs/agreement.md):
@@ -19,7 +20,7 @@ Decisions (see docs/agreement.md):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -202,6 +203,42 @@ def _layer_plan(
     return order, multi, single, span, warnings
 
 
+def paragraph_layers(
+    rated: np.ndarray,
+    multi_plan: Mapping[str, list],
+    single_plan: Mapping[str, list],
+    masks: Mapping[str, np.ndarray],
+    multi_on: Callable[[str, list, np.ndarray], None],
+    single_codes: Callable[[str, list, np.ndarray], None],
+) -> tuple[dict[str, MultiLayer], dict[str, SingleLayer]]:
+    """The paragraph layers of a Ratings, for every builder (the store's `_assemble` and
+    the export's `RatingsCollector.ratings`), so they count alike: `multi_on(layer,
+    labels, on)` sets on[u, a, l] where a put label l on u; `single_codes(layer,
+    labels, codes)` sets codes[u, a] to the index of the label a chose. A unit counts
+    on a layer where it is rated on it (`masks[layer]`, done with the layer decided;
+    without a mask, `rated`): elsewhere nothing counts, and on a single layer a rated
+    unit without a chosen label is the "none" category (the last)."""
+    multi_layers: dict[str, MultiLayer] = {}
+    for layer, labels in multi_plan.items():
+        on = np.zeros((*rated.shape, len(labels)), dtype=bool)
+        multi_on(layer, labels, on)
+        mask = masks.get(layer)
+        on &= (rated if mask is None else mask)[:, :, None]  # only rated units count
+        multi_layers[layer] = MultiLayer(layer, labels, on, mask)
+    single_layers: dict[str, SingleLayer] = {}
+    for layer, labels in single_plan.items():
+        categories: list[str | None] = [*labels, None]
+        dtype = np.int16 if len(categories) < 32000 else np.int32
+        codes = np.full(rated.shape, -1, dtype=dtype)
+        mask = masks.get(layer)
+        lay_rated = rated if mask is None else mask
+        codes[lay_rated] = len(categories) - 1  # done with no label chosen: "none"
+        single_codes(layer, labels, codes)
+        codes[~lay_rated] = -1  # not rated on this layer (not done, or not decided)
+        single_layers[layer] = SingleLayer(layer, categories, codes, mask)
+    return multi_layers, single_layers
+
+
 def _assemble(
     n_units: int,
     annotators: list[str],
@@ -242,41 +279,26 @@ def _assemble(
         relation_labels,
     )
 
-    def layer_mask(layer: str) -> np.ndarray | None:
-        """Units rated on this layer, where some done unit left it undecided."""
-        per = (undecided or {}).get(layer)
-        if not per or not any(len(v) for v in per.values()):
-            return None
-        mask = rated.copy()
-        for a, units in per.items():
-            mask[idx(units), col(a)] = False
-        return mask
+    masks: dict[str, np.ndarray] = {}
+    for layer, per in (undecided or {}).items():
+        # units rated on this layer, where some done unit left it undecided
+        if per and any(len(v) for v in per.values()):
+            mask = masks[layer] = rated.copy()
+            for a, units in per.items():
+                mask[idx(units), col(a)] = False
 
-    multi_layers: dict[str, MultiLayer] = {}
-    for layer, labels in multi_plan.items():
-        on = np.zeros((n_units, len(annotators), len(labels)), dtype=bool)
+    def multi_on(layer: str, labels: list, on: np.ndarray) -> None:
         for li, lab in enumerate(labels):
             for a, units in multi.get(layer, {}).get(lab, {}).items():
                 on[idx(units), col(a), li] = True
-        mask = layer_mask(layer)
-        on &= (rated if mask is None else mask)[:, :, None]  # only rated units count
-        multi_layers[layer] = MultiLayer(layer, labels, on, mask)
 
-    single_layers: dict[str, SingleLayer] = {}
-    for layer, labels in single_plan.items():
-        categories: list[str | None] = [*labels, None]
-        dtype = np.int16 if len(categories) < 32000 else np.int32
-        codes = np.full((n_units, len(annotators)), -1, dtype=dtype)
-        mask = layer_mask(layer)
-        lay_rated = rated if mask is None else mask
-        codes[lay_rated] = len(categories) - 1  # done with no label chosen: "none"
+    def single_codes(layer: str, labels: list, codes: np.ndarray) -> None:
         for ci, lab in enumerate(labels):
             for a, units in single.get(layer, {}).get(lab, {}).items():
-                ai = col(a)
-                u = idx(units)
-                u = u[lay_rated[u, ai]]
-                codes[u, ai] = ci
-        single_layers[layer] = SingleLayer(layer, categories, codes, mask)
+                codes[idx(units), col(a)] = ci
+
+    multi_layers, single_layers = paragraph_layers(rated, multi_plan, single_plan, masks,
+                                                   multi_on, single_codes)
 
     span_layers = {
         layer: SpanLayer(layer, list(labels), list(rels))
@@ -400,48 +422,31 @@ class RatingsCollector:
             if spans or relations:
                 self.span_anns.append((g, spans or (), relations or ()))
 
-    def skip_table(self, rename: Mapping[object, str] | None = None):
-        """Who decided which unit (done or skipped) and who marked it not content, for
-        `skip_agreement`; a repeated (unit, annotator) pair keeps the last."""
-        from .skip import SkipTable
-
-        unit_of: dict[tuple[str, int], int] = {}
-        rec_unit = [unit_of.setdefault(key, len(unit_of)) for key in self.unit_keys]
-        n_ann = len(self.ann_name)
-        per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
-        all_u = np.repeat(np.asarray(rec_unit, np.int64), per_rec)
-        not_done, skipped = set(self.not_done), set(self.skipped)
-        status: dict[tuple[int, str], bool] = {}
-        for i, raw in enumerate(self.ann_name):
-            if i in not_done and i not in skipped:
-                continue
-            name = _name(rename.get(raw, raw) if rename else raw)
-            status[(int(all_u[i]), name)] = i in skipped
-        names = sorted({a for _, a in status})
-        col = {a: i for i, a in enumerate(names)}
-        decided = np.zeros((len(unit_of), len(names)), bool)
-        skip = np.zeros_like(decided)
-        for (u, a), sk in status.items():
-            decided[u, col[a]] = True
-            skip[u, col[a]] = sk
-        return SkipTable(names, decided, skip)
-
-    def ratings(self, rename: Mapping[object, str] | None = None) -> Ratings:
-        """The Ratings of everything collected. `rename` maps annotator names to the name
-        they count as (`--merge-names`)."""
-        schema = self.schema
-        warnings: list[str] = []
-        # units: a repeated key is the same unit (first length kept)
-        unit_of: dict[tuple[str, int], int] = {}
-        lengths_u: list[int | None] = []
-        rec_unit = np.empty(len(self.unit_keys), np.int64)
-        for r, (key, length) in enumerate(zip(self.unit_keys, self.unit_lengths, strict=True)):
-            u = unit_of.get(key)
-            if u is None:
-                u = unit_of[key] = len(lengths_u)
-                lengths_u.append(length)
-            rec_unit[r] = u
-        n_units = len(lengths_u)
+    def _index(self, rename: Mapping[object, str] | None
+               ) -> tuple[dict, list, np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """(unit_of, unit lengths, unit of each annotation, annotators, annotator of
+        each annotation, done per annotation), shared by `ratings` and `skip_table`.
+        A repeated unit key is the same unit (its first length kept)."""
+        key = tuple(sorted(rename.items())) if rename else ()
+        cached = getattr(self, "_index_cache", None)
+        if cached is not None and cached[0] == key and cached[1] == len(self.ann_name):
+            return cached[2]
+        n_rec = len(self.unit_keys)
+        unit_of: dict[tuple[str, int], int] = dict(zip(self.unit_keys, range(n_rec), strict=True))
+        if len(unit_of) == n_rec:  # no repeated unit (an export `validate` accepts)
+            lengths_u = list(self.unit_lengths)
+            rec_unit = np.arange(n_rec, dtype=np.int64)
+        else:
+            unit_of = {}
+            lengths_u = []
+            rec_unit = np.empty(n_rec, np.int64)
+            for r, (k, length) in enumerate(zip(self.unit_keys, self.unit_lengths,
+                                                strict=True)):
+                u = unit_of.get(k)
+                if u is None:
+                    u = unit_of[k] = len(lengths_u)
+                    lengths_u.append(length)
+                rec_unit[r] = u
         n_ann = len(self.ann_name)
         per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
         all_u = np.repeat(rec_unit, per_rec)
@@ -455,6 +460,41 @@ class RatingsCollector:
         all_a = np.fromiter(map(code_of.__getitem__, raw_names), np.int64, n_ann)
         done = np.ones(n_ann, bool)
         done[np.asarray(self.not_done, np.int64)] = False
+        out = (unit_of, lengths_u, all_u, annotators, all_a, done)
+        self._index_cache = (key, n_ann, out)
+        return out
+
+    def skip_table(self, rename: Mapping[object, str] | None = None):
+        """Who decided which unit (done or skipped) and who marked it not content, for
+        `skip_agreement`; a repeated (unit, annotator) pair keeps the last."""
+        from .skip import SkipTable
+
+        unit_of, _, all_u, annotators, all_a, done = self._index(rename)
+        skipped = np.zeros(len(done), bool)
+        skipped[np.asarray(self.skipped, np.int64)] = True
+        decided_ann = np.flatnonzero(done | skipped)
+        present = np.unique(all_a[decided_ann])
+        names = [annotators[int(i)] for i in present]
+        col = np.full(max(len(annotators), 1), -1, np.int64)
+        col[present] = np.arange(len(present))
+        n_a = max(len(names), 1)
+        u, a = all_u[decided_ann], col[all_a[decided_ann]]
+        _, last = np.unique((u * n_a + a)[::-1], return_index=True)
+        pick = len(u) - 1 - last  # the last annotation of each (unit, annotator)
+        decided = np.zeros((len(unit_of), len(names)), bool)
+        skip = np.zeros_like(decided)
+        decided[u[pick], a[pick]] = True
+        skip[u[pick], a[pick]] = skipped[decided_ann[pick]]
+        return SkipTable(names, decided, skip)
+
+    def ratings(self, rename: Mapping[object, str] | None = None) -> Ratings:
+        """The Ratings of everything collected. `rename` maps annotator names to the name
+        they count as (`--merge-names`)."""
+        schema = self.schema
+        warnings: list[str] = []
+        unit_of, lengths_u, all_u, annotators, all_a, done = self._index(rename)
+        n_units = len(lengths_u)
+        n_ann = len(self.ann_name)
         n_a = max(len(annotators), 1)
         # A repeated (unit, annotator) pair keeps its last annotation.
         key = all_u * n_a + all_a
@@ -559,9 +599,7 @@ class RatingsCollector:
             k = keep[idx]
             return ann_u[idx[k]], ann_a[idx[k]], codes[k]
 
-        multi_layers: dict[str, MultiLayer] = {}
-        for layer, labels in multi_plan.items():
-            on = np.zeros((n_units, len(annotators), len(labels)), bool)
+        def multi_on(layer: str, labels: list, on: np.ndarray) -> None:
             if layer in multi_values:
                 pos = {lab: j for j, lab in enumerate(labels)}
                 table = np.zeros((len(multi_values[layer]), len(labels)), bool)
@@ -569,27 +607,17 @@ class RatingsCollector:
                     table[c, [pos[lab] for lab in value]] = True
                 uu, aa, cc = kept_rows(layer)
                 on[uu, aa] = table[cc]
-            mask = masks.get(layer)
-            if mask is not None:
-                on &= mask[:, :, None]
-            multi_layers[layer] = MultiLayer(layer, labels, on, mask)
 
-        single_layers: dict[str, SingleLayer] = {}
-        for layer, labels in single_plan.items():
-            categories: list[str | None] = [*labels, None]
-            dtype = np.int16 if len(categories) < 32000 else np.int32
-            codes = np.full((n_units, len(annotators)), -1, dtype=dtype)
-            mask = masks.get(layer)
-            codes[rated] = len(categories) - 1  # done with no label chosen: "none"
+        def single_codes(layer: str, labels: list, codes: np.ndarray) -> None:
             if layer in single_values:
                 pos = {lab: j for j, lab in enumerate(labels)}
-                table = np.array([len(categories) - 1 if v is None else pos[v]
+                table = np.array([len(labels) if v is None else pos[v]
                                   for v in single_values[layer]], np.int64)
                 uu, aa, cc = kept_rows(layer)
                 codes[uu, aa] = table[cc]
-            if mask is not None:
-                codes[~mask] = -1  # done, but this layer not decided: not rated on it
-            single_layers[layer] = SingleLayer(layer, categories, codes, mask)
+
+        multi_layers, single_layers = paragraph_layers(rated, multi_plan, single_plan, masks,
+                                                       multi_on, single_codes)
 
         span_layers = {
             layer: SpanLayer(layer, list(labels), list(rels))
