@@ -44,6 +44,9 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
     "extend_line_up": ("shift+up",),
     "line_start": ("home", "0"),
     "line_end": ("end", "dollar_sign"),
+    # the labels panel, when a large schema (or a long span list) does not fit
+    "labels_down": ("pagedown",),
+    "labels_up": ("pageup",),
 }
 
 # Textual key names for printable characters, so a schema may write `key: "["`.

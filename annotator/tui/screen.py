@@ -130,8 +130,8 @@ class AnnotateScreen(Screen):
         yield Footer(compact=True)
 
     def on_resize(self, event: events.Resize) -> None:
-        # Wide terminals give the labels (names, span texts) more room.
-        self.query_one("#labels-scroll").set_class(event.size.width >= 140, "-wide")
+        # The labels panel takes the width its names need, as the terminal allows.
+        self.query_one(LabelsPanel).fit(self.schema, event.size)
 
     def on_mount(self) -> None:
         doc_id, unit = self._start()
@@ -940,6 +940,12 @@ class AnnotateScreen(Screen):
             self._help = help_lines(self.schema)
             gc.freeze()
         self.app.push_screen(HelpScreen(self.schema, self._help))
+
+    def action_labels_down(self) -> None:
+        self.query_one(LabelsPanel).scroll_down()
+
+    def action_labels_up(self) -> None:
+        self.query_one(LabelsPanel).scroll_up()
 
     def action_quit(self) -> None:
         # Nothing to save: every action was committed when it was shown.

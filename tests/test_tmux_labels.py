@@ -1,0 +1,44 @@
+"""The labels panel and the status line on the real entry point, in a real terminal:
+at 80x24 no label name is cut, the whole default schema is in view, and the status
+line's hints wrap instead of ending in "…"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tmux_harness import Tmux, annotator_argv, demo_copy, have_tmux
+
+from annotator.schema import default_schema_path, load_schema
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(not have_tmux(), reason="tmux is not installed"),
+]
+
+
+def test_labels_are_whole_at_80x24(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    schema = load_schema(default_schema_path())  # the demo project names no schema
+    t = Tmux.for_test(request, width=80, height=24)
+    try:
+        t.start(annotator_argv("annotate", "--project", str(demo), "--as", "alice"),
+                cwd=demo)
+        screen = t.wait_for("annotated", timeout=30)
+        screen = t.wait_stable()
+        panel = [row.split("▏", 1)[1] for row in screen.splitlines() if "▏" in row]
+        assert not any(row.rstrip().endswith("…") for row in panel), panel
+        joined = " ".join(" ".join(row.split()) for row in panel)
+        for label in schema.layer("devices").labels:
+            assert label.name in joined, label.name
+        assert "Q Quote" in joined and "S Source" in joined  # the span layer in view
+        t.send("v")
+        screen = t.wait_for("SPAN")
+        rows = screen.splitlines()
+        status = [row for row in rows if "SPAN" in row]
+        assert status and not status[0].rstrip().endswith("…"), rows[-4:]
+        t.send("Escape")
+        t.send("q")
+        t.wait_dead()
+    finally:
+        t.close()
