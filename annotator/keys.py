@@ -47,6 +47,7 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
     # the labels panel, when a large schema (or a long span list) does not fit
     "labels_down": ("pagedown",),
     "labels_up": ("pageup",),
+    "old_text": ("ctrl+o",),  # a stale unit: the text it had when annotated
 }
 
 # Textual key names for printable characters, so a schema may write `key: "["`.

@@ -53,6 +53,7 @@ ACTION_INFO: dict[str, tuple[str, bool]] = {
     "line_end": ("cursor to row end", False),
     "labels_down": ("labels panel: page down", False),
     "labels_up": ("labels panel: page up", False),
+    "old_text": ("text of a stale unit when annotated (⚠ stale)", False),
 }
 
 

@@ -119,6 +119,35 @@ def help_lines(schema: LabelSchema) -> list[Text]:
     return out.lines
 
 
+def old_text_lines(old: str | None, now: str, moved: list[dict],
+                   width: int = 100) -> list[Text]:
+    """What a stale unit's annotation was made on: its text then (`old`; "" if not
+    kept), its text now, and the spans whose text is no longer at their offsets."""
+    import textwrap
+
+    out = _Lines()
+    out.append("⚠ This unit's text changed since it was annotated (a re-import)\n",
+               "bold")
+    out.append("Offsets of the annotation refer to the text then; labels are kept as "
+               "they were. Check them and correct what no longer fits.\n")
+    for title, text in (("Text then", old), ("Text now", now)):
+        out.append(f"\n{title}\n", "bold underline")
+        if text is None:
+            out.append("  (the same as now)\n" if title == "Text then" else "")
+        elif not text:
+            out.append("  (not kept by the store)\n")
+        else:
+            for line in textwrap.wrap(safe_inline(text), width) or [""]:
+                out.append(f"  {line}\n")
+    if moved:
+        out.append("\nSpans no longer at their place\n", "bold underline")
+        for sp in moved:
+            out.append(f"  {safe_inline(sp['id'])} {safe_inline(sp['label'])} "
+                       f"[{sp['start']},{sp['end']}) “{safe_inline(sp.get('text', ''))}”\n")
+    out.append("\nescape: close\n")
+    return out.lines
+
+
 class _Lines:
     """Builds a list of one-line Texts with `append(text, style)` as on a Text: the
     help of a 10,000-label schema is 40,000 lines, and one Text split that often is

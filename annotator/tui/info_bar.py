@@ -177,9 +177,11 @@ class PositionBar(TextLines):
     COMPONENT_CLASSES = {"position-bar--title", "position-bar--mark"}
 
     def show(self, doc: DocInfo, doc_count: int, unit: int, state: dict | None,
-             done_total: int, unit_total: int, position: int | None = None) -> None:
+             done_total: int, unit_total: int, position: int | None = None,
+             stale: bool = False) -> None:
         """`position`: the document's place among the annotator's (assigned) documents,
-        when that is not its key."""
+        when that is not its key. `stale`: the unit's text changed since it was
+        annotated (a re-import)."""
         state = state or {}
         title_style = self.style_of("position-bar--title")
         mark_style = self.style_of("position-bar--mark")
@@ -202,6 +204,8 @@ class PositionBar(TextLines):
             out.append("  ⚑ uncertain", mark_style)
         if state.get("note"):
             out.append("  ✎ note", mark_style)
+        if stale:
+            out.append("  ⚠ stale: text changed (ctrl+o)", mark_style)
         self.show_text(out)
 
 

@@ -224,11 +224,13 @@ class LabelsPanel(TextLines):
 
     def show(self, schema: LabelSchema, looks: dict[tuple[str, str], SpanLook],
              state: dict | None, proposals: list[tuple[str, int, int, str]],
-             selected: str | None, proposal_count: int = 0) -> None:
+             selected: str | None, proposal_count: int = 0,
+             moved: frozenset[str] = frozenset()) -> None:
         """`looks`: `span_looks(schema)`. `proposals`: (id, start, end, text) of some
         quotes proposed and not yet decided (near the selection), of `proposal_count` in
-        all."""
-        self._args = (schema, looks, state, proposals, selected, proposal_count)
+        all. `moved`: ids of spans whose text is no longer at their offsets (listed
+        with ⚠)."""
+        self._args = (schema, looks, state, proposals, selected, proposal_count, moved)
         if self.is_mounted:
             self.fit(schema, self.app.size)
         width = self._wrap_width = self.content_size.width
@@ -279,6 +281,8 @@ class LabelsPanel(TextLines):
             look = looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append("▸" if s["id"] == selected else " ")
+            if s["id"] in moved:
+                line.append("⚠")
             line.append(f"{safe_inline(s['id'])} {look.mark}", key_style)
             # Links first: the panel is narrow and the span text can be long.
             for to in targets.get(s["id"], []):

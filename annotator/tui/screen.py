@@ -41,6 +41,7 @@ from annotator.tui.dialogs import (
     goto_dialog,
     help_lines,
     note_dialog,
+    old_text_lines,
     search_dialog,
 )
 from annotator.tui.info_bar import PositionBar, StatusLine
@@ -99,6 +100,9 @@ class AnnotateScreen(Screen):
         self._help: list | None = None  # help_lines(schema), once asked for
         self._match_key: tuple[int, str] | None = None
         self._match_cache: tuple[tuple[int, int], ...] = ()
+        # unit -> the text it had when annotated, if a re-import changed it since
+        # ("" when that text was not kept); None: not stale. Asked once per unit.
+        self._stale: dict[int, str | None] = {}
         self._bind_schema_keys()
 
     # -- messages -------------------------------------------------------------------------
@@ -192,6 +196,7 @@ class AnnotateScreen(Screen):
             self.doc = doc
             self._units.clear()
             self.states = self.journal.states(doc_id)
+            self._stale.clear()
         self.unit = max(self.doc.first_unit, min(unit, self.doc.last_unit))
         self.cursor = 0
         self.span_anchor = self.selected = self.link_from = self.link_target = None
@@ -321,6 +326,7 @@ class AnnotateScreen(Screen):
             self.notify(str(exc), severity="error", markup=False)
             return None
         self._focus_time = time.monotonic()
+        self._stale.pop(change.unit, None)  # the action stored the unit's current text
         was = self._done(change.unit)
         self.states[change.unit] = change.state
         self._open = None
@@ -357,14 +363,20 @@ class AnnotateScreen(Screen):
                 self.selected == s["id"] for s in state.get("spans", [])):
             self.selected = None
         self.source_proposal = self._propose_source()
+        text = self.text(self.unit)
+        # Spans whose text is no longer at their offsets (the paragraph changed on a
+        # re-import): listed with ⚠, never drawn over words they do not cover.
+        moved = frozenset(sp["id"] for sp in state.get("spans", [])
+                          if "text" in sp and text[sp["start"]:sp["end"]] != sp["text"])
         view_spans = []
         if self.source_proposal is not None:
             _, a, b = self.source_proposal
             view_spans.append(ViewSpan("?source", a, b, 0, "?", proposal=True))
         for s in state.get("spans", []):
+            if s["id"] in moved:
+                continue
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             view_spans.append(ViewSpan(s["id"], s["start"], s["end"], look.style, look.mark))
-        text = self.text(self.unit)
         self.query_one(UnitView).set_decor(Decor(
             tuple(view_spans), self.selected, self.link_target,
             self.cursor if text else None, self.span_anchor, self._done(self.unit),
@@ -375,10 +387,36 @@ class AnnotateScreen(Screen):
             return
         self.query_one(LabelsPanel).show(
             self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
-            self.selected, len(open_props))
+            self.selected, len(open_props), moved=moved)
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total,
-                                         position=self.scope.position(self.doc.key))
+                                         position=self.scope.position(self.doc.key),
+                                         stale=self._stale_text(self.unit) is not None
+                                         or bool(moved))
+
+    def _stale_text(self, unit: int) -> str | None:
+        """The text `unit` had when this annotator annotated it, if a re-import has
+        changed it since ("" if the store did not keep it); None if it is current."""
+        if unit not in self._stale:
+            old = None
+            info = self.journal.info(self.doc.id, unit) if self.states.get(unit) else None
+            if info and info.get("unit_sha"):
+                now = self.store.unit(self.doc.id, unit)
+                if now is not None and now.sha != info["unit_sha"]:
+                    old = self.store.old_text(self.doc.id, unit, info["unit_sha"]) or ""
+            self._stale[unit] = old
+        return self._stale[unit]
+
+    def action_old_text(self) -> None:
+        """The paragraph as it was when annotated (ctrl+o), beside what it is now."""
+        old = self._stale_text(self.unit)
+        moved = [sp for sp in self.state.get("spans", []) if "text" in sp and self.text(
+            self.unit)[sp["start"]:sp["end"]] != sp["text"]]
+        if old is None and not moved:
+            self.notify("this unit's text has not changed since it was annotated")
+            return
+        self.app.push_screen(HelpScreen(self.schema, old_text_lines(
+            old, self.text(self.unit), moved)))
 
     def _matches(self, text: str) -> tuple[tuple[int, int], ...]:
         """Where the last search occurs in the focused unit (case-blind), to highlight;

@@ -1,0 +1,81 @@
+"""What the annotator sees on the real entry point, in a real terminal: at 80x24 no
+label name is cut, the whole default schema is in view, and the status line's hints
+wrap instead of ending in "…"; a unit whose text changed on a re-import shows as
+stale, its old text one key away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tmux_harness import Tmux, annotator_argv, demo_copy, have_tmux
+
+from annotator.schema import default_schema_path, load_schema
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(not have_tmux(), reason="tmux is not installed"),
+]
+
+
+def test_labels_are_whole_at_80x24(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    schema = load_schema(default_schema_path())  # the demo project names no schema
+    t = Tmux.for_test(request, width=80, height=24)
+    try:
+        t.start(annotator_argv("annotate", "--project", str(demo), "--as", "alice"),
+                cwd=demo)
+        screen = t.wait_for("annotated", timeout=30)
+        screen = t.wait_stable()
+        panel = [row.split("▏", 1)[1] for row in screen.splitlines() if "▏" in row]
+        assert not any(row.rstrip().endswith("…") for row in panel), panel
+        joined = " ".join(" ".join(row.split()) for row in panel)
+        for label in schema.layer("devices").labels:
+            assert label.name in joined, label.name
+        assert "Q Quote" in joined and "S Source" in joined  # the span layer in view
+        t.send("v")
+        screen = t.wait_for("SPAN")
+        rows = screen.splitlines()
+        status = [row for row in rows if "SPAN" in row]
+        assert status and not status[0].rstrip().endswith("…"), rows[-4:]
+        t.send("Escape")
+        t.send("q")
+        t.wait_dead()
+    finally:
+        t.close()
+
+
+def test_a_reimported_paragraph_shows_as_stale(request: pytest.FixtureRequest,
+                                              tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    argv = annotator_argv("annotate", "--project", str(demo), "--as", "alice")
+    t = Tmux.for_test(request, width=100, height=30)
+    try:
+        t.start(argv, cwd=demo)
+        t.wait_for("annotated", timeout=30)
+        t.send("j")
+        t.wait_for("¶1/")
+        t.send("s")
+        t.wait_for("s [x] Sover")
+        t.send("q")
+        t.wait_dead()
+    finally:
+        t.close()
+    article = demo / "corpora" / "demo" / "ayuda-humanitaria-terremoto.txt"
+    text = article.read_text(encoding="utf-8")
+    article.write_text(text.replace("El cargamento incluye", "El cargamento, dicen, incluye"),
+                       encoding="utf-8")
+    t = Tmux.for_test(request, width=100, height=30)
+    try:
+        t.start(argv, cwd=demo)
+        screen = t.wait_for("⚠ stale", timeout=30)
+        assert "¶1/" in screen and "[x] Sover" in screen
+        t.send("C-o")
+        screen = t.wait_for("Text then")
+        assert "El cargamento incluye" in screen and "El cargamento, dicen," in screen
+        t.send("Escape")
+        t.wait_for("⚠ stale")
+        t.send("q")
+        t.wait_dead()
+    finally:
+        t.close()
