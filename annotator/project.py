@@ -7,7 +7,7 @@ import getpass
 import os
 import re
 import stat
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
@@ -18,7 +18,7 @@ from annotator.store.sqlite import SQLiteStore
 from annotator.team.roles import Team, parse_team
 
 CONFIG_NAME = "annotator.yaml"
-CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team"}
+CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team", "titles"}
 
 
 @dataclass
@@ -31,6 +31,8 @@ class ProjectConfig:
     store: str | None = None  # "sqlite" (default) or a postgresql:// URL
     # Roles (see README, "A team on one server"): None for a single-user project.
     team: Team | None = None
+    # Titles as units: None = as the schema says (`titles:`, default true).
+    titles: bool | None = None
 
 
 def validate_config_file(path: Path) -> list[Problem]:
@@ -106,6 +108,11 @@ def _read_config(path: Path, cache: ParseCache | None = None,
             if cfg.store is None:
                 problems.append(doc.problem(("store",), "'store' must be 'sqlite' or a "
                                             "postgresql:// URL"))
+    if "titles" in data:
+        if isinstance(data["titles"], bool):
+            cfg.titles = data["titles"]
+        else:
+            problems.append(doc.problem(("titles",), "'titles' must be true or false"))
     if "team" in data:
         cfg.team, found = parse_team(data["team"], doc.problem)
         problems.extend(found)
@@ -117,7 +124,8 @@ def _read_config(path: Path, cache: ParseCache | None = None,
         team = cfg.team and {"lead": cfg.team.lead, "annotators": cfg.team.annotators,
                              "curators": list(cfg.team.curators)}
         cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports,
-                        "blind": cfg.blind, "store": cfg.store, "team": team})
+                        "blind": cfg.blind, "store": cfg.store, "team": team,
+                        "titles": cfg.titles})
     return cfg
 
 
@@ -227,7 +235,10 @@ class Project:
         if self.team is not None and not override:
             # the project's schema decides what everyone sees: the lead's alone
             files.check_lead_owned(path, self.root, self.lead_uid())
-        return load_schema(path, self.parse_cache)
+        schema = load_schema(path, self.parse_cache)
+        if self.config.titles is not None and self.config.titles != schema.titles:
+            schema = replace(schema, titles=self.config.titles)
+        return schema
 
     @property
     def parse_cache(self) -> ParseCache:

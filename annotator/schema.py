@@ -99,6 +99,9 @@ class LabelSchema:
     extra: dict = field(default_factory=dict, compare=False, hash=False)
     description: str = ""
     source: str | None = None  # citation of the taxonomy
+    # Document titles are units to annotate (`titles: false`: context only, not counted
+    # in progress nor visited; a project's annotator.yaml may say so too).
+    titles: bool = True
 
     def layer(self, layer_id: str) -> Layer | None:
         for lay in self.layers:
@@ -442,7 +445,8 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
                 scale=lay.get("scale") or "nominal",
             )
         )
-    known = {"$schema", "id", "version", "title", "description", "guidelines", "source", "layers"}
+    known = {"$schema", "id", "version", "title", "description", "guidelines", "source",
+             "layers", "titles"}
     return LabelSchema(
         id=data["id"],
         version=data["version"],
@@ -454,6 +458,7 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
         extra={k: v for k, v in data.items() if k not in known},
         description=(data.get("description") or "").strip(),
         source=_opt_str(data.get("source")),
+        titles=data.get("titles", True) is not False,
     )
 
 

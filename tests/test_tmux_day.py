@@ -79,3 +79,28 @@ def test_a_reimported_paragraph_shows_as_stale(request: pytest.FixtureRequest,
         t.wait_dead()
     finally:
         t.close()
+
+
+def test_goto_by_the_start_of_an_id(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    t = Tmux.for_test(request, width=100, height=30)
+    try:
+        t.start(annotator_argv("annotate", "--project", str(demo), "--as", "alice"),
+                cwd=demo)
+        t.wait_for("annotated", timeout=30)
+        t.send("g")
+        t.wait_for("Go to document")
+        t.type("corpora/demo/os")
+        t.send("Enter")
+        screen = t.wait_for("corpora/demo/ostrava-summons-envoy  ")
+        assert "title" in screen or "¶" in screen
+        t.send("g")
+        t.wait_for("Go to document")
+        t.type("corpora/demo/")
+        t.send("Enter")
+        t.wait_for("documents start with 'corpora/demo/'")
+        assert "corpora/demo/ostrava-summons-envoy  " in t.capture()  # stayed
+        t.send("q")
+        t.wait_dead()
+    finally:
+        t.close()

@@ -53,6 +53,7 @@ WORD = re.compile(r"\w+|[^\w\s]+")
 # ASCII digits only (str.isdigit takes "²"), and few enough for SQLite's integers.
 _NUMBER = re.compile(r"[0-9]{1,12}")
 UNIT_CACHE = 64  # units of the focused document kept in memory
+GOTO_CANDIDATES = 21  # documents go-to reads for a prefix (it lists 8 of them)
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
 
@@ -79,7 +80,10 @@ class AnnotateScreen(Screen):
         self.doc_count = self.scope.count
         self.unit_total = (store.assigned_unit_count(journal.annotator)
                            if self.scope.restricted else store.unit_count())
-        self.done_total = journal.done_count()
+        if not schema.titles:  # titles are context, not units (schema or project)
+            self.unit_total -= store.title_count(
+                journal.annotator if self.scope.restricted else None)
+        self.done_total = journal.done_count(titles=schema.titles)
         # Span editing state of the focused unit.
         self.cursor = 0
         self.span_anchor: int | None = None  # span mode while not None
@@ -149,14 +153,22 @@ class AnnotateScreen(Screen):
         pos = self._saved_at = self.journal.position()
         if pos is not None:
             doc = self.store.document(pos[0])
-            if doc is not None and doc.first_unit <= pos[1] <= doc.last_unit and (
+            if doc is not None and self._first(doc) <= pos[1] <= doc.last_unit and (
                     doc.key in self.scope):
                 return pos
-        first = self.journal.first_not_done(assigned=self.scope.restricted)
+        first = self.journal.first_not_done(assigned=self.scope.restricted,
+                                            titles=self.schema.titles)
         if first is not None:
             return first
         doc = self.store.document_at(self.scope.first() - 1)
-        return doc.id, doc.first_unit
+        return doc.id, self._first(doc)
+
+    def _first(self, doc: DocInfo) -> int:
+        """The document's first unit to annotate: its title, unless titles are not
+        units (`titles: false`; a document that is only a title keeps it)."""
+        if self.schema.titles or not doc.has_title or doc.last_unit < 1:
+            return doc.first_unit
+        return 1
 
     def _quote_label(self) -> tuple[Layer, Label] | None:
         """The span label that proposed quotes get: `quote` if the schema has it."""
@@ -197,7 +209,7 @@ class AnnotateScreen(Screen):
             self._units.clear()
             self.states = self.journal.states(doc_id)
             self._stale.clear()
-        self.unit = max(self.doc.first_unit, min(unit, self.doc.last_unit))
+        self.unit = max(self._first(self.doc), min(unit, self.doc.last_unit))
         self.cursor = 0
         self.span_anchor = self.selected = self.link_from = self.link_target = None
         self.proposals = self._proposals()
@@ -208,6 +220,7 @@ class AnnotateScreen(Screen):
                 self._store_call(self.journal.set_position, self.doc.id, self.unit)
                 self._saved_at = (self.doc.id, self.unit)
         d, u = self.doc, self.unit
+        # (a title that is not a unit is still shown above the first paragraph)
         prev = (self.text(u - 1), self._done(u - 1)) if u > d.first_unit else None
         nxt = (self.text(u + 1), self._done(u + 1)) if u < d.last_unit else None
         self.query_one(UnitView).show((d.id, u), prev, (self.text(u), self._done(u)), nxt)
@@ -286,14 +299,14 @@ class AnnotateScreen(Screen):
         if self.unit < self.doc.last_unit:
             self.go(self.doc.id, self.unit + 1)
         elif nxt := self._doc_after(1):
-            self.go(nxt.id, nxt.first_unit)
+            self.go(nxt.id, self._first(nxt))
         else:
             self.notify("last unit of the last document")
 
     def action_prev_unit(self) -> None:
         if self._row_step(-1, extend=False):
             return
-        if self.unit > self.doc.first_unit:
+        if self.unit > self._first(self.doc):
             self.go(self.doc.id, self.unit - 1)
         elif prev := self._doc_after(-1):
             self.go(prev.id, prev.last_unit)
@@ -311,7 +324,7 @@ class AnnotateScreen(Screen):
         if doc is None:
             self.notify(edge)
         else:
-            self.go(doc.id, doc.first_unit)
+            self.go(doc.id, self._first(doc))
 
     # -- storing --------------------------------------------------------------------------
     def apply(self, action: dict) -> dict | None:
@@ -607,7 +620,7 @@ class AnnotateScreen(Screen):
             self.notify(empty)
             return
         # An undo may touch any unit, even one from an earlier session: go there.
-        self.done_total = self.journal.done_count()
+        self.done_total = self.journal.done_count(titles=self.schema.titles)
         if self.doc is not None and change.doc_id == self.doc.id:
             self.states[change.unit] = change.state
             self._open = None
@@ -955,6 +968,18 @@ class AnnotateScreen(Screen):
             key = self.scope.key_at(int(doc_part))
             doc = self.store.document_at(key - 1) if key is not None else None
         if doc is None:
+            # the start of an id: unique among the annotator's documents, it is the one
+            found = [d for d in self.store.documents_with_prefix(doc_part, GOTO_CANDIDATES)
+                     if d.key in self.scope]
+            if len(found) > 1:
+                n = f"{len(found)}" if len(found) < GOTO_CANDIDATES else f"{len(found)}+"
+                self.notify(f"{n} documents start with {doc_part!r}: "
+                            + ", ".join(d.id for d in found[:8])
+                            + (", …" if len(found) > 8 else ""),
+                            severity="warning", markup=False)
+                return
+            doc = found[0] if found else None
+        if doc is None:
             self.notify(f"no document {doc_part}", severity="error", markup=False)
             return
         if doc.key not in self.scope:
@@ -962,7 +987,7 @@ class AnnotateScreen(Screen):
                         f"{self.scope.count:,} document(s) (see `annotator status`)",
                         severity="error", markup=False)
             return
-        unit = int(unit_part) if unit_part else doc.first_unit
+        unit = int(unit_part) if unit_part else self._first(doc)
         if not doc.first_unit <= unit <= doc.last_unit:
             self.notify(f"{doc.id} has units {doc.first_unit}..{doc.last_unit}",
                         severity="error", markup=False)
