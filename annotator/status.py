@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from annotator.errors import StoreError
 from annotator.schema import LabelSchema
+from annotator.schema_drift import schema_change
 from annotator.store.sqlite import SQLiteStore
 
 MAX_DOC_ROWS = 40
@@ -85,6 +86,10 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
                                             "annotated (kept, flagged stale)"})
         summary.append({"annotator": name, "done": done, "flagged": flagged, "notes": notes,
                         "skipped": skipped})
+        changed = schema_change(j, schema)
+        if changed:
+            problems.append({"annotator": name, "doc_id": "", "unit": 0,
+                             "problem": changed})
     assigned = _assigned(store)
     gold = _gold_status(store, check, damaged)
     documents = []
@@ -220,5 +225,6 @@ def format_status(status: dict) -> str:
         lines.append("")
         lines.append(f"{len(status['problems'])} annotation problem(s) (kept, not dropped):")
         for p in status["problems"]:
-            lines.append(f"  {p['doc_id']} unit {p['unit']} ({p['annotator']}): {p['problem']}")
+            where = f"{p['doc_id']} unit {p['unit']} " if p["doc_id"] else ""
+            lines.append(f"  {where}({p['annotator']}): {p['problem']}")
     return "\n".join(lines)

@@ -1454,6 +1454,18 @@ class SQLiteJournal:
         return doc_id, unit
 
     @_guarded
+    def schema_seen(self) -> dict | None:
+        """{"id", "version", "sha256"} of the schema this annotator last opened the
+        project with (None: never recorded)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_schema_seen(self, ref: dict) -> None:
+        with _store_errors(self.path, "not recorded"), self.conn as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                         (json.dumps(ref, sort_keys=True),))
+
+    @_guarded
     def first_not_done(self, assigned: bool = False, titles: bool = True
                        ) -> tuple[str, int] | None:
         """The first unit in corpus order this annotator has not decided (done or not

@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from annotator.keys import DEFAULT_KEYS
 from annotator.schema import LabelSchema
 from annotator.textclean import safe_inline
 from annotator.tui.bindings import key_help
@@ -82,15 +83,16 @@ def help_text(schema: LabelSchema) -> Text:
     return Text("\n").join(help_lines(schema))
 
 
-def help_lines(schema: LabelSchema) -> list[Text]:
+def help_lines(schema: LabelSchema, keys: dict[str, tuple[str, ...]] | None = None
+               ) -> list[Text]:
     """Keys, then the schema's guidelines and every label with description and examples.
     Every string from the schema is made visible (`safe_inline`) before it is appended:
     Rich would silently drop some controls and pass others to the terminal."""
     c = safe_inline
     out = _Lines()
     out.append("Keys\n", "bold")
-    for keys, description in key_help():
-        out.append(f"  {keys:<22}", "bold")
+    for keys_, description in key_help(keys if keys is not None else DEFAULT_KEYS):
+        out.append(f"  {keys_:<22}", "bold")
         out.append(f"{description}\n")
     out.append("\n")
     out.append(f"{c(schema.title)}\n", "bold")

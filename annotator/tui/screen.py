@@ -28,6 +28,7 @@ from textual.widgets import Footer
 
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
+from annotator.keys import action_keys
 from annotator.quotes import continued_quote, propose_quotes
 from annotator.quotes import inner as quote_inner
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
@@ -1000,7 +1001,8 @@ class AnnotateScreen(Screen):
             # long as the schema, so they are moved out of the garbage collector's
             # reach (gc.freeze), as the schema was at start: a full collection over
             # them takes seconds, with the app deaf to keys and to its terminal closing.
-            self._help = help_lines(self.schema)
+            self._help = help_lines(self.schema, action_keys(
+                getattr(self.app, "user_keys", {})))
             gc.freeze()
         self.app.push_screen(HelpScreen(self.schema, self._help))
 
