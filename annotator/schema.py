@@ -156,6 +156,13 @@ def _where(pointer: Pointer) -> str:
     return out
 
 
+# Words other tools (or habit) use for a property this format calls otherwise.
+_SYNONYMS = {"title": "name", "label": "name", "text": "name", "hotkey": "key",
+             "shortcut": "key", "type": "kind", "desc": "description", "help": "description",
+             "options": "values", "choices": "values", "source": "from", "target": "to",
+             "children": "labels", "tags": "labels", "example": "examples"}
+
+
 def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
     """(mapping, property) pairs where an unknown key looks like a misspelt required one:
     reporting the property as missing too would only repeat the same mistake."""
@@ -165,7 +172,10 @@ def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
             allowed = list((err.schema.get("properties") or {}).keys())
             for key in err.instance:
                 if key not in allowed:
-                    for hint in difflib.get_close_matches(str(key), allowed, n=1):
+                    hints = difflib.get_close_matches(str(key), allowed, n=1)
+                    if not hints and _SYNONYMS.get(str(key)) in allowed:
+                        hints = [_SYNONYMS[str(key)]]
+                    for hint in hints:
                         out.add((tuple(err.absolute_path), hint))
     return out
 
@@ -183,8 +193,10 @@ def _schema_error_problems(
             if key in allowed:
                 continue
             hint = difflib.get_close_matches(str(key), allowed, n=1)
+            if not hint and _SYNONYMS.get(str(key)) in allowed:
+                hint = [_SYNONYMS[str(key)]]  # another tool's word for it
             msg = f"unknown property '{key}'" + (
-                f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(allowed)})"
+                f": did you mean '{hint[0]}'?" if hint else f" (allowed: {', '.join(allowed)})"
             )
             out.append(doc.problem(pointer + (key,), prefix + msg))
         return out
@@ -347,11 +359,14 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
                 continue  # reported by the JSON Schema
             for end in ("from", "to"):
                 ends = rel.get(end)
+                one = isinstance(ends, str)  # `from: quote`
+                if one:
+                    ends = [ends]
                 if not isinstance(ends, list):
                     continue
                 for ei, target in enumerate(ends):
                     if isinstance(target, str) and target not in span_labels:
-                        ep = rp + (end, ei)
+                        ep = rp + ((end,) if one else (end, ei))
                         known = ", ".join(sorted(span_labels)) or "none"
                         problems.append(
                             doc.problem(
@@ -397,6 +412,18 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _name_from_id(ident: str) -> str:
+    """A layer's or relation's name when the schema gives none: "attributed_to" ->
+    "Attributed to"."""
+    words = ident.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else ident
+
+
+def _ids(value: str | list[str]) -> tuple[str, ...]:
+    """`from: quote` as well as `from: [quote]`."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
     # Schema strings are shown on screen: a label name holding ESC must not reach
     # the terminal.
@@ -427,9 +454,9 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
         relations = tuple(
             Relation(
                 id=rel["id"],
-                name=rel["name"],
-                sources=tuple(rel["from"]),
-                targets=tuple(rel["to"]),
+                name=rel.get("name") or _name_from_id(rel["id"]),
+                sources=_ids(rel["from"]),
+                targets=_ids(rel["to"]),
                 description=(rel.get("description") or "").strip(),
             )
             for rel in lay.get("relations") or ()
@@ -437,7 +464,7 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
         layers.append(
             Layer(
                 id=lay["id"],
-                name=lay["name"],
+                name=lay.get("name") or _name_from_id(lay["id"]),
                 kind=lay["kind"],
                 labels=labels,
                 description=(lay.get("description") or "").strip(),
