@@ -296,6 +296,8 @@ class Project:
                     (*user_at, b) if isinstance(b, str) else user_at, m) for b, m in bad])
         project_keys = {k: tuple(v) for k, v in self.config.keys.items()}
         out = {**mine, **project_keys}
+        if not out:
+            return out  # nothing remapped: nothing to check (and no work before paint)
         found = keymap.keymap_problems(out, schema)
         if not found:
             return out

@@ -183,6 +183,12 @@ def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
 def _schema_error_problems(
     doc: YamlDocument, err: ValidationError, typos: set[tuple[Pointer, str]]
 ) -> list[Problem]:
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # `from: quote` or `from: [quote]`: say what is wrong in the form the value has
+        # (the deepest sub-error: an item of the list, located at that item)
+        from jsonschema.exceptions import best_match
+
+        err = best_match([err])
     pointer: Pointer = tuple(err.absolute_path)
     prefix = f"{_where(pointer)}: " if pointer else ""
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
