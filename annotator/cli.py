@@ -391,6 +391,19 @@ def _print_import(stats, out=None) -> None:
             print(f"  {doc_id} unit {unit} ({who})", file=out)
 
 
+def _import_summary(stats) -> str:
+    """The import in one notice for the screen (the full list went to stderr)."""
+    text = (f"imported {stats.files} file(s): {stats.new} new, {stats.changed} changed "
+            f"document(s), {stats.units:,} unit(s)")
+    if stats.skipped:
+        text += f"; skipped: {stats.skipped[0]}" + (
+            f" (and {len(stats.skipped) - 1} more, see the terminal after quitting)"
+            if len(stats.skipped) > 1 else "")
+    if stats.stale:
+        text += f"; {len(stats.stale)} annotation(s) now on changed text (⚠ stale)"
+    return text
+
+
 def _import(project, paths: list[Path], only_changed: bool = False):
     from annotator.importer import import_paths
 
@@ -449,6 +462,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     # Check the name before anything is imported or created.
     if args.annotator is not None and not args.annotator.strip():
         raise UsageError("--as needs a name")
+    if args.corpus and not Path(args.corpus).exists():
+        # named first: a missing corpus is what went wrong (a new --project is made)
+        raise InputError("no such file or directory (the CORPUS to annotate)", args.corpus)
     if args.annotator is not None:
         check_annotator_name(args.annotator)
     project = _project(args)
@@ -469,10 +485,15 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                          "`annotator adjudicate`)")
     schema = project.load_schema(args.schema)
     paths = [Path(args.corpus)] if args.corpus else project.corpus_paths()
+    # shown on the screen once it opens (and printed here): (text, severity)
+    notices: list[tuple[str, str]] = []
+    skipped: list[str] = []
     if paths and project.is_lead():
         stats = _import(project, paths, only_changed=True)
-        if stats.files:
+        skipped = stats.skipped
+        if stats.files or stats.skipped:
             _print_import(stats)
+            notices.append((_import_summary(stats), "information"))
     elif paths and project.has_store():
         # corpus.db is the lead's: an annotator never writes it, only says so
         from annotator.importer import changed_files
@@ -484,6 +505,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                   f"({project.team.lead}) to run `annotator import`", file=sys.stderr)
     # The first test needs no store: a wrong directory is not left with an empty one.
     if not (paths or project.has_store()) or project.store.document_count() == 0:
+        if paths and skipped:
+            raise InputError(f"no documents imported from {', '.join(map(str, paths))}: "
+                             + "; ".join(skipped[:3]), project.root)
         raise InputError("the project has no documents: give a CORPUS (file or folder), or "
                          "list one under 'corpus:' in annotator.yaml", project.root)
     if project.store.assigned_documents(name) == []:  # None: no assignments at all
@@ -492,10 +516,18 @@ def cmd_annotate(args: argparse.Namespace) -> int:
                          project.root)
     journal = project.store.journal(name, schema)
     journal.claim()  # one session per annotator: a second one is refused with a message
+    from annotator.schema_drift import record_schema, schema_change
+
+    changed = schema_change(journal, schema)
+    if changed:
+        print(f"annotator: warning: {changed}", file=sys.stderr)
+        notices.append((changed, "warning"))
+    record_schema(journal, schema)
     from annotator.tui.app import run_app
 
     try:
-        return run_app(project.store, journal, schema)
+        return run_app(project.store, journal, schema, notices=notices,
+                       keymap=project.keymap(schema))
     finally:
         project.close()
 

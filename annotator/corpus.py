@@ -181,16 +181,26 @@ def collect_files(paths: list[Path], skipped: list[str] | None = None
     out: list[tuple[Path, Path]] = []
     for p in paths:
         if p.is_dir():
+            other: dict[str, int] = {}  # files of other types, by suffix: said, not read
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     f = Path(dirpath) / name
+                    if f.suffix not in SUFFIXES and not name.startswith("."):
+                        kind = f.suffix or "no extension"
+                        other[kind] = other.get(kind, 0) + 1
                     if f.suffix in SUFFIXES:
                         if f.is_file():
                             out.append((f, p))
                         elif skipped is not None:
                             skipped.append(f"{safe_inline(str(f))}: not a regular file; "
                                            "skipped")
+            if other and skipped is not None:
+                kinds = ", ".join(f"{n} {safe_inline(k)}" for k, n in sorted(
+                    other.items(), key=lambda kv: (-kv[1], kv[0]))[:6])
+                skipped.append(f"{safe_inline(str(p))}: {sum(other.values())} file(s) of "
+                               f"other types skipped ({kinds}): a corpus folder is read "
+                               f"for {', '.join(SUFFIXES)} files")
         elif p.is_file():
             if p.suffix not in SUFFIXES:
                 raise InputError(f"unsupported file type {p.suffix!r}: use "

@@ -7,7 +7,7 @@ import getpass
 import os
 import re
 import stat
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
@@ -18,7 +18,7 @@ from annotator.store.sqlite import SQLiteStore
 from annotator.team.roles import Team, parse_team
 
 CONFIG_NAME = "annotator.yaml"
-CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team"}
+CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team", "titles", "keys"}
 
 
 @dataclass
@@ -31,15 +31,42 @@ class ProjectConfig:
     store: str | None = None  # "sqlite" (default) or a postgresql:// URL
     # Roles (see README, "A team on one server"): None for a single-user project.
     team: Team | None = None
+    # Titles as units: None = as the schema says (`titles:`, default true).
+    titles: bool | None = None
+    # A keymap: binding id -> keys (annotator/keys.py), over the user's own.
+    keys: dict[str, list[str]] = field(default_factory=dict)
 
 
 def validate_config_file(path: Path) -> list[Problem]:
-    """Problems of an `annotator.yaml` (never raises for bad content)."""
+    """Problems of an `annotator.yaml` (never raises for bad content), its keymap
+    checked against its schema's hotkeys."""
     try:
-        _read_config(path)
+        cfg = _read_config(path)
     except InputError as exc:
         return exc.problems
-    return []
+    if not cfg.keys:
+        return []
+    try:
+        schema = load_schema(path.parent / cfg.schema if cfg.schema else default_schema_path())
+    except InputError as exc:
+        return exc.problems
+    return keymap_file_problems(path, ("keys",), schema)
+
+
+def keymap_file_problems(path: Path, at: tuple, schema: LabelSchema) -> list[Problem]:
+    """A keymap's problems located in its file: `at` is where the mapping is in it
+    (("keys",) in annotator.yaml, () in ~/.config/annotator/keys.yaml)."""
+    from annotator import keys as keymap
+    from annotator.yamlload import load_yaml_bytes
+
+    doc = load_yaml_bytes(path.read_bytes(), str(path))
+    data = doc.data
+    for part in at:
+        data = data.get(part) if isinstance(data, dict) else None
+    parsed, bad = keymap.parse_keymap(data if data is not None else {})
+    found = [*bad, *keymap.keymap_problems(parsed, schema)]
+    return [doc.problem((*at, binding) if isinstance(binding, str) and binding in (
+        data or {}) else at, message) for binding, message in found]
 
 
 def _read_config(path: Path, cache: ParseCache | None = None,
@@ -106,6 +133,18 @@ def _read_config(path: Path, cache: ParseCache | None = None,
             if cfg.store is None:
                 problems.append(doc.problem(("store",), "'store' must be 'sqlite' or a "
                                             "postgresql:// URL"))
+    if "titles" in data:
+        if isinstance(data["titles"], bool):
+            cfg.titles = data["titles"]
+        else:
+            problems.append(doc.problem(("titles",), "'titles' must be true or false"))
+    if "keys" in data:
+        from annotator.keys import parse_keymap
+
+        parsed, bad = parse_keymap(data["keys"])
+        cfg.keys = {k: list(v) for k, v in parsed.items()}
+        problems.extend(doc.problem(("keys", b) if isinstance(b, str) else ("keys",), m)
+                        for b, m in bad)
     if "team" in data:
         cfg.team, found = parse_team(data["team"], doc.problem)
         problems.extend(found)
@@ -117,7 +156,8 @@ def _read_config(path: Path, cache: ParseCache | None = None,
         team = cfg.team and {"lead": cfg.team.lead, "annotators": cfg.team.annotators,
                              "curators": list(cfg.team.curators)}
         cache.put(raw, {"schema": cfg.schema, "corpus": cfg.corpus, "exports": cfg.exports,
-                        "blind": cfg.blind, "store": cfg.store, "team": team})
+                        "blind": cfg.blind, "store": cfg.store, "team": team,
+                        "titles": cfg.titles, "keys": cfg.keys})
     return cfg
 
 
@@ -227,7 +267,51 @@ class Project:
         if self.team is not None and not override:
             # the project's schema decides what everyone sees: the lead's alone
             files.check_lead_owned(path, self.root, self.lead_uid())
-        return load_schema(path, self.parse_cache)
+        schema = load_schema(path, self.parse_cache)
+        if self.config.titles is not None and self.config.titles != schema.titles:
+            schema = replace(schema, titles=self.config.titles)
+        return schema
+
+    def keymap(self, schema: LabelSchema) -> dict[str, tuple[str, ...]]:
+        """The user's keymap (`~/.config/annotator/keys.yaml`, under $XDG_CONFIG_HOME
+        if set; the mapping itself or under `keys:`) with the project's `keys:` over
+        it, checked against the schema's hotkeys: InputError (file:line:col) for an
+        unknown binding id or a key two bindings would share."""
+        from annotator import keys as keymap
+        from annotator.yamlload import load_yaml_bytes
+
+        base = os.environ.get("XDG_CONFIG_HOME")
+        user = (Path(base) / "annotator" / "keys.yaml" if base
+                else Path(keymap.USER_KEYMAP).expanduser())
+        mine: dict[str, tuple[str, ...]] = {}
+        user_doc, user_at = None, ()
+        if user.is_file():
+            user_doc = load_yaml_bytes(user.read_bytes(), str(user))
+            data = user_doc.data
+            if isinstance(data, dict) and "keys" in data:
+                data, user_at = data["keys"], ("keys",)
+            mine, bad = keymap.parse_keymap(data if data is not None else {})
+            if bad:
+                raise InputError([user_doc.problem(
+                    (*user_at, b) if isinstance(b, str) else user_at, m) for b, m in bad])
+        project_keys = {k: tuple(v) for k, v in self.config.keys.items()}
+        out = {**mine, **project_keys}
+        if not out:
+            return out  # nothing remapped: nothing to check (and no work before paint)
+        found = keymap.keymap_problems(out, schema)
+        if not found:
+            return out
+        cfg = self.root / CONFIG_NAME
+        cfg_doc = load_yaml_bytes(cfg.read_bytes(), str(cfg)) if project_keys else None
+        problems = []
+        for binding, message in found:
+            if cfg_doc is not None and binding in project_keys:
+                problems.append(cfg_doc.problem(("keys", binding), message))
+            elif user_doc is not None:
+                problems.append(user_doc.problem((*user_at, binding), message))
+            else:
+                problems.append(Problem(str(cfg), 0, 0, message))
+        raise InputError(problems)
 
     @property
     def parse_cache(self) -> ParseCache:

@@ -99,6 +99,9 @@ class LabelSchema:
     extra: dict = field(default_factory=dict, compare=False, hash=False)
     description: str = ""
     source: str | None = None  # citation of the taxonomy
+    # Document titles are units to annotate (`titles: false`: context only, not counted
+    # in progress nor visited; a project's annotator.yaml may say so too).
+    titles: bool = True
 
     def layer(self, layer_id: str) -> Layer | None:
         for lay in self.layers:
@@ -155,6 +158,13 @@ def _where(pointer: Pointer) -> str:
     return out
 
 
+# Words other tools (or habit) use for a property this format calls otherwise.
+_SYNONYMS = {"title": "name", "label": "name", "text": "name", "hotkey": "key",
+             "shortcut": "key", "type": "kind", "desc": "description", "help": "description",
+             "options": "values", "choices": "values", "source": "from", "target": "to",
+             "children": "labels", "tags": "labels", "example": "examples"}
+
+
 def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
     """(mapping, property) pairs where an unknown key looks like a misspelt required one:
     reporting the property as missing too would only repeat the same mistake."""
@@ -164,7 +174,10 @@ def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
             allowed = list((err.schema.get("properties") or {}).keys())
             for key in err.instance:
                 if key not in allowed:
-                    for hint in difflib.get_close_matches(str(key), allowed, n=1):
+                    hints = difflib.get_close_matches(str(key), allowed, n=1)
+                    if not hints and _SYNONYMS.get(str(key)) in allowed:
+                        hints = [_SYNONYMS[str(key)]]
+                    for hint in hints:
                         out.add((tuple(err.absolute_path), hint))
     return out
 
@@ -172,6 +185,12 @@ def _typo_targets(errors: list[ValidationError]) -> set[tuple[Pointer, str]]:
 def _schema_error_problems(
     doc: YamlDocument, err: ValidationError, typos: set[tuple[Pointer, str]]
 ) -> list[Problem]:
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # `from: quote` or `from: [quote]`: say what is wrong in the form the value has
+        # (the deepest sub-error: an item of the list, located at that item)
+        from jsonschema.exceptions import best_match
+
+        err = best_match([err])
     pointer: Pointer = tuple(err.absolute_path)
     prefix = f"{_where(pointer)}: " if pointer else ""
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
@@ -182,8 +201,10 @@ def _schema_error_problems(
             if key in allowed:
                 continue
             hint = difflib.get_close_matches(str(key), allowed, n=1)
+            if not hint and _SYNONYMS.get(str(key)) in allowed:
+                hint = [_SYNONYMS[str(key)]]  # another tool's word for it
             msg = f"unknown property '{key}'" + (
-                f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(allowed)})"
+                f": did you mean '{hint[0]}'?" if hint else f" (allowed: {', '.join(allowed)})"
             )
             out.append(doc.problem(pointer + (key,), prefix + msg))
         return out
@@ -346,11 +367,14 @@ def _semantic_problems(doc: YamlDocument) -> list[Problem]:
                 continue  # reported by the JSON Schema
             for end in ("from", "to"):
                 ends = rel.get(end)
+                one = isinstance(ends, str)  # `from: quote`
+                if one:
+                    ends = [ends]
                 if not isinstance(ends, list):
                     continue
                 for ei, target in enumerate(ends):
                     if isinstance(target, str) and target not in span_labels:
-                        ep = rp + (end, ei)
+                        ep = rp + ((end,) if one else (end, ei))
                         known = ", ".join(sorted(span_labels)) or "none"
                         problems.append(
                             doc.problem(
@@ -396,6 +420,18 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _name_from_id(ident: str) -> str:
+    """A layer's or relation's name when the schema gives none: "attributed_to" ->
+    "Attributed to"."""
+    words = ident.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else ident
+
+
+def _ids(value: str | list[str]) -> tuple[str, ...]:
+    """`from: quote` as well as `from: [quote]`."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
     # Schema strings are shown on screen: a label name holding ESC must not reach
     # the terminal.
@@ -426,9 +462,9 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
         relations = tuple(
             Relation(
                 id=rel["id"],
-                name=rel["name"],
-                sources=tuple(rel["from"]),
-                targets=tuple(rel["to"]),
+                name=rel.get("name") or _name_from_id(rel["id"]),
+                sources=_ids(rel["from"]),
+                targets=_ids(rel["to"]),
                 description=(rel.get("description") or "").strip(),
             )
             for rel in lay.get("relations") or ()
@@ -436,7 +472,7 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
         layers.append(
             Layer(
                 id=lay["id"],
-                name=lay["name"],
+                name=lay.get("name") or _name_from_id(lay["id"]),
                 kind=lay["kind"],
                 labels=labels,
                 description=(lay.get("description") or "").strip(),
@@ -444,7 +480,8 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
                 scale=lay.get("scale") or "nominal",
             )
         )
-    known = {"$schema", "id", "version", "title", "description", "guidelines", "source", "layers"}
+    known = {"$schema", "id", "version", "title", "description", "guidelines", "source",
+             "layers", "titles"}
     return LabelSchema(
         id=data["id"],
         version=data["version"],
@@ -456,6 +493,7 @@ def _build_schema(data: dict, path: Path, sha256: str) -> LabelSchema:
         extra={k: v for k, v in data.items() if k not in known},
         description=(data.get("description") or "").strip(),
         source=_opt_str(data.get("source")),
+        titles=data.get("titles", True) is not False,
     )
 
 

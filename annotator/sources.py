@@ -14,8 +14,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 DATA = Path(__file__).with_name("attribution.yaml")
 WINDOW = 160  # characters either side of the quote searched for its frame
 # Opening and closing quotation marks (as annotator.quotes proposes them).
@@ -25,6 +23,9 @@ _CAP = r"[^\W\d_a-zà-ÿ]"  # an upper-case letter (any script with case)
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    # The YAML parser only when a source is first proposed: not before the first paint.
+    import yaml
+
     data = yaml.safe_load(DATA.read_text(encoding="utf-8"))["languages"]
     verbs, according, articles, joiners = set(), set(), set(), set()
     for lang in data.values():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from annotator.errors import StoreError
 from annotator.schema import LabelSchema
+from annotator.schema_drift import schema_change
 from annotator.store.sqlite import SQLiteStore
 
 MAX_DOC_ROWS = 40
@@ -35,6 +36,8 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
     reported, and the others still are. `check`: replay every journal as well."""
     docs = store.document_count()
     units = store.unit_count()
+    if not schema.titles:  # titles are context, not units (schema or project)
+        units -= store.title_count()
     per_doc: dict[str, dict[str, int]] = {}
     summary = []
     problems = []
@@ -55,6 +58,16 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
         shas: dict[int, str] = {}
         by_key = done_by_key.setdefault(name, {})
         for doc_id, unit, state, info in j.iter_states():
+            if doc_id != shas_of:  # states come in document order: one query per document
+                shas_of, shas = doc_id, {u.index: u.sha for u in store.units(doc_id)}
+            sha = shas.get(unit)
+            if sha is None:
+                # a re-import removed the unit: reported below, not progress
+                problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
+                                 "problem": "the unit is no longer in the corpus"})
+                continue
+            if unit == 0 and not schema.titles:
+                continue  # a title, which this schema or project does not annotate
             if state.get("status") == "done":
                 done += 1
                 per_doc.setdefault(doc_id, {}).setdefault(name, 0)
@@ -67,18 +80,16 @@ def project_status(store: SQLiteStore, schema: LabelSchema, check: bool = False)
             for msg in _orphans(state, schema):
                 problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
                                  "problem": msg})
-            if doc_id != shas_of:  # states come in document order: one query per document
-                shas_of, shas = doc_id, {u.index: u.sha for u in store.units(doc_id)}
-            sha = shas.get(unit)
-            if sha is None:
-                problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
-                                 "problem": "the unit is no longer in the corpus"})
-            elif sha != info["unit_sha"]:
+            if sha != info["unit_sha"]:
                 problems.append({"annotator": name, "doc_id": doc_id, "unit": unit,
                                  "problem": "the paragraph's text changed since it was "
                                             "annotated (kept, flagged stale)"})
         summary.append({"annotator": name, "done": done, "flagged": flagged, "notes": notes,
                         "skipped": skipped})
+        changed = schema_change(j, schema)
+        if changed:
+            problems.append({"annotator": name, "doc_id": "", "unit": 0,
+                             "problem": changed})
     assigned = _assigned(store)
     gold = _gold_status(store, check, damaged)
     documents = []
@@ -214,5 +225,6 @@ def format_status(status: dict) -> str:
         lines.append("")
         lines.append(f"{len(status['problems'])} annotation problem(s) (kept, not dropped):")
         for p in status["problems"]:
-            lines.append(f"  {p['doc_id']} unit {p['unit']} ({p['annotator']}): {p['problem']}")
+            where = f"{p['doc_id']} unit {p['unit']} " if p["doc_id"] else ""
+            lines.append(f"  {where}({p['annotator']}): {p['problem']}")
     return "\n".join(lines)

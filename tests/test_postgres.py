@@ -555,3 +555,19 @@ def test_bulk_writes_are_all_or_nothing(team):
         alice.apply_many([("d2", 1, {"type": "set_note", "note": "kept"}),
                           ("nope", 1, {"type": "mark_done"})], chunk=1)
     assert alice.state("d2", 1)["note"] == "kept"
+
+
+def test_titles_prefix_and_progress_on_the_corpus_as_it_is(team):
+    """The same answers as the SQLite store: go-to by the start of an id, titles left
+    out when a schema says `titles: false`, a removed unit not counted as done."""
+    alice, lead = team["alice"], team["lead"]
+    assert [d.id for d in alice.documents_with_prefix("d")] == ["d1", "d2"]
+    assert [d.id for d in alice.documents_with_prefix("d1")] == ["d1"]
+    assert alice.documents_with_prefix("") == []
+    assert lead.title_count() == 1
+    journal = alice.journal("alice")
+    journal.apply("d1", 0, {"type": "mark_done"})  # the title
+    assert journal.done_count() == 3 and journal.done_count(titles=False) == 2
+    assert journal.first_not_done(titles=False) == ("d2", 1)
+    lead.import_documents([Document("d1", "Title", ["He said no."])])  # unit 2 removed
+    assert journal.done_count() == 2 and journal.done_count(titles=False) == 1

@@ -403,7 +403,7 @@ print(t(lambda: open(os.path.join(sys.argv[1], "lock"), "r")))
 NO_TUI = """
 import sys
 import annotator.tui.app as app
-app.run_app = lambda *a: print("tui") or 0
+app.run_app = lambda *a, **k: print("tui") or 0
 from annotator import cli
 sys.exit(cli.main(sys.argv[1:]))
 """

@@ -359,7 +359,7 @@ def test_span_mode_down_reaches_the_end_of_a_long_paragraph(tmux: Tmux, tmp_path
     assert "Caracas" not in tmux.capture()  # below the screen
     tmux.send("v")
     tmux.wait_for("SPAN")
-    for _ in range(60):
+    for _ in range(100):  # ~70 rows at 100 columns beside the labels panel
         tmux.send("Down")
     screen = tmux.wait_for("Caracas")
     assert "¶1/" in screen and "SPAN" in screen  # same unit, still in span mode

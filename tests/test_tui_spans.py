@@ -145,7 +145,7 @@ async def test_quote_accept_type_and_attribution(tmp_path):
         assert app.journal.state("doc-a", 2)["relations"] == []
 
 
-LONG = " ".join(f"w{i:03d}" for i in range(600)) + " Caracas."  # ~60 rows at 80 columns
+LONG = " ".join(f"w{i:03d}" for i in range(600)) + " Caracas."  # ~100 rows at 80 columns
 
 
 async def test_span_mode_up_down_move_one_row_and_the_view_follows(tmp_path):
@@ -163,7 +163,7 @@ async def test_span_mode_up_down_move_one_row_and_the_view_follows(tmp_path):
         first_row_end = view.row_bounds(0)[1]
         assert s.cursor == first_row_end  # column 0 of the second row
         # down to the last row: the view scrolls with the cursor
-        await keys(app, pilot, *["j"] * 80)
+        await keys(app, pilot, *["j"] * 200)
         assert s.unit == 1 and s.span_anchor is not None
         assert LONG.index("Caracas") >= view.row_bounds(s.cursor)[0]
         assert view.scroll_offset.y > 0

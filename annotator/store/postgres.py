@@ -482,6 +482,16 @@ class PostgresStore:
         return self._doc(row) if row else None
 
     @_guarded
+    def documents_with_prefix(self, prefix: str, limit: int = 20) -> list[DocInfo]:
+        """Documents whose id starts with `prefix`, by id (at most `limit`)."""
+        if not prefix:
+            return []
+        rows = self.conn.execute(
+            f"SELECT {self._DOC_COLS} FROM annotator.documents WHERE starts_with(id, %s) "
+            "ORDER BY id LIMIT %s", (prefix, limit)).fetchall()
+        return [self._doc(row) for row in rows]
+
+    @_guarded
     def document_at(self, position: int) -> DocInfo | None:
         row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM annotator.documents "
                                 "WHERE key = %s", (position + 1,)).fetchone()
@@ -567,6 +577,14 @@ class PostgresStore:
             "SELECT coalesce(sum(d.n_units), 0) FROM annotator.assignments a "
             "JOIN annotator.documents d ON d.key = a.doc_key WHERE a.annotator = %s",
             (annotator,)).fetchone()[0]
+
+    @_guarded
+    def title_count(self, annotator: str | None = None) -> int:
+        """Documents with a title (none assigned here: no assignments on PostgreSQL)."""
+        if annotator is not None:
+            return 0
+        return int(self.conn.execute(
+            "SELECT count(*) FROM annotator.documents WHERE has_title").fetchone()[0])
 
     def add_assignments(self, plan) -> int:
         """Add the rows `plan(document keys, existing rows)` returns, in one transaction
@@ -933,11 +951,15 @@ class PostgresJournal:
         return int_array(done), labels, spans
 
     @_guarded
-    def done_count(self) -> int:
-        """Units decided: marked done, or not content (skipped)."""
+    def done_count(self, titles: bool = True) -> int:
+        """Units decided: marked done, or not content (skipped), among the units the
+        corpus still has; titles only if they are units (`titles`)."""
+        first = "(1 - d.has_title::int)" if titles else "1"
         return self.conn.execute(
-            "SELECT count(*) FROM annotator.states WHERE annotator = %s AND status IN "
-            "('done', 'skipped')", (self.annotator,)).fetchone()[0]
+            "SELECT count(*) FROM annotator.states s JOIN annotator.documents d "
+            "ON d.key = s.doc_key WHERE s.annotator = %s AND s.status IN "
+            f"('done', 'skipped') AND s.unit >= {first} "
+            "AND s.unit <= d.n_units - d.has_title::int", (self.annotator,)).fetchone()[0]
 
     @_guarded
     def decided_columns(self, base: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -1021,12 +1043,13 @@ class PostgresJournal:
         return (row[0], row[1]) if row else None
 
     @_guarded
-    def first_not_done(self, assigned: bool = False) -> tuple[str, int] | None:
+    def first_not_done(self, assigned: bool = False, titles: bool = True
+                       ) -> tuple[str, int] | None:
         row = self.conn.execute(
             "SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
             "ON u.doc = d.key WHERE NOT EXISTS (SELECT 1 FROM annotator.states s WHERE "
             "s.annotator = %s AND s.status IN ('done', 'skipped') AND s.doc_key = u.doc "
-            "AND s.unit = u.idx) "
+            "AND s.unit = u.idx) " + ("" if titles else "AND u.idx > 0 ") +
             "ORDER BY u.doc, u.idx LIMIT 1", (self.annotator,)).fetchone()
         return (row[0], row[1]) if row else None
 

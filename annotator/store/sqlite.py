@@ -574,6 +574,18 @@ class SQLiteStore:
         return self._doc(row) if row else None
 
     @_guarded
+    def documents_with_prefix(self, prefix: str, limit: int = 20) -> list[DocInfo]:
+        """Documents whose id starts with `prefix`, by id (at most `limit`): a range of
+        the id index (SQLite compares text by code point, as this bound does)."""
+        if not prefix:
+            return []
+        upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
+        rows = self.conn.execute(
+            f"SELECT {self._DOC_COLS} FROM documents WHERE id >= ? AND id < ? "
+            "ORDER BY id LIMIT ?", (prefix, upper, limit)).fetchall()
+        return [self._doc(row) for row in rows if row[1].startswith(prefix)]
+
+    @_guarded
     def document_at(self, position: int) -> DocInfo | None:
         """The document at 0-based `position` in import order."""
         # Keys are dense (documents are never deleted), so position = key - 1.
@@ -649,6 +661,17 @@ class SQLiteStore:
         return [k for (k,) in self.conn.execute(
             "SELECT doc_key FROM assignments WHERE annotator = ? ORDER BY doc_key",
             (annotator,))]
+
+    @_guarded
+    def title_count(self, annotator: str | None = None) -> int:
+        """Documents with a title (of those assigned to `annotator`): the units that
+        are not counted when a schema or project says `titles: false`."""
+        if annotator is None:
+            return self.conn.execute(
+                "SELECT count(*) FROM documents WHERE has_title").fetchone()[0]
+        return self.conn.execute(
+            "SELECT count(*) FROM assignments a JOIN documents d ON d.key = a.doc_key "
+            "WHERE a.annotator = ? AND d.has_title", (annotator,)).fetchone()[0]
 
     @_guarded
     def assigned_unit_count(self, annotator: str) -> int:
@@ -1514,10 +1537,16 @@ class SQLiteJournal:
         return _int_array(partial), layers
 
     @_guarded
-    def done_count(self) -> int:
-        """Units decided: marked done, or not content (skipped)."""
-        return self.conn.execute("SELECT count(*) FROM units WHERE status IN "
-                                 "('done', 'skipped')").fetchone()[0]
+    def done_count(self, titles: bool = True) -> int:
+        """Units decided: marked done, or not content (skipped), among the units the
+        corpus still has (a re-import may have removed some); titles only if they are
+        units (`titles`)."""
+        self._attach_corpus()
+        first = "(1 - d.has_title)" if titles else "1"
+        return self.conn.execute(
+            "SELECT count(*) FROM main.units m JOIN corpus.documents d ON d.key = m.doc_key "
+            "WHERE m.status IN ('done', 'skipped') "
+            f"AND m.unit >= {first} AND m.unit <= d.n_units - d.has_title").fetchone()[0]
 
     @_guarded
     def skip_columns(self, base: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1538,13 +1567,28 @@ class SQLiteJournal:
         return doc_id, unit
 
     @_guarded
-    def first_not_done(self, assigned: bool = False) -> tuple[str, int] | None:
+    def schema_seen(self) -> dict | None:
+        """{"id", "version", "sha256"} of the schema this annotator last opened the
+        project with (None: never recorded)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_schema_seen(self, ref: dict) -> None:
+        with _store_errors(self.path, "not recorded"), self.conn as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                         (json.dumps(ref, sort_keys=True),))
+
+    @_guarded
+    def first_not_done(self, assigned: bool = False, titles: bool = True
+                       ) -> tuple[str, int] | None:
         """The first unit in corpus order this annotator has not decided (done or not
         content; with
-        `assigned`: in the documents assigned to them)."""
+        `assigned`: in the documents assigned to them; titles only if `titles`)."""
         self._attach_corpus()
         scope = ("AND u.doc IN (SELECT doc_key FROM corpus.assignments WHERE annotator = ?) "
                  if assigned else "")
+        if not titles:
+            scope += "AND u.idx > 0 "
         row = self.conn.execute(
             "SELECT d.id, u.idx FROM corpus.units u JOIN corpus.documents d ON u.doc = d.key "
             "WHERE NOT EXISTS (SELECT 1 FROM main.units m WHERE m.doc_key = u.doc "

@@ -21,6 +21,7 @@ from textual.filter import Monochrome, NoColor
 from textual.screen import Screen
 
 from annotator.errors import InputError
+from annotator.keys import DEFAULT_KEYS, schema_with_keys
 from annotator.schema import LabelSchema
 from annotator.tui.screen import AnnotateScreen
 
@@ -37,9 +38,22 @@ class AnnotatorApp(App[int]):
     hard_exit = False
     _grace: threading.Timer | None = None
 
-    def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
+    def __init__(self, store: Any, journal: Any, schema: LabelSchema,
+                 notices: list[tuple[str, str]] | None = None,
+                 keymap: dict[str, tuple[str, ...]] | None = None) -> None:
+        """`notices`: (text, severity) said on screen once it opens (an import's
+        summary, a schema that changed under the project). `keymap`: binding id ->
+        keys (annotator/keys.py; checked by Project.keymap)."""
         super().__init__()
         self.store, self.journal, self.schema = store, journal, schema
+        self.notices = list(notices or ())
+        self.user_keys = dict(keymap or {})
+        if self.user_keys:
+            # label and attribute keys become the schema's (panel, help, bindings);
+            # the screen's own through Textual's keymap, by binding id
+            self.schema = schema_with_keys(schema, self.user_keys)
+            self.set_keymap({b: ",".join(k) for b, k in self.user_keys.items()
+                             if b in DEFAULT_KEYS})
         self._no_colour()
         self.exit_signal: int | None = None
         self.store_failure: InputError | None = None
@@ -66,6 +80,10 @@ class AnnotatorApp(App[int]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         self._watch_terminal()
+        for text, severity in self.notices:
+            # after the first paint: the screen is there to read them on
+            self.call_after_refresh(self.annotate_screen.notify, text, severity=severity,
+                                    timeout=15 if severity == "warning" else 6)
 
     def _watch_terminal(self) -> None:
         """Exit when the terminal is gone. SIGHUP normally says so, but behind a
@@ -118,9 +136,11 @@ class AnnotatorApp(App[int]):
         return next(s for s in self.screen_stack if isinstance(s, AnnotateScreen))
 
 
-def run_app(store: Any, journal: Any, schema: LabelSchema) -> int:
+def run_app(store: Any, journal: Any, schema: LabelSchema,
+            notices: list[tuple[str, str]] | None = None,
+            keymap: dict[str, tuple[str, ...]] | None = None) -> int:
     """Run the annotation screen; returns the exit code (1 if the app crashed)."""
-    app = AnnotatorApp(store, journal, schema)
+    app = AnnotatorApp(store, journal, schema, notices, keymap)
     app.hard_exit = True
     try:
         app.run()

@@ -51,6 +51,9 @@ ACTION_INFO: dict[str, tuple[str, bool]] = {
     "extend_line_up": ("extend span one row up", False),
     "line_start": ("cursor to row start", False),
     "line_end": ("cursor to row end", False),
+    "labels_down": ("labels panel: page down", False),
+    "labels_up": ("labels panel: page up", False),
+    "old_text": ("text of a stale unit when annotated (⚠ stale)", False),
 }
 
 

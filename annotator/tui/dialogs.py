@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from annotator.keys import DEFAULT_KEYS
 from annotator.schema import LabelSchema
 from annotator.textclean import safe_inline
 from annotator.tui.bindings import key_help
@@ -82,15 +83,16 @@ def help_text(schema: LabelSchema) -> Text:
     return Text("\n").join(help_lines(schema))
 
 
-def help_lines(schema: LabelSchema) -> list[Text]:
+def help_lines(schema: LabelSchema, keys: dict[str, tuple[str, ...]] | None = None
+               ) -> list[Text]:
     """Keys, then the schema's guidelines and every label with description and examples.
     Every string from the schema is made visible (`safe_inline`) before it is appended:
     Rich would silently drop some controls and pass others to the terminal."""
     c = safe_inline
     out = _Lines()
     out.append("Keys\n", "bold")
-    for keys, description in key_help():
-        out.append(f"  {keys:<22}", "bold")
+    for keys_, description in key_help(keys if keys is not None else DEFAULT_KEYS):
+        out.append(f"  {keys_:<22}", "bold")
         out.append(f"{description}\n")
     out.append("\n")
     out.append(f"{c(schema.title)}\n", "bold")
@@ -116,6 +118,35 @@ def help_lines(schema: LabelSchema) -> list[Text]:
             out.append(f"\n  {c(rel.name)}: {', '.join(c(x) for x in rel.sources)} → "
                        f"{', '.join(c(x) for x in rel.targets)}"
                        " (r on a span, tab to choose, enter)\n")
+    return out.lines
+
+
+def old_text_lines(old: str | None, now: str, moved: list[dict],
+                   width: int = 100) -> list[Text]:
+    """What a stale unit's annotation was made on: its text then (`old`; "" if not
+    kept), its text now, and the spans whose text is no longer at their offsets."""
+    import textwrap
+
+    out = _Lines()
+    out.append("⚠ This unit's text changed since it was annotated (a re-import)\n",
+               "bold")
+    out.append("Offsets of the annotation refer to the text then; labels are kept as "
+               "they were. Check them and correct what no longer fits.\n")
+    for title, text in (("Text then", old), ("Text now", now)):
+        out.append(f"\n{title}\n", "bold underline")
+        if text is None:
+            out.append("  (the same as now)\n" if title == "Text then" else "")
+        elif not text:
+            out.append("  (not kept by the store)\n")
+        else:
+            for line in textwrap.wrap(safe_inline(text), width) or [""]:
+                out.append(f"  {line}\n")
+    if moved:
+        out.append("\nSpans no longer at their place\n", "bold underline")
+        for sp in moved:
+            out.append(f"  {safe_inline(sp['id'])} {safe_inline(sp['label'])} "
+                       f"[{sp['start']},{sp['end']}) “{safe_inline(sp.get('text', ''))}”\n")
+    out.append("\nescape: close\n")
     return out.lines
 
 

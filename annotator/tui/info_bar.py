@@ -6,6 +6,8 @@ parsed as markup.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
@@ -30,15 +32,24 @@ class TextLines(CachedStyles, can_focus=False):
     that someone other than the annotator may have written."""
 
     DEFAULT_CSS = "TextLines { height: auto; }"
+    # Lines longer than the width wrap (between words) instead of ending in "…".
+    WRAP = False
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._text: list[Text] = []
         self._strips: list[Strip] | None = None
         self._strips_width = -1
+        self._source: Text | None = None
+        self._wrapped_at = 0
 
     def show_text(self, text: Text) -> None:
         lines = [_clean_line(line) for line in text.split("\n")]
+        if self.WRAP:
+            self._source = text
+            width = self._wrapped_at = self.content_size.width
+            if width > 0:
+                lines = [part for line in lines for part in _wrap(line, width, self.app)]
         if len(lines) != len(self._text):
             self._text, self._strips = lines, None
             self.refresh(layout=True)
@@ -94,6 +105,26 @@ class TextLines(CachedStyles, can_focus=False):
         super().notify_style_update()
         self._strips = None
 
+    def on_resize(self, event: Any) -> None:
+        if self.WRAP and self._source is not None and (
+                event.size.width != self._wrapped_at):
+            # after this layout pass: a new line count asks for another one
+            self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        if self._source is not None and self.content_size.width != self._wrapped_at:
+            self.show_text(self._source)
+
+
+def _wrap(line: Text, width: int, app: Any) -> list[Text]:
+    if line.cell_len <= width:
+        return [line]
+    parts = line.wrap(app.console, width, overflow="ellipsis", no_wrap=False)
+    for part in parts:
+        part.rstrip()
+        part.no_wrap = True
+    return list(parts)
+
 
 def _same(a: Text, b: Text) -> bool:
     return a.plain == b.plain and a.spans == b.spans and a.style == b.style
@@ -146,9 +177,11 @@ class PositionBar(TextLines):
     COMPONENT_CLASSES = {"position-bar--title", "position-bar--mark"}
 
     def show(self, doc: DocInfo, doc_count: int, unit: int, state: dict | None,
-             done_total: int, unit_total: int, position: int | None = None) -> None:
+             done_total: int, unit_total: int, position: int | None = None,
+             stale: bool = False) -> None:
         """`position`: the document's place among the annotator's (assigned) documents,
-        when that is not its key."""
+        when that is not its key. `stale`: the unit's text changed since it was
+        annotated (a re-import)."""
         state = state or {}
         title_style = self.style_of("position-bar--title")
         mark_style = self.style_of("position-bar--mark")
@@ -171,6 +204,8 @@ class PositionBar(TextLines):
             out.append("  ⚑ uncertain", mark_style)
         if state.get("note"):
             out.append("  ✎ note", mark_style)
+        if stale:
+            out.append("  ⚠ stale: text changed (ctrl+o)", mark_style)
         self.show_text(out)
 
 
@@ -179,6 +214,7 @@ class StatusLine(TextLines):
     failed save (disk full ...) until saving works again."""
 
     COMPONENT_CLASSES = {"status-line--mode", "status-line--alert"}
+    WRAP = True  # at 80 columns a span's keys take two rows
     _alert: str | None = None
     _last: tuple[str, str, str | None] = ("", "", None)
 

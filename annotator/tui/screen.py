@@ -28,6 +28,7 @@ from textual.widgets import Footer
 
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
+from annotator.keys import action_keys
 from annotator.quotes import continued_quote, propose_quotes
 from annotator.quotes import inner as quote_inner
 from annotator.schema import Attribute, Label, LabelSchema, Layer, Relation
@@ -41,6 +42,7 @@ from annotator.tui.dialogs import (
     goto_dialog,
     help_lines,
     note_dialog,
+    old_text_lines,
     search_dialog,
 )
 from annotator.tui.info_bar import PositionBar, StatusLine
@@ -52,6 +54,7 @@ WORD = re.compile(r"\w+|[^\w\s]+")
 # ASCII digits only (str.isdigit takes "²"), and few enough for SQLite's integers.
 _NUMBER = re.compile(r"[0-9]{1,12}")
 UNIT_CACHE = 64  # units of the focused document kept in memory
+GOTO_CANDIDATES = 21  # documents go-to reads for a prefix (it lists 8 of them)
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
 
@@ -78,7 +81,10 @@ class AnnotateScreen(Screen):
         self.doc_count = self.scope.count
         self.unit_total = (store.assigned_unit_count(journal.annotator)
                            if self.scope.restricted else store.unit_count())
-        self.done_total = journal.done_count()
+        if not schema.titles:  # titles are context, not units (schema or project)
+            self.unit_total -= store.title_count(
+                journal.annotator if self.scope.restricted else None)
+        self.done_total = journal.done_count(titles=schema.titles)
         # Span editing state of the focused unit.
         self.cursor = 0
         self.span_anchor: int | None = None  # span mode while not None
@@ -99,6 +105,9 @@ class AnnotateScreen(Screen):
         self._help: list | None = None  # help_lines(schema), once asked for
         self._match_key: tuple[int, str] | None = None
         self._match_cache: tuple[tuple[int, int], ...] = ()
+        # unit -> the text it had when annotated, if a re-import changed it since
+        # ("" when that text was not kept); None: not stale. Asked once per unit.
+        self._stale: dict[int, str | None] = {}
         self._bind_schema_keys()
 
     # -- messages -------------------------------------------------------------------------
@@ -130,8 +139,8 @@ class AnnotateScreen(Screen):
         yield Footer(compact=True)
 
     def on_resize(self, event: events.Resize) -> None:
-        # Wide terminals give the labels (names, span texts) more room.
-        self.query_one("#labels-scroll").set_class(event.size.width >= 140, "-wide")
+        # The labels panel takes the width its names need, as the terminal allows.
+        self.query_one(LabelsPanel).fit(self.schema, event.size)
 
     def on_mount(self) -> None:
         doc_id, unit = self._start()
@@ -145,14 +154,22 @@ class AnnotateScreen(Screen):
         pos = self._saved_at = self.journal.position()
         if pos is not None:
             doc = self.store.document(pos[0])
-            if doc is not None and doc.first_unit <= pos[1] <= doc.last_unit and (
+            if doc is not None and self._first(doc) <= pos[1] <= doc.last_unit and (
                     doc.key in self.scope):
                 return pos
-        first = self.journal.first_not_done(assigned=self.scope.restricted)
+        first = self.journal.first_not_done(assigned=self.scope.restricted,
+                                            titles=self.schema.titles)
         if first is not None:
             return first
         doc = self.store.document_at(self.scope.first() - 1)
-        return doc.id, doc.first_unit
+        return doc.id, self._first(doc)
+
+    def _first(self, doc: DocInfo) -> int:
+        """The document's first unit to annotate: its title, unless titles are not
+        units (`titles: false`; a document that is only a title keeps it)."""
+        if self.schema.titles or not doc.has_title or doc.last_unit < 1:
+            return doc.first_unit
+        return 1
 
     def _quote_label(self) -> tuple[Layer, Label] | None:
         """The span label that proposed quotes get: `quote` if the schema has it."""
@@ -192,7 +209,8 @@ class AnnotateScreen(Screen):
             self.doc = doc
             self._units.clear()
             self.states = self.journal.states(doc_id)
-        self.unit = max(self.doc.first_unit, min(unit, self.doc.last_unit))
+            self._stale.clear()
+        self.unit = max(self._first(self.doc), min(unit, self.doc.last_unit))
         self.cursor = 0
         self.span_anchor = self.selected = self.link_from = self.link_target = None
         self.proposals = self._proposals()
@@ -203,6 +221,7 @@ class AnnotateScreen(Screen):
                 self._store_call(self.journal.set_position, self.doc.id, self.unit)
                 self._saved_at = (self.doc.id, self.unit)
         d, u = self.doc, self.unit
+        # (a title that is not a unit is still shown above the first paragraph)
         prev = (self.text(u - 1), self._done(u - 1)) if u > d.first_unit else None
         nxt = (self.text(u + 1), self._done(u + 1)) if u < d.last_unit else None
         self.query_one(UnitView).show((d.id, u), prev, (self.text(u), self._done(u)), nxt)
@@ -281,14 +300,14 @@ class AnnotateScreen(Screen):
         if self.unit < self.doc.last_unit:
             self.go(self.doc.id, self.unit + 1)
         elif nxt := self._doc_after(1):
-            self.go(nxt.id, nxt.first_unit)
+            self.go(nxt.id, self._first(nxt))
         else:
             self.notify("last unit of the last document")
 
     def action_prev_unit(self) -> None:
         if self._row_step(-1, extend=False):
             return
-        if self.unit > self.doc.first_unit:
+        if self.unit > self._first(self.doc):
             self.go(self.doc.id, self.unit - 1)
         elif prev := self._doc_after(-1):
             self.go(prev.id, prev.last_unit)
@@ -306,7 +325,7 @@ class AnnotateScreen(Screen):
         if doc is None:
             self.notify(edge)
         else:
-            self.go(doc.id, doc.first_unit)
+            self.go(doc.id, self._first(doc))
 
     # -- storing --------------------------------------------------------------------------
     def apply(self, action: dict) -> dict | None:
@@ -321,6 +340,7 @@ class AnnotateScreen(Screen):
             self.notify(str(exc), severity="error", markup=False)
             return None
         self._focus_time = time.monotonic()
+        self._stale.pop(change.unit, None)  # the action stored the unit's current text
         was = self._done(change.unit)
         self.states[change.unit] = change.state
         self._open = None
@@ -357,14 +377,20 @@ class AnnotateScreen(Screen):
                 self.selected == s["id"] for s in state.get("spans", [])):
             self.selected = None
         self.source_proposal = self._propose_source()
+        text = self.text(self.unit)
+        # Spans whose text is no longer at their offsets (the paragraph changed on a
+        # re-import): listed with ⚠, never drawn over words they do not cover.
+        moved = frozenset(sp["id"] for sp in state.get("spans", [])
+                          if "text" in sp and text[sp["start"]:sp["end"]] != sp["text"])
         view_spans = []
         if self.source_proposal is not None:
             _, a, b = self.source_proposal
             view_spans.append(ViewSpan("?source", a, b, 0, "?", proposal=True))
         for s in state.get("spans", []):
+            if s["id"] in moved:
+                continue
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             view_spans.append(ViewSpan(s["id"], s["start"], s["end"], look.style, look.mark))
-        text = self.text(self.unit)
         self.query_one(UnitView).set_decor(Decor(
             tuple(view_spans), self.selected, self.link_target,
             self.cursor if text else None, self.span_anchor, self._done(self.unit),
@@ -375,10 +401,36 @@ class AnnotateScreen(Screen):
             return
         self.query_one(LabelsPanel).show(
             self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
-            self.selected, len(open_props))
+            self.selected, len(open_props), moved=moved)
         self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total,
-                                         position=self.scope.position(self.doc.key))
+                                         position=self.scope.position(self.doc.key),
+                                         stale=self._stale_text(self.unit) is not None
+                                         or bool(moved))
+
+    def _stale_text(self, unit: int) -> str | None:
+        """The text `unit` had when this annotator annotated it, if a re-import has
+        changed it since ("" if the store did not keep it); None if it is current."""
+        if unit not in self._stale:
+            old = None
+            info = self.journal.info(self.doc.id, unit) if self.states.get(unit) else None
+            if info and info.get("unit_sha"):
+                now = self.store.unit(self.doc.id, unit)
+                if now is not None and now.sha != info["unit_sha"]:
+                    old = self.store.old_text(self.doc.id, unit, info["unit_sha"]) or ""
+            self._stale[unit] = old
+        return self._stale[unit]
+
+    def action_old_text(self) -> None:
+        """The paragraph as it was when annotated (ctrl+o), beside what it is now."""
+        old = self._stale_text(self.unit)
+        moved = [sp for sp in self.state.get("spans", []) if "text" in sp and self.text(
+            self.unit)[sp["start"]:sp["end"]] != sp["text"]]
+        if old is None and not moved:
+            self.notify("this unit's text has not changed since it was annotated")
+            return
+        self.app.push_screen(HelpScreen(self.schema, old_text_lines(
+            old, self.text(self.unit), moved)))
 
     def _matches(self, text: str) -> tuple[tuple[int, int], ...]:
         """Where the last search occurs in the focused unit (case-blind), to highlight;
@@ -569,7 +621,7 @@ class AnnotateScreen(Screen):
             self.notify(empty)
             return
         # An undo may touch any unit, even one from an earlier session: go there.
-        self.done_total = self.journal.done_count()
+        self.done_total = self.journal.done_count(titles=self.schema.titles)
         if self.doc is not None and change.doc_id == self.doc.id:
             self.states[change.unit] = change.state
             self._open = None
@@ -917,6 +969,18 @@ class AnnotateScreen(Screen):
             key = self.scope.key_at(int(doc_part))
             doc = self.store.document_at(key - 1) if key is not None else None
         if doc is None:
+            # the start of an id: unique among the annotator's documents, it is the one
+            found = [d for d in self.store.documents_with_prefix(doc_part, GOTO_CANDIDATES)
+                     if d.key in self.scope]
+            if len(found) > 1:
+                n = f"{len(found)}" if len(found) < GOTO_CANDIDATES else f"{len(found)}+"
+                self.notify(f"{n} documents start with {doc_part!r}: "
+                            + ", ".join(d.id for d in found[:8])
+                            + (", …" if len(found) > 8 else ""),
+                            severity="warning", markup=False)
+                return
+            doc = found[0] if found else None
+        if doc is None:
             self.notify(f"no document {doc_part}", severity="error", markup=False)
             return
         if doc.key not in self.scope:
@@ -924,7 +988,7 @@ class AnnotateScreen(Screen):
                         f"{self.scope.count:,} document(s) (see `annotator status`)",
                         severity="error", markup=False)
             return
-        unit = int(unit_part) if unit_part else doc.first_unit
+        unit = int(unit_part) if unit_part else self._first(doc)
         if not doc.first_unit <= unit <= doc.last_unit:
             self.notify(f"{doc.id} has units {doc.first_unit}..{doc.last_unit}",
                         severity="error", markup=False)
@@ -937,9 +1001,16 @@ class AnnotateScreen(Screen):
             # long as the schema, so they are moved out of the garbage collector's
             # reach (gc.freeze), as the schema was at start: a full collection over
             # them takes seconds, with the app deaf to keys and to its terminal closing.
-            self._help = help_lines(self.schema)
+            self._help = help_lines(self.schema, action_keys(
+                getattr(self.app, "user_keys", {})))
             gc.freeze()
         self.app.push_screen(HelpScreen(self.schema, self._help))
+
+    def action_labels_down(self) -> None:
+        self.query_one(LabelsPanel).scroll_down()
+
+    def action_labels_up(self) -> None:
+        self.query_one(LabelsPanel).scroll_up()
 
     def action_quit(self) -> None:
         # Nothing to save: every action was committed when it was shown.
