@@ -40,10 +40,15 @@ class GoldJournal:
     def redo(self) -> Change | None:
         return self.session.redo()
 
-    def done_count(self) -> int:
+    def done_count(self, titles: bool = True) -> int:
         # the session's count once its whole-corpus read is in (never start that read here)
         p = self.session.progress_if_ready()
-        return p.decided if p is not None else self.session.gold.done_count()
+        return p.decided if p is not None else self.session.gold.done_count(titles=titles)
+
+    def info(self, doc_id: str, unit: int) -> dict | None:
+        # when the gold was decided, on which text (the annotation screen marks stale
+        # units from it)
+        return self.session.gold.info(doc_id, unit)
 
     def position(self) -> tuple[str, int] | None:
         return self._position
@@ -51,7 +56,8 @@ class GoldJournal:
     def set_position(self, doc_id: str, unit: int) -> None:
         self._position = (doc_id, unit)  # the curator's place is the adjudicate screen's
 
-    def first_not_done(self, assigned: bool = False) -> tuple[str, int] | None:
+    def first_not_done(self, assigned: bool = False, titles: bool = True
+                       ) -> tuple[str, int] | None:
         return self._position
 
 
