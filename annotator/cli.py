@@ -817,8 +817,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             admin.remove_user(project, args.remove_user)
             print(f"removed {args.remove_user}", file=sys.stderr)
         else:
-            for name, what in admin.list_users(project):
+            users = admin.list_users(project)
+            for name, what in users:
                 print(f"{name}\t{what}")
+            if not users:  # said on stderr: stdout stays a clean table for scripts
+                print("no users yet: add one with `annotator serve --add-user NAME`",
+                      file=sys.stderr)
         return 0
     refusal = check_bind(args.host, args.public)
     if refusal:

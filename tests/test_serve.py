@@ -77,6 +77,8 @@ def test_add_user_prints_the_secret_once_and_stores_a_salted_hash(tmp_path: Path
 
 def test_a_symlink_or_readable_users_file_is_refused_never_followed(tmp_path: Path):
     root = demo_project(tmp_path)
+    empty = run_cli("serve", "--list-users", cwd=root)
+    assert empty.returncode == 0 and empty.stdout == "" and "--add-user" in empty.stderr
     path = root / ".annotator" / "serve-users"
     target = tmp_path / "elsewhere"
     target.write_text("precious\n")
