@@ -91,8 +91,12 @@ def gold_record(state: dict, info: dict, schema: LabelSchema, current_sha: str,
 
 
 def _gold_field(rec: dict) -> dict:
-    """The export record's `gold`: the gold annotation without the per-annotator keys."""
-    return {k: v for k, v in rec.items() if k not in ("annotator", "status", "seconds")}
+    """The export record's `gold`: the gold annotation without the per-annotator keys
+    (and without `decided`: the gold decides every layer it holds; a curator's span
+    edits leave `decided: []` in its state, which the record schema's gold has no
+    place for)."""
+    return {k: v for k, v in rec.items()
+            if k not in ("annotator", "status", "seconds", "decided")}
 
 
 def iter_records(store: SQLiteStore, schema: LabelSchema,

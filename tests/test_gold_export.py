@@ -95,3 +95,21 @@ def test_validate_rejects_a_bad_gold(adjudicated: Path, tamper, needle):
 def test_annotate_refuses_the_gold_name(adjudicated: Path):
     r = run_cli("annotate", "--as", "gold", cwd=adjudicated)
     assert r.returncode == 2 and "gold standard" in r.stderr
+
+
+def test_gold_edited_in_the_span_editor_exports_valid(adjudicated: Path):
+    """A curator's span edit (as `v` in adjudicate does) leaves `decided` in the gold's
+    state: the export must still be what `validate` and `agreement` accept."""
+    s = SQLiteStore(adjudicated / ".annotator")
+    ses = Session(s, SCHEMA, "cur")
+    ses.apply("d0", 2, {"type": "add_span", "layer": "quotes", "label": "quote",
+                        "start": 0, "end": 6})
+    s.close()
+    out = adjudicated / "all.jsonl"
+    assert run_cli("export", "--out", str(out), cwd=adjudicated).returncode == 0
+    gold = [r["gold"] for r in _lines(out.read_text()) if r["paragraph"] == 2][0]
+    assert [sp["text"] for sp in gold["spans"]] == ["Second"] and "decided" not in gold
+    r = run_cli("validate", str(out), cwd=adjudicated)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("agreement", str(out), "--json", cwd=adjudicated)
+    assert r.returncode == 0, r.stderr

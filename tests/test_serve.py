@@ -125,6 +125,29 @@ def test_failed_logins_are_limited_per_name_and_per_client():
     assert limit.blocked("dave", "c") == 0
     now[0] = 61
     assert limit.blocked("alice", "a") == 0
+    # asking about names never tried does not grow the table (a flood of names from
+    # a blocked client used to add an entry each)
+    size = len(limit._fails)
+    for k in range(1000):
+        limit.blocked(f"name{k}", "a")
+    assert len(limit._fails) <= size
+    # an attempt counts at once; a success takes its client entry back
+    at = limit.attempt("erin", "z")
+    assert len(limit._recent(("client", "z"))) == 1
+    limit.succeeded("erin", "z", at)
+    assert limit.blocked("erin", "z") == 0 and not limit._recent(("client", "z"))
+
+
+def test_logins_sent_at_once_are_all_counted(tmp_path: Path):
+    """Parallel wrong logins cannot all pass the limit before any is counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = demo_project(tmp_path)
+    add_user(root, "alice")
+    with Server(root) as server, ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda _: http(server.url + "login", {
+            "name": "carol", "secret": "no"})[0], range(12)))
+    assert codes.count(403) <= 5 and codes.count(429) >= 7, codes
 
 
 def test_the_command_is_fixed_and_non_loopback_needs_public(tmp_path: Path):

@@ -125,7 +125,7 @@ def test_blind_journals_are_separate_files(sqlite_store: SQLiteStore, project: P
     assert store.journal("bob").state("d1", 1) is None
 
 
-@pytest.mark.parametrize("name", ["../x", "", "a b", "x" * 65, ".hidden"])
+@pytest.mark.parametrize("name", ["../x", "", "a b", "x" * 65, ".hidden", "eve\n"])
 def test_bad_annotator_names(store: SQLiteStore, name: str):
     with pytest.raises(InputError):
         store.journal(name)

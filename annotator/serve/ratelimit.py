@@ -4,6 +4,7 @@ tried from many places and for many names tried from one place."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -16,11 +17,15 @@ class FailureLimit:
         self.clock = clock
         self._fails: dict[tuple[str, str], deque[float]] = {}
 
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
+    def _recent(self, key: tuple[str, str], create: bool = False) -> deque[float]:
+        q = self._fails.setdefault(key, deque()) if create else self._fails.get(key)
+        if q is None:
+            return deque()  # not stored: asking must not grow the table
         cutoff = self.clock() - self.window
         while q and q[0] <= cutoff:
             q.popleft()
+        if not q and not create:
+            del self._fails[key]
         return q
 
     def blocked(self, name: str, client: str) -> float:
@@ -33,13 +38,24 @@ class FailureLimit:
                 waits.append(q[0] + self.window - self.clock())
         return max(waits, default=0.0)
 
-    def failed(self, name: str, client: str) -> None:
+    def attempt(self, name: str, client: str) -> float:
+        """Count a login attempt as failed before its secret is checked, so that
+        attempts sent at once cannot all pass `blocked` first; `succeeded` takes it
+        back. Returns its time."""
         now = self.clock()
         for key in (("name", name), ("client", client)):
-            self._recent(key).append(now)
+            self._recent(key, create=True).append(now)
         if len(self._fails) > 10_000:  # a flood of names: forget the oldest
             for key in list(self._fails)[:5_000]:
                 del self._fails[key]
+        return now
 
-    def succeeded(self, name: str) -> None:
+    failed = attempt  # a failure known without an attempt (kept for callers)
+
+    def succeeded(self, name: str, client: str | None = None, at: float | None = None
+                  ) -> None:
         self._fails.pop(("name", name), None)
+        q = self._fails.get(("client", client)) if client is not None else None
+        if q is not None and at is not None:
+            with contextlib.suppress(ValueError):
+                q.remove(at)

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,8 @@ class AnnotatorServer:
         self.key = cookies.new_key()  # a restart logs everyone out
         self.users = UserFile(users_mod.users_path(project.store_dir))
         self.limit = FailureLimit()
+        self._scrypt = asyncio.Semaphore(1)
+        self._refusals_logged: dict[str, float] = {}  # client -> when last said
         self.live: dict[tuple[str, str], Live] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.on_event: Callable[[str], None] = log
@@ -294,25 +297,34 @@ class AnnotatorServer:
         client = self._client(request)
         wait = self.limit.blocked(name, client)
         if wait > 0:
-            self.on_event(f"login refused (too many failures) for {name!r} from {client}")
+            now = time.monotonic()
+            if now - self._refusals_logged.get(client, -1e9) > 60:  # once a minute
+                if len(self._refusals_logged) > 1_000:
+                    self._refusals_logged.clear()
+                self._refusals_logged[client] = now
+                self.on_event(f"logins refused (too many failures) from {client}, "
+                              f"latest for {name!r}")
             return web.Response(status=429, content_type="text/html",
                                 headers={"Retry-After": str(int(wait) + 1)},
                                 text=pages.login_page(f"Too many failed logins: try again in "
                                                       f"{int(wait) + 1} s."))
+        # counted before the secret is checked: logins sent at once all count
+        at = self.limit.attempt(name, client)
         user = self.users.get().get(name)
-        ok = await asyncio.get_running_loop().run_in_executor(
-            None, users_mod.check_secret, user.record if user else None, secret)
+        async with self._scrypt:  # one check at a time: a burst queues, not the CPU
+            ok = await asyncio.get_running_loop().run_in_executor(
+                None, users_mod.check_secret, user.record if user else None, secret)
+        if ok:
+            self.limit.succeeded(name, client, at)
         if ok and servable(self.team, name) is not None:
             self.on_event(f"login refused for {name}: {servable(self.team, name)}")
             return web.Response(status=403, content_type="text/html",
                                 text=pages.login_page(f"{name} cannot be served here: ask "
                                                       "the project's lead."))
         if not ok:
-            self.limit.failed(name, client)
             self.on_event(f"failed login for {name!r} from {client}")
             return web.Response(status=403, content_type="text/html",
                                 text=pages.login_page("Wrong name or secret."))
-        self.limit.succeeded(name)
         self.on_event(f"{name} logged in from {client}")
         value = cookies.make_cookie(self.key, name, user.fingerprint, self.max_age)
         return web.Response(status=303, headers={

@@ -149,7 +149,8 @@ if TYPE_CHECKING:
 
     from annotator.team.roles import Team
 
-ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, and "eve\n" is no file name
+ANNOTATOR_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 # Stored states and metadata, read through msgspec (annotator/jsoncodec.py): export and
 # agreement decode one per unit.
