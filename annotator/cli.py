@@ -167,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "citations.")
     p.add_argument("export", nargs="?", metavar="EXPORT.jsonl",
                    help="an export file (default: the project store)")
-    _schema_arg(p, "(default: the one the export's records name)")
+    p.add_argument("--schema", metavar="F", default=None,
+                   help="label schema YAML (default: for an export, the one its records "
+                        "name, found in the project's schemas/; for the store, the "
+                        "project's, from annotator.yaml, else schemas/framing-devices.yaml)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap resamples for alpha's 95%% interval (0: none; default 1000)")
@@ -282,7 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a group holding the curators (and you): they read every journal "
                         "during the round; required when the team has curators")
     _project_arg(t)
-    t = tsub.add_parser("status", help="who is mapped, the journals, problems (exit 1)")
+    t = tsub.add_parser("status", help="who is mapped, the journals, problems (exit 1)",
+                        description="Show who is mapped to which login, which journals "
+                        "exist with their owners and modes, and anything out of place (a "
+                        "journal owned by the wrong user, a symlink, a foreign file) as "
+                        "problems to fix. Exit 1 when there are problems.")
     _project_arg(t)
 
     p = sub.add_parser("serve", help="the annotation screen in a web browser, one login each",
