@@ -256,6 +256,13 @@ def test_wrong_secret_forged_cookie_and_anothers_name_are_refused(served):
     status, _, _ = http(base + "login", {"name": "alice", "secret": served.secrets["alice"]},
                         headers={"Origin": "http://evil.example"})
     assert status == 403
+    # a logged-out cookie is dead on the server, not only cleared in the browser
+    assert http(base, cookie=good)[0] == 200
+    status, headers, _ = http(base + "logout", cookie=good)
+    assert status == 303 and "Max-Age=0" in headers["Set-Cookie"]
+    assert http(base, cookie=good)[0] == 403
+    again = login(base, "alice", served.secrets["alice"])
+    assert again != good and http(base, cookie=again)[0] == 200
 
 
 def test_untrusted_names_never_reach_the_page_or_console_raw(served):

@@ -216,6 +216,7 @@ class AnnotatorServer:
         self.users = UserFile(users_mod.users_path(project.store_dir))
         self.limit = FailureLimit()
         self._scrypt = asyncio.Semaphore(1)
+        self._logged_out: dict[str, float] = {}  # cookie value -> when logged out
         self._refusals_logged: dict[str, float] = {}  # client -> when last said
         self.live: dict[tuple[str, str], Live] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -229,8 +230,11 @@ class AnnotatorServer:
         return user.fingerprint
 
     def user_of(self, request: web.Request) -> str | None:
-        return cookies.read_cookie(self.key, request.cookies.get(cookies.COOKIE_NAME),
-                                   self.fingerprint)
+        value = request.cookies.get(cookies.COOKIE_NAME)
+        name = cookies.read_cookie(self.key, value, self.fingerprint)
+        if name is not None and value in self._logged_out:
+            return None  # logged out: that cookie value is dead, not only cleared
+        return name
 
     def _https(self, request: web.Request) -> bool:
         return self.public or request.secure or \
@@ -332,6 +336,13 @@ class AnnotatorServer:
                 value, self.max_age, self._https(request))})
 
     async def logout(self, request: web.Request) -> web.Response:
+        value = request.cookies.get(cookies.COOKIE_NAME)
+        if cookies.read_cookie(self.key, value, self.fingerprint) is not None:
+            now = time.time()
+            # forget the ones past their expiry (a cookie lives 12 h at most)
+            self._logged_out = {v: t for v, t in self._logged_out.items()
+                                if now - t < self.max_age}
+            self._logged_out[value] = now
         return web.Response(status=303, headers={
             "Location": "/login",
             "Set-Cookie": cookies.clear_cookie_header(self._https(request))})
@@ -358,6 +369,11 @@ class AnnotatorServer:
         height = _bounded(request.query.get("height"), 24, 10, 300)
         # a ping every 10 s, its pong due within 5: a vanished browser is noticed in ~15 s
         # (a closed tab sends a close frame and ends at once)
+        # the login this session was let in with, taken now: a user removed while the
+        # app starts (a takeover waits, a spawn takes time) still ends it
+        fingerprint = self.fingerprint(name)
+        if fingerprint is None:
+            raise web.HTTPForbidden(text="not allowed")
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_INPUT * 2)
         await ws.prepare(request)
         key = (name, mode)
@@ -371,7 +387,7 @@ class AnnotatorServer:
             entry = Live(name, mode, ws, app)
             self.live[key] = entry
         self.on_event(f"{name}: {mode} started (pid {app.pid})")
-        watch = asyncio.create_task(self._watch_user(entry, self.fingerprint(name)))
+        watch = asyncio.create_task(self._watch_user(entry, fingerprint))
         try:
             await _messages(ws, app)
         finally:
