@@ -236,15 +236,18 @@ def annotator_argv(*args: str) -> list[str]:
 
 
 def pid_gone(pid: int, timeout: float = 10.0) -> bool:
-    """True once `pid` has exited (a zombie counts as gone)."""
+    """True once `pid` has exited (a zombie counts as gone) with all its threads: while
+    a process exits, its main thread can be a zombie already while another thread is
+    still ending, and the open files (a session lock) are released only after that."""
     import psutil
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE and \
+                    len(os.listdir(f"/proc/{pid}/task")) <= 1:
                 return True
-        except psutil.NoSuchProcess:
+        except (psutil.NoSuchProcess, FileNotFoundError):
             return True
         time.sleep(0.05)
     return False
