@@ -239,6 +239,30 @@ def paragraph_layers(
     return multi_layers, single_layers
 
 
+def _ratings_of(annotators: list[str], n_units: int, rated: np.ndarray,
+                plans: tuple[Mapping[str, list], Mapping[str, list], Mapping[str, tuple]],
+                masks: Mapping[str, np.ndarray],
+                multi_on: Callable[[str, list, np.ndarray], None],
+                single_codes: Callable[[str, list, np.ndarray], None],
+                order: list[str], warnings: list[str]) -> Ratings:
+    """The Ratings both builders end with: paragraph layers (`paragraph_layers`) and
+    span layers from `plans` = (multi, single, span {layer: (labels, relations)})."""
+    multi_plan, single_plan, span_plan = plans
+    multi_layers, single_layers = paragraph_layers(rated, multi_plan, single_plan, masks,
+                                                   multi_on, single_codes)
+    return Ratings(
+        annotators=list(annotators),
+        n_units=n_units,
+        rated=rated,
+        single=single_layers,
+        multi=multi_layers,
+        span={layer: SpanLayer(layer, list(labels), list(rels))
+              for layer, (labels, rels) in span_plan.items()},
+        layer_order=order,
+        warnings=warnings,
+    )
+
+
 def _assemble(
     n_units: int,
     annotators: list[str],
@@ -297,23 +321,8 @@ def _assemble(
             for a, units in single.get(layer, {}).get(lab, {}).items():
                 codes[idx(units), col(a)] = ci
 
-    multi_layers, single_layers = paragraph_layers(rated, multi_plan, single_plan, masks,
-                                                   multi_on, single_codes)
-
-    span_layers = {
-        layer: SpanLayer(layer, list(labels), list(rels))
-        for layer, (labels, rels) in span_plan.items()
-    }
-    return Ratings(
-        annotators=list(annotators),
-        n_units=n_units,
-        rated=rated,
-        single=single_layers,
-        multi=multi_layers,
-        span=span_layers,
-        layer_order=order,
-        warnings=warnings,
-    )
+    return _ratings_of(annotators, n_units, rated, (multi_plan, single_plan, span_plan),
+                       masks, multi_on, single_codes, order, warnings)
 
 
 def ratings_from_columns(
@@ -616,23 +625,9 @@ class RatingsCollector:
                 uu, aa, cc = kept_rows(layer)
                 codes[uu, aa] = table[cc]
 
-        multi_layers, single_layers = paragraph_layers(rated, multi_plan, single_plan, masks,
-                                                       multi_on, single_codes)
-
-        span_layers = {
-            layer: SpanLayer(layer, list(labels), list(rels))
-            for layer, (labels, rels) in span_plan.items()
-        }
-        ratings = Ratings(
-            annotators=annotators,
-            n_units=n_units,
-            rated=rated,
-            single=single_layers,
-            multi=multi_layers,
-            span=span_layers,
-            layer_order=order,
-            warnings=warnings + plan_warnings,
-        )
+        ratings = _ratings_of(annotators, n_units, rated,
+                              (multi_plan, single_plan, span_plan), masks, multi_on,
+                              single_codes, order, warnings + plan_warnings)
         lengths = np.array([-1 if n is None else n for n in lengths_u], np.int64)
         if (lengths < 0).any():
             # A record without its text (another tool's converter): the unit is as long
