@@ -49,7 +49,9 @@ def _schema_arg(p: argparse.ArgumentParser, what: str) -> None:
                         "else schemas/framing-devices.yaml)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(tui_only: bool = False) -> argparse.ArgumentParser:
+    """All commands; with `tui_only`, only `annotate` and `adjudicate` (their start-up is
+    a benchmark row: the other commands' parsers import the format registry)."""
     parser = argparse.ArgumentParser(
         prog="annotator",
         description="Annotate framing devices and propaganda techniques in news articles, "
@@ -92,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "for 3 or more annotators), or not at all (none)")
     _schema_arg(p, "to adjudicate against")
     _project_arg(p)
+    if tui_only:
+        parser.set_defaults(_commands=sub.choices)
+        return parser
 
     from annotator.formats.registry import format_names, formats_help
 
@@ -333,11 +338,14 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = _parse(parser, argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    # The screens' commands parse exactly as with the full parser (their own usage and
+    # errors); only the top-level help lists the others, and it is not asked for here.
+    parser = build_parser(tui_only=not argv or argv[0] in ("annotate", "adjudicate"))
+    args = _parse(parser, argv)
     command = args.command or "annotate"
     if args.command is None:
-        args = _parse(parser, ["annotate", *(argv if argv is not None else sys.argv[1:])])
+        args = _parse(parser, ["annotate", *argv])
     try:
         handler = globals()[f"cmd_{command}"]
         return handler(args) or 0

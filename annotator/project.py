@@ -278,7 +278,6 @@ class Project:
         it, checked against the schema's hotkeys: InputError (file:line:col) for an
         unknown binding id or a key two bindings would share."""
         from annotator import keys as keymap
-        from annotator.yamlload import load_yaml_bytes
 
         base = os.environ.get("XDG_CONFIG_HOME")
         user = (Path(base) / "annotator" / "keys.yaml" if base
@@ -286,6 +285,8 @@ class Project:
         mine: dict[str, tuple[str, ...]] = {}
         user_doc, user_at = None, ()
         if user.is_file():
+            from annotator.yamlload import load_yaml_bytes  # here: no YAML when no file
+
             user_doc = load_yaml_bytes(user.read_bytes(), str(user))
             data = user_doc.data
             if isinstance(data, dict) and "keys" in data:
@@ -301,6 +302,8 @@ class Project:
         found = keymap.keymap_problems(out, schema)
         if not found:
             return out
+        from annotator.yamlload import load_yaml_bytes
+
         cfg = self.root / CONFIG_NAME
         cfg_doc = load_yaml_bytes(cfg.read_bytes(), str(cfg)) if project_keys else None
         problems = []
