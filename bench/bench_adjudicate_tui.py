@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_adjudicate import PARAS, SCHEMA, build  # noqa: E402
 from bench_import import pct  # noqa: E402
-from bench_tui import MINIMAL_APP, launch, pty_keypress_times  # noqa: E402
+from bench_tui import MINIMAL_APP, compile_bytecode, launch, pty_keypress_times  # noqa: E402
 
 from annotator.adjudication.auto import auto_merge  # noqa: E402
 from annotator.store import SQLiteStore  # noqa: E402
@@ -75,6 +75,7 @@ def gold_events(project: Path) -> int:
 
 
 def main() -> None:
+    compile_bytecode()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--units", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
