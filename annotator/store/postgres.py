@@ -27,7 +27,7 @@ from annotator.errors import InputError, StoreError
 from annotator.schema import LabelSchema
 from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
 from annotator.store.pg_schema import ANNOTATOR_GRANTS, MIGRATIONS
-from annotator.store.sql import SQLCorpusReads, int_array, iso, replay_problems
+from annotator.store.sql import SQLCorpusReads, int_array, int_bytes, iso, replay_problems
 
 if TYPE_CHECKING:
     import numpy as np
@@ -828,19 +828,22 @@ class PostgresJournal:
     def _columns(self, conn, base: int) -> tuple[
             np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
         a = self.annotator
-        (done,) = conn.execute(
-            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') "
+        # Each column packed on the server as big-endian int64s end to end (int8send),
+        # fetched in binary: no digits formatted there nor parsed here, one value a label.
+        cur = conn.cursor(binary=True)
+        (done,) = cur.execute(
+            "SELECT string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea) "
             "FROM annotator.states WHERE annotator = %s AND status = 'done'",
             (base, a)).fetchone()
-        labels = {(layer, label): int_array(keys) for layer, label, keys in conn.execute(
+        labels = {(layer, label): int_bytes(keys) for layer, label, keys in cur.execute(
             "SELECT c.layer, c.label, l.keys FROM (SELECT code, "
-            "string_agg((doc_key::bigint * %s + unit)::text, ',') AS keys "
+            "string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea) AS keys "
             "FROM annotator.labels WHERE annotator = %s GROUP BY code) l "
-            "JOIN annotator.label_codes c ON c.code = l.code", (base, a))}
+            "JOIN annotator.label_codes c ON c.code = l.code", (base, a)).fetchall()}
         spans = [(key, state) for key, state in conn.execute(
             "SELECT doc_key::bigint * %s + unit, state FROM annotator.states "
             "WHERE annotator = %s AND status = 'done' AND n_spans > 0", (base, a))]
-        return int_array(done), labels, spans
+        return int_bytes(done), labels, spans
 
     @_guarded
     def done_count(self, titles: bool = True) -> int:
