@@ -158,6 +158,9 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
     with conn.transaction():
         cur = conn.cursor()
         rebuild = _drop_indexes(conn, _BULK_TABLES)
+        # the keys are built once each at the end: give those sorts memory (this
+        # transaction only)
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         with cur.copy("COPY documents (key, id, title, meta, source, sha, n_units, has_title, "
                       "imported_at) FROM STDIN") as cp:
             for row in docs:
