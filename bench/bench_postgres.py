@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -125,11 +127,17 @@ def build_sqlite(project: Path, n_units: int) -> Path:
     return project
 
 
+CPU: list[float] = []  # client CPU seconds (user + sys) of the last cli() call
+
+
 def cli(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "annotator", *args], cwd=cwd,
                        capture_output=True, text=True)
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[:] = [after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime]
     if r.returncode != 0:
         raise SystemExit(f"annotator {' '.join(args)} failed:\n{r.stderr}")
     return dt, r
@@ -215,17 +223,19 @@ def main() -> None:
         init_database(big)
         dt_copy, _ = cli("db", "copy", "--from", "sqlite", "--to", big, cwd=project)
         rows.append((f"db copy sqlite -> postgresql, {args.units:,} units x 3 (CLI)",
-                     f"{dt_copy:.1f} s", "< 60 s", "PASS" if dt_copy < 60 else "FAIL"))
+                     f"{dt_copy:.1f} s ({CPU[0]:.1f} s CPU)", "< 60 s", "PASS" if dt_copy < 60 else "FAIL"))
         schema = str(project / "bench.yaml")
         dt_sq, r_sq = cli("agreement", "--store", "sqlite", "--schema", schema, "--json",
                           "--bootstrap", "0", cwd=project)
+        cpu_sq = CPU[0]
         dt_pg, r_pg = cli("agreement", "--store", big, "--schema", schema, "--json",
                           "--bootstrap", "0", cwd=project)
+        cpu_pg = CPU[0]
         same = json.loads(r_sq.stdout) == json.loads(r_pg.stdout)
         rows.append((f"agreement {args.units:,} x 3 x 20, SQLite store (CLI)",
-                     f"{dt_sq:.2f} s", "baseline", ""))
+                     f"{dt_sq:.2f} s ({cpu_sq:.2f} s CPU)", "baseline", ""))
         rows.append((f"agreement {args.units:,} x 3 x 20, PostgreSQL store (CLI)",
-                     f"{dt_pg:.2f} s", "< 5 s",
+                     f"{dt_pg:.2f} s ({cpu_pg:.2f} s CPU)", "< 5 s",
                      f"{'PASS' if dt_pg < 5 else 'FAIL'}; same report: {same}"))
         back = tmp / "back"
         back.mkdir()
@@ -236,6 +246,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     finally:
         server.destroy()
+    print(f"\nload average {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"\n{'row':<72} {'value':>22}  {'target':<9} result")
     print("-" * 120)
     for name, value, target, result in rows:

@@ -164,3 +164,22 @@ def test_search_folds_non_ascii_case(store_backend):
     s.import_documents([Document("de", None, ["Ärger über Sanktionen in Österreich."])])
     for query in ("Ärger", "ärger", "ÖSTERREICH", "über"):
         assert s.search(query) == ("de", 1), query
+
+
+def test_assignment_reads_on_each_backend(store: SQLiteStore):
+    """The assignment reads (one SQL, shared by both stores): rows, an annotator's
+    documents, their units, their titles, and search inside them."""
+    assert store.assignments() == [] and store.assigned_documents("alice") is None
+    added = store.add_assignments(lambda keys, existing: [(keys[1], "alice", False),
+                                                          (keys[0], "bob", True)])
+    assert added == 2
+    assert store.assignments() == [(1, "bob", True), (2, "alice", False)]
+    assert store.assigned_documents("alice") == [2]
+    assert store.assigned_documents("carol") == []
+    assert store.assigned_unit_count("alice") == 1 and store.assigned_unit_count("bob") == 3
+    # d1 has a title, d2 none: `titles: false` takes one unit off bob's total only
+    assert store.title_count() == 1
+    assert (store.title_count("alice"), store.title_count("bob")) == (0, 1)
+    assert store.search("only", assigned_to="alice") == ("d2", 1)
+    assert store.search("second", assigned_to="alice") is None
+    assert store.search("second", after=(2, 1), assigned_to="bob") == ("d1", 2)

@@ -34,6 +34,8 @@ def _annotate(project: Path) -> None:
     a.set_position("d1", 2)
     b.apply("d1", 1, {"type": "mark_done"})
     b.apply("d2", 1, {"type": "toggle_label", "layer": "devices", "label": "sovereignty"})
+    # what COPY's text format must escape (events and states are written as that text)
+    b.apply("d2", 1, {"type": "set_note", "note": "back\\slash\ttab\nline\rcr \\N end"})
     store.close()
     # a re-import changes a paragraph under alice's annotation: stale, kept
     store = SQLiteStore(project / ".annotator")

@@ -125,11 +125,42 @@ def _null(value: str | None) -> str | None:
     return None if value is None or value == "null" else value
 
 
+# Loaded into empty tables, these are indexed once at the end rather than row by row.
+_BULK_TABLES = ("units", "events", "undo_marks", "states")
+
+
+def _drop_indexes(conn, tables: tuple[str, ...]) -> list[str]:
+    """Drop the keys, unique constraints and indexes of `tables` (in this transaction)
+    and return the statements that build them again, as the schema defines them."""
+    names = [f"annotator.{t}" for t in tables]
+    cons = conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+        "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('p', 'u')",
+        (names,)).fetchall()
+    owned = conn.execute(
+        "SELECT conindid FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) "
+        "AND contype IN ('p', 'u')", (names,)).fetchall()
+    idx = conn.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT (i.indexrelid = ANY(%s::oid[]))",
+        (names, [o for (o,) in owned])).fetchall()
+    for name, _ in idx:
+        conn.execute(f"DROP INDEX {name}")
+    for table, con, _ in cons:
+        conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{con}"')
+    return ([f'ALTER TABLE {table} ADD CONSTRAINT "{con}" {d}' for table, con, d in cons]
+            + [d for _, d in idx])
+
+
 def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRows],
                     tick: Callable[[int], None]) -> None:
     conn = dst.conn
     with conn.transaction():
         cur = conn.cursor()
+        rebuild = _drop_indexes(conn, _BULK_TABLES)
+        # the keys are built once each at the end: give those sorts memory (this
+        # transaction only)
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         with cur.copy("COPY documents (key, id, title, meta, source, sha, n_units, has_title, "
                       "imported_at) FROM STDIN") as cp:
             for row in docs:
@@ -193,6 +224,8 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
                              (jr.annotator, *jr.position))
             tick(len(jr.events) + len(jr.states))
         conn.execute("ALTER TABLE events ENABLE TRIGGER USER")
+        for statement in rebuild:  # the keys check the loaded rows as they are built
+            conn.execute(statement)
         conn.execute("ALTER TABLE labels ADD CONSTRAINT labels_pkey "
                      "PRIMARY KEY (annotator, code, doc_key, unit)")
         conn.execute("CREATE INDEX labels_unit ON labels (annotator, doc_key, unit)")

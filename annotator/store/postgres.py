@@ -27,7 +27,7 @@ from annotator.errors import InputError, StoreError
 from annotator.schema import LabelSchema
 from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
 from annotator.store.pg_schema import ANNOTATOR_GRANTS, MIGRATIONS
-from annotator.store.sql import int_array, iso, replay_problems
+from annotator.store.sql import SQLCorpusReads, int_array, int_bytes, iso, replay_problems
 
 if TYPE_CHECKING:
     import numpy as np
@@ -245,10 +245,22 @@ def add_annotator(url: str, name: str, curator: bool = False) -> bool:
         conn.close()
 
 
-class PostgresStore:
+class PostgresStore(SQLCorpusReads):
     """Corpus and journals in one PostgreSQL database (schema `annotator`)."""
 
     kind = "postgresql"
+    # SQLCorpusReads' dialect: lower() folds Unicode here; document keys are int4
+    _TABLES, _PARAM, _BIG, _HISTORY_ORDER = "annotator.", "%s", "::bigint", "h.id"
+    _CONTAINS, _MAX_KEY = "strpos(lower(u.text), lower(?)) > 0", 1 << 30
+    _guard = staticmethod(_guarded)
+
+    @staticmethod
+    def _needle(text: str) -> str:
+        return text
+
+    @staticmethod
+    def _csv(expr: str) -> str:
+        return f"string_agg(({expr})::text, ',')"
 
     def __init__(self, url: str):
         self.url = url
@@ -434,52 +446,15 @@ class PostgresStore:
         return [(d, u, a) for d, u, a in rows]
 
     @_guarded
-    def key_base(self) -> int:
-        return (self.conn.execute("SELECT max(n_units) FROM annotator.documents"
-                                  ).fetchone()[0] or 0) + 2
-
-    @_guarded
-    def unit_lengths(self, base: int) -> tuple[np.ndarray, np.ndarray]:
-        keys, lengths = self.conn.execute(
-            "SELECT string_agg((doc::bigint * %s + idx)::text, ','), "
-            "string_agg(length(text)::text, ',') FROM annotator.units", (base,)).fetchone()
-        return int_array(keys), int_array(lengths)
-
-    @_guarded
-    def document_sizes(self) -> tuple[np.ndarray, np.ndarray]:
-        keys, sizes = self.conn.execute(
-            "SELECT string_agg(key::text, ','), string_agg(n_units::text, ',') "
-            "FROM annotator.documents").fetchone()
-        return int_array(keys), int_array(sizes)
-
-    @_guarded
-    def source_fingerprint(self, path: str) -> str | None:
-        row = self.conn.execute("SELECT fingerprint FROM annotator.sources WHERE path = %s",
-                                (path,)).fetchone()
-        return row[0] if row else None
-
-    @_guarded
-    def document_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM annotator.documents").fetchone()[0]
-
-    @_guarded
     def unit_count(self) -> int:
         row = self.conn.execute("SELECT value FROM annotator.totals WHERE name = 'units'"
                                 ).fetchone()
         return int(row[0]) if row else 0
 
-    _DOC_COLS = "key, id, title, meta, source, n_units, has_title"
-
     @staticmethod
     def _doc(row: tuple) -> DocInfo:
         key, doc_id, title, meta, source, n_units, has_title = row
         return DocInfo(key, doc_id, title, meta, n_units, bool(has_title), source)
-
-    @_guarded
-    def document(self, doc_id: str) -> DocInfo | None:
-        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM annotator.documents "
-                                "WHERE id = %s", (doc_id,)).fetchone()
-        return self._doc(row) if row else None
 
     @_guarded
     def documents_with_prefix(self, prefix: str, limit: int = 20) -> list[DocInfo]:
@@ -492,12 +467,6 @@ class PostgresStore:
         return [self._doc(row) for row in rows]
 
     @_guarded
-    def document_at(self, position: int) -> DocInfo | None:
-        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM annotator.documents "
-                                "WHERE key = %s", (position + 1,)).fetchone()
-        return self._doc(row) if row else None
-
-    @_guarded
     def iter_documents(self) -> Iterator[DocInfo]:
         last = 0
         while True:  # by pages: flat memory, and no cursor held outside a transaction
@@ -508,84 +477,7 @@ class PostgresStore:
             if len(rows) < PAGE:
                 return
             last = rows[-1][0]
-
-    @_guarded
-    def unit(self, doc_id: str, index: int) -> Unit | None:
-        row = self.conn.execute(
-            "SELECT u.text, u.sha FROM annotator.units u JOIN annotator.documents d "
-            "ON u.doc = d.key WHERE d.id = %s AND u.idx = %s", (doc_id, index)).fetchone()
-        return Unit(doc_id, index, row[0], row[1]) if row else None
-
-    @_guarded
-    def units(self, doc_id: str) -> list[Unit]:
-        rows = self.conn.execute(
-            "SELECT u.idx, u.text, u.sha FROM annotator.units u JOIN annotator.documents d "
-            "ON u.doc = d.key WHERE d.id = %s ORDER BY u.idx", (doc_id,)).fetchall()
-        return [Unit(doc_id, i, t, s) for i, t, s in rows]
-
-    @_guarded
-    def old_text(self, doc_id: str, index: int, sha: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT h.text FROM annotator.unit_history h JOIN annotator.documents d "
-            "ON h.doc = d.key WHERE d.id = %s AND h.idx = %s AND h.sha = %s "
-            "ORDER BY h.id DESC LIMIT 1", (doc_id, index, sha)).fetchone()
-        return row[0] if row else None
-
-    @_guarded
-    def search(self, text: str, after: tuple[int, int] | None = None,
-               backwards: bool = False, assigned_to: str | None = None
-               ) -> tuple[str, int] | None:
-        """The next unit containing `text`, case-insensitive; wraps around.
-        `assigned_to`: only in the documents assigned to that annotator."""
-        key, idx = after or ((0, -1) if not backwards else (1 << 30, 0))
-        op, order = ("<", "DESC") if backwards else (">", "ASC")
-        scope = ("AND u.doc IN (SELECT doc_key FROM annotator.assignments "
-                 "WHERE annotator = %s) " if assigned_to is not None else "")
-        extra = (assigned_to,) if assigned_to is not None else ()
-        sql = (f"SELECT d.id, u.idx FROM annotator.units u JOIN annotator.documents d "
-               f"ON u.doc = d.key WHERE (u.doc, u.idx) {op} (%s, %s) "
-               f"AND strpos(lower(u.text), lower(%s)) > 0 {scope}"
-               f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
-        row = self.conn.execute(sql, (key, idx, text, *extra)).fetchone()
-        if row is None and after is not None:
-            wrap = (0, -1) if not backwards else (1 << 30, 0)
-            row = self.conn.execute(sql, (*wrap, text, *extra)).fetchone()
-        return (row[0], row[1]) if row else None
-
     # -- assignments (annotator/team/assign.py) ----------------------------------------
-    @_guarded
-    def assignments(self) -> list[tuple[int, str, bool]]:
-        """Every (document key, annotator, calibration) row, by document."""
-        return [(d, a, bool(c)) for d, a, c in self.conn.execute(
-            "SELECT doc_key, annotator, calibration FROM annotator.assignments "
-            "ORDER BY doc_key, annotator")]
-
-    @_guarded
-    def assigned_documents(self, annotator: str) -> list[int] | None:
-        """Keys of the documents assigned to `annotator`, in import order; None when the
-        project has no assignments at all (then everyone may open every document)."""
-        if self.conn.execute("SELECT 1 FROM annotator.assignments LIMIT 1").fetchone() is None:
-            return None
-        return [k for (k,) in self.conn.execute(
-            "SELECT doc_key FROM annotator.assignments WHERE annotator = %s ORDER BY doc_key",
-            (annotator,))]
-
-    @_guarded
-    def assigned_unit_count(self, annotator: str) -> int:
-        """Units (titles included) of the documents assigned to `annotator`."""
-        return self.conn.execute(
-            "SELECT coalesce(sum(d.n_units), 0) FROM annotator.assignments a "
-            "JOIN annotator.documents d ON d.key = a.doc_key WHERE a.annotator = %s",
-            (annotator,)).fetchone()[0]
-
-    @_guarded
-    def title_count(self, annotator: str | None = None) -> int:
-        """Documents with a title (none assigned here: no assignments on PostgreSQL)."""
-        if annotator is not None:
-            return 0
-        return int(self.conn.execute(
-            "SELECT count(*) FROM annotator.documents WHERE has_title").fetchone()[0])
-
     def add_assignments(self, plan) -> int:
         """Add the rows `plan(document keys, existing rows)` returns, in one transaction
         that holds the table locked from its reads to its writes: a concurrent `assign`
@@ -936,19 +828,22 @@ class PostgresJournal:
     def _columns(self, conn, base: int) -> tuple[
             np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
         a = self.annotator
-        (done,) = conn.execute(
-            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') "
+        # Each column packed on the server as big-endian int64s end to end (int8send),
+        # fetched in binary: no digits formatted there nor parsed here, one value a label.
+        cur = conn.cursor(binary=True)
+        (done,) = cur.execute(
+            "SELECT string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea) "
             "FROM annotator.states WHERE annotator = %s AND status = 'done'",
             (base, a)).fetchone()
-        labels = {(layer, label): int_array(keys) for layer, label, keys in conn.execute(
+        labels = {(layer, label): int_bytes(keys) for layer, label, keys in cur.execute(
             "SELECT c.layer, c.label, l.keys FROM (SELECT code, "
-            "string_agg((doc_key::bigint * %s + unit)::text, ',') AS keys "
+            "string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea) AS keys "
             "FROM annotator.labels WHERE annotator = %s GROUP BY code) l "
-            "JOIN annotator.label_codes c ON c.code = l.code", (base, a))}
+            "JOIN annotator.label_codes c ON c.code = l.code", (base, a)).fetchall()}
         spans = [(key, state) for key, state in conn.execute(
             "SELECT doc_key::bigint * %s + unit, state FROM annotator.states "
             "WHERE annotator = %s AND status = 'done' AND n_spans > 0", (base, a))]
-        return int_array(done), labels, spans
+        return int_bytes(done), labels, spans
 
     @_guarded
     def done_count(self, titles: bool = True) -> int:

@@ -34,6 +34,7 @@ from annotator.jsoncodec import compact, loads
 from annotator.schema import LabelSchema
 from annotator.store import files
 from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
+from annotator.store.sql import SQLCorpusReads
 
 CORPUS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -291,7 +292,7 @@ def _connect(path: Path, readonly: bool = False, wal: bool = True) -> sqlite3.Co
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(SQLCorpusReads):
     """Corpus plus journals under `root` (a project's `.annotator/` directory).
 
     Each annotator's journal is `journals/NAME/journal.db`, in a directory of its own
@@ -305,6 +306,8 @@ class SQLiteStore:
     are the team's. Without one, a shared project (its directory setgid or
     group-writable) keeps the older set-up: the store's directories and corpus are
     group-usable and `journals/` sticky."""
+
+    _guard = staticmethod(_guarded)  # SQLCorpusReads' reads
 
     def __init__(self, root: Path, blind: bool = True, team: Team | None = None,
                  project_root: Path | None = None):
@@ -529,37 +532,6 @@ class SQLiteStore:
         return out
 
     @_guarded
-    def key_base(self) -> int:
-        """Unit keys for numpy-side joins are doc_key * key_base() + unit: small
-        numbers, so SQLite formats and numpy parses fewer digits."""
-        return (self.conn.execute("SELECT max(n_units) FROM documents").fetchone()[0] or 0) + 2
-
-    @_guarded
-    def unit_lengths(self, base: int) -> tuple[np.ndarray, np.ndarray]:
-        """(unit keys, text lengths in code points) of every unit, for span agreement."""
-        keys, lengths = self.conn.execute(
-            "SELECT group_concat(doc * ? + idx), group_concat(length(text)) FROM units",
-            (base,)).fetchone()
-        return _int_array(keys), _int_array(lengths)
-
-    @_guarded
-    def document_sizes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(document keys, unit counts) of every document."""
-        keys, sizes = self.conn.execute(
-            "SELECT group_concat(key), group_concat(n_units) FROM documents").fetchone()
-        return _int_array(keys), _int_array(sizes)
-
-    @_guarded
-    def source_fingerprint(self, path: str) -> str | None:
-        row = self.conn.execute("SELECT fingerprint FROM sources WHERE path = ?",
-                                (path,)).fetchone()
-        return row[0] if row else None
-
-    @_guarded
-    def document_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-
-    @_guarded
     def unit_count(self) -> int:
         row = self.conn.execute("SELECT value FROM totals WHERE name = 'units'").fetchone()
         if row is not None:
@@ -571,13 +543,6 @@ class SQLiteStore:
         key, doc_id, title, meta, source, n_units, has_title = row
         return DocInfo(key, doc_id, title, _read_json(meta), n_units, bool(has_title), source)
 
-    _DOC_COLS = "key, id, title, meta, source, n_units, has_title"
-
-    @_guarded
-    def document(self, doc_id: str) -> DocInfo | None:
-        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents WHERE id = ?",
-                                (doc_id,)).fetchone()
-        return self._doc(row) if row else None
 
     @_guarded
     def documents_with_prefix(self, prefix: str, limit: int = 20) -> list[DocInfo]:
@@ -592,100 +557,11 @@ class SQLiteStore:
         return [self._doc(row) for row in rows if row[1].startswith(prefix)]
 
     @_guarded
-    def document_at(self, position: int) -> DocInfo | None:
-        """The document at 0-based `position` in import order."""
-        # Keys are dense (documents are never deleted), so position = key - 1.
-        row = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents WHERE key = ?",
-                                (position + 1,)).fetchone()
-        return self._doc(row) if row else None
-
-    @_guarded
     def iter_documents(self) -> Iterator[DocInfo]:
         cur = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents ORDER BY key")
         for row in cur:
             yield self._doc(row)
-
-    @_guarded
-    def unit(self, doc_id: str, index: int) -> Unit | None:
-        row = self.conn.execute(
-            "SELECT u.text, u.sha FROM units u JOIN documents d ON u.doc = d.key "
-            "WHERE d.id = ? AND u.idx = ?", (doc_id, index)).fetchone()
-        return Unit(doc_id, index, row[0], row[1]) if row else None
-
-    @_guarded
-    def units(self, doc_id: str) -> list[Unit]:
-        rows = self.conn.execute(
-            "SELECT u.idx, u.text, u.sha FROM units u JOIN documents d ON u.doc = d.key "
-            "WHERE d.id = ? ORDER BY u.idx", (doc_id,)).fetchall()
-        return [Unit(doc_id, i, t, s) for i, t, s in rows]
-
-    @_guarded
-    def old_text(self, doc_id: str, index: int, sha: str) -> str | None:
-        """The text a unit had when it was annotated, if a re-import replaced it."""
-        row = self.conn.execute(
-            "SELECT h.text FROM unit_history h JOIN documents d ON h.doc = d.key "
-            "WHERE d.id = ? AND h.idx = ? AND h.sha = ? ORDER BY h.rowid DESC LIMIT 1",
-            (doc_id, index, sha)).fetchone()
-        return row[0] if row else None
-
-    @_guarded
-    def search(self, text: str, after: tuple[int, int] | None = None,
-               backwards: bool = False, assigned_to: str | None = None
-               ) -> tuple[str, int] | None:
-        """The next unit (by document key, unit) containing `text`, case-insensitive
-        (Unicode case folding); wraps around. `after` is (document key, unit).
-        `assigned_to`: only in the documents assigned to that annotator."""
-        needle = text.casefold()
-        key, idx = after or ((0, -1) if not backwards else (1 << 62, 0))
-        op, order = ("<", "DESC") if backwards else (">", "ASC")
-        scope = ("AND u.doc IN (SELECT doc_key FROM assignments WHERE annotator = ?) "
-                 if assigned_to is not None else "")
-        extra = (assigned_to,) if assigned_to is not None else ()
-        sql = (f"SELECT d.id, u.idx FROM units u JOIN documents d ON u.doc = d.key "
-               f"WHERE (u.doc, u.idx) {op} (?, ?) AND instr(fold(u.text), ?) > 0 {scope}"
-               f"ORDER BY u.doc {order}, u.idx {order} LIMIT 1")
-        row = self.conn.execute(sql, (key, idx, needle, *extra)).fetchone()
-        if row is None and after is not None:
-            wrap = (0, -1) if not backwards else (1 << 62, 0)
-            row = self.conn.execute(sql, (*wrap, needle, *extra)).fetchone()
-        return (row[0], row[1]) if row else None
-
     # -- assignments (annotator/team/assign.py) ------------------------------------
-    @_guarded
-    def assignments(self) -> list[tuple[int, str, bool]]:
-        """Every (document key, annotator, calibration) row, by document."""
-        return [(d, a, bool(c)) for d, a, c in self.conn.execute(
-            "SELECT doc_key, annotator, calibration FROM assignments ORDER BY doc_key, "
-            "annotator")]
-
-    @_guarded
-    def assigned_documents(self, annotator: str) -> list[int] | None:
-        """Keys of the documents assigned to `annotator`, in import order; None when the
-        project has no assignments at all (then everyone may open every document)."""
-        if self.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None:
-            return None
-        return [k for (k,) in self.conn.execute(
-            "SELECT doc_key FROM assignments WHERE annotator = ? ORDER BY doc_key",
-            (annotator,))]
-
-    @_guarded
-    def title_count(self, annotator: str | None = None) -> int:
-        """Documents with a title (of those assigned to `annotator`): the units that
-        are not counted when a schema or project says `titles: false`."""
-        if annotator is None:
-            return self.conn.execute(
-                "SELECT count(*) FROM documents WHERE has_title").fetchone()[0]
-        return self.conn.execute(
-            "SELECT count(*) FROM assignments a JOIN documents d ON d.key = a.doc_key "
-            "WHERE a.annotator = ? AND d.has_title", (annotator,)).fetchone()[0]
-
-    @_guarded
-    def assigned_unit_count(self, annotator: str) -> int:
-        """Units (titles included) of the documents assigned to `annotator`."""
-        return self.conn.execute(
-            "SELECT coalesce(sum(d.n_units), 0) FROM assignments a JOIN documents d "
-            "ON d.key = a.doc_key WHERE a.annotator = ?", (annotator,)).fetchone()[0]
-
     def add_assignments(self, plan: Callable[[list[int], list[tuple[int, str, bool]]],
                                              list[tuple[int, str, bool]]]) -> int:
         """Add the rows `plan(document keys, existing rows)` returns, in one transaction
