@@ -57,10 +57,10 @@ def _raw(pg_server, pg_url, user):
 
 # -- set-up ---------------------------------------------------------------------
 def test_db_init_is_idempotent_and_versioned(pg_url):
-    assert init_database(pg_url) == (2, 2)  # the fixture ran it once already
+    assert init_database(pg_url) == (3, 3)  # the fixture ran it once already
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT version FROM annotator.schema_migrations ORDER BY "
-                            "version").fetchall() == [(1,), (2,)]
+                            "version").fetchall() == [(1,), (2,), (3,)]
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = "
                              "'annotator' AND tablename = 'documents'").fetchone()[0]
     assert owner == "lead"  # the lead's role owns the corpus tables
@@ -76,7 +76,7 @@ def test_cli_db_init_add_annotator_and_status(pg_server, project: Path):
     name = pg_server.new_database("cli_flow")
     url = pg_server.url(name, user="lead")
     r = run_cli("db", "init", "--store", url, cwd=project)
-    assert r.returncode == 0 and "created the tables (version 2)" in r.stderr, r.stderr
+    assert r.returncode == 0 and "created the tables (version 3)" in r.stderr, r.stderr
     r = run_cli("db", "init", "--store", url, cwd=project)
     assert r.returncode == 0 and "up to date" in r.stderr, r.stderr
     r = run_cli("db", "add-annotator", "dora", "--store", url, cwd=project)
@@ -478,8 +478,9 @@ def test_assignments_on_postgresql(team, pg_server, pg_url):
 
 
 def test_migration_2_grants_assignments_to_members_added_before(pg_server, monkeypatch):
-    """A database made by version 1 of the tables: `db init` migrates it, and members
-    added before the migration can read the assignments."""
+    """A database made by version 1 of the tables: `db init` migrates it, members
+    added before the migration can read the assignments (version 2), and a curator added
+    before it writes the gold (version 3)."""
     from annotator.store import postgres
 
     name = pg_server.new_database("migrate_v1")
@@ -491,19 +492,27 @@ def test_migration_2_grants_assignments_to_members_added_before(pg_server, monke
             g.replace(", annotator.assignments", "") for g in grants])
         assert init_database(url) == (0, 1)
         add_annotator(url, "erin")
+        add_annotator(url, "gina", curator=True)
     with pytest.raises(StoreError, match="version 1.*db init"):
         add_annotator(url, "fred")  # tables older than this annotator: migrate first
-    assert init_database(url) == (1, 2)
+    assert init_database(url) == (1, 3)
     lead = PostgresStore(url)
     lead.import_documents(DOCS)
     from annotator.team.assign import assign_documents
 
     assign_documents(lead, ["erin"], per_document=1)
     erin = PostgresStore(pg_server.url(name, user="erin"))
+    gina = PostgresStore(pg_server.url(name, user="gina"))
     try:
         assert erin.assigned_documents("erin") == [1, 2]
+        # version 3: a curator added before it writes the gold; an annotator does not
+        gina.journal("gold").apply("d1", 1, {"type": "mark_done"})
+        assert lead.journal("gold").state("d1", 1)["status"] == "done"
+        with pytest.raises(StoreError, match="another role"):
+            erin.journal("gold").apply("d1", 2, {"type": "mark_done"})
     finally:
         erin.close()
+        gina.close()
         lead.close()
 
 
@@ -571,3 +580,46 @@ def test_titles_prefix_and_progress_on_the_corpus_as_it_is(team):
     assert journal.first_not_done(titles=False) == ("d2", 1)
     lead.import_documents([Document("d1", "Title", ["He said no."])])  # unit 2 removed
     assert journal.done_count() == 2 and journal.done_count(titles=False) == 1
+
+
+def test_a_curator_writes_the_gold_and_nobody_else_does(team, pg_server, pg_url):
+    """The gold journal on PostgreSQL: carol (a curator) decides, takes a version and
+    runs the automatic merge as her own role; bob (an annotator) can write no gold,
+    neither through the client nor with raw SQL, and neither can alice's role write
+    under carol's name."""
+    from annotator.adjudication import GOLD
+    from annotator.adjudication.auto import auto_merge
+    from annotator.adjudication.session import Session
+    from annotator.schema import default_schema_path, load_schema
+
+    schema = load_schema(default_schema_path())
+    team["bob"].journal("bob").apply("d1", 1, TOGGLE)  # now alice and bob agree on d1/1
+    carol = team["carol"]
+    r = auto_merge(carol, schema, "unanimous", curator="carol")
+    assert r.merged == 1
+    ses = Session(carol, schema, "carol")
+    ses.take_version("d1", 2, "devices", "alice")
+    gold = team["lead"].journal(GOLD)
+    assert gold.state("d1", 1)["auto"] == "unanimous"
+    assert gold.state("d1", 2)["decided_by"] == ["alice"]
+    assert gold.verify() == []
+    carol.journal(GOLD).set_position("d1", 2)
+    assert carol.journal(GOLD).position() == ("d1", 2)
+    # bob: not a curator
+    with pytest.raises(StoreError, match="another role"):
+        team["bob"].journal(GOLD).apply("d1", 2, TOGGLE)
+    with _raw(pg_server, pg_url, "bob") as conn:
+        with pytest.raises(psycopg.Error, match="row-level security|own events"):
+            _event(conn, GOLD, None, {"status": "done", "labels": {}})
+        with pytest.raises(psycopg.Error, match="row-level security"):
+            conn.execute("INSERT INTO annotator.positions VALUES ('gold', 'd1', 1)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE OR REPLACE FUNCTION annotator.may_write_as(name text) "
+                         "RETURNS boolean LANGUAGE sql AS 'SELECT true'")
+    # a curator's role writes the gold, not another annotator's journal
+    with _raw(pg_server, pg_url, "carol") as conn, \
+            pytest.raises(psycopg.Error, match="row-level security|own events"):
+        _event(conn, "alice", None, {"status": "done", "labels": {}})
+    assert [e["kind"] for e in gold.events()] == ["take_version", "set_gold"]
+    with pytest.raises(InputError, match="gold standard"):
+        add_annotator(pg_url, GOLD)

@@ -97,3 +97,39 @@ def test_real_terminal_on_postgres(pg_server, pg_url, tmp_path: Path, request):
     doc = lead.document_at(0)
     assert lead.journal("alice").state(doc.id, doc.first_unit)["labels"]["devices"] == []
     lead.close()
+
+
+@pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
+def test_a_curator_adjudicates_on_postgres_in_a_real_terminal(pg_server, pg_url,
+                                                               tmp_path: Path, request):
+    """`annotator adjudicate` as a curator's role: the pre-fill (the bulk write through
+    the database's triggers), a decision by key, the gold stored under the `gold` name."""
+    from annotator.corpus import Document
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    lead = PostgresStore(pg_url)
+    lead.import_documents([Document("doc-a", None, ["Everyone agrees.", "Stance differs."])])
+    schema = load_schema(default_schema_path())
+    for name, stance in (("alice", "positive"), ("bob", "negative")):
+        add_annotator(pg_url, name)
+        s = PostgresStore(_as(pg_server, pg_url, name))
+        j = s.journal(name, schema)
+        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "devices", "label": "solidarity"})
+        j.apply("doc-a", 2, {"type": "toggle_label", "layer": "stance", "label": stance})
+        s.close()
+    add_annotator(pg_url, "carol", curator=True)
+    with Tmux.for_test(request, width=100, height=30) as tmux:
+        tmux.start(annotator_argv("adjudicate", "--as", "carol", "--project", str(project),
+                                  "--store", _as(pg_server, pg_url, "carol")), cwd=project)
+        screen = tmux.wait_for("Stance ≠", timeout=60)
+        assert "decided 1 · left 1" in screen  # the unanimous unit was pre-filled
+        tmux.send("Tab", "t", "1")
+        tmux.wait_for(re.compile(r"\(•\) Positive"), timeout=30)
+        tmux.send("q")
+    gold = lead.journal("gold")
+    assert gold.state("doc-a", 2)["labels"]["stance"] == "positive"
+    assert gold.state("doc-a", 2)["decided_by"] == ["alice"]
+    assert gold.state("doc-a", 1)["auto"] == "unanimous"
+    assert gold.verify() == []
+    lead.close()

@@ -144,7 +144,7 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
                journals: list | None = None) -> MergeResult:
     """Pre-fill the gold of every unit the strategy decides and that has no gold yet:
     one `set_gold` event per unit (marked `auto`), written in transactions of 250,000
-    units (`SQLiteJournal.apply_fresh`), each whole: a killed merge keeps the chunks it
+    units (the journal's `apply_fresh`), each whole: a killed merge keeps the chunks it
     committed, and the next run merges the units still without gold."""
     result = MergeResult()
     if strategy == "none":
@@ -268,7 +268,7 @@ def auto_merge(store: Any, schema: LabelSchema, strategy: str = "unanimous",
                 docs[plain_at].tolist(), units[plain_at].tolist(),
                 combo[plain_at].tolist(), strict=True)}
             one_by_one += [(d, u, plain[where[(d, u)]]) for d, u in skipped]
-    else:  # another store (PostgreSQL): its own apply_many
+    else:  # a store without a bulk write: one action each
         one_by_one += [(int(docs[n]), int(units[n]), plain[int(combo[n])])
                        for n in plain_at.tolist()]
     one_by_one += [(int(docs[n]), int(units[n]), spans_action(n))

@@ -16,14 +16,14 @@ KEY = "auto_merged"
 
 
 def merge_stamp(strategy: str, journals: list, store: Any) -> str | None:
-    """What a merge reads now (None: a store that cannot say, e.g. PostgreSQL: the
-    merge always runs)."""
+    """What a merge reads now (None: a store whose journals cannot say, e.g.
+    PostgreSQL: the merge always runs)."""
     marks: dict[str, Any] = {"": [store.document_count(), store.unit_count()]}
     for j in journals:
-        conn = getattr(j, "conn", None)
-        if conn is None:
+        last_seq = getattr(j, "last_seq", None)
+        if last_seq is None:
             return None
-        last = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+        last = last_seq()
         if last is not None:  # a journal without events has no version to merge
             marks[j.annotator] = last
     return json.dumps({"strategy": strategy, "journals": marks}, sort_keys=True)
@@ -31,15 +31,12 @@ def merge_stamp(strategy: str, journals: list, store: Any) -> str | None:
 
 def up_to_date(gold: Any, stamp: str | None) -> bool:
     """The last merge read exactly this: nothing new to merge."""
-    conn = getattr(gold, "conn", None)
-    if stamp is None or conn is None:
-        return False
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (KEY,)).fetchone()
-    return row is not None and row[0] == stamp
+    read = getattr(gold, "meta_value", None)
+    return stamp is not None and read is not None and read(KEY) == stamp
 
 
 def record(gold: Any, stamp: str | None) -> None:
     """After a merge that finished: what it read."""
-    if stamp is not None and getattr(gold, "conn", None) is not None:
-        with gold._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (KEY, stamp))
+    write = getattr(gold, "set_meta_value", None)
+    if stamp is not None and write is not None:
+        write(KEY, stamp)

@@ -309,7 +309,36 @@ BEGIN
 END $$;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1), (2, MIGRATION_2)]
+# The gold standard (`annotator adjudicate`) is the journal named `gold`, written by
+# curators (`members.curator`): version 3 lets a curator's role insert events, and keep a
+# position, under that name, and nobody else's. The same rule in the INSERT policy and in
+# `event_check` (the trigger runs as the inserting role; the policy alone would let the
+# lead's table owner through, which may write any journal anyway: `db copy`).
+MIGRATION_3 = """
+CREATE FUNCTION annotator.may_write_as(name text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = annotator, pg_catalog AS $$
+    SELECT name = current_user
+        OR (name = 'gold' AND EXISTS (SELECT 1 FROM annotator.members m
+                                      WHERE m.name = current_user AND m.curator))
+$$;
+ALTER POLICY write_events ON annotator.events
+    WITH CHECK (annotator.may_write_as(annotator));
+ALTER POLICY own_position ON annotator.positions
+    USING (annotator.may_write_as(annotator)) WITH CHECK (annotator.may_write_as(annotator));
+DO $$
+DECLARE body text;
+BEGIN
+    -- the trigger's writer check: the same rule as the policy
+    body := pg_get_functiondef('annotator.event_check()'::regprocedure);
+    IF position('NEW.annotator IS DISTINCT FROM current_user' IN body) = 0 THEN
+        RAISE EXCEPTION 'event_check is not the version-1 function this migration expects';
+    END IF;
+    EXECUTE replace(body, 'NEW.annotator IS DISTINCT FROM current_user',
+                    'NOT annotator.may_write_as(NEW.annotator)');
+END $$;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1), (2, MIGRATION_2), (3, MIGRATION_3)]
 
 # What `db add-annotator` grants (on top of CONNECT and USAGE on the schema).
 ANNOTATOR_GRANTS = [

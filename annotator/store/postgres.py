@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import json
 import time
 import uuid
@@ -25,9 +26,16 @@ from annotator.actions import apply_action
 from annotator.corpus import Document, unit_hash
 from annotator.errors import InputError, StoreError
 from annotator.schema import LabelSchema
-from annotator.store.base import Change, DocInfo, ImportStats, Progress, Unit
+from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
 from annotator.store.pg_schema import ANNOTATOR_GRANTS, MIGRATIONS
-from annotator.store.sql import SQLCorpusReads, int_array, int_bytes, iso, replay_problems
+from annotator.store.sql import (
+    SQLCorpusReads,
+    fresh_templates,
+    int_array,
+    int_bytes,
+    iso,
+    replay_problems,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -210,6 +218,9 @@ def add_annotator(url: str, name: str, curator: bool = False) -> bool:
     from annotator.store.sqlite import check_annotator_name
 
     check_annotator_name(name)
+    if name == GOLD:
+        raise InputError(f"{GOLD!r} is the gold standard's journal, written by curators: "
+                         "choose another name for the role")
     psycopg = _psycopg()
     from psycopg import sql
 
@@ -282,6 +293,10 @@ class PostgresStore(SQLCorpusReads):
                 "SELECT value FROM annotator.totals WHERE name = 'corpus_id'").fetchone()
             self.corpus_id = row[0] if row else 0
             self.is_owner = self._owner()
+            # a curator's role writes the gold journal (schema version 3)
+            self.is_curator = version >= 3 and bool(self.conn.execute(
+                "SELECT coalesce((SELECT curator FROM annotator.members WHERE name = "
+                "current_user), false)").fetchone()[0])
         except psycopg.Error as exc:
             self.conn.close()
             raise _error(exc, self.path) from None
@@ -576,7 +591,8 @@ class PostgresJournal:
         self.path = f"{store.path} (journal of {annotator})"
         # Only the annotator's own role writes their events (the database enforces it);
         # the lead's role, which owns the tables, may write any (`db copy`).
-        self.readonly = annotator != store.role and not store.is_owner
+        self.readonly = not (annotator == store.role or store.is_owner
+                             or (annotator == GOLD and store.is_curator))
         self._claimed = False
         # (doc_id, unit) -> (the unit, its state) as this client last stored it: the
         # next action on the unit needs no read first. A stale entry (another session
@@ -930,6 +946,65 @@ class PostgresJournal:
                 progress(n, None)
             if k < limit:
                 return n
+
+    def apply_fresh(self, doc_keys: Iterable[int], units: Iterable[int],
+                    which: Iterable[int], actions: list[dict],
+                    progress: Progress | None = None, chunk: int = 250_000,
+                    lost: str = NOT_SAVED) -> tuple[int, list[tuple[int, int]]]:
+        """The automatic merge's bulk write, as `SQLiteJournal.apply_fresh`: the action
+        `actions[which[i]]` on unit (doc_keys[i], units[i]), for units without a state
+        in this journal. The rows go to the server by COPY and in as one INSERT ...
+        SELECT per `chunk` (each chunk one transaction, whole or not at all), so the
+        database's triggers still check and derive every event (its writer, that it
+        starts from no state, the unit exists), but no event costs a round trip. The
+        rows travel as arrays (`unnest`), not through a temporary table: a curator's
+        role may not create one.
+        Returns (rows applied, the (doc_key, unit) rows skipped because the unit has a
+        state already). Rows whose unit is not in the corpus are dropped."""
+        templates = fresh_templates(actions, self.schema)
+        self._writable()
+        psycopg = _psycopg()
+        # the same text psycopg's Json adapter sends for `apply`: the states read back
+        # byte for byte alike whichever path wrote them
+        kinds = [action["type"] for action, _ in templates]
+        acts = [json.dumps(action) for action, _ in templates]
+        afters = [json.dumps(after) for _, after in templates]
+        rows = zip(doc_keys, units, which, strict=True)
+        with_rows = (
+            "WITH r AS (SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[]) "
+            "AS r(ord, doc_key, unit, t)), f AS (SELECT r.*, d.id AS doc_id, EXISTS (SELECT "
+            "1 FROM annotator.states s WHERE s.annotator = %s AND s.doc_id = d.id AND "
+            "s.unit = r.unit) AS had FROM r JOIN annotator.documents d ON d.key = r.doc_key "
+            "WHERE EXISTS (SELECT 1 FROM annotator.units u WHERE u.doc = r.doc_key AND "
+            "u.idx = r.unit)) ")
+        n, skipped, start = 0, [], 0
+        conn = self.conn
+        try:
+            while True:
+                part = list(itertools.islice(rows, chunk))
+                cols = [list(range(start, start + len(part))),
+                        *([list(c) for c in zip(*part, strict=True)] or [[], [], []])]
+                start += len(part)
+                with conn.transaction():
+                    skipped += [(d, u) for d, u in conn.execute(
+                        with_rows + "SELECT doc_key, unit FROM f WHERE had ORDER BY ord",
+                        (*cols, self.annotator)).fetchall()]
+                    cur = conn.execute(
+                        with_rows + ", t AS (SELECT * FROM unnest(%s::text[], %s::text[], "
+                        "%s::text[]) WITH ORDINALITY AS t(kind, action, after, n)) "
+                        "INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, "
+                        "before, after) SELECT %s, f.doc_id, f.unit, t.kind, t.action::json, "
+                        "NULL, t.after::json FROM f JOIN t ON t.n = f.t + 1 WHERE NOT f.had "
+                        "ORDER BY f.ord",
+                        (*cols, self.annotator, kinds, acts, afters, self.annotator))
+                    n += cur.rowcount
+                self._known.clear()  # units that had no state have one now
+                if progress is not None:
+                    progress(n, None)
+                if len(part) < chunk:
+                    return n, skipped
+        except psycopg.Error as exc:
+            raise _error(exc, self.path, lost) from None
 
     @_guarded
     def position(self) -> tuple[str, int] | None:

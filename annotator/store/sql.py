@@ -97,6 +97,18 @@ def replay_problems(events: Iterable[tuple[int, str, int, str, dict, dict | None
     return problems
 
 
+def fresh_templates(actions: list[dict], schema: Any) -> list[tuple[dict, dict]]:
+    """(action, the state it leaves on a unit without one) for `apply_fresh`: only
+    span-less `set_gold` actions, whose result does not depend on the unit's text."""
+    templates = []
+    for action in actions:
+        after = apply_action(None, action, schema, None)
+        if action["type"] != "set_gold" or after.get("spans"):
+            raise ValueError("apply_fresh takes span-less set_gold actions only")
+        templates.append((action, after))
+    return templates
+
+
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 

@@ -34,7 +34,7 @@ from annotator.jsoncodec import compact, loads
 from annotator.schema import LabelSchema
 from annotator.store import files
 from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
-from annotator.store.sql import SQLCorpusReads
+from annotator.store.sql import SQLCorpusReads, fresh_templates
 
 CORPUS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -1109,12 +1109,7 @@ class SQLiteJournal:
         Returns (rows applied, the (doc_key, unit) rows skipped because the unit already
         has a state here: the caller applies those one by one). Rows whose unit is not in
         the corpus are dropped, as a merge drops documents no longer imported."""
-        templates = []
-        for action in actions:
-            after = apply_action(None, action, self.schema, None)
-            if action["type"] != "set_gold" or after.get("spans"):
-                raise ValueError("apply_fresh takes span-less set_gold actions only")
-            templates.append((action, after))
+        templates = fresh_templates(actions, self.schema)
         self._attach_corpus()  # before any transaction: ATTACH cannot happen inside
         conn = self.conn
         conn.execute("DROP TABLE IF EXISTS temp.fresh_rows")
@@ -1458,8 +1453,24 @@ class SQLiteJournal:
     def schema_seen(self) -> dict | None:
         """{"id", "version", "sha256"} of the schema this annotator last opened the
         project with (None: never recorded)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        return json.loads(row[0]) if row else None
+        value = self.meta_value("schema")
+        return json.loads(value) if value is not None else None
+
+    @_guarded
+    def meta_value(self, key: str) -> str | None:
+        """A value kept beside the journal's events (not an annotation: the merge's
+        stamp, the schema last seen)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        with self._transaction("not recorded") as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @_guarded
+    def last_seq(self) -> int | None:
+        """The sequence number of this journal's latest event (None: no events)."""
+        return self.conn.execute("SELECT max(seq) FROM events").fetchone()[0]
 
     def set_schema_seen(self, ref: dict) -> None:
         with _store_errors(self.path, "not recorded"), self.conn as conn:
