@@ -654,7 +654,8 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     try:
         report = agreement.run_agreement(args.export, args.schema, args.project,
                                          bootstrap=args.bootstrap, seed=args.seed,
-                                         merge_names=args.merge_names, progress=bar.update)
+                                         merge_names=args.merge_names, progress=bar.update,
+                                         store=args.store)
     finally:
         bar.close()
     if args.against == "gold":

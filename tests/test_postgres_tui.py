@@ -3,6 +3,7 @@ entry point in a real terminal (tmux), with the server killed mid-session."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -133,3 +134,21 @@ def test_a_curator_adjudicates_on_postgres_in_a_real_terminal(pg_server, pg_url,
     assert gold.state("doc-a", 1)["auto"] == "unanimous"
     assert gold.verify() == []
     lead.close()
+    # the gold leaves the tool from PostgreSQL as from SQLite: export and agreement
+    carol = _as(pg_server, pg_url, "carol")
+    r = run_cli("export", "--gold", "--out", "-", "--store", carol, cwd=project)
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(x["paragraph"], [a["annotator"] for a in x["annotations"]],
+             x["annotations"][0]["labels"]["stance"]) for x in records] == [
+        (1, ["gold"], None), (2, ["gold"], "positive")]
+    r = run_cli("export", "--out", "-", "--store", carol, cwd=project)
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [[a["annotator"] for a in x["annotations"]] for x in records] == [
+        ["alice", "bob"], ["alice", "bob"]]  # the gold is not an annotator
+    assert records[1]["gold"]["labels"]["stance"] == "positive"
+    r = run_cli("agreement", "--against", "gold", "--json", "--store", carol, cwd=project)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["annotators"] == ["alice", "bob"], report

@@ -44,9 +44,11 @@ def ratings_from_export(path: Path, schema: str | Path | None = None,
 def run_agreement(export: str | Path | None = None, schema: str | Path | None = None,
                   project_dir: str | Path | None = None, bootstrap: int = 1000, seed: int = 0,
                   merge_names: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> dict:
+                  progress: Callable[[int, int], None] | None = None,
+                  store: str | None = None) -> dict:
     """The agreement report (PRODUCT.md "Agreement report") of an export file, or of the
-    project store when `export` is None. Problems of the input raise InputError."""
+    project store when `export` is None (`store`: its URL, as `--store` gives it; None:
+    $ANNOTATOR_STORE or the project's). Problems of the input raise InputError."""
     if export is not None:
         ratings, label_schema, warnings, merged = ratings_from_export(
             Path(export), schema, project_dir, merge_names, progress)
@@ -58,7 +60,7 @@ def run_agreement(export: str | Path | None = None, schema: str | Path | None = 
         return report
     from ..project import Project
 
-    project = Project(project_dir)
+    project = Project(project_dir, store=store)
     try:
         if not project.has_store():
             raise InputError("no documents imported here yet (there is no .annotator/ store): "

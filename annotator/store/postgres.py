@@ -520,18 +520,23 @@ class PostgresStore(SQLCorpusReads):
     # -- journals ---------------------------------------------------------------------
     def has_journal(self, name: str) -> bool:
         """Whether a journal of this name has any state (without creating it)."""
-        return name in self._journals or name in self.annotators()
+        return name in self._journals or name in self._names()
+
+    def annotators(self) -> list[str]:
+        """Annotators added as members, and everyone whose states this role may see;
+        not the gold (a journal, not an annotator: as on SQLite), nor a curator who
+        annotated nothing."""
+        return [n for n in self._names() if n != GOLD]
 
     @_guarded
-    def annotators(self) -> list[str]:
-        """Members, and everyone whose states this role may see."""
+    def _names(self) -> list[str]:
         # the distinct annotators by skipping along the index, not scanning every state
         rows = self.conn.execute(
             "WITH RECURSIVE a(n) AS (SELECT min(annotator) FROM annotator.states "
             "UNION ALL SELECT (SELECT min(annotator) FROM annotator.states "
             "WHERE annotator > a.n) FROM a WHERE a.n IS NOT NULL) "
             "SELECT n FROM a WHERE n IS NOT NULL UNION "
-            "SELECT name FROM annotator.members ORDER BY 1").fetchall()
+            "SELECT name FROM annotator.members WHERE NOT curator ORDER BY 1").fetchall()
         return [r[0] for r in rows]
 
     @_guarded
