@@ -36,7 +36,7 @@ def schema_change(journal: Any, schema: LabelSchema) -> str | None:
 
 
 def record_schema(journal: Any, schema: LabelSchema) -> None:
-    """Remember the schema this journal is being opened with (SQLite journals)."""
+    """Remember the schema this journal is being opened with."""
     setter = getattr(journal, "set_schema_seen", None)
     if setter is not None and (journal.schema_seen() or {}) != schema_ref(schema):
         setter(schema_ref(schema))

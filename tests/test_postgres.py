@@ -489,7 +489,8 @@ def test_migration_2_grants_assignments_to_members_added_before(pg_server, monke
     with monkeypatch.context() as v1:  # what version 1 of annotator did
         v1.setattr(postgres, "MIGRATIONS", latest[:1])
         v1.setattr(postgres, "ANNOTATOR_GRANTS", [
-            g.replace(", annotator.assignments", "") for g in grants])
+            g.replace(", annotator.assignments", "") for g in grants
+            if "journal_meta" not in g])
         assert init_database(url) == (0, 1)
         add_annotator(url, "erin")
         add_annotator(url, "gina", curator=True)
@@ -597,6 +598,8 @@ def test_a_curator_writes_the_gold_and_nobody_else_does(team, pg_server, pg_url)
     carol = team["carol"]
     r = auto_merge(carol, schema, "unanimous", curator="carol")
     assert r.merged == 1
+    # nothing changed since: the next start reads nothing (the stamp, kept by the gold)
+    assert auto_merge(carol, schema, "unanimous", curator="carol").skipped
     ses = Session(carol, schema, "carol")
     ses.take_version("d1", 2, "devices", "alice")
     gold = team["lead"].journal(GOLD)
@@ -613,6 +616,14 @@ def test_a_curator_writes_the_gold_and_nobody_else_does(team, pg_server, pg_url)
             _event(conn, GOLD, None, {"status": "done", "labels": {}})
         with pytest.raises(psycopg.Error, match="row-level security"):
             conn.execute("INSERT INTO annotator.positions VALUES ('gold', 'd1', 1)")
+        for who in ("gold", "alice"):  # nor what the gold or alice keep beside events
+            with pytest.raises(psycopg.Error, match="row-level security"):
+                conn.execute("INSERT INTO annotator.journal_meta VALUES (%s, 'k', 'v')",
+                             (who,))
+        assert conn.execute("SELECT count(*) FROM annotator.journal_meta WHERE annotator "
+                            "<> 'bob'").fetchone()[0] == 0  # blind: not even read
+        assert conn.execute("UPDATE annotator.journal_meta SET value = 'x' WHERE "
+                            "annotator = 'gold'").rowcount == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE OR REPLACE FUNCTION annotator.may_write_as(name text) "
                          "RETURNS boolean LANGUAGE sql AS 'SELECT true'")
@@ -623,3 +634,25 @@ def test_a_curator_writes_the_gold_and_nobody_else_does(team, pg_server, pg_url)
     assert [e["kind"] for e in gold.events()] == ["take_version", "set_gold"]
     with pytest.raises(InputError, match="gold standard"):
         add_annotator(pg_url, GOLD)
+
+
+def test_a_schema_changed_under_the_project_is_said_on_postgresql(team, pg_server, pg_url):
+    """The schema a journal was last opened with is kept on PostgreSQL too (as on
+    SQLite: tests/test_day_cli.py), each annotator's own."""
+    from dataclasses import replace
+
+    from annotator.schema import default_schema_path, load_schema
+    from annotator.schema_drift import record_schema, schema_change
+
+    schema = load_schema(default_schema_path())
+    alice = team["alice"].journal("alice", schema)
+    assert schema_change(alice, schema) is None
+    record_schema(alice, schema)
+    changed = replace(schema, sha256="0" * 64)
+    again = PostgresStore(_as(pg_server, pg_url, "alice"))  # a later session of alice's
+    said = schema_change(again.journal("alice"), changed)
+    again.close()
+    assert said is not None and "changed since alice" in said
+    assert schema_change(team["bob"].journal("bob"), changed) is None  # bob: never opened
+    with _raw(pg_server, pg_url, "bob") as conn:
+        assert conn.execute("SELECT count(*) FROM annotator.journal_meta").fetchone()[0] == 0

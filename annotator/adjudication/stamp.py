@@ -16,8 +16,7 @@ KEY = "auto_merged"
 
 
 def merge_stamp(strategy: str, journals: list, store: Any) -> str | None:
-    """What a merge reads now (None: a store whose journals cannot say, e.g.
-    PostgreSQL: the merge always runs)."""
+    """What a merge reads now (None: a journal that cannot say: the merge runs)."""
     marks: dict[str, Any] = {"": [store.document_count(), store.unit_count()]}
     for j in journals:
         last_seq = getattr(j, "last_seq", None)

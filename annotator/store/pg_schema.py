@@ -311,7 +311,8 @@ END $$;
 
 # The gold standard (`annotator adjudicate`) is the journal named `gold`, written by
 # curators (`members.curator`): version 3 lets a curator's role insert events, and keep a
-# position, under that name, and nobody else's. The same rule in the INSERT policy and in
+# position, under that name, and nobody else's. It also adds `journal_meta`, what a
+# journal keeps beside its events (as the SQLite journal's `meta` table). The same rule in the INSERT policy and in
 # `event_check` (the trigger runs as the inserting role; the policy alone would let the
 # lead's table owner through, which may write any journal anyway: `db copy`).
 MIGRATION_3 = """
@@ -321,6 +322,32 @@ LANGUAGE sql STABLE SET search_path = annotator, pg_catalog AS $$
         OR (name = 'gold' AND EXISTS (SELECT 1 FROM annotator.members m
                                       WHERE m.name = current_user AND m.curator))
 $$;
+-- What a journal keeps beside its events (the schema it was last opened with, the
+-- automatic merge's stamp in the gold's): written under the same rule as its events,
+-- read as its events are.
+CREATE TABLE annotator.journal_meta (
+    annotator text NOT NULL DEFAULT current_user,
+    key text NOT NULL,
+    value text NOT NULL,
+    PRIMARY KEY (annotator, key)
+);
+REVOKE ALL ON annotator.journal_meta FROM PUBLIC;
+ALTER TABLE annotator.journal_meta ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_meta ON annotator.journal_meta FOR SELECT
+    USING (annotator.may_write_as(annotator) OR (SELECT annotator.sees_all()));
+CREATE POLICY add_meta ON annotator.journal_meta FOR INSERT
+    WITH CHECK (annotator.may_write_as(annotator));
+CREATE POLICY change_meta ON annotator.journal_meta FOR UPDATE
+    USING (annotator.may_write_as(annotator)) WITH CHECK (annotator.may_write_as(annotator));
+DO $$
+DECLARE m record;
+BEGIN
+    FOR m IN SELECT name FROM annotator.members
+             WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) LOOP
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE ON annotator.journal_meta TO %I',
+                       m.name);
+    END LOOP;
+END $$;
 ALTER POLICY write_events ON annotator.events
     WITH CHECK (annotator.may_write_as(annotator));
 ALTER POLICY own_position ON annotator.positions
@@ -348,4 +375,5 @@ ANNOTATOR_GRANTS = [
     "GRANT SELECT, INSERT ON annotator.events TO {role}",
     "GRANT SELECT ON annotator.states, annotator.labels, annotator.undo_marks TO {role}",
     "GRANT SELECT, INSERT, UPDATE ON annotator.positions TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON annotator.journal_meta TO {role}",
 ]

@@ -29,6 +29,7 @@ from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
 from annotator.store.pg_schema import ANNOTATOR_GRANTS, MIGRATIONS
 from annotator.store.sql import (
+    JournalMeta,
     SQLCorpusReads,
     fresh_templates,
     int_array,
@@ -586,7 +587,7 @@ class _Stale(Exception):
     """The database refused an event: it does not start from the stored state."""
 
 
-class PostgresJournal:
+class PostgresJournal(JournalMeta):
     """One annotator's events and derived state, in the shared tables."""
 
     def __init__(self, store: PostgresStore, annotator: str, schema: LabelSchema | None):
@@ -1010,6 +1011,29 @@ class PostgresJournal:
                     return n, skipped
         except psycopg.Error as exc:
             raise _error(exc, self.path, lost) from None
+
+    @_guarded
+    def meta_value(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM annotator.journal_meta WHERE annotator = "
+                                "%s AND key = %s", (self.annotator, key)).fetchone()
+        return row[0] if row else None
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        self._writable()
+        psycopg = _psycopg()
+        try:
+            self.conn.execute(
+                "INSERT INTO annotator.journal_meta (annotator, key, value) VALUES (%s, %s, "
+                "%s) ON CONFLICT (annotator, key) DO UPDATE SET value = excluded.value",
+                (self.annotator, key, value))
+        except psycopg.Error as exc:
+            raise _error(exc, self.path, "not recorded") from None
+
+    @_guarded
+    def last_seq(self) -> int | None:
+        """The sequence number of this journal's latest event (None: no events)."""
+        return self.conn.execute("SELECT max(seq) FROM annotator.events WHERE annotator = %s",
+                                 (self.annotator,)).fetchone()[0]
 
     @_guarded
     def position(self) -> tuple[str, int] | None:

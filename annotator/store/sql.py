@@ -109,6 +109,27 @@ def fresh_templates(actions: list[dict], schema: Any) -> list[tuple[dict, dict]]
     return templates
 
 
+class JournalMeta:
+    """What a journal keeps beside its events, on either store, built on the store's
+    `meta_value` / `set_meta_value`: the schema it was last opened with
+    (annotator/schema_drift.py)."""
+
+    def meta_value(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        raise NotImplementedError
+
+    def schema_seen(self) -> dict | None:
+        """{"id", "version", "sha256"} of the schema this annotator last opened the
+        project with (None: never recorded)."""
+        value = self.meta_value("schema")
+        return json.loads(value) if value is not None else None
+
+    def set_schema_seen(self, ref: dict) -> None:
+        self.set_meta_value("schema", json.dumps(ref, sort_keys=True))
+
+
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 

@@ -34,7 +34,7 @@ from annotator.jsoncodec import compact, loads
 from annotator.schema import LabelSchema
 from annotator.store import files
 from annotator.store.base import GOLD, Change, DocInfo, ImportStats, Progress, Unit
-from annotator.store.sql import SQLCorpusReads, fresh_templates
+from annotator.store.sql import JournalMeta, SQLCorpusReads, fresh_templates
 
 CORPUS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -696,7 +696,7 @@ def safe_name(name: str) -> str:
     return safe_inline(name)
 
 
-class SQLiteJournal:
+class SQLiteJournal(JournalMeta):
     """One annotator's events and the state derived from them, in
     `journals/NAME/journal.db`: a directory its annotator made and alone can write."""
 
@@ -1450,13 +1450,6 @@ class SQLiteJournal:
         return doc_id, unit
 
     @_guarded
-    def schema_seen(self) -> dict | None:
-        """{"id", "version", "sha256"} of the schema this annotator last opened the
-        project with (None: never recorded)."""
-        value = self.meta_value("schema")
-        return json.loads(value) if value is not None else None
-
-    @_guarded
     def meta_value(self, key: str) -> str | None:
         """A value kept beside the journal's events (not an annotation: the merge's
         stamp, the schema last seen)."""
@@ -1471,11 +1464,6 @@ class SQLiteJournal:
     def last_seq(self) -> int | None:
         """The sequence number of this journal's latest event (None: no events)."""
         return self.conn.execute("SELECT max(seq) FROM events").fetchone()[0]
-
-    def set_schema_seen(self, ref: dict) -> None:
-        with _store_errors(self.path, "not recorded"), self.conn as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
-                         (json.dumps(ref, sort_keys=True),))
 
     @_guarded
     def first_not_done(self, assigned: bool = False, titles: bool = True
