@@ -260,7 +260,8 @@ def build_parser(tui_only: bool = False) -> argparse.ArgumentParser:
                    help="annotators per document (needed unless only --show is given)")
     p.add_argument("--annotators", metavar="a,b,c", default=None,
                    help="annotator names, comma-separated (default: every annotator of the "
-                        "team in annotator.yaml; needed in a project without a team)")
+                        "team in annotator.yaml, or on PostgreSQL every annotator added with "
+                        "`db add-annotator`; needed in a project without either)")
     p.add_argument("--calibration", type=int, default=0, metavar="N",
                    help="calibration documents in all, given to every annotator (default 0)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
@@ -752,15 +753,19 @@ def cmd_assign(args: argparse.Namespace) -> int:
         if lead and default_annotator() != lead:
             raise InputError(f"only the project's lead ({lead}) may assign documents",
                              project.root / "annotator.yaml")
-        known = team_names(project.config)
+        known, where = team_names(project.config), "the team in annotator.yaml"
+        if known is None and hasattr(project.store, "member_annotators"):
+            known = project.store.member_annotators() or None  # PostgreSQL: its roles
+            where = "the database (db add-annotator)"
         if args.annotators is None:
             if known is None:
                 raise UsageError("--annotators a,b,c is needed: this project has no team "
-                                 "section in annotator.yaml to take the annotators from")
+                                 "section in annotator.yaml (nor, on PostgreSQL, annotators "
+                                 "added with `db add-annotator`) to take them from")
             names = known
         else:
             names = args.annotators.split(",")
-        names = check_names(names, known)
+        names = check_names(names, known, where)
         plan = assign_documents(project.store, names, args.per_document,
                                 calibration=args.calibration, seed=args.seed)
         print(_assign_summary(plan, project.store.document_count()), file=sys.stderr)

@@ -539,6 +539,23 @@ def test_cli_assign_on_postgresql(pg_server, project: Path):
     assert sorted(loads.values()) == [2, 2, 2]
     for a in "xyz":
         assert a in r.stdout  # the matrix
+    # without --annotators: the annotators added to the database (not its curators),
+    # and a name that is not one of them is refused
+    for n, curator in (("ann1", False), ("ann2", False), ("cur1", True)):
+        add_annotator(url, n, curator=curator)
+    (project / "d.txt").write_text("Title d\n\nBody of d.\n")
+    assert run_cli("import", "d.txt", "--store", url, cwd=project).returncode == 0
+    r = run_cli("assign", "--per-document", "2", "--store", url, cwd=project)
+    assert r.returncode == 0, r.stderr
+    store = PostgresStore(url)
+    try:
+        new = [n for _, n, _ in store.assignments() if n not in "xyz"]
+    finally:
+        store.close()
+    assert sorted(new) == ["ann1", "ann2"]
+    r = run_cli("assign", "--per-document", "1", "--annotators", "ann1,nobody", "--store",
+                url, cwd=project)
+    assert r.returncode == 2 and "'nobody': the database" in r.stderr, r.stderr
 
 
 def test_bulk_writes_are_all_or_nothing(team):

@@ -541,6 +541,13 @@ class PostgresStore(SQLCorpusReads):
         return [r[0] for r in rows]
 
     @_guarded
+    def member_annotators(self) -> list[str]:
+        """The annotators added with `db add-annotator` (not curators): on PostgreSQL
+        the team is the database's roles, so `assign` takes them by default."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM annotator.members WHERE NOT curator ORDER BY name").fetchall()]
+
+    @_guarded
     def sees_all(self) -> bool:
         return self.conn.execute("SELECT annotator.sees_all()").fetchone()[0]
 

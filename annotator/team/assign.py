@@ -34,10 +34,11 @@ class AssignmentPlan:
     annotators: list[str] = field(default_factory=list)
 
 
-def check_names(names: Sequence[str], known: Sequence[str] | None) -> list[str]:
+def check_names(names: Sequence[str], known: Sequence[str] | None,
+                where: str = "the team in annotator.yaml") -> list[str]:
     """The annotators of one run, sorted (so the plan does not depend on the order they
     were listed in). `known`: the team's names (None: a single-user project, any valid
-    name)."""
+    name), as `where` has them."""
     from annotator.store.sqlite import ANNOTATOR_NAME
 
     out = [n.strip() for n in names if n.strip()]
@@ -52,7 +53,7 @@ def check_names(names: Sequence[str], known: Sequence[str] | None) -> list[str]:
             raise UsageError(f"invalid annotator name {n!r}: use letters, digits, '.', '_' "
                              "or '-' (at most 64 characters)")
         if known is not None and n not in known:
-            raise UsageError(f"unknown annotator {n!r}: the team in annotator.yaml has "
+            raise UsageError(f"unknown annotator {n!r}: {where} has "
                              + (", ".join(known) if known else "no annotators"))
     return sorted(out)
 
