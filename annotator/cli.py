@@ -656,11 +656,9 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         report = agreement.run_agreement(args.export, args.schema, args.project,
                                          bootstrap=args.bootstrap, seed=args.seed,
                                          merge_names=args.merge_names, progress=bar.update,
-                                         store=args.store)
+                                         store=args.store, against=args.against)
     finally:
         bar.close()
-    if args.against == "gold":
-        report["against_gold"] = _against_gold(args, _agreement_schema(args))
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -672,43 +670,6 @@ def cmd_agreement(args: argparse.Namespace) -> int:
             print()
             print(format_against_gold(report["against_gold"]))
     return 0
-
-
-def _against_gold(args: argparse.Namespace, schema) -> dict:
-    """The report's `against_gold` section, from the export file's `gold` fields or
-    from the store's gold journal."""
-    from annotator.agreement.against_gold import against_gold
-
-    if args.export:
-        from annotator.validate import read_export_records
-
-        records = read_export_records(Path(args.export))
-        if schema is None:
-            raise InputError("--against gold needs the label schema: give --schema",
-                             args.export)
-    else:
-        from annotator.export import iter_records
-        from annotator.store.base import GOLD
-
-        project = _project(args)
-        if not project.store.has_journal(GOLD):
-            raise InputError("there is no gold yet: adjudicate first (`annotator "
-                             "adjudicate`)", project.root)
-        records = iter_records(project.store, schema, with_agreement=False)
-    section = against_gold(records, schema, bootstrap=args.bootstrap, seed=args.seed)
-    if not section["gold_units"]:
-        raise InputError("no unit has a gold yet: adjudicate first (`annotator adjudicate`)",
-                         args.export or _project(args).root)
-    return section
-
-
-def _agreement_schema(args: argparse.Namespace):
-    """The label schema --against gold compares with: --schema, else the project's."""
-    from annotator.schema import load_schema
-
-    if args.schema:
-        return load_schema(args.schema)
-    return None if args.export else _project(args).load_schema(None)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -205,6 +205,11 @@ def test_cli_against_gold_from_store_and_export(project: Path):
                  "--schema", str(REPO / "schemas" / "framing-devices.yaml"), cwd=project)
     assert r2.returncode == 0, r2.stderr
     assert json.loads(r2.stdout)["against_gold"] == ag
+    # without --schema: the schema the export's records name (found in the project)
+    r3 = run_cli("agreement", "e.jsonl", "--against", "gold", "--json", "--bootstrap", "200",
+                 cwd=project)
+    assert r3.returncode == 0, r3.stderr
+    assert json.loads(r3.stdout)["against_gold"] == ag
     t = run_cli("agreement", "--against", "gold", cwd=project)
     assert t.returncode == 0 and "agreement with the gold (8 adjudicated unit(s))" in t.stdout
 

@@ -45,10 +45,12 @@ def run_agreement(export: str | Path | None = None, schema: str | Path | None = 
                   project_dir: str | Path | None = None, bootstrap: int = 1000, seed: int = 0,
                   merge_names: bool = False,
                   progress: Callable[[int, int], None] | None = None,
-                  store: str | None = None) -> dict:
+                  store: str | None = None, against: str | None = None) -> dict:
     """The agreement report (PRODUCT.md "Agreement report") of an export file, or of the
     project store when `export` is None (`store`: its URL, as `--store` gives it; None:
-    $ANNOTATOR_STORE or the project's). Problems of the input raise InputError."""
+    $ANNOTATOR_STORE or the project's). `against="gold"` adds `against_gold`: each
+    annotator against the gold (the export's `gold` fields, or the gold journal).
+    Problems of the input raise InputError."""
     if export is not None:
         ratings, label_schema, warnings, merged = ratings_from_export(
             Path(export), schema, project_dir, merge_names, progress)
@@ -57,6 +59,13 @@ def run_agreement(export: str | Path | None = None, schema: str | Path | None = 
         if merged:
             report["merged_names"] = merged
         report["skip_agreement"] = skip_agreement(ratings.skips, bootstrap, seed)
+        if against == "gold":
+            from ..validate import read_export_records
+
+            # the file is valid (read above): read again for its gold fields, against
+            # the schema its records name
+            report["against_gold"] = _against_gold(
+                read_export_records(Path(export)), label_schema, bootstrap, seed, export)
         return report
     from ..project import Project
 
@@ -70,6 +79,26 @@ def run_agreement(export: str | Path | None = None, schema: str | Path | None = 
         ratings, skips = store_ratings_and_skips(project.store, label_schema)
         report = compute_report(ratings, label_schema, bootstrap=bootstrap, seed=seed)
         report["skip_agreement"] = skip_agreement(skips, bootstrap, seed)
+        if against == "gold":
+            from ..export import iter_records
+            from ..store.base import GOLD
+
+            if not project.store.has_journal(GOLD):
+                raise InputError("there is no gold yet: adjudicate first (`annotator "
+                                 "adjudicate`)", project.root)
+            report["against_gold"] = _against_gold(
+                iter_records(project.store, label_schema, with_agreement=False),
+                label_schema, bootstrap, seed, project.root)
         return report
     finally:
         project.close()
+
+
+def _against_gold(records, schema, bootstrap: int, seed: int, where) -> dict:
+    from .against_gold import against_gold
+
+    section = against_gold(records, schema, bootstrap=bootstrap, seed=seed)
+    if not section["gold_units"]:
+        raise InputError("no unit has a gold yet: adjudicate first (`annotator adjudicate`)",
+                         where)
+    return section
