@@ -697,12 +697,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_assign(args: argparse.Namespace) -> int:
     from annotator.project import default_annotator
     from annotator.team.assign import (
-        assign_documents,
+        assign_project,
         assignment_overview,
-        check_names,
+        describe_plan,
         format_overview,
-        team_lead,
-        team_names,
     )
 
     if args.per_document is None and not args.show:
@@ -710,47 +708,13 @@ def cmd_assign(args: argparse.Namespace) -> int:
     project = _project(args)
     _existing_store(project)
     if args.per_document is not None:
-        lead = team_lead(project.config)
-        if lead and default_annotator() != lead:
-            raise InputError(f"only the project's lead ({lead}) may assign documents",
-                             project.root / "annotator.yaml")
-        known, where = team_names(project.config), "the team in annotator.yaml"
-        if known is None and hasattr(project.store, "member_annotators"):
-            known = project.store.member_annotators() or None  # PostgreSQL: its roles
-            where = "the database (db add-annotator)"
-        if args.annotators is None:
-            if known is None:
-                raise UsageError("--annotators a,b,c is needed: this project has no team "
-                                 "section in annotator.yaml (nor, on PostgreSQL, annotators "
-                                 "added with `db add-annotator`) to take them from")
-            names = known
-        else:
-            names = args.annotators.split(",")
-        names = check_names(names, known, where)
-        plan = assign_documents(project.store, names, args.per_document,
-                                calibration=args.calibration, seed=args.seed)
-        print(_assign_summary(plan, project.store.document_count()), file=sys.stderr)
+        names = args.annotators.split(",") if args.annotators is not None else None
+        plan = assign_project(project, args.per_document, names, default_annotator(),
+                              calibration=args.calibration, seed=args.seed)
+        print(describe_plan(plan, project.store.document_count()), file=sys.stderr)
     if args.show:
         print(format_overview(assignment_overview(project.store)))
     return 0
-
-
-def _assign_summary(plan, documents: int) -> str:
-    if not plan.rows:
-        return f"nothing to assign: all {documents:,} document(s) are assigned already"
-    parts = []
-    if plan.documents:
-        parts.append(f"assigned {plan.documents:,} document(s) to {plan.per_document} of "
-                     f"{len(plan.annotators)} annotator(s) each")
-    calib_rows = sum(1 for _, _, c in plan.rows if c)
-    if calib_rows:
-        parts.append(f"{plan.calibration_total} calibration document(s) ("
-                     f"{len(plan.calibration)} new) given to everyone who lacked them "
-                     f"({calib_rows:,} row(s))")
-    loads = sorted(set(plan.loads.values()))
-    parts.append("documents per annotator besides calibration: "
-                 + " or ".join(f"{v:,}" for v in loads))
-    return "; ".join(parts)
 
 
 def cmd_team(args: argparse.Namespace) -> int:

@@ -287,3 +287,30 @@ def test_team_section_is_read_as_a_mapping_or_an_object():
     assert team_names(as_dict) == ["amy", "bob"] and team_lead(as_dict) == "lee"
     as_obj = SimpleNamespace(team=SimpleNamespace(lead="lee", annotators={"zed": "u3"}))
     assert team_names(as_obj) == ["zed"] and team_lead(as_obj) == "lee"
+
+
+def test_assign_project_is_the_commands_work(tmp_path: Path):
+    """`annotator assign` is one core call (the CLI only parses and prints): the lead's
+    rule, the team's names by default, an unknown name refused."""
+    from annotator.corpus import Document
+    from annotator.errors import InputError, UsageError
+    from annotator.project import Project
+    from annotator.team.assign import assign_project, describe_plan
+    from annotator.team.roles import current_login
+
+    me = current_login()
+    (tmp_path / "annotator.yaml").write_text(
+        f"team:\n  lead: {me}\n  annotators: {{amy: {me}, bob: {me}, cat: {me}}}\n",
+        encoding="utf-8")
+    project = Project(tmp_path)
+    project.store.import_documents([Document(f"d{i}", None, ["Text."]) for i in range(6)])
+    with pytest.raises(InputError, match="only the project's lead"):
+        assign_project(project, 2, None, me + "-not")
+    with pytest.raises(UsageError, match="unknown annotator 'zed': the team in annotator"):
+        assign_project(project, 2, ["amy", "zed"], me)
+    plan = assign_project(project, 2, None, me, seed=3)
+    assert plan.annotators == ["amy", "bob", "cat"] and len(plan.rows) == 12
+    assert describe_plan(plan, 6).startswith("assigned 6 document(s) to 2 of 3 annotator(s)")
+    assert describe_plan(assign_project(project, 2, None, me), 6) == (
+        "nothing to assign: all 6 document(s) are assigned already")
+    project.close()

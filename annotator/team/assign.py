@@ -257,6 +257,49 @@ class DocumentScope:
 MATRIX_ROWS = 40  # documents listed in full; a bigger corpus gets a summary
 
 
+def assign_project(project: Any, per_document: int, annotators: Sequence[str] | None,
+                   login: str, calibration: int = 0, seed: int = 0) -> AssignmentPlan:
+    """`annotator assign --per-document K`: who may (the team's lead, when there is a
+    team), to whom (`annotators`, else the team in annotator.yaml, else on PostgreSQL
+    the annotators added to the database), then plan and store."""
+    lead = team_lead(project.config)
+    if lead and login != lead:
+        raise InputError(f"only the project's lead ({lead}) may assign documents",
+                         project.root / "annotator.yaml")
+    known, where = team_names(project.config), "the team in annotator.yaml"
+    if known is None and hasattr(project.store, "member_annotators"):
+        known = project.store.member_annotators() or None  # PostgreSQL: its roles
+        where = "the database (db add-annotator)"
+    if annotators is None:
+        if known is None:
+            raise UsageError("--annotators a,b,c is needed: this project has no team "
+                             "section in annotator.yaml (nor, on PostgreSQL, annotators "
+                             "added with `db add-annotator`) to take them from")
+        annotators = known
+    names = check_names(annotators, known, where)
+    return assign_documents(project.store, names, per_document, calibration=calibration,
+                            seed=seed)
+
+
+def describe_plan(plan: AssignmentPlan, documents: int) -> str:
+    """One line on what `assign_project` did."""
+    if not plan.rows:
+        return f"nothing to assign: all {documents:,} document(s) are assigned already"
+    parts = []
+    if plan.documents:
+        parts.append(f"assigned {plan.documents:,} document(s) to {plan.per_document} of "
+                     f"{len(plan.annotators)} annotator(s) each")
+    calib_rows = sum(1 for _, _, c in plan.rows if c)
+    if calib_rows:
+        parts.append(f"{plan.calibration_total} calibration document(s) ("
+                     f"{len(plan.calibration)} new) given to everyone who lacked them "
+                     f"({calib_rows:,} row(s))")
+    loads = sorted(set(plan.loads.values()))
+    parts.append("documents per annotator besides calibration: "
+                 + " or ".join(f"{v:,}" for v in loads))
+    return "; ".join(parts)
+
+
 def assignment_overview(store: Any) -> dict:
     """Who has what: per annotator (documents, calibration, units), per pair (documents
     shared), and the first documents' rows of the matrix."""
