@@ -673,3 +673,80 @@ def test_a_schema_changed_under_the_project_is_said_on_postgresql(team, pg_serve
     assert schema_change(team["bob"].journal("bob"), changed) is None  # bob: never opened
     with _raw(pg_server, pg_url, "bob") as conn:
         assert conn.execute("SELECT count(*) FROM annotator.journal_meta").fetchone()[0] == 0
+
+
+def test_temporary_objects_cannot_stand_in_for_what_the_functions_use(team, pg_server,
+                                                                      pg_url):
+    """A member's own temporary objects shadow tables and types for any function whose
+    search_path leaves pg_temp out (it is then searched first): a temporary `pg_class`
+    made sees_all() true for bob, and a temporary `jsonb` domain ran his CHECK as the
+    lead inside event_derive. `db init` takes TEMPORARY from PUBLIC; here it is given
+    back (as PostgreSQL's default gives it), and the functions still do not fall for it."""
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        db = lead.execute("SELECT current_database()").fetchone()[0]
+        lead.execute(f'GRANT TEMPORARY ON DATABASE "{db}" TO PUBLIC')
+    init_database(pg_url)  # db init takes it back
+    with _raw(pg_server, pg_url, "bob") as conn:
+        assert not conn.execute("SELECT has_database_privilege(current_database(), "
+                                "'TEMPORARY')").fetchone()[0]
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        lead.execute(f'GRANT TEMPORARY ON DATABASE "{db}" TO PUBLIC')
+    with _raw(pg_server, pg_url, "bob") as conn:
+        conn.execute(
+            "CREATE FUNCTION pg_temp.evil(v pg_catalog.jsonb) RETURNS boolean LANGUAGE "
+            "plpgsql AS $$ BEGIN IF current_user = 'lead' THEN UPDATE annotator.members SET "
+            "curator = true WHERE name = 'bob'; UPDATE annotator.settings SET value = "
+            "'false' WHERE key = 'blind'; END IF; RETURN true; END $$")
+        conn.execute("CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb "
+                     "CHECK (pg_temp.evil(VALUE))")
+        _event(conn, "bob", team["lead"].journal("bob").state("d1", 1),
+               {"status": "done", "labels": {}, "spans": [], "relations": [], "note": "x",
+                "flag": False}, kind="set_note", action={"type": "set_note", "note": "x"})
+        conn.execute("CREATE TEMP TABLE pg_class AS SELECT 'annotator.events'::regclass::oid "
+                     "AS oid, (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+                     "AS relowner")
+        assert conn.execute("SELECT annotator.sees_all()").fetchone()[0] is False
+        assert conn.execute("SELECT count(*) FROM annotator.events WHERE annotator = "
+                            "'alice'").fetchone()[0] == 0
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        assert lead.execute("SELECT curator FROM annotator.members WHERE name = 'bob'"
+                            ).fetchone()[0] is False
+        assert lead.execute("SELECT value FROM annotator.settings WHERE key = 'blind'"
+                            ).fetchone()[0] is True
+    assert team["lead"].journal("bob").state("d1", 1)["note"] == "x"  # the event itself
+
+
+def test_one_statement_cannot_fork_a_journal(team, pg_server, pg_url):
+    """Each event is checked against the state stored before its statement: two events
+    on one unit in one INSERT (or an undo beside another event) would both pass, and
+    the chain would fork. The database refuses such a statement whole."""
+    with _raw(pg_server, pg_url, "carol") as conn, \
+            pytest.raises(psycopg.Error, match="at most one event per unit"):
+        conn.execute(
+            "INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
+            "after) SELECT 'gold', 'd1', 1, 'set_gold', '{}', NULL, json_build_object("
+            "'status', 'done', 'n', g) FROM generate_series(1, 2) g")
+    with _raw(pg_server, pg_url, "bob") as conn:
+        (seq,) = conn.execute("SELECT max(seq) FROM annotator.events").fetchone()
+        before = conn.execute("SELECT state FROM annotator.states WHERE doc_id = 'd1' AND "
+                              "unit = 1").fetchone()[0]
+        with pytest.raises(psycopg.Error, match="undo or redo is inserted alone"):
+            conn.execute(
+                "INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
+                "after) VALUES ('bob', 'd1', 1, 'undo', %s, %s, NULL), ('bob', 'd2', 1, "
+                "'mark_done', '{}', NULL, '{\"status\": \"done\"}')",
+                (json.dumps({"type": "undo", "event": seq}), json.dumps(before)))
+    assert team["lead"].journal("gold").state("d1", 1) is None
+    assert team["lead"].journal("bob").verify() == []
+
+
+def test_a_member_cannot_choose_an_events_sequence_number(team, pg_server, pg_url):
+    """OVERRIDING SYSTEM VALUE would let bob place an event below the merge's stamp
+    (hidden from it), or take the numbers ahead of everyone (blocking their inserts)."""
+    with _raw(pg_server, pg_url, "bob") as conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(
+            "INSERT INTO annotator.events (seq, annotator, doc_id, unit, kind, action, "
+            "before, after) OVERRIDING SYSTEM VALUE VALUES (-7, 'bob', 'd1', 2, 'mark_done', "
+            "'{}', NULL, '{\"status\": \"done\"}')")
+    team["alice"].journal("alice").apply("d2", 1, {"type": "mark_done"})  # still writes

@@ -317,7 +317,7 @@ END $$;
 # lead's table owner through, which may write any journal anyway: `db copy`).
 MIGRATION_3 = """
 CREATE FUNCTION annotator.may_write_as(name text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = annotator, pg_catalog AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
     SELECT name = current_user
         OR (name = 'gold' AND EXISTS (SELECT 1 FROM annotator.members m
                                       WHERE m.name = current_user AND m.curator))
@@ -363,6 +363,52 @@ BEGIN
     EXECUTE replace(body, 'NEW.annotator IS DISTINCT FROM current_user',
                     'NOT annotator.may_write_as(NEW.annotator)');
 END $$;
+
+-- Names in the functions resolve in pg_catalog first and in a session's own temporary
+-- schema last: unlisted, pg_temp is searched FIRST for tables and types, so a member's
+-- temporary `pg_class` table (read by sees_all) or `jsonb` domain (cast to in the
+-- SECURITY DEFINER event_derive, its CHECK running as the lead) would stand in.
+ALTER FUNCTION annotator.sees_all() SET search_path = pg_catalog, annotator, pg_temp;
+ALTER FUNCTION annotator.event_check() SET search_path = pg_catalog, annotator, pg_temp;
+ALTER FUNCTION annotator.event_derive() SET search_path = pg_catalog, annotator, pg_temp;
+ALTER FUNCTION annotator.state_labels(jsonb) SET search_path = pg_catalog, annotator, pg_temp;
+ALTER FUNCTION annotator.events_immutable() SET search_path = pg_catalog, annotator, pg_temp;
+
+-- Every event is checked against the stored state BEFORE it is inserted, and the state
+-- follows from it only at the end of the statement: so one statement may hold at most
+-- one event per unit of a journal, and an undo or redo only alone (else two events
+-- could start from the same state, and the chain would fork).
+CREATE FUNCTION annotator.events_one_per_unit() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, annotator, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM fresh GROUP BY annotator, doc_id, unit HAVING count(*) > 1) THEN
+        RAISE EXCEPTION 'one statement may insert at most one event per unit of a journal'
+            USING ERRCODE = 'AN002';
+    END IF;
+    IF EXISTS (SELECT 1 FROM fresh WHERE kind IN ('undo', 'redo'))
+       AND (SELECT count(*) FROM fresh) > 1 THEN
+        RAISE EXCEPTION 'an undo or redo is inserted alone' USING ERRCODE = 'AN002';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER events_one_per_unit AFTER INSERT ON annotator.events
+    REFERENCING NEW TABLE AS fresh
+    FOR EACH STATEMENT EXECUTE FUNCTION annotator.events_one_per_unit();
+
+-- An event's sequence number is the database's: members insert every column but `seq`
+-- (OVERRIDING SYSTEM VALUE would let one place an event below the merge's stamp, or
+-- take the numbers ahead and block everyone's inserts).
+DO $$
+DECLARE m record;
+BEGIN
+    FOR m IN SELECT name FROM annotator.members
+             WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) LOOP
+        EXECUTE format('REVOKE INSERT ON annotator.events FROM %I', m.name);
+        EXECUTE format('GRANT INSERT (%s) ON annotator.events TO %I',
+                       'id, annotator, ts, doc_id, unit, kind, action, before, after, seconds',
+                       m.name);
+    END LOOP;
+END $$;
 """
 
 MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1), (2, MIGRATION_2), (3, MIGRATION_3)]
@@ -372,7 +418,9 @@ ANNOTATOR_GRANTS = [
     "GRANT SELECT ON annotator.documents, annotator.units, annotator.unit_history, "
     "annotator.sources, annotator.totals, annotator.settings, annotator.members, "
     "annotator.label_codes, annotator.schema_migrations, annotator.assignments TO {role}",
-    "GRANT SELECT, INSERT ON annotator.events TO {role}",
+    "GRANT SELECT ON annotator.events TO {role}",
+    "GRANT INSERT (id, annotator, ts, doc_id, unit, kind, action, before, after, seconds) "
+    "ON annotator.events TO {role}",
     "GRANT SELECT ON annotator.states, annotator.labels, annotator.undo_marks TO {role}",
     "GRANT SELECT, INSERT, UPDATE ON annotator.positions TO {role}",
     "GRANT SELECT, INSERT, UPDATE ON annotator.journal_meta TO {role}",

@@ -199,6 +199,10 @@ def init_database(url: str, blind: bool = True) -> tuple[int, int]:
                     conn.execute(sql)
                     conn.execute("INSERT INTO annotator.schema_migrations (version) "
                                  "VALUES (%s)", (version,))
+            # No member keeps objects of their own in this database: a temporary table
+            # or type is what a name in the functions could otherwise resolve to.
+            conn.execute("DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I "
+                         "FROM PUBLIC', current_database()); END $$")
             conn.execute("INSERT INTO annotator.settings VALUES ('blind', %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                          (json.dumps(bool(blind)),))
