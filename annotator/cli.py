@@ -568,29 +568,17 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     check_annotator_name(name)
     _existing_store(project)
     schema = project.load_schema(args.schema)
-    from annotator.adjudication.session import Session
-    from annotator.adjudication.stamp import merge_stamp, up_to_date
+    from annotator.adjudication.session import open_session
 
-    session = Session(project.store, schema, name, anonymous=args.anonymous)
-    if not session.names:
-        raise InputError("no annotator has a journal here yet: nothing to adjudicate",
-                         project.root)
-    session.gold.claim()  # one curator session at a time: two would undo each other
-    if args.auto != "none" and not up_to_date(
-            session.gold, merge_stamp(args.auto, session.journals, project.store)):
-        from annotator.adjudication.auto import auto_merge
-
-        bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
-        try:
-            result = auto_merge(project.store, schema, args.auto, curator=name,
-                                progress=bar.update, journals=session.journals)
-        finally:
-            bar.close()
-        if result.scan is not None:
-            session.scan(result.scan)  # the screen needs the same read: not twice
-        if result.merged:
-            print(f"pre-filled {result.merged:,} unit(s) where the annotators agree "
-                  f"({args.auto}); {result.disagreeing:,} left to decide", file=sys.stderr)
+    bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
+    try:
+        session, merged, left = open_session(project.store, schema, name, args.auto,
+                                             anonymous=args.anonymous, progress=bar.update)
+    finally:
+        bar.close()
+    if merged:
+        print(f"pre-filled {merged:,} unit(s) where the annotators agree ({args.auto}); "
+              f"{left:,} left to decide", file=sys.stderr)
     from annotator.tui.adjudicate import run_adjudicate
 
     try:

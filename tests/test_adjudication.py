@@ -418,3 +418,23 @@ def test_auto_merge_skips_the_read_when_no_annotator_changed(three: SQLiteStore)
     _label(three.journal("bob", SCHEMA), "d0", 3, "stance", "positive")
     r = auto_merge(three, SCHEMA, "unanimous")
     assert not r.skipped and r.merged == 0  # d0/1 and d0/2 have gold (majority) now
+
+
+def test_open_session_is_the_commands_work(three: SQLiteStore, project: Path):
+    """`annotator adjudicate` up to its screen is one core call: the merge on the first
+    start, nothing read on the next, `--auto none` no merge, no journals an error."""
+    from annotator.adjudication.session import open_session
+    from annotator.errors import InputError
+
+    seen: list[int] = []
+    ses, merged, left = open_session(three, SCHEMA, "cur",
+                                     progress=lambda n, total: seen.append(n))
+    assert (merged, left) == (1, 1) and seen and ses.gold_state("d0", 1)["auto"]
+    ses.gold.release()
+    ses, merged, left = open_session(three, SCHEMA, "cur", auto="majority")
+    assert (merged, left) == (1, 0)  # d0/2: two of three say negative
+    ses.gold.release()
+    assert open_session(three, SCHEMA, "cur", auto="majority")[1:] == (0, 0)
+    empty = _store(project / "empty", 1, 1)
+    with pytest.raises(InputError, match="nothing to adjudicate"):
+        open_session(empty, SCHEMA, "cur")

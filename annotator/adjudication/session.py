@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,32 @@ if TYPE_CHECKING:
 
 # numpy and the whole-corpus read (adjudication/auto.py) are imported when first needed:
 # the screen's first paint comes before them (they cost a third of a second to import).
+
+
+def open_session(store: Any, schema: LabelSchema, curator: str, auto: str = "unanimous",
+                 anonymous: bool = False,
+                 progress: Callable[[int, int | None], None] | None = None,
+                 ) -> tuple[Session, int, int]:
+    """`annotator adjudicate` up to its screen: the session (its gold journal held for
+    this curator session alone), after the automatic merge with strategy `auto` when
+    an annotator's journal changed since the last one. Returns (session, units
+    pre-filled now, units left to decide by that merge)."""
+    session = Session(store, schema, curator, anonymous=anonymous)
+    if not session.names:
+        raise InputError("no annotator has a journal here yet: nothing to adjudicate",
+                         getattr(store, "path", ""))
+    session.gold.claim()  # one curator session at a time: two would undo each other
+    from annotator.adjudication.stamp import merge_stamp, up_to_date
+
+    if auto == "none" or up_to_date(session.gold, merge_stamp(auto, session.journals, store)):
+        return session, 0, 0
+    from annotator.adjudication.auto import auto_merge
+
+    result = auto_merge(store, schema, auto, curator=curator, progress=progress,
+                        journals=session.journals)
+    if result.scan is not None:
+        session.scan(result.scan)  # the screen needs the same read: not twice
+    return session, result.merged, result.disagreeing
 
 
 @dataclass
