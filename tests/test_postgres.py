@@ -721,7 +721,8 @@ def test_one_statement_cannot_fork_a_journal(team, pg_server, pg_url):
     on one unit in one INSERT (or an undo beside another event) would both pass, and
     the chain would fork. The database refuses such a statement whole."""
     with _raw(pg_server, pg_url, "carol") as conn, \
-            pytest.raises(psycopg.Error, match="at most one event per unit"):
+            pytest.raises(psycopg.Error, match="at most one event per unit|does not start "
+                                               "from the stored state"):
         conn.execute(
             "INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
             "after) SELECT 'gold', 'd1', 1, 'set_gold', '{}', NULL, json_build_object("
@@ -750,3 +751,90 @@ def test_a_member_cannot_choose_an_events_sequence_number(team, pg_server, pg_ur
             "before, after) OVERRIDING SYSTEM VALUE VALUES (-7, 'bob', 'd1', 2, 'mark_done', "
             "'{}', NULL, '{\"status\": \"done\"}')")
     team["alice"].journal("alice").apply("d2", 1, {"type": "mark_done"})  # still writes
+
+
+def test_two_sessions_of_one_role_cannot_fork_a_journal(team, pg_server, pg_url):
+    """event_check reads the stored state without a lock: two of bob's connections
+    inserting on one unit at once both pass it from the same state. The second waits for
+    the first to commit; the state then changes only from the state it started from
+    (event_derive compares and sets), so the second is refused, not stored."""
+    from psycopg.types.json import Json
+
+    state = team["lead"].journal("bob").state("d1", 1)
+    one, two = (psycopg.connect(_as(pg_server, pg_url, "bob")) for _ in range(2))
+    sql = ("INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
+           "after) VALUES ('bob', 'd1', 1, 'set_note', %s, %s, %s)")
+    try:
+        one.execute(sql, (Json({"type": "set_note", "note": "A"}), Json(state),
+                          Json({**state, "note": "A"})))
+        failed: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                two.execute(sql, (Json({"type": "set_note", "note": "B"}), Json(state),
+                                  Json({**state, "note": "B"})))
+                two.commit()
+            except psycopg.Error as exc:
+                failed.append(exc)
+                two.rollback()
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(1.0)
+        assert t.is_alive()  # waiting for the first
+        one.commit()
+        t.join(10)
+        assert failed and "does not start from the stored state" in str(failed[0])
+    finally:
+        one.close()
+        two.close()
+    assert team["lead"].journal("bob").state("d1", 1)["note"] == "A"
+    assert team["lead"].journal("bob").verify() == []
+
+
+def test_an_undo_or_redo_names_its_event_and_events_have_limits(team, pg_server, pg_url):
+    from psycopg.types.json import Json
+
+    bob = team["bob"].journal("bob")
+    bob.apply("d2", 1, {"type": "set_note", "note": "x"})
+    bob.undo()
+    assert team["lead"].journal("bob").state("d2", 1) is None
+    sql = ("INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
+           "after, seconds) VALUES ('bob', 'd2', 1, %s, %s, NULL, %s, %s)")
+    with _raw(pg_server, pg_url, "bob") as conn:
+        (after,) = conn.execute("SELECT after FROM annotator.events WHERE kind = 'set_note' "
+                                "AND annotator = 'bob'").fetchone()
+        with pytest.raises(psycopg.Error, match="redo must restore"):  # no "event" in it
+            conn.execute(sql, ("redo", Json({"type": "redo"}), Json(after), 0))
+        done = {"status": "done", "labels": {}, "spans": [], "relations": [], "note": None,
+                "flag": False}
+        with pytest.raises(psycopg.Error, match="at most 1 MB"):
+            conn.execute(sql, ("mark_done", Json({"type": "mark_done", "x": "y" * 1100000}),
+                               Json(done), 0))
+        for bad in ("NaN", "-Infinity", "-1", "100000"):
+            with pytest.raises(psycopg.Error, match="between 0 and 86400"):
+                conn.execute(sql, ("mark_done", Json({"type": "mark_done"}), Json(done),
+                                   float(bad)))
+    assert team["lead"].journal("bob").verify() == []
+
+
+def test_a_lock_held_by_another_member_fails_an_action_instead_of_hanging(
+        team, pg_server, pg_url, monkeypatch):
+    """Any member may lock a table they can write (positions) and sit on it: alice's
+    client gives up after its lock_timeout with a clear message, nothing half-done,
+    and works again once the lock is gone."""
+    from annotator.store import postgres
+
+    monkeypatch.setattr(postgres, "LOCK_TIMEOUT", "1s")
+    alice = PostgresStore(_as(pg_server, pg_url, "alice"))
+    squat = psycopg.connect(_as(pg_server, pg_url, "bob"))
+    try:
+        squat.execute("LOCK TABLE annotator.positions IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(StoreError, match="another session holds a lock"):
+            alice.journal("alice").set_position("d2", 1)
+        squat.rollback()
+        alice.journal("alice").set_position("d2", 1)
+        assert alice.journal("alice").position() == ("d2", 1)
+    finally:
+        squat.close()
+        alice.close()

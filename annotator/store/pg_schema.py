@@ -395,6 +395,64 @@ CREATE TRIGGER events_one_per_unit AFTER INSERT ON annotator.events
     REFERENCING NEW TABLE AS fresh
     FOR EACH STATEMENT EXECUTE FUNCTION annotator.events_one_per_unit();
 
+-- The stored state changes only from the state the event started from (compare and
+-- set, in event_derive): event_check reads the state without a lock, so two sessions
+-- of one role writing the same unit at once could otherwise both pass it from the same
+-- state (the second waits for the first, then would overwrite it) and fork the chain.
+-- And an undo or redo names the event it reverses (a NULL there passed the check).
+DO $$
+DECLARE body text;
+BEGIN
+    body := pg_get_functiondef('annotator.event_derive()'::regprocedure);
+    IF position('n_spans = excluded.n_spans;' IN body) = 0
+       OR position('doc_id = NEW.doc_id AND unit = NEW.unit;
+        RETURN NULL;' IN body) = 0 THEN
+        RAISE EXCEPTION 'event_derive is not the version-1 function this migration expects';
+    END IF;
+    body := replace(body, 'n_spans = excluded.n_spans;', 'n_spans = excluded.n_spans
+            WHERE s.state::jsonb IS NOT DISTINCT FROM NEW.before::jsonb
+        RETURNING (s.xmax = 0) INTO fresh_row;
+    IF NOT FOUND OR (fresh_row AND NEW.before IS NOT NULL) THEN
+        RAISE EXCEPTION ''this event does not start from the stored state of % unit % (another session of % wrote it)'',
+            NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = ''AN001'';
+    END IF;');
+    body := replace(body, 'doc_id = NEW.doc_id AND unit = NEW.unit;
+        RETURN NULL;', 'doc_id = NEW.doc_id AND unit = NEW.unit
+              AND state::jsonb IS NOT DISTINCT FROM NEW.before::jsonb;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION ''this event does not start from the stored state of % unit % (another session of % wrote it)'',
+                NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = ''AN001'';
+        END IF;
+        RETURN NULL;');
+    body := replace(body, 'usha text;', 'usha text;
+    fresh_row boolean;');
+    EXECUTE body;
+    body := pg_get_functiondef('annotator.event_check()'::regprocedure);
+    EXECUTE replace(body, 't.seq <> (NEW.action->>''event'')::bigint',
+                    't.seq IS DISTINCT FROM (NEW.action->>''event'')::bigint');
+END $$;
+
+-- Limits a member cannot lift: an event's parts at most 1 MB each, its seconds a
+-- finite time under a day (NaN sorts above every number: `>= 0` alone lets it in).
+CREATE FUNCTION annotator.event_limits() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, annotator, pg_temp AS $$
+BEGIN
+    IF octet_length(NEW.action::text) > 1048576
+       OR octet_length(coalesce(NEW.before::text, '')) > 1048576
+       OR octet_length(coalesce(NEW.after::text, '')) > 1048576
+       OR octet_length(NEW.doc_id) > 1024 OR octet_length(NEW.kind) > 64 THEN
+        RAISE EXCEPTION 'an event is at most 1 MB a part (document ids 1 KB)'
+            USING ERRCODE = 'AN002';
+    END IF;
+    IF NEW.seconds IS NULL OR NEW.seconds = 'NaN'::float8 OR NEW.seconds < 0
+       OR NEW.seconds > 86400 THEN
+        RAISE EXCEPTION 'an event''s seconds are between 0 and 86400' USING ERRCODE = 'AN002';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER events_limits BEFORE INSERT ON annotator.events
+    FOR EACH ROW EXECUTE FUNCTION annotator.event_limits();
+
 -- An event's sequence number is the database's: members insert every column but `seq`
 -- (OVERRIDING SYSTEM VALUE would let one place an event below the merge's stamp, or
 -- take the numbers ahead and block everyone's inserts).

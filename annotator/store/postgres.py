@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 NOT_SAVED = "this action was NOT saved (every earlier one is)"
+LOCK_TIMEOUT = "10s"  # see connect()
 # Reconnecting after a dropped connection: waits between attempts (about 3 s in all),
 # then the action is reported NOT SAVED; the next action tries again.
 BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
@@ -93,6 +94,10 @@ def _error(exc: BaseException, where: str, lost: str = "") -> StoreError:
     lost_part = f": {lost}" if lost else ""
     text = _first_line(exc)
     errors = psycopg.errors
+    if isinstance(exc, errors.LockNotAvailable):
+        return StoreError(f"another session holds a lock this needs, for more than "
+                          f"{LOCK_TIMEOUT} ({text}){lost_part}. Try again; if it persists, "
+                          "the lead finds the session in pg_stat_activity", where)
     if isinstance(exc, errors.QueryCanceled):
         return StoreError(f"the database did not answer in time ({text}){lost_part}. It may be "
                           "overloaded or a table locked; try again", where)
@@ -163,6 +168,11 @@ def connect(url: str, autocommit: bool = True):
     conn.execute("SET synchronous_commit = on")
     # Unqualified names mean the store's tables (as the SQLite store's do).
     conn.execute("SET search_path TO annotator, public")
+    # A lock held by another session (any member may lock a table they can write, or
+    # hold a transaction open) fails an action after a while instead of hanging the
+    # screen; a lock_timeout given in the URL's options stands.
+    conn.execute("SELECT set_config('lock_timeout', %s, false) "
+                 "WHERE current_setting('lock_timeout') = '0'", (LOCK_TIMEOUT,))
     return conn
 
 

@@ -71,7 +71,10 @@ def replay_problems(events: Iterable[tuple[int, str, int, str, dict, dict | None
         if before != current:
             problems.append(f"event {seq}: its 'before' is not the state replayed so far")
         if kind in ("undo", "redo"):
-            target = act["event"]
+            target = act.get("event") if isinstance(act, dict) else None
+            if not isinstance(target, int) or target not in befores:
+                problems.append(f"event {seq} ({kind}): names no earlier event of this "
+                                "journal")
             expected = befores.get(target) if kind == "undo" else afters.get(target)
         else:
             if key not in texts:
