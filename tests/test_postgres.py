@@ -838,3 +838,40 @@ def test_a_lock_held_by_another_member_fails_an_action_instead_of_hanging(
     finally:
         squat.close()
         alice.close()
+
+
+def _removed_by_filter(plan: dict) -> int:
+    n = plan.get("Rows Removed by Filter", 0) + plan.get("Rows Removed by Index Recheck", 0)
+    return n + sum(_removed_by_filter(p) for p in plan.get("Plans", []))
+
+
+def test_the_planner_does_not_tell_a_blind_annotator_what_another_stored(team, pg_server,
+                                                                         pg_url):
+    """EXPLAIN ANALYZE counts the rows a filter removed: with a row policy applied as a
+    filter after an index lookup, bob learned whether alice put a label on a unit or
+    marked it done. The policies are index conditions now: nothing is removed to count."""
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        (code,) = lead.execute("SELECT code FROM annotator.label_codes WHERE label = "
+                               "'sovereignty'").fetchone()
+    probes = [
+        f"SELECT * FROM annotator.labels WHERE annotator = 'alice' AND code = {code} "
+        "AND doc_key = 1 AND unit = 1",
+        "SELECT * FROM annotator.states WHERE annotator = 'alice' AND status = 'done'",
+        "SELECT * FROM annotator.states WHERE annotator = 'alice' AND doc_id = 'd1' "
+        "AND unit = 1",
+        "SELECT * FROM annotator.events WHERE annotator = 'alice'",
+        "SELECT * FROM annotator.undo_marks WHERE annotator = 'alice'",
+        "SELECT * FROM annotator.positions WHERE annotator = 'alice'",
+        "SELECT * FROM annotator.journal_meta WHERE annotator = 'alice'",
+    ]
+    team["alice"].journal("alice").set_meta_value("schema", "{}")
+    with _raw(pg_server, pg_url, "bob") as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        for sql in probes:
+            (plan,) = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").fetchone()[0]
+            assert _removed_by_filter(plan["Plan"]) == 0, (sql, plan)
+            assert conn.execute(sql).fetchall() == []
+    # the curator still reads everyone's rows through the same policies
+    with _raw(pg_server, pg_url, "carol") as conn:
+        assert conn.execute(probes[0]).fetchall() and conn.execute(probes[3]).fetchall()
