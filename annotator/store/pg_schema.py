@@ -311,22 +311,27 @@ END $$;
 
 # The gold standard (`annotator adjudicate`) is the journal named `gold`, written by
 # curators (`members.curator`): version 3 lets a curator's role insert events, and keep a
-# position, under that name, and nobody else's. It also adds `journal_meta`, what a
-# journal keeps beside its events (as the SQLite journal's `meta` table). The same rule in the INSERT policy and in
-# `event_check` (the trigger runs as the inserting role; the policy alone would let the
-# lead's table owner through, which may write any journal anyway: `db copy`).
+# position, under that name, and nobody else's (the INSERT policy; `event_check` lets the
+# name `gold` through to it). It also adds `journal_meta`, what a journal keeps beside its
+# events (as the SQLite journal's `meta` table).
 MIGRATION_3 = """
+-- The small functions the row policies call are plain SQL without a SET clause, so
+-- the planner inlines them (a SET search_path makes every call a function call with a
+-- settings switch: it cost a keypress on PostgreSQL about half a millisecond); instead
+-- every table and type in them is schema-qualified (a session's temporary schema is
+-- searched first for unqualified tables and types, never for functions or operators).
 CREATE FUNCTION annotator.may_write_as(name text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT name = current_user
         OR (name = 'gold' AND EXISTS (SELECT 1 FROM annotator.members m
                                       WHERE m.name = current_user AND m.curator))
 $$;
-CREATE FUNCTION annotator.writable_names() RETURNS text[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
+CREATE FUNCTION annotator.writable_names() RETURNS pg_catalog.text[]
+LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN EXISTS (SELECT 1 FROM annotator.members m
                              WHERE m.name = current_user AND m.curator)
-                THEN ARRAY[current_user::text, 'gold'] ELSE ARRAY[current_user::text] END
+                THEN ARRAY[current_user::pg_catalog.text, 'gold']
+                ELSE ARRAY[current_user::pg_catalog.text] END
 $$;
 
 -- Whose rows a role reads, as a list: the row policies are `annotator = ANY (list)`, an
@@ -350,11 +355,18 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, annotator, pg
              FROM a WHERE a.n IS NOT NULL)
     SELECT coalesce(array_agg(n), '{}') FROM a WHERE n IS NOT NULL
 $$;
-CREATE FUNCTION annotator.visible_names() RETURNS text[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
-    SELECT CASE WHEN annotator.sees_all()
-                THEN annotator.journal_names() || ARRAY[current_user::text, 'gold']
-                ELSE ARRAY[current_user::text] END
+-- sees_all(), written out (inlined; see above).
+CREATE FUNCTION annotator.visible_names() RETURNS pg_catalog.text[]
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN NOT coalesce((SELECT s.value = 'true'::pg_catalog.jsonb
+                                   FROM annotator.settings s WHERE s.key = 'blind'), true)
+                  OR EXISTS (SELECT 1 FROM annotator.members m
+                             WHERE m.name = current_user AND m.curator)
+                  OR pg_catalog.pg_has_role(current_user, (
+                         SELECT c.relowner FROM pg_catalog.pg_class c
+                         WHERE c.oid = 'annotator.events'::pg_catalog.regclass), 'MEMBER')
+                THEN annotator.journal_names() || ARRAY[current_user::pg_catalog.text, 'gold']
+                ELSE ARRAY[current_user::pg_catalog.text] END
 $$;
 ALTER POLICY read_events ON annotator.events
     USING (annotator = ANY ((SELECT annotator.visible_names())::text[]));
@@ -396,16 +408,139 @@ ALTER POLICY write_events ON annotator.events
 ALTER POLICY own_position ON annotator.positions
     USING (annotator = ANY ((SELECT annotator.writable_names())::text[]))
     WITH CHECK (annotator.may_write_as(annotator));
-DO $$
-DECLARE body text;
+-- The two event triggers, as of version 3.
+-- event_check runs as the lead (SECURITY DEFINER) and judges the connected login
+-- (session_user): so it reads the stored state past the row policies, and locks it
+-- (FOR UPDATE) until the event commits. Two sessions of one role writing the same unit
+-- at once could both pass a check made without a lock from the same state (the second
+-- would then overwrite the first, and the chain fork); now the second waits, reads the
+-- state the first left, and is refused. An undo or redo must name the event it
+-- reverses (a NULL there passed the check). The writer is checked before anything is
+-- read: `gold` for curators only, as the INSERT policy (may_write_as) says.
+CREATE OR REPLACE FUNCTION annotator.event_check() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_temp AS $$
+DECLARE
+    cur json;
+    t record;
+    privileged boolean;
 BEGIN
-    -- the trigger's writer check: the same rule as the policy
-    body := pg_get_functiondef('annotator.event_check()'::regprocedure);
-    IF position('NEW.annotator IS DISTINCT FROM current_user' IN body) = 0 THEN
-        RAISE EXCEPTION 'event_check is not the version-1 function this migration expects';
+    IF EXISTS (SELECT 1 FROM annotator.events WHERE id = NEW.id) THEN
+        RETURN NULL;  -- a retried commit of an event already stored: applied once
     END IF;
-    EXECUTE replace(body, 'NEW.annotator IS DISTINCT FROM current_user',
-                    'NOT annotator.may_write_as(NEW.annotator)');
+    privileged := pg_has_role(session_user, (SELECT relowner FROM pg_catalog.pg_class
+                                             WHERE oid = TG_RELID), 'MEMBER');
+    IF NOT privileged THEN
+        -- an annotator's clock and name are not theirs to choose
+        NEW.ts := clock_timestamp();
+        -- before anything is read past the policies: the state compared below would
+        -- otherwise tell a member about a journal they may not read
+        IF NEW.annotator IS DISTINCT FROM session_user THEN
+            IF NEW.annotator IS DISTINCT FROM 'gold' OR NOT EXISTS (
+                    SELECT 1 FROM annotator.members m
+                    WHERE m.name = session_user AND m.curator) THEN
+                RAISE EXCEPTION 'role % may only write its own events', session_user
+                    USING ERRCODE = '42501';
+            END IF;
+        END IF;
+    END IF;
+    IF json_typeof(NEW.before) = 'null' THEN NEW.before := NULL; END IF;
+    IF json_typeof(NEW.after) = 'null' THEN NEW.after := NULL; END IF;
+    SELECT s.state INTO cur FROM annotator.states s
+        WHERE s.annotator = NEW.annotator AND s.doc_id = NEW.doc_id AND s.unit = NEW.unit
+        FOR UPDATE;
+    IF NEW.before::jsonb IS DISTINCT FROM cur::jsonb THEN
+        RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
+            NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
+    END IF;
+    IF NEW.kind = 'undo' THEN
+        SELECT e.seq, e.doc_id, e.unit, e.before INTO t FROM annotator.events e
+            WHERE e.annotator = NEW.annotator AND e.kind NOT IN ('undo', 'redo')
+              AND NOT EXISTS (SELECT 1 FROM annotator.undo_marks m
+                              WHERE m.seq = e.seq AND m.undone > 0)
+            ORDER BY e.seq DESC LIMIT 1;
+        IF t.seq IS NULL OR t.seq IS DISTINCT FROM (NEW.action->>'event')::bigint
+           OR t.doc_id <> NEW.doc_id OR t.unit <> NEW.unit
+           OR NEW.after::jsonb IS DISTINCT FROM t.before::jsonb THEN
+            RAISE EXCEPTION 'an undo must restore the state before the latest action'
+                USING ERRCODE = 'AN002';
+        END IF;
+    ELSIF NEW.kind = 'redo' THEN
+        SELECT e.seq, e.doc_id, e.unit, e.after INTO t FROM annotator.events e
+            JOIN annotator.undo_marks m ON m.seq = e.seq
+            WHERE m.annotator = NEW.annotator AND m.undone = 1
+            ORDER BY m.undone_by DESC LIMIT 1;
+        IF t.seq IS NULL OR t.seq IS DISTINCT FROM (NEW.action->>'event')::bigint
+           OR t.doc_id <> NEW.doc_id OR t.unit <> NEW.unit
+           OR NEW.after::jsonb IS DISTINCT FROM t.after::jsonb THEN
+            RAISE EXCEPTION 'a redo must restore the state after the action undone last'
+                USING ERRCODE = 'AN002';
+        END IF;
+    ELSIF NEW.after IS NULL THEN
+        RAISE EXCEPTION 'an action must leave a state' USING ERRCODE = 'AN002';
+    ELSIF NOT EXISTS (SELECT 1 FROM annotator.units u JOIN annotator.documents d
+                      ON u.doc = d.key WHERE d.id = NEW.doc_id AND u.idx = NEW.unit) THEN
+        RAISE EXCEPTION 'no unit % in document %', NEW.unit, NEW.doc_id
+            USING ERRCODE = 'AN003';
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- event_derive: the state row, if there was one, is locked by event_check, so it is as
+-- the event found it; a unit that had none when checked but got one meanwhile (another
+-- session's first event on it) is refused. A label already coded takes no new code (an
+-- INSERT ... ON CONFLICT DO NOTHING spends one from the sequence even when it conflicts).
+CREATE OR REPLACE FUNCTION annotator.event_derive() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_temp AS $$
+DECLARE
+    dkey integer;
+    usha text;
+BEGIN
+    SELECT d.key, u.sha INTO dkey, usha FROM annotator.documents d
+        LEFT JOIN annotator.units u ON u.doc = d.key AND u.idx = NEW.unit
+        WHERE d.id = NEW.doc_id;
+    IF NEW.kind = 'undo' THEN
+        INSERT INTO annotator.undo_marks VALUES
+            ((NEW.action->>'event')::bigint, NEW.annotator, 1, NEW.seq)
+            ON CONFLICT (seq) DO UPDATE SET undone = 1, undone_by = NEW.seq;
+    ELSIF NEW.kind = 'redo' THEN
+        DELETE FROM annotator.undo_marks WHERE seq = (NEW.action->>'event')::bigint;
+    ELSE
+        UPDATE annotator.undo_marks SET undone = 2
+            WHERE annotator = NEW.annotator AND undone = 1;
+    END IF;
+    DELETE FROM annotator.labels
+        WHERE annotator = NEW.annotator AND doc_key = coalesce(dkey, 0) AND unit = NEW.unit;
+    IF NEW.after IS NULL THEN
+        DELETE FROM annotator.states
+            WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
+        RETURN NULL;
+    END IF;
+    INSERT INTO annotator.states AS s (annotator, doc_id, unit, doc_key, status, state,
+                                       unit_sha, updated_at, seconds, n_spans)
+        VALUES (NEW.annotator, NEW.doc_id, NEW.unit, coalesce(dkey, 0), NEW.after->>'status',
+                NEW.after, coalesce(usha, ''), NEW.ts, NEW.seconds,
+                CASE WHEN json_typeof(NEW.after->'spans') = 'array'
+                     THEN json_array_length(NEW.after->'spans') ELSE 0 END)
+        ON CONFLICT (annotator, doc_id, unit) DO UPDATE SET
+            status = excluded.status, state = excluded.state, unit_sha = excluded.unit_sha,
+            updated_at = excluded.updated_at, seconds = s.seconds + excluded.seconds,
+            n_spans = excluded.n_spans
+        WHERE NEW.before IS NOT NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
+            NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
+    END IF;
+    INSERT INTO annotator.label_codes (layer, label)
+        SELECT DISTINCT l.layer, l.label FROM annotator.state_labels(NEW.after::jsonb) l
+        WHERE NOT EXISTS (SELECT 1 FROM annotator.label_codes c
+                          WHERE c.layer = l.layer AND c.label = l.label)
+        ON CONFLICT DO NOTHING;
+    INSERT INTO annotator.labels
+        SELECT NEW.annotator, c.code, coalesce(dkey, 0), NEW.unit
+        FROM annotator.state_labels(NEW.after::jsonb) l
+        JOIN annotator.label_codes c ON c.layer = l.layer AND c.label = l.label
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
 END $$;
 
 -- Names in the functions resolve in pg_catalog first and in a session's own temporary
@@ -413,8 +548,6 @@ END $$;
 -- temporary `pg_class` table (read by sees_all) or `jsonb` domain (cast to in the
 -- SECURITY DEFINER event_derive, its CHECK running as the lead) would stand in.
 ALTER FUNCTION annotator.sees_all() SET search_path = pg_catalog, annotator, pg_temp;
-ALTER FUNCTION annotator.event_check() SET search_path = pg_catalog, annotator, pg_temp;
-ALTER FUNCTION annotator.event_derive() SET search_path = pg_catalog, annotator, pg_temp;
 ALTER FUNCTION annotator.state_labels(jsonb) SET search_path = pg_catalog, annotator, pg_temp;
 ALTER FUNCTION annotator.events_immutable() SET search_path = pg_catalog, annotator, pg_temp;
 
@@ -438,43 +571,6 @@ END $$;
 CREATE TRIGGER events_one_per_unit AFTER INSERT ON annotator.events
     REFERENCING NEW TABLE AS fresh
     FOR EACH STATEMENT EXECUTE FUNCTION annotator.events_one_per_unit();
-
--- The stored state changes only from the state the event started from (compare and
--- set, in event_derive): event_check reads the state without a lock, so two sessions
--- of one role writing the same unit at once could otherwise both pass it from the same
--- state (the second waits for the first, then would overwrite it) and fork the chain.
--- And an undo or redo names the event it reverses (a NULL there passed the check).
-DO $$
-DECLARE body text;
-BEGIN
-    body := pg_get_functiondef('annotator.event_derive()'::regprocedure);
-    IF position('n_spans = excluded.n_spans;' IN body) = 0
-       OR position('doc_id = NEW.doc_id AND unit = NEW.unit;
-        RETURN NULL;' IN body) = 0 THEN
-        RAISE EXCEPTION 'event_derive is not the version-1 function this migration expects';
-    END IF;
-    body := replace(body, 'n_spans = excluded.n_spans;', 'n_spans = excluded.n_spans
-            WHERE s.state::jsonb IS NOT DISTINCT FROM NEW.before::jsonb
-        RETURNING (s.xmax = 0) INTO fresh_row;
-    IF NOT FOUND OR (fresh_row AND NEW.before IS NOT NULL) THEN
-        RAISE EXCEPTION ''this event does not start from the stored state of % unit % (another session of % wrote it)'',
-            NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = ''AN001'';
-    END IF;');
-    body := replace(body, 'doc_id = NEW.doc_id AND unit = NEW.unit;
-        RETURN NULL;', 'doc_id = NEW.doc_id AND unit = NEW.unit
-              AND state::jsonb IS NOT DISTINCT FROM NEW.before::jsonb;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION ''this event does not start from the stored state of % unit % (another session of % wrote it)'',
-                NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = ''AN001'';
-        END IF;
-        RETURN NULL;');
-    body := replace(body, 'usha text;', 'usha text;
-    fresh_row boolean;');
-    EXECUTE body;
-    body := pg_get_functiondef('annotator.event_check()'::regprocedure);
-    EXECUTE replace(body, 't.seq <> (NEW.action->>''event'')::bigint',
-                    't.seq IS DISTINCT FROM (NEW.action->>''event'')::bigint');
-END $$;
 
 -- Limits a member cannot lift: an event's parts at most 1 MB each, its seconds a
 -- finite time under a day (NaN sorts above every number: `>= 0` alone lets it in).
