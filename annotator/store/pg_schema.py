@@ -408,6 +408,12 @@ ALTER POLICY write_events ON annotator.events
 ALTER POLICY own_position ON annotator.positions
     USING (annotator = ANY ((SELECT annotator.writable_names())::text[]))
     WITH CHECK (annotator.may_write_as(annotator));
+-- Undo marks are keyed by journal, then event: with a key on `seq` alone, a lookup by
+-- seq found another journal's mark and the row policy then removed it, which EXPLAIN
+-- ANALYZE counted (a blind annotator learned which of others' events were undone).
+ALTER TABLE annotator.undo_marks DROP CONSTRAINT undo_marks_pkey;
+ALTER TABLE annotator.undo_marks ADD PRIMARY KEY (annotator, seq);
+
 -- The two event triggers, as of version 3.
 -- event_check runs as the lead (SECURITY DEFINER) and judges the connected login
 -- (session_user): so it reads the stored state past the row policies, and locks it
@@ -456,7 +462,8 @@ BEGIN
         SELECT e.seq, e.doc_id, e.unit, e.before INTO t FROM annotator.events e
             WHERE e.annotator = NEW.annotator AND e.kind NOT IN ('undo', 'redo')
               AND NOT EXISTS (SELECT 1 FROM annotator.undo_marks m
-                              WHERE m.seq = e.seq AND m.undone > 0)
+                              WHERE m.annotator = e.annotator AND m.seq = e.seq
+                                AND m.undone > 0)
             ORDER BY e.seq DESC LIMIT 1;
         IF t.seq IS NULL OR t.seq IS DISTINCT FROM (NEW.action->>'event')::bigint
            OR t.doc_id <> NEW.doc_id OR t.unit <> NEW.unit
@@ -466,7 +473,7 @@ BEGIN
         END IF;
     ELSIF NEW.kind = 'redo' THEN
         SELECT e.seq, e.doc_id, e.unit, e.after INTO t FROM annotator.events e
-            JOIN annotator.undo_marks m ON m.seq = e.seq
+            JOIN annotator.undo_marks m ON m.annotator = e.annotator AND m.seq = e.seq
             WHERE m.annotator = NEW.annotator AND m.undone = 1
             ORDER BY m.undone_by DESC LIMIT 1;
         IF t.seq IS NULL OR t.seq IS DISTINCT FROM (NEW.action->>'event')::bigint
@@ -501,9 +508,10 @@ BEGIN
     IF NEW.kind = 'undo' THEN
         INSERT INTO annotator.undo_marks VALUES
             ((NEW.action->>'event')::bigint, NEW.annotator, 1, NEW.seq)
-            ON CONFLICT (seq) DO UPDATE SET undone = 1, undone_by = NEW.seq;
+            ON CONFLICT (annotator, seq) DO UPDATE SET undone = 1, undone_by = NEW.seq;
     ELSIF NEW.kind = 'redo' THEN
-        DELETE FROM annotator.undo_marks WHERE seq = (NEW.action->>'event')::bigint;
+        DELETE FROM annotator.undo_marks
+            WHERE annotator = NEW.annotator AND seq = (NEW.action->>'event')::bigint;
     ELSE
         UPDATE annotator.undo_marks SET undone = 2
             WHERE annotator = NEW.annotator AND undone = 1;

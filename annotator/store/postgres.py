@@ -760,14 +760,15 @@ class PostgresJournal(JournalMeta):
         return self._step("undo", self._guard_read(
             "SELECT e.seq, e.doc_id, e.unit, e.before FROM annotator.events e "
             "WHERE e.annotator = %s AND e.kind NOT IN ('undo', 'redo') AND NOT EXISTS "
-            "(SELECT 1 FROM annotator.undo_marks m WHERE m.seq = e.seq AND m.undone > 0) "
+            "(SELECT 1 FROM annotator.undo_marks m WHERE m.annotator = e.annotator AND m.seq = e.seq AND m.undone > 0) "
             "ORDER BY e.seq DESC LIMIT 1"))
 
     def redo(self) -> Change | None:
         """Restore the `after` state of the action undone last."""
         return self._step("redo", self._guard_read(
             "SELECT e.seq, e.doc_id, e.unit, e.after FROM annotator.events e "
-            "JOIN annotator.undo_marks m ON m.seq = e.seq WHERE m.annotator = %s "
+            "JOIN annotator.undo_marks m ON m.annotator = e.annotator AND m.seq = e.seq "
+            "WHERE m.annotator = %s "
             "AND m.undone = 1 ORDER BY m.undone_by DESC LIMIT 1"))
 
     def _guard_read(self, sql: str) -> tuple | None:
@@ -1077,7 +1078,8 @@ class PostgresJournal(JournalMeta):
     def events(self, limit: int | None = None) -> list[dict]:
         sql = ("SELECT e.seq, e.ts, e.doc_id, e.unit, e.kind, e.action, "
                "coalesce(m.undone, 0) FROM annotator.events e LEFT JOIN annotator.undo_marks m "
-               "ON m.seq = e.seq WHERE e.annotator = %s ORDER BY e.seq DESC")
+               "ON m.annotator = e.annotator AND m.seq = e.seq WHERE e.annotator = %s "
+               "ORDER BY e.seq DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [{"seq": s, "ts": iso(ts), "doc_id": d, "unit": u, "kind": k, "action": a,
