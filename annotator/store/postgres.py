@@ -907,12 +907,12 @@ class PostgresJournal(JournalMeta):
         conn, a = self.conn, self.annotator
         (partial,) = conn.execute(
             "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') FROM "
-            "annotator.states WHERE annotator = %s AND state->'decided' IS NOT NULL",
+            "annotator.states WHERE annotator = %s AND (state->'decided') IS NOT NULL",
             (base, a)).fetchone()
         layers = {layer: int_array(keys) for layer, keys in conn.execute(
             "SELECT d.layer, string_agg((s.doc_key::bigint * %s + s.unit)::text, ',') "
             "FROM annotator.states s, json_array_elements_text(s.state->'decided') "
-            "AS d(layer) WHERE s.annotator = %s AND s.state->'decided' IS NOT NULL "
+            "AS d(layer) WHERE s.annotator = %s AND (s.state->'decided') IS NOT NULL "
             "GROUP BY d.layer", (base, a))}
         return int_array(partial), layers
 
