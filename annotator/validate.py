@@ -190,8 +190,11 @@ def schema_for_export(ref: dict, project_dir: str | Path | None = None
                       ) -> LabelSchema | None:
     """The label schema an export record names ({"id", "version"}), from the project's
     `schemas/` or the shipped ones; None unless that exact version is there."""
+    from annotator.parse_cache import user_parse_cache
+
     root = Path(project_dir) if project_dir else Path.cwd()
-    return find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"])
+    return find_schema(ref["id"], [root / "schemas", schemas_dir()], ref["version"],
+                       user_parse_cache("schema"))
 
 
 # ---------------------------------------------------------------- the reader
@@ -429,19 +432,29 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         """Check and collect the records of one chunk (`raw_of(line)`: its offset and
         bytes, for a line whose messages jsonschema must word)."""
         out.records += len(recs)
-        check_units(list(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True)), lns)
+        keys = list(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True))
+        check_units(keys, lns)
+        n_all = len(recs)
         recs, lns = keep_named(recs, lns)
         if not recs:
             return
+        if len(recs) < n_all:  # some name another schema: their keys are not collected
+            keys = list(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True))
         # (records naming two schemas are an error, reported below: the first's here)
         label_schema = given or next(s for s in resolved.values() if s is not None)
+        # Each pass below is one C-level map over the batch; passes whose result is
+        # usually empty (spans, statuses, decided, gold) only test, and build lists
+        # when they find something.
         texts = list(map(_TEXT, recs))
         anns = list(map(_ANNOTATIONS, recs))
         g = len(col.ann_name)
-        col.unit_keys.extend(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True))
-        col.unit_lengths.extend(map(_length, texts))
-        local_first = list(accumulate(map(len, anns[:-1]), initial=0))
-        col.first_ann.extend(map(operator.add, local_first, repeat(g)))
+        col.unit_keys.extend(keys)
+        try:
+            col.unit_lengths.extend(map(len, texts))
+        except TypeError:  # a record without its text (another tool's converter)
+            del col.unit_lengths[len(col.unit_keys) - len(keys):]
+            col.unit_lengths.extend(map(_length, texts))
+        col.first_ann.extend(accumulate(map(len, anns[:-1]), initial=g))
         rec_lines.extend(lns)
         all_anns = list(chain.from_iterable(anns))
         col.ann_name.extend(map(_ANNOTATOR, all_anns))
@@ -449,9 +462,10 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         if None in labels:  # an interchange record's annotation without labels
             labels = [x if x is not None else _EMPTY for x in labels]
         again = check_labels(labels, g, label_schema)
-        spans = list(map(_SPANS, all_anns))
-        relations = list(map(_RELATIONS, all_anns))
-        if any(spans) or any(relations):
+        if any(map(_SPANS, all_anns)) or any(map(_RELATIONS, all_anns)):
+            spans = list(map(_SPANS, all_anns))
+            relations = list(map(_RELATIONS, all_anns))
+            local_first = list(accumulate(map(len, anns[:-1]), initial=0))
             for k in compress(range(len(all_anns)), map(operator.or_, map(bool, spans),
                                                         map(bool, relations))):  # noqa: B905
                 ann, i = all_anns[k], g + k
@@ -468,12 +482,11 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                                 if st not in _DONE)
             col.skipped.extend(g + k for k, st in enumerate(map(_STATUS, all_anns))
                                if st == "skipped")
-        decided_all = _attrs(all_anns, "decided")
-        if any(decided_all):  # only these layers are rated on the unit
-            col.decided.extend((g + k, d) for k, d in enumerate(decided_all)
+        if _any_attr(all_anns, "decided"):  # only these layers are rated on the unit
+            col.decided.extend((g + k, d) for k, d in enumerate(_attrs(all_anns, "decided"))
                                if isinstance(d, list))
-        golds = _attrs(recs, "gold")
-        for rec, line, gold in compress(zip(recs, lns, golds, strict=True), golds):
+        golds = _attrs(recs, "gold") if _any_attr(recs, "gold") else ()
+        for rec, line, gold in compress(zip(recs, lns, golds), golds):  # noqa: B905
             if gold is not msgspec.UNSET:
                 plain = msgspec.to_builtins(rec) if isinstance(rec, msgspec.Struct) \
                     else rec._d
@@ -505,6 +518,14 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
     problems.sort(key=lambda lp: lp[0])
     out.problems = [p for _, p in problems]
     return out
+
+
+def _any_attr(objs: list, name: str) -> bool:
+    """Whether attribute `name` is truthy on any of these (absent: no)."""
+    try:
+        return any(map(operator.attrgetter(name), objs))
+    except AttributeError:
+        return any(getattr(o, name, None) for o in objs)
 
 
 def _attrs(objs: list, name: str) -> list:
