@@ -508,7 +508,9 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
     finally:
         if was_enabled:
             gc.enable()
-    _annotator_problems(out, col.ann_name, col.first_ann, rec_lines, merge_names, problems)
+    col.annotator_codes = _annotator_problems(out, col.ann_name, col.first_ann, rec_lines,
+                                              merge_names, problems)
+    col.units_unique = len(seen_units) == out.records  # no unit exported twice
     if progress is not None:
         progress(total, total)
 
@@ -652,26 +654,37 @@ def _schema_problems(out: ExportRead, refs: dict, resolved: dict,
 
 
 def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
-                        rec_lines: list[int], merge: bool, problems: list) -> None:
+                        rec_lines: list[int], merge: bool, problems: list
+                        ) -> tuple[list, Any] | None:
     """Two annotations by one annotator in a record; annotator names that differ only
     by case or Unicode normalisation (an error, or with `merge` one annotator, the name
     seen first, said in a warning). Found from the columns after the loop."""
     spath = str(out.path)
     n = len(names)
-    first_index = dict(zip(reversed(names), range(n - 1, -1, -1), strict=True))
-    if not first_index:
-        return
-    import bisect
+    if not n:
+        return None
+    import numpy as np
+
+    # the distinct names in order of appearance, each annotation's index among them:
+    # returned for RatingsCollector._index, which would otherwise compute them again
+    distinct = list(dict.fromkeys(names))
+    index = {name: k for k, name in enumerate(distinct)}
+    code = np.fromiter(map(index.__getitem__, names), np.int64, n)
+    # codes run 0, 1, ... in order of appearance: each first shows where a code
+    # exceeds every code before it
+    first_at = np.flatnonzero(code > np.maximum.accumulate(np.concatenate(([-1], code[:-1]))))
+    first_index = dict(zip(distinct, first_at.tolist(), strict=True))
 
     def line_of(i: int) -> int:
         return rec_lines[bisect.bisect_right(first_ann, i) - 1]
 
-    import numpy as np
-
-    code = np.fromiter(map(first_index.__getitem__, names), np.int64, n)
     starts = np.asarray(first_ann, np.int64)
     rec = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-    if len(np.unique(rec * n + code)) < n:  # some record names one annotator twice
+    pair = rec * len(distinct) + code  # (record, annotator): a record names one twice?
+    slots = len(starts) * len(distinct)
+    twice = (np.bincount(pair, minlength=slots).max(initial=0) > 1 if slots <= 4 * n + 1024
+             else len(np.unique(pair)) < n)
+    if twice:
         for r, g in enumerate(first_ann):
             end = first_ann[r + 1] if r + 1 < len(first_ann) else n
             here: dict[str, int] = {}
@@ -685,7 +698,7 @@ def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
                 else:
                     here[name] = i - g
     groups: dict[str, list[str]] = {}
-    for name in sorted(first_index, key=first_index.__getitem__):
+    for name in distinct:  # in order of first appearance
         groups.setdefault(_name_key(name), []).append(name)
     for group in groups.values():
         if len(group) < 2:
@@ -707,6 +720,7 @@ def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
                     f"annotator {_show(other)} and {_show(keep)} (line {keep_line}) differ "
                     "only by case or Unicode normalisation: rename one, or count them as one "
                     "annotator with `annotator agreement --merge-names`")))
+    return distinct, code
 
 
 def _label_problems(layer_id: str, value: Any, schema: LabelSchema) -> tuple[list[str], bool]:
