@@ -599,7 +599,8 @@ def masi_alpha(on: np.ndarray, rated: np.ndarray,
         observed = 2.0 * float(hist[keep] @ _masi_of_sizes(
             grid[2, keep], grid[0, keep], grid[1, keep], monotonicity))
         uniq, counts = np.unique(value[rated], return_counts=True)
-        if len(uniq) <= 2048 or n_lab > 20:
+        # pairwise over the distinct sets costs ~len(uniq)**2, the subset sums ~2**L
+        if n_lab > 20 or len(uniq) ** 2 < (1 << n_lab) * 16:
             sets = ((uniq[:, None] >> np.arange(n_lab)) & 1).astype(bool)
             d = masi_distances(sets[:, None, :], sets[None, :, :], monotonicity)
             expected = float(counts.astype(np.float64) @ d @ counts.astype(np.float64))
