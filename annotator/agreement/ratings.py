@@ -407,6 +407,7 @@ class RatingsCollector:
         # whether the unit keys are known to be distinct (the reader refuses repeats).
         self.annotator_codes: tuple[list, np.ndarray] | None = None
         self.units_unique = False
+        self.pairs_unique = False  # ... and no record names an annotator twice
 
     def value_code(self, layer: object, key: object) -> int:
         code = self.values.get((layer, key))
@@ -477,6 +478,9 @@ class RatingsCollector:
             raw_codes = np.fromiter(map(first.__getitem__, raw_names), np.int64, n_ann)
         clean = [_name(rename.get(raw, raw) if rename else raw) for raw in distinct]
         annotators = sorted(set(clean))
+        # distinct raw names stay distinct once cleaned: (unit, raw name) pairs that are
+        # unique stay unique (`_one_each`)
+        self._names_injective = len(annotators) == len(distinct)
         a_index = {a: k for k, a in enumerate(annotators)}
         table = np.array([a_index[c] for c in clean], np.int64)
         all_a = table[raw_codes] if n_ann else np.zeros(0, np.int64)
@@ -485,6 +489,12 @@ class RatingsCollector:
         out = (unit_keys, lengths_u, all_u, annotators, all_a, done)
         self._index_cache = (key, n_ann, out)
         return out
+
+    def _one_each(self, rename: Mapping[object, str] | None) -> bool:
+        """Whether each (unit, annotator) has one annotation, as the export reader found
+        (no repeated unit, no record naming an annotator twice, no names merged): then
+        no "last annotation counts" search is needed."""
+        return self.pairs_unique and not rename and getattr(self, "_names_injective", False)
 
     def skip_table(self, rename: Mapping[object, str] | None = None):
         """Who decided which unit (done or skipped) and who marked it not content, for
@@ -501,8 +511,11 @@ class RatingsCollector:
         col[present] = np.arange(len(present))
         n_a = max(len(names), 1)
         u, a = all_u[decided_ann], col[all_a[decided_ann]]
-        _, last = np.unique((u * n_a + a)[::-1], return_index=True)
-        pick = len(u) - 1 - last  # the last annotation of each (unit, annotator)
+        if self._one_each(rename):
+            pick = np.arange(len(u))
+        else:
+            _, last = np.unique((u * n_a + a)[::-1], return_index=True)
+            pick = len(u) - 1 - last  # the last annotation of each (unit, annotator)
         decided = np.zeros((len(lengths_u), len(names)), bool)
         skip = np.zeros_like(decided)
         decided[u[pick], a[pick]] = True
@@ -522,7 +535,9 @@ class RatingsCollector:
         key = all_u * n_a + all_a
         keep = np.zeros(n_ann, bool)
         idx_done = np.flatnonzero(done)
-        if len(idx_done):
+        if self._one_each(rename):  # all kept
+            keep[idx_done] = True
+        elif len(idx_done):
             _, last = np.unique(key[idx_done][::-1], return_index=True)
             keep[idx_done[len(idx_done) - 1 - last]] = True
         names_of = self.unit_keys if unit_keys is None else unit_keys
