@@ -7,13 +7,15 @@ spans are read as JSON. Gives the same Ratings as `build_ratings` over an export
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..schema import LabelSchema
-from ..store.sqlite import SQLiteJournal, SQLiteStore
 from .ratings import Ratings, SpanRows, _assemble, attach_spans, paragraph_layer_ids
+
+if TYPE_CHECKING:  # the store is not imported for agreement from an export file
+    from ..store.sqlite import SQLiteJournal, SQLiteStore
 
 
 class _Numbering:
@@ -70,6 +72,8 @@ def read_columns(journals: list[SQLiteJournal], base: int) -> dict[str, tuple]:
     """{annotator: (agreement columns, skip columns, decided columns)} of every journal
     (`agreement_and_skip_columns`), read in parallel: SQLite releases the GIL while it
     steps."""
+    from concurrent.futures import ThreadPoolExecutor  # here: an export file needs no pool
+
     with ThreadPoolExecutor(max_workers=min(4, len(journals) or 1)) as pool:
         return dict(zip([j.annotator for j in journals],
                         pool.map(lambda j: j.agreement_and_skip_columns(base), journals),
