@@ -42,6 +42,9 @@ class _Numbering:
 
     def dense(self, keys: np.ndarray) -> np.ndarray:
         """Each key's number in the table (`size` for a key that cannot be a unit)."""
+        # native int64 (no copy when it is already): a store may hand over other widths
+        # or byte orders, which the unsigned view below would misread
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
         if self.direct:
             # as unsigned, a negative key is past the end too: one pass
             return np.minimum(keys.view(np.uint64), np.uint64(self.size)).view(np.int64)
