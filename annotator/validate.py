@@ -301,6 +301,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
     all_lines: list[int] = []
     replaced: set[int] = set()  # lines whose messages jsonschema's replaced (`again`)
     names: dict[str, str] = {}  # each annotator name, one string object for all its uses
+    doc_ids: dict[str, str] = {}  # the same for document ids
 
     def resolve(key: tuple[str, str, str] | None, ref: Any) -> LabelSchema | None:
         if given is not None:
@@ -455,7 +456,10 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         """Check and collect the records of one chunk (`raw_of(line)`: its offset and
         bytes, for a line whose messages jsonschema must word)."""
         out.records += len(recs)
-        keys = list(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True))
+        # a document's id as one string object for all its paragraphs (setdefault by
+        # map: one C pass), so each record's own copy is freed with its batch
+        ids = list(map(_DOC, recs))
+        keys = list(zip(map(doc_ids.setdefault, ids, ids), map(_PARAGRAPH, recs), strict=True))
         all_keys.extend(keys)
         all_lines.extend(lns)
         n_all = len(recs)
@@ -463,7 +467,9 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         if not recs:
             return
         if len(recs) < n_all:  # some name another schema: their keys are not collected
-            keys = list(zip(map(_DOC, recs), map(_PARAGRAPH, recs), strict=True))
+            ids = list(map(_DOC, recs))
+            keys = list(zip(map(doc_ids.setdefault, ids, ids), map(_PARAGRAPH, recs),
+                            strict=True))
         # (records naming two schemas are an error, reported below: the first's here)
         label_schema = given or next(s for s in resolved.values() if s is not None)
         # Each pass below is one C-level map over the batch; passes whose result is
