@@ -530,22 +530,34 @@ def find_schema(
     schema_id: str,
     search_dirs: Iterable[str | Path],
     version: int | str | None = None,
+    cache: ParseCache | None = None,
 ) -> LabelSchema | None:
     """The first label schema among `DIR/*.yaml` whose `id` is schema_id (and whose
     version is `version`, when given); None when there is none. Files that do not parse
-    are skipped: they cannot be the schema an export names."""
-    from annotator.yamlload import load_yaml_bytes
-
+    are skipped: they cannot be the schema an export names. With a `cache` (as
+    `load_schema`), a file whose exact bytes validated before is read from its cached
+    parse: no YAML parser and no jsonschema import on `agreement`'s path."""
     for d in search_dirs:
         for candidate in sorted(Path(d).glob("*.yaml")):
             try:
                 raw = candidate.read_bytes()
+            except OSError:
+                continue
+            data = cache.get(raw) if cache is not None else None
+            if data is not None:  # validated before: its id and version are known good
+                if data.get("id") == schema_id and (
+                        version is None or str(data.get("version")) == str(version)):
+                    return _build_schema(data, candidate, hashlib.sha256(raw).hexdigest())
+                continue
+            from annotator.yamlload import load_yaml_bytes
+
+            try:
                 doc = load_yaml_bytes(raw, str(candidate))
-            except (InputError, OSError):
+            except InputError:
                 continue
             data = doc.data
             if not isinstance(data, dict) or data.get("id") != schema_id:
                 continue
             if version is None or str(data.get("version")) == str(version):
-                return _validated(doc, raw, candidate)
+                return _validated(doc, raw, candidate, cache)
     return None

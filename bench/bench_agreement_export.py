@@ -133,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     from annotator.validate import read_export, record_checker
 
     (path, t_gen) = timed(lambda: build(args.units))
+    # our bytecode, as an install has it (pip compiles at install): with
+    # PYTHONDONTWRITEBYTECODE set, each CLI run would compile every module from source
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "annotator"), quiet=1)
     load_before = os.getloadavg()
     size_mb = path.stat().st_size / 1e6
     best: dict[str, float] = {}

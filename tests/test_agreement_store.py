@@ -100,3 +100,44 @@ def test_rebuilt_corpus_rekeys_journals(project: Path):
     assert keys["d0"] < 0  # its document is gone: kept, apart
     r = run_cli("status", cwd=project)
     assert "d0 unit" in r.stdout and "no longer in the corpus" in r.stdout
+
+
+def test_both_unit_numberings_agree(project: Path, monkeypatch):
+    """The store maps unit keys to units through a table indexed by the keys themselves
+    (small key spaces) or by a dense numbering (documents of very unequal length): on a
+    rebuilt corpus (a document gone, its units' keys negative) both give the export's
+    report and skip table."""
+    from annotator.agreement import from_store
+    from annotator.agreement.skip import store_ratings_and_skips
+
+    store = _random_project(project, 9)
+    for name in ("alice", "bob"):
+        j = store.journal(name)
+        j.apply("d3", 1, {"type": "set_skipped", "skipped": True})
+    docs = [(d.id, d.title, [u.text for u in store.units(d.id)][1:])
+            for d in store.iter_documents()]
+    store.close()
+    for f in (project / ".annotator").glob("corpus.db*"):
+        f.unlink()
+    rebuilt = SQLiteStore(project / ".annotator")
+    rebuilt.import_documents(Document(i, t, p) for i, t, p in reversed(docs[1:]))
+    schema = load_schema(SCHEMA)
+    slow = compute_report(build_ratings(iter_records(rebuilt, schema), schema), schema,
+                          bootstrap=20, seed=1)
+    real_init = from_store._Numbering.__init__
+    results = {}
+    for direct in (True, False):
+        def init(self, store, base, _direct=direct):
+            real_init(self, store, base)
+            if not _direct:  # as for a key space far larger than the corpus
+                self.direct = False
+                self.size = int(self.offsets[-1])
+        monkeypatch.setattr(from_store._Numbering, "__init__", init)
+        ratings, skips = store_ratings_and_skips(rebuilt, schema)
+        fast = compute_report(ratings, schema, bootstrap=20, seed=1)
+        assert json.dumps(fast, sort_keys=True) == json.dumps(slow, sort_keys=True)
+        results[direct] = skips
+    assert results[True].annotators == results[False].annotators
+    assert (results[True].decided == results[False].decided).all()
+    assert (results[True].skipped == results[False].skipped).all()
+    assert results[True].skipped.sum() == 2

@@ -219,6 +219,39 @@ def test_find_schema(tmp_path: Path) -> None:
     assert find_schema("framing-devices", [tmp_path, schemas_dir()]) is not None
 
 
+def test_find_schema_through_the_parse_cache(tmp_path: Path, monkeypatch) -> None:
+    """With a cache, the first look-up validates and stores the file it finds; the next
+    finds the same schema from the cache without parsing YAML, and a changed file (other
+    bytes) is parsed again."""
+    from annotator import yamlload
+    from annotator.parse_cache import ParseCache
+
+    cache = ParseCache(tmp_path / "cache", "schema")
+    d = tmp_path / "schemas"
+    d.mkdir()
+    (d / "bad.yaml").write_text("id: [\n", encoding="utf-8")  # never cached: skipped
+    (d / "s.yaml").write_text(
+        "id: s\nversion: 3\ntitle: S\nlayers:\n  - id: l\n    name: L\n    kind: multi\n"
+        "    labels:\n      - {id: a, name: A, description: d}\n", encoding="utf-8")
+    first = find_schema("s", [d], 3, cache)
+    assert first is not None and first.version == 3 and first.path == d / "s.yaml"
+    assert find_schema("s", [d], 4, cache) is None  # another version: not this file
+
+    parsed = []
+    real = yamlload.load_yaml_bytes
+    monkeypatch.setattr(yamlload, "load_yaml_bytes",
+                        lambda raw, name: parsed.append(name) or real(raw, name))
+    again = find_schema("s", [d], 3, cache)
+    assert again == first and again.sha256 == first.sha256
+    assert parsed == [str(d / "bad.yaml")]  # only the file that never validated
+    (d / "s.yaml").write_text((d / "s.yaml").read_text(encoding="utf-8")
+                              .replace("version: 3", "version: 4"), encoding="utf-8")
+    parsed.clear()
+    changed = find_schema("s", [d], 4, cache)
+    assert changed is not None and changed.version == 4
+    assert str(d / "s.yaml") in parsed
+
+
 def test_key_written_as_character_is_normalised(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(

@@ -7,52 +7,80 @@ spans are read as JSON. Gives the same Ratings as `build_ratings` over an export
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..schema import LabelSchema
-from ..store.sqlite import SQLiteJournal, SQLiteStore
 from .ratings import Ratings, SpanRows, _assemble, attach_spans, paragraph_layer_ids
 
-
-def _sorted_unique(arrays: list[np.ndarray]) -> np.ndarray:
-    # sort + diff: several times faster than np.unique's hash path on ~1e6 int64 keys
-    if not arrays:
-        return np.zeros(0, np.int64)
-    keys = np.sort(np.concatenate(arrays))
-    if len(keys) == 0:
-        return keys
-    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+if TYPE_CHECKING:  # the store is not imported for agreement from an export file
+    from ..store.sqlite import SQLiteJournal, SQLiteStore
 
 
-def _indexer(store: SQLiteStore, units: np.ndarray, base: int):
-    """A function mapping unit keys to indices into `units` (-1 for keys not in it).
+class _Numbering:
+    """A numbering of the corpus's units, read once and shared by the ratings and the
+    skip table, so that mapping unit keys (doc_key * base + unit) to unit indices is
+    gathers from one table instead of a binary search per key (~10x faster on 10
+    million label rows). Where the key space is not much larger than the corpus
+    (documents of similar length, the usual case) the keys index the table directly;
+    otherwise a dense numbering (document offset + unit) does, at the price of a
+    division per key."""
 
-    Keys are doc_key * base + unit. A table over the corpus's dense unit numbering
-    (document offset + unit) turns the mapping into two gathers instead of a binary
-    search per key: ~10x faster on 10 million label rows."""
-    doc_keys, n_units = store.document_sizes()
-    offsets = np.zeros(int(doc_keys.max(initial=0)) + 2, np.int64)
-    offsets[doc_keys] = n_units + 1  # +1: unit numbers run to n_units without a title
-    offsets = np.concatenate(([0], np.cumsum(offsets)))
-    size = int(offsets[-1])
-    lookup = np.full(size + 1, -1, np.int64)
+    def __init__(self, store: SQLiteStore, base: int) -> None:
+        doc_keys, n_units = store.document_sizes()
+        self.base = base
+        self.n_units = np.full(int(doc_keys.max(initial=0)) + 1, -1, np.int64)
+        self.n_units[doc_keys] = n_units  # -1: no such document
+        offsets = np.zeros(int(doc_keys.max(initial=0)) + 2, np.int64)
+        offsets[doc_keys] = n_units + 1  # +1: unit numbers run to n_units without a title
+        self.offsets = np.concatenate(([0], np.cumsum(offsets)))
+        dense_size = int(self.offsets[-1])
+        key_space = len(self.n_units) * base
+        self.direct = key_space <= 4 * dense_size + (1 << 20)
+        self.size = key_space if self.direct else dense_size  # the slot of unknown keys
 
-    def dense(keys: np.ndarray) -> np.ndarray:
-        # keys of documents not in the corpus (negative, or past the last) -> the -1 slot
+    def dense(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's number in the table (`size` for a key that cannot be a unit)."""
+        # native int64 (no copy when it is already): a store may hand over other widths
+        # or byte orders, which the unsigned view below would misread
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        if self.direct:
+            # as unsigned, a negative key is past the end too: one pass
+            return np.minimum(keys.view(np.uint64), np.uint64(self.size)).view(np.int64)
+        # keys of documents not in the corpus (negative, or past the last) -> the size slot
+        offsets, base = self.offsets, self.base
         doc = np.clip(keys // base, 0, len(offsets) - 2)
-        unit = keys % base
-        d = offsets[doc] + unit
-        return np.where((keys >= base) & (d < offsets[doc + 1]), d, size)
+        d = offsets[doc] + keys % base
+        return np.where((keys >= base) & (d < offsets[doc + 1]), d, self.size)
 
-    lookup[dense(units)] = np.arange(len(units))
-    lookup[size] = -1
+    def units(self, dense: list[np.ndarray]) -> tuple[int, np.ndarray]:
+        """(number of units, lookup): the distinct units among these numbers that are
+        still in the corpus, in key order, and lookup[number] = their index (-1 for a
+        unit not among them)."""
+        # a mark per table slot, not a sort: the table is in key order already
+        seen = np.zeros(self.size + 1, bool)
+        for d in dense:
+            seen[d] = True
+        units = np.flatnonzero(seen[:self.size])
+        if self.direct:  # only units still in the corpus count, as in an export
+            docs = units // self.base
+            units = units[self.n_units[docs] >= units - docs * self.base]
+        lookup = np.full(self.size + 1, -1, np.int64)
+        lookup[units] = np.arange(len(units))
+        return len(units), lookup
 
-    def positions(keys: np.ndarray) -> np.ndarray:
-        return lookup[dense(keys)]
 
-    return positions
+def read_columns(journals: list[SQLiteJournal], base: int) -> dict[str, tuple]:
+    """{annotator: (agreement columns, skip columns, decided columns)} of every journal
+    (`agreement_and_skip_columns`), read in parallel: SQLite releases the GIL while it
+    steps."""
+    from concurrent.futures import ThreadPoolExecutor  # here: an export file needs no pool
+
+    with ThreadPoolExecutor(max_workers=min(4, len(journals) or 1)) as pool:
+        return dict(zip([j.annotator for j in journals],
+                        pool.map(lambda j: j.agreement_and_skip_columns(base), journals),
+                        strict=True))
 
 
 def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Ratings:
@@ -61,29 +89,31 @@ def ratings_from_store(store: SQLiteStore, schema: LabelSchema | None) -> Rating
     kept private (blind annotation) is an error, not a silently missing annotator."""
     journals = store.reading_journals()
     with store.snapshot(journals):
-        return _ratings(store, schema, journals)
+        base = store.key_base()
+        return _ratings(store, schema, journals, read_columns(journals, base),
+                        _Numbering(store, base))
 
 
-def _ratings(store: SQLiteStore, schema: LabelSchema | None,
-             journals: list[SQLiteJournal]) -> Ratings:
+def _ratings(store: SQLiteStore, schema: LabelSchema | None, journals: list[SQLiteJournal],
+             read: dict[str, tuple], numbering: _Numbering) -> Ratings:
     annotators = [j.annotator for j in journals]
-    base = store.key_base()
-    # SQLite releases the GIL while it steps: read the journals in parallel.
-    with ThreadPoolExecutor(max_workers=min(4, len(journals) or 1)) as pool:
-        cols = dict(zip(annotators, pool.map(lambda j: j.agreement_columns(base), journals),
-                        strict=True))
-    units = _sorted_unique([c[0] for c in cols.values()])
-    # Only units still in the corpus count, as in an export (which walks the corpus).
-    units = units[_indexer(store, units, base)(units) >= 0]
+    base = numbering.base
+    cols = {a: c[0] for a, c in read.items()}
+    done_dense = {a: numbering.dense(c[0]) for a, c in cols.items()}
+    n_units, lookup = numbering.units(list(done_dense.values()))
 
-    positions = _indexer(store, units, base)
+    def positions(keys: np.ndarray) -> np.ndarray:
+        return lookup[numbering.dense(keys)]
 
     def index(keys: np.ndarray) -> np.ndarray:
         pos = positions(keys)
         return pos[pos >= 0]
 
     kinds = {lay.id: lay.kind for lay in schema.layers} if schema else {}
-    done = {a: index(c[0]) for a, c in cols.items()}
+    done = {}
+    for a, d in done_dense.items():
+        pos = lookup[d]
+        done[a] = pos[pos >= 0]
     multi: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     single: dict[str, dict[str | None, dict[str, np.ndarray]]] = {}
     for a, (_, labels, _) in cols.items():
@@ -101,11 +131,11 @@ def _ratings(store: SQLiteStore, schema: LabelSchema | None,
                 continue  # its document is no longer in the corpus
             spans.add(int(u), a, state.get("spans") or (), state.get("relations") or ())
 
-    undecided = _undecided(store, journals, base, index, schema, multi, single)
-    ratings = _assemble(len(units), annotators, done, multi, single, schema, spans.labels,
+    undecided = _undecided({a: c[2] for a, c in read.items()}, index, schema, multi, single)
+    ratings = _assemble(n_units, annotators, done, multi, single, schema, spans.labels,
                         spans.relation_labels, undecided)
     ratings.warnings = spans.warnings + ratings.warnings
-    unit_length = np.zeros(len(units), np.int64)
+    unit_length = np.zeros(n_units, np.int64)
     if ratings.span:  # lengths only matter to span agreement: skip the text scan otherwise
         keys, lengths = store.unit_lengths(base)
         pos = positions(keys)
@@ -115,19 +145,18 @@ def _ratings(store: SQLiteStore, schema: LabelSchema | None,
     return ratings
 
 
-def _undecided(store: SQLiteStore, journals: list[SQLiteJournal], base: int, index,
-               schema: LabelSchema | None, multi: dict, single: dict
-               ) -> dict[str, dict[str, np.ndarray]]:
+def _undecided(decided_columns: dict[str, tuple], index, schema: LabelSchema | None,
+               multi: dict, single: dict) -> dict[str, dict[str, np.ndarray]]:
     """{layer: {annotator: unit indices}}: units that track decided layers (actions.py
-    "decided") and left this paragraph layer undecided, as the export's `decided` says."""
+    "decided") and left this paragraph layer undecided, as the export's `decided` says.
+    `decided_columns`: {annotator: `decided_columns`}."""
     layers = paragraph_layer_ids(schema, multi, single)
     out: dict[str, dict[str, np.ndarray]] = {}
-    for j in journals:
-        partial, decided = j.decided_columns(base)
+    for annotator, (partial, decided) in decided_columns.items():
         if not len(partial):
             continue
         for layer in layers:
             keys = np.setdiff1d(partial, decided.get(layer, partial[:0]), assume_unique=True)
             if len(keys):
-                out.setdefault(layer, {})[j.annotator] = index(keys)
+                out.setdefault(layer, {})[annotator] = index(keys)
     return out

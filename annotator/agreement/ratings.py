@@ -312,9 +312,11 @@ def _assemble(
                 mask[idx(units), col(a)] = False
 
     def multi_on(layer: str, labels: list, on: np.ndarray) -> None:
+        # flat positions into the (new, contiguous) array: ~2x faster than a tuple index
+        flat, stride, n_lab = on.reshape(-1), on.shape[1] * on.shape[2], on.shape[2]
         for li, lab in enumerate(labels):
             for a, units in multi.get(layer, {}).get(lab, {}).items():
-                on[idx(units), col(a), li] = True
+                flat[idx(units) * stride + (col(a) * n_lab + li)] = True
 
     def single_codes(layer: str, labels: list, codes: np.ndarray) -> None:
         for ci, lab in enumerate(labels):
@@ -400,6 +402,12 @@ class RatingsCollector:
         # (annotation, its `decided` list): only those layers are rated on the unit
         self.decided: list[tuple[int, Sequence]] = []
         self.skipped: list[int] = []  # annotations marked not content (status "skipped")
+        # Set by the export reader, which has them anyway: the distinct raw annotator
+        # names in order of appearance and each annotation's index among them, and
+        # whether the unit keys are known to be distinct (the reader refuses repeats).
+        self.annotator_codes: tuple[list, np.ndarray] | None = None
+        self.units_unique = False
+        self.pairs_unique = False  # ... and no record names an annotator twice
 
     def value_code(self, layer: object, key: object) -> int:
         code = self.values.get((layer, key))
@@ -432,21 +440,22 @@ class RatingsCollector:
                 self.span_anns.append((g, spans or (), relations or ()))
 
     def _index(self, rename: Mapping[object, str] | None
-               ) -> tuple[dict, list, np.ndarray, list[str], np.ndarray, np.ndarray]:
-        """(unit_of, unit lengths, unit of each annotation, annotators, annotator of
-        each annotation, done per annotation), shared by `ratings` and `skip_table`.
-        A repeated unit key is the same unit (its first length kept)."""
+               ) -> tuple[list | None, list, np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """(unit keys per unit or None when they are the records' own, unit lengths,
+        unit of each annotation, annotators, annotator of each annotation, done per
+        annotation), shared by `ratings` and `skip_table`. A repeated unit key is the
+        same unit (its first length kept)."""
         key = tuple(sorted(rename.items())) if rename else ()
         cached = getattr(self, "_index_cache", None)
         if cached is not None and cached[0] == key and cached[1] == len(self.ann_name):
             return cached[2]
         n_rec = len(self.unit_keys)
-        unit_of: dict[tuple[str, int], int] = dict(zip(self.unit_keys, range(n_rec), strict=True))
-        if len(unit_of) == n_rec:  # no repeated unit (an export `validate` accepts)
+        unit_keys = None  # the records' keys are the units' (no repeated unit)
+        if self.units_unique or len(set(self.unit_keys)) == n_rec:
             lengths_u = list(self.unit_lengths)
             rec_unit = np.arange(n_rec, dtype=np.int64)
         else:
-            unit_of = {}
+            unit_of: dict[tuple[str, int], int] = {}
             lengths_u = []
             rec_unit = np.empty(n_rec, np.int64)
             for r, (k, length) in enumerate(zip(self.unit_keys, self.unit_lengths,
@@ -456,29 +465,43 @@ class RatingsCollector:
                     u = unit_of[k] = len(lengths_u)
                     lengths_u.append(length)
                 rec_unit[r] = u
+            unit_keys = list(unit_of)
         n_ann = len(self.ann_name)
         per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
         all_u = np.repeat(rec_unit, per_rec)
         raw_names = self.ann_name
-        clean: dict[object, str] = {}
-        for raw in dict.fromkeys(raw_names):
-            clean[raw] = _name(rename.get(raw, raw) if rename else raw)
-        annotators = sorted(set(clean.values()))
+        if self.annotator_codes is not None and len(self.annotator_codes[1]) == n_ann:
+            distinct, raw_codes = self.annotator_codes
+        else:
+            distinct = list(dict.fromkeys(raw_names))
+            first = {raw: k for k, raw in enumerate(distinct)}
+            raw_codes = np.fromiter(map(first.__getitem__, raw_names), np.int64, n_ann)
+        clean = [_name(rename.get(raw, raw) if rename else raw) for raw in distinct]
+        annotators = sorted(set(clean))
+        # distinct raw names stay distinct once cleaned: (unit, raw name) pairs that are
+        # unique stay unique (`_one_each`)
+        self._names_injective = len(annotators) == len(distinct)
         a_index = {a: k for k, a in enumerate(annotators)}
-        code_of = {raw: a_index[c] for raw, c in clean.items()}
-        all_a = np.fromiter(map(code_of.__getitem__, raw_names), np.int64, n_ann)
+        table = np.array([a_index[c] for c in clean], np.int64)
+        all_a = table[raw_codes] if n_ann else np.zeros(0, np.int64)
         done = np.ones(n_ann, bool)
         done[np.asarray(self.not_done, np.int64)] = False
-        out = (unit_of, lengths_u, all_u, annotators, all_a, done)
+        out = (unit_keys, lengths_u, all_u, annotators, all_a, done)
         self._index_cache = (key, n_ann, out)
         return out
+
+    def _one_each(self, rename: Mapping[object, str] | None) -> bool:
+        """Whether each (unit, annotator) has one annotation, as the export reader found
+        (no repeated unit, no record naming an annotator twice, no names merged): then
+        no "last annotation counts" search is needed."""
+        return self.pairs_unique and not rename and getattr(self, "_names_injective", False)
 
     def skip_table(self, rename: Mapping[object, str] | None = None):
         """Who decided which unit (done or skipped) and who marked it not content, for
         `skip_agreement`; a repeated (unit, annotator) pair keeps the last."""
         from .skip import SkipTable
 
-        unit_of, _, all_u, annotators, all_a, done = self._index(rename)
+        _, lengths_u, all_u, annotators, all_a, done = self._index(rename)
         skipped = np.zeros(len(done), bool)
         skipped[np.asarray(self.skipped, np.int64)] = True
         decided_ann = np.flatnonzero(done | skipped)
@@ -488,9 +511,12 @@ class RatingsCollector:
         col[present] = np.arange(len(present))
         n_a = max(len(names), 1)
         u, a = all_u[decided_ann], col[all_a[decided_ann]]
-        _, last = np.unique((u * n_a + a)[::-1], return_index=True)
-        pick = len(u) - 1 - last  # the last annotation of each (unit, annotator)
-        decided = np.zeros((len(unit_of), len(names)), bool)
+        if self._one_each(rename):
+            pick = np.arange(len(u))
+        else:
+            _, last = np.unique((u * n_a + a)[::-1], return_index=True)
+            pick = len(u) - 1 - last  # the last annotation of each (unit, annotator)
+        decided = np.zeros((len(lengths_u), len(names)), bool)
         skip = np.zeros_like(decided)
         decided[u[pick], a[pick]] = True
         skip[u[pick], a[pick]] = skipped[decided_ann[pick]]
@@ -501,7 +527,7 @@ class RatingsCollector:
         they count as (`--merge-names`)."""
         schema = self.schema
         warnings: list[str] = []
-        unit_of, lengths_u, all_u, annotators, all_a, done = self._index(rename)
+        unit_keys, lengths_u, all_u, annotators, all_a, done = self._index(rename)
         n_units = len(lengths_u)
         n_ann = len(self.ann_name)
         n_a = max(len(annotators), 1)
@@ -509,10 +535,12 @@ class RatingsCollector:
         key = all_u * n_a + all_a
         keep = np.zeros(n_ann, bool)
         idx_done = np.flatnonzero(done)
-        if len(idx_done):
+        if self._one_each(rename):  # all kept
+            keep[idx_done] = True
+        elif len(idx_done):
             _, last = np.unique(key[idx_done][::-1], return_index=True)
             keep[idx_done[len(idx_done) - 1 - last]] = True
-        names_of = {v: k for k, v in unit_of.items()}
+        names_of = self.unit_keys if unit_keys is None else unit_keys
         for i in np.flatnonzero(done & ~keep):
             doc, par = names_of[int(all_u[i])]
             warnings.append(f"{_name(doc)}#{par}: several annotations by "

@@ -247,6 +247,42 @@ def _multi_pair_kappas(r: Ratings, layer: str, a: int, b: int) -> np.ndarray:
     )
 
 
+def _multi_all_pair_kappas(r: Ratings, layer: str, pairs: list[tuple[int, int]]
+                           ) -> dict[tuple[int, int], np.ndarray]:
+    """`_multi_pair_kappas` of every pair at once. With up to 8 annotators each unit's
+    raters and, per label, who put it on are one byte each (packbits); one bincount per
+    label of (raters, on) patterns then gives every pair's 2x2 counts as sums over
+    patterns, instead of gathering each pair's rows of the [U, A, L] array (3 pairs:
+    ~3x faster at 1,000,000 units)."""
+    on = r.multi[layer].on
+    n_annot, n_lab = on.shape[1], on.shape[2]
+    if n_annot > 8 or not pairs:
+        return {p: _multi_pair_kappas(r, layer, *p) for p in pairs}
+    size = 1 << n_annot
+    rated = r.layer_rated(layer).view(np.uint8)
+    rp = np.zeros(len(on), np.int64)  # the unit's raters, a bit each
+    for a in range(n_annot):
+        rp |= rated[:, a].astype(np.int64) << (n_annot + a)
+    # [L, U]: who put the label on, a bit each; label-major so each label's row is
+    # contiguous for its bincount
+    v = on.view(np.uint8).transpose(1, 2, 0)
+    pat = v[0].copy()
+    for a in range(1, n_annot):
+        pat |= v[a] << a
+    hist = np.empty((n_lab, size, size), np.int64)  # [label, raters pattern, on pattern]
+    for li in range(n_lab):
+        hist[li] = np.bincount(rp + pat[li], minlength=size * size).reshape(size, size)
+    bits = (np.arange(size)[:, None] >> np.arange(n_annot)) & 1  # [pattern, annotator]
+    out = {}
+    for a, b in pairs:
+        both = (bits[:, a] & bits[:, b]).astype(np.int64)
+        per = np.einsum("r,lrp->lp", both, hist)  # [label, on pattern] over units rated by both
+        n = per.sum(axis=1)
+        out[(a, b)] = cohen_kappa_binary(per @ (bits[:, a] & bits[:, b]), per @ bits[:, a],
+                                         per @ bits[:, b], n)
+    return out
+
+
 def _kappa_reason(n_both: int) -> str:
     if n_both == 0:
         return "no unit rated by both annotators"
@@ -620,7 +656,7 @@ def compute_report(
             layers_out[layer] = _single_layer(r, layer, active, bootstrap, seed, per_pair[layer],
                                               _scale_of(r, layer))
         elif layer in r.multi:
-            per_pair[layer] = {p: _multi_pair_kappas(r, layer, *p) for p in pairs}
+            per_pair[layer] = _multi_all_pair_kappas(r, layer, pairs)
             layers_out[layer] = _multi_layer(r, layer, active, bootstrap, seed, per_pair[layer])
         elif layer in r.span:
             layers_out[layer], per_pair[layer] = _span_layer(r, layer, active, gamma_samples,

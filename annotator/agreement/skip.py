@@ -17,7 +17,7 @@ import numpy as np
 
 from ..schema import LabelSchema
 from .coefficients import cohen_kappa_binary
-from .from_store import _indexer, _ratings, _sorted_unique
+from .from_store import _Numbering, _ratings, read_columns
 from .ratings import Ratings, _name
 from .report import _binary_table, _no_two, _nominal_block, _Obj, _plain
 
@@ -61,22 +61,25 @@ class SkipCollector:
 
 
 def store_ratings_and_skips(store, schema: LabelSchema | None) -> tuple[Ratings, SkipTable]:
-    """Ratings (`ratings_from_store`) and the skip table, read as of one moment."""
+    """Ratings (`ratings_from_store`) and the skip table, read as of one moment, in one
+    parallel pass over the journals, with one unit numbering for both."""
     journals = store.reading_journals()
     with store.snapshot(journals):
-        ratings = _ratings(store, schema, journals)
         base = store.key_base()
-        cols = {j.annotator: j.skip_columns(base) for j in journals}
+        read = read_columns(journals, base)
+        numbering = _Numbering(store, base)
+        ratings = _ratings(store, schema, journals, read, numbering)
+    cols = {a: c[1] for a, c in read.items()}
     names = sorted(a for a, (decided, _) in cols.items() if len(decided))
-    units = _sorted_unique([cols[a][0] for a in names])
-    units = units[_indexer(store, units, base)(units) >= 0]  # still in the corpus
-    positions = _indexer(store, units, base)
-    decided = np.zeros((len(units), len(names)), bool)
+    decided_dense = [numbering.dense(cols[a][0]) for a in names]
+    n_units, lookup = numbering.units(decided_dense)
+    decided = np.zeros((n_units, len(names)), bool)
     skipped = np.zeros_like(decided)
     for i, a in enumerate(names):
-        for target, keys in zip((decided, skipped), cols[a], strict=True):
-            pos = positions(keys)
-            target[pos[pos >= 0], i] = True
+        pos = lookup[decided_dense[i]]
+        decided[pos[pos >= 0], i] = True
+        pos = lookup[numbering.dense(cols[a][1])]
+        skipped[pos[pos >= 0], i] = True
     return ratings, SkipTable(names, decided, skipped)
 
 

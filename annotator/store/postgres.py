@@ -916,6 +916,11 @@ class PostgresJournal(JournalMeta):
             "GROUP BY d.layer", (base, a))}
         return int_array(partial), layers
 
+    def agreement_and_skip_columns(self, base: int) -> tuple[tuple, tuple, tuple]:
+        """As SQLiteJournal.agreement_and_skip_columns."""
+        return (self.agreement_columns(base), self.skip_columns(base),
+                self.decided_columns(base))
+
     @_guarded
     def skip_columns(self, base: int) -> tuple[np.ndarray, np.ndarray]:
         """(unit keys decided: done or skipped, unit keys skipped); see SQLiteJournal."""
