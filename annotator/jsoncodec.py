@@ -15,11 +15,13 @@ import re
 from collections.abc import Callable
 
 _encode: Callable[[object], bytes] | None = None
+_encode_lines: Callable[[object], bytes] | None = None
 _decode: Callable[[str | bytes], object] | None = None
 _sorted: Callable[[object], bytes] | None = None
-# In UTF-8, every character below starts with one of these bytes: a scan for them is
-# five times cheaper than the exact pattern, which runs only when one is there.
-_MAYBE = re.compile(rb"[\x7f\xc2\xe2]")
+# The characters below as UTF-8 bytes (0xc2 and 0xe2 only ever start a character):
+# a scan of the encoded bytes, exact, so the str pattern runs only when one is there
+# (a scan for the lead bytes alone hit most news text: curly quotes, dashes).
+_UNSAFE_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -33,11 +35,13 @@ def escape_unsafe(text: str) -> str:
 
 
 def _encoders() -> tuple[Callable[[object], bytes], Callable[[object], bytes]]:
-    global _encode, _sorted
+    global _encode, _sorted, _encode_lines
     if _encode is None:
         import msgspec  # on first use: the annotation screen never needs it
 
-        _encode = msgspec.json.Encoder().encode
+        encoder = msgspec.json.Encoder()
+        _encode = encoder.encode
+        _encode_lines = encoder.encode_lines
         _sorted = msgspec.json.Encoder(order="sorted").encode
     return _encode, _sorted
 
@@ -47,9 +51,20 @@ def dumps(obj: object, sort_keys: bool = False) -> str:
     encode, encode_sorted = _encoders()
     data = (encode_sorted if sort_keys else encode)(obj)
     text = data.decode()
-    if _MAYBE.search(data) is not None:
+    if _UNSAFE_UTF8.search(data) is not None:
         text = UNSAFE.sub(_escape, text)
     return text
+
+
+def dumps_lines(objs: list) -> bytes:
+    """Each of `objs` as `dumps` writes it, one a line (each ending in a newline), as
+    UTF-8: one call for a batch of records (an export writes a document's at once)."""
+    _encoders()
+    assert _encode_lines is not None
+    data = _encode_lines(objs)
+    if _UNSAFE_UTF8.search(data) is not None:
+        data = UNSAFE.sub(_escape, data.decode()).encode()
+    return data
 
 
 def compact(obj: object) -> str:

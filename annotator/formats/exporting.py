@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from annotator.errors import InputError, UsageError
-from annotator.export import paragraph_labels
+from annotator.export import document_rows, paragraph_labels
 from annotator.formats.importing import GOLD
 from annotator.formats.loss import LossReport
 from annotator.formats.model import Ann, ExportContext, ExportDoc, LabelIndex
@@ -70,18 +70,20 @@ def _readable(store, name: str):
 _STATE_KEYS = {"status", "labels", "spans", "relations", "note", "flag", "rejected"}
 
 
-def _ann(name: str, state: dict, info: dict, schema: LabelSchema) -> Ann | None:
+def _ann(name: str, state: dict, updated_at: str, seconds: float | None,
+         schema: LabelSchema) -> Ann | None:
     status = state.get("status")
     if status not in ("done", "skipped"):
         return None
-    extra = {k: v for k, v in state.items() if k not in _STATE_KEYS}
+    # a subset test in C: states rarely hold keys beyond these
+    extra = {} if state.keys() <= _STATE_KEYS else {
+        k: v for k, v in state.items() if k not in _STATE_KEYS}
     if status != "done":  # skipped (not content): no labels, whatever the state holds
         return Ann(name, status, {}, [], [], state.get("note"), bool(state.get("flag")),
-                   info["updated_at"][:19] + "Z", float(info.get("seconds") or 0.0), extra)
+                   updated_at[:19] + "Z", float(seconds or 0.0), extra)
     return Ann(name, "done", paragraph_labels(state, schema), list(state.get("spans", [])),
                list(state.get("relations", [])), state.get("note"),
-               bool(state.get("flag")), info["updated_at"][:19] + "Z",
-               float(info.get("seconds") or 0.0), extra)
+               bool(state.get("flag")), updated_at[:19] + "Z", float(seconds or 0.0), extra)
 
 
 def iter_export_docs(store, sources: list[tuple[str, object]], schema: LabelSchema,
@@ -92,64 +94,60 @@ def iter_export_docs(store, sources: list[tuple[str, object]], schema: LabelSche
     whose text changed since (stale) are listed as not carried: their offsets refer to
     text the store no longer holds as the unit."""
     journals = [j for _, j in sources]
+    names = [name for name, _ in sources]
     with store.snapshot(journals):
         total = store.document_count()
-        rows_of = _rows_by_document(store, sources)
-        n = 0
-        for doc in store.iter_documents():
-            n += 1
+        for n, doc, units, per in _document_rows(store, sources):
             if progress and n % 500 == 0:
                 progress(n, total)
-            raw = rows_of(doc)
-            if not raw:
+            if not any(per):
                 continue
-            units = store.units(doc.id)
             shas = {u.index: u.sha for u in units}
             anns: dict[str, dict[int, Ann]] = {}
-            for name, idx, state, info in raw:
-                if info.get("unit_sha") and info["unit_sha"] != shas.get(idx):
-                    loss.lose("annotation on a paragraph whose text changed since "
-                              "(stale; see `annotator status`)", f"{doc.id} unit {idx} ({name})")
-                    continue
-                ann = _ann(name, state, info, schema)
-                if ann is not None:
-                    anns.setdefault(name, {})[idx] = ann
+            for name, rows in zip(names, per, strict=True):
+                for idx, state, updated_at, seconds, unit_sha in rows:
+                    if unit_sha and unit_sha != shas.get(idx):
+                        loss.lose("annotation on a paragraph whose text changed since "
+                                  "(stale; see `annotator status`)",
+                                  f"{doc.id} unit {idx} ({name})")
+                        continue
+                    ann = _ann(name, state, updated_at, seconds, schema)
+                    if ann is not None:
+                        anns.setdefault(name, {})[idx] = ann
             if anns:
                 yield ExportDoc(doc, units, anns)
         if progress:
             progress(total, total)
 
 
-def _rows_by_document(store, sources: list[tuple[str, object]]
-                      ) -> Callable[[object], list[tuple[str, int, dict, dict]]]:
-    """A function giving a document's (annotator, unit, state, info) rows, done or
-    skipped, to be called for the documents in corpus order."""
+def _document_rows(store, sources: list[tuple[str, object]]) -> Iterator[tuple]:
+    """(n, document, units, one list of (unit, state, updated_at, seconds, unit_sha)
+    rows, done or skipped, per source) for every document in corpus order."""
     from annotator.store.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
-        # One index seek per journal and document (a journal's primary key starts with
-        # the document id): cheaper than a scan in document order, which SQLite sorts
-        # in a temporary B-tree.
-        return lambda doc: [(name, idx, state, info) for name, j in sources
-                            for idx, state, info in j.done_states(doc.id, skipped=True)]
+        yield from document_rows(store, [(j, True) for _, j in sources])
+        return
     # A server store: one scan per journal in document order, merged with the corpus
     # by document key (a query per document would be a round trip each).
-    streams = [(name, j.iter_states()) for name, j in sources]
-    heads: list = [next(it, None) for _, it in streams]
-
-    def rows(doc) -> list[tuple[str, int, dict, dict]]:
-        out = []
-        for k, (name, it) in enumerate(streams):
+    streams = [j.iter_states() for _, j in sources]
+    heads: list = [next(it, None) for it in streams]
+    for n, doc in enumerate(store.iter_documents(), start=1):
+        per = []
+        for k, it in enumerate(streams):
+            out = []
             head = heads[k]
             while head is not None and head[3]["doc_key"] < doc.key:
                 head = next(it, None)  # a document no longer in the corpus
             while head is not None and head[3]["doc_key"] == doc.key:
                 if head[2].get("status") in ("done", "skipped"):
-                    out.append((name, head[1], head[2], head[3]))
+                    info = head[3]
+                    out.append((head[1], head[2], info["updated_at"], info.get("seconds"),
+                                info.get("unit_sha")))
                 head = next(it, None)
             heads[k] = head
-        return out
-    return rows
+            per.append(out)
+        yield n, doc, store.units(doc.id) if any(per) else [], per
 
 
 def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,

@@ -1388,6 +1388,19 @@ class SQLiteJournal:
                                             "unit_sha": sha}
 
     @_guarded
+    def done_rows(self, doc_id: str, skipped: bool = False
+                  ) -> list[tuple[int, dict, str, float, str]]:
+        """(unit, state, updated_at, seconds, unit_sha) of this document's units marked
+        done (`skipped`: and not content), by unit: `done_states` as plain tuples, for
+        the export's read of every unit."""
+        statuses = "('done', 'skipped')" if skipped else "('done')"
+        rows = self.conn.execute(
+            "SELECT unit, state, updated_at, seconds, unit_sha FROM units "
+            f"WHERE doc_id = ? AND status IN {statuses} ORDER BY unit", (doc_id,)).fetchall()
+        return [(unit, _read_json(state), ts, seconds, sha)
+                for unit, state, ts, seconds, sha in rows]
+
+    @_guarded
     def agreement_columns(self, base: int) -> tuple[
             np.ndarray, dict[tuple[str, str], np.ndarray], list[tuple[int, dict]]]:
         """For the agreement fast path, without one Python object per unit:
