@@ -115,18 +115,21 @@ def _gold_field(rec: dict) -> dict:
             if k not in ("annotator", "status", "seconds", "decided")}
 
 
-def document_rows(store: SQLiteStore, sources: list[tuple[object, bool]]
+def document_rows(store: SQLiteStore, sources: list[tuple[object, bool]],
+                  keys: tuple[int, int] | None = None
                   ) -> Iterator[tuple[int, DocInfo, list[Unit], list]]:
     """Every document in corpus order as (n from 1, document, its units, one list per
     source journal of its (unit, state, updated_at, seconds, unit_sha) rows marked done,
     or done or skipped where the source's flag is true). The units are read only for
-    documents with rows (else []). Call inside `store.snapshot`.
+    documents with rows (else []). `keys`: the documents whose key is in [first, last]
+    (a SQLite store only). Call inside `store.snapshot`.
 
     A SQLite store's journals are read as plain tuples (`SQLiteJournal.done_rows`).
     (Batches of documents in one `IN (...)` query each were no faster: the cost is
     per row, not per query.)"""
     plain = isinstance(store, SQLiteStore)
-    for n, d in enumerate(store.iter_documents(), start=1):
+    docs = store.iter_documents(keys) if keys is not None else store.iter_documents()
+    for n, d in enumerate(docs, start=1):
         if plain:
             per = [j.done_rows(d.id, skipped) for j, skipped in sources]  # type: ignore[attr-defined]
         else:
@@ -139,7 +142,9 @@ def document_rows(store: SQLiteStore, sources: list[tuple[object, bool]]
 
 def iter_records(store: SQLiteStore, schema: LabelSchema,
                  progress: Callable[[int, int], None] | None = None,
-                 with_agreement: bool = True, gold: str = "with") -> Iterator[dict]:
+                 with_agreement: bool = True, gold: str = "with",
+                 keys: tuple[int, int] | None = None, mark: list | None = None
+                 ) -> Iterator[dict]:
     """Export records in document order.
 
     `gold`: "with" adds `"gold"` to every adjudicated unit (gold marked done), and
@@ -150,7 +155,11 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
     held for the whole iteration: annotators may go on working meanwhile, and each
     one's records are their annotations as they stood at that moment, never half of
     an action or a mix of before and after. A journal kept private (blind
-    annotation) is an error, not a silently missing annotator."""
+    annotation) is an error, not a silently missing annotator.
+
+    `keys`: only the documents whose key is in [first, last]; `mark`: gets
+    `store.snapshot_mark` of the snapshot read (both for an export split over
+    processes, `annotator.formats.split`)."""
     if gold == "only":
         with_agreement = False
     if with_agreement:
@@ -164,9 +173,11 @@ def iter_records(store: SQLiteStore, schema: LabelSchema,
     # does, also when the consumer stops early (the generator is closed).
     with store.snapshot(read):
         total = store.document_count()
+        if mark is not None:
+            mark.append(store.snapshot_mark(read))
         sources = [(j, True) for j in journals] + (
             [(gold_journal, False)] if gold_journal is not None else [])
-        for n, doc, unit_list, per in document_rows(store, sources):
+        for n, doc, unit_list, per in document_rows(store, sources, keys):
             if progress and n % 200 == 0:
                 progress(n, total)
             per_unit: dict[int, list[tuple[str, dict, dict]]] = {}
@@ -264,11 +275,13 @@ def signals_raise() -> Iterator[None]:
             signal.signal(sig, h)
 
 
-def write_export_file(records: Iterator[dict], out: Path) -> int:
+def write_export_file(records: Iterator[dict], out: Path,
+                      tail: Callable[[IO[bytes]], None] | None = None) -> int:
     """Write records to `out` through a temporary file made by `mkstemp` beside it
     (O_EXCL: a name nobody planted, never a symlink), renamed over `out` once whole.
     The temporary file is removed if the export fails or is killed (SIGTERM, SIGHUP,
-    SIGINT): nothing half-written is left."""
+    SIGINT): nothing half-written is left. `tail(file)` may write more before the
+    rename."""
     # The first record before any file: a store that cannot be read (a private journal)
     # is said as such, and nothing is created.
     import itertools
@@ -284,6 +297,9 @@ def write_export_file(records: Iterator[dict], out: Path) -> int:
             os.fchmod(fd, 0o666 & ~umask)  # what open() would have given the file
             with os.fdopen(fd, "wb") as fh:
                 n = _write_lines(records, fh.write)
+                if tail is not None:
+                    fh.flush()
+                    tail(fh)  # more bytes after the records (a split export's part)
             os.replace(tmp, out)  # nothing half-written under the real name
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

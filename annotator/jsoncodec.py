@@ -18,10 +18,11 @@ _encode: Callable[[object], bytes] | None = None
 _encode_lines: Callable[[object], bytes] | None = None
 _decode: Callable[[str | bytes], object] | None = None
 _sorted: Callable[[object], bytes] | None = None
-# The characters below as UTF-8 bytes (0xc2 and 0xe2 only ever start a character):
-# a scan of the encoded bytes, exact, so the str pattern runs only when one is there
-# (a scan for the lead bytes alone hit most news text: curly quotes, dashes).
-_UNSAFE_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+# In UTF-8, every character below starts with one of these bytes: a scan for them is
+# five times cheaper than the exact pattern (and 30x cheaper than the exact pattern
+# written for bytes, an alternation). News text hits it often (curly quotes, dashes),
+# so the exact str pattern then searches before anything is replaced.
+_MAYBE = re.compile(rb"[\x7f\xc2\xe2]")
 UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -51,7 +52,7 @@ def dumps(obj: object, sort_keys: bool = False) -> str:
     encode, encode_sorted = _encoders()
     data = (encode_sorted if sort_keys else encode)(obj)
     text = data.decode()
-    if _UNSAFE_UTF8.search(data) is not None:
+    if _MAYBE.search(data) is not None and UNSAFE.search(text) is not None:
         text = UNSAFE.sub(_escape, text)
     return text
 
@@ -62,8 +63,10 @@ def dumps_lines(objs: list) -> bytes:
     _encoders()
     assert _encode_lines is not None
     data = _encode_lines(objs)
-    if _UNSAFE_UTF8.search(data) is not None:
-        data = UNSAFE.sub(_escape, data.decode()).encode()
+    if _MAYBE.search(data) is not None:
+        text = data.decode()
+        if UNSAFE.search(text) is not None:
+            data = UNSAFE.sub(_escape, text).encode()
     return data
 
 

@@ -44,6 +44,9 @@ from annotator.textclean import safe_inline
 DEFAULT_PARAGRAPHS = "blank"
 PARAGRAPH_MODES = ("blank", "lines")
 OUTPUT = "dir"
+# An export split over processes (formats/split.py): one .txt and .ann per document;
+# annotation.conf is the same in every part.
+SPLIT: dict = {}
 PARAGRAPH = "Paragraph"
 SKIPPED = "Skipped"
 FLAGGED = "Flagged"

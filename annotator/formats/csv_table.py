@@ -25,6 +25,8 @@ from annotator.jsoncodec import dumps
 
 OUTPUT = "file"
 EXTENSION = ".csv"
+# split over processes (formats/split.py): the parts joined, the header once
+SPLIT = {"header": 1}
 COLUMNS = ("doc_id", "paragraph", "annotator", "status", "kind", "layer", "label",
            "span_id", "start", "end", "span_text", "target", "attributes", "note", "flag",
            "updated_at", "seconds", "text")

@@ -23,6 +23,7 @@ from typing import IO
 
 from annotator.errors import InputError, UsageError
 from annotator.export import document_rows, paragraph_labels
+from annotator.formats import split
 from annotator.formats.importing import GOLD
 from annotator.formats.loss import LossReport
 from annotator.formats.model import Ann, ExportContext, ExportDoc, LabelIndex
@@ -87,17 +88,21 @@ def _ann(name: str, state: dict, updated_at: str, seconds: float | None,
 
 
 def iter_export_docs(store, sources: list[tuple[str, object]], schema: LabelSchema,
-                     loss: LossReport, progress: Callable[[int, int], None] | None = None
+                     loss: LossReport, progress: Callable[[int, int], None] | None = None,
+                     keys: tuple[int, int] | None = None, mark: list | None = None
                      ) -> Iterator[ExportDoc]:
     """Documents in corpus order that hold at least one done or skipped unit of the
     sources, read as of one moment (`SQLiteStore.snapshot`). Annotations on a paragraph
     whose text changed since (stale) are listed as not carried: their offsets refer to
-    text the store no longer holds as the unit."""
+    text the store no longer holds as the unit. `keys`, `mark`: as for `iter_records`
+    (a SQLite store only)."""
     journals = [j for _, j in sources]
     names = [name for name, _ in sources]
     with store.snapshot(journals):
         total = store.document_count()
-        for n, doc, units, per in _document_rows(store, sources):
+        if mark is not None:
+            mark.append(store.snapshot_mark(journals))
+        for n, doc, units, per in _document_rows(store, sources, keys):
             if progress and n % 500 == 0:
                 progress(n, total)
             if not any(per):
@@ -120,13 +125,14 @@ def iter_export_docs(store, sources: list[tuple[str, object]], schema: LabelSche
             progress(total, total)
 
 
-def _document_rows(store, sources: list[tuple[str, object]]) -> Iterator[tuple]:
+def _document_rows(store, sources: list[tuple[str, object]],
+                   keys: tuple[int, int] | None = None) -> Iterator[tuple]:
     """(n, document, units, one list of (unit, state, updated_at, seconds, unit_sha)
     rows, done or skipped, per source) for every document in corpus order."""
     from annotator.store.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
-        yield from document_rows(store, [(j, True) for _, j in sources])
+        yield from document_rows(store, [(j, True) for _, j in sources], keys)
         return
     # A server store: one scan per journal in document order, merged with the corpus
     # by document key (a query per document would be a round trip each).
@@ -188,7 +194,7 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
             not out.is_dir() or any(out.iterdir())) and kind == "dir":
         raise InputError(f"{out} exists and is not an empty folder: give a new --out "
                          "folder (an export never mixes its files with others)", out)
-    docs = iter_export_docs(store, sources, schema, loss, progress)
+    ranges = split.key_ranges(store, fmt, spec)
     through = out is not None and out.exists() and not out.is_file() and kind == "file"
     parent = (out.resolve().parent if out is not None and not through
               else Path(tempfile.gettempdir()))
@@ -200,7 +206,21 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
         dest = tmp / "out" if kind == "file" else tmp / "dir"
         if kind != "file":
             dest.mkdir()
-        n = spec.write(docs, dest, ctx)
+        got = None
+        if ranges is not None:
+            got = _split_write(store, spec, sources, ctx, dest, kind, tmp, ranges, annotator,
+                               progress)
+            if got is None:  # the parts cannot be joined: start again, in one process
+                if kind == "file":
+                    dest.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(dest)
+                    dest.mkdir()
+                loss = ctx.loss = LossReport(fmt)
+        if got is None:
+            docs = iter_export_docs(store, sources, schema, loss, progress)
+            got = spec.write(docs, dest, ctx)
+        n = got
         loss.check(allow_loss, "nothing was written")
         if out is None:
             if any(side.name.startswith("out.") for side in tmp.iterdir()):
@@ -234,6 +254,45 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
     return ExportResult(n, loss, out, extra)
 
 
+def _split_write(store, spec, sources: list[tuple[str, object]], ctx: ExportContext,
+                 dest: Path, kind: str, tmp: Path,
+                 ranges: tuple[tuple[int, int], tuple[int, int]], annotator: str | None,
+                 progress: Callable[[int, int], None] | None) -> int | None:
+    """Write the export in two processes (`annotator.formats.split`): this one the
+    first range of documents into `dest`, a child the second, then joined. None: the
+    parts could not be joined (nothing of them is left in `dest`'s place then)."""
+    import importlib
+
+    mine, theirs = ranges
+    work = tmp / "part"
+    work.mkdir()
+    job = split.Job(store.root, store.blind, store.team, store._project_root, ctx.schema,
+                    spec.name, annotator, ctx.gold, ctx.offsets, theirs,
+                    work / ("out" if kind == "file" else "dir"), kind)
+    proc = split.start(job, work)
+    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
+    part_progress = None if progress is None else (
+        lambda n, total: progress(min(total, round(n / share)), total))
+    try:
+        mark: list = []
+        docs = iter_export_docs(store, sources, ctx.schema, ctx.loss, part_progress, mine,
+                                mark)
+        n = spec.write(docs, dest, ctx)
+        result = split.finish(proc, work, mark)
+        rules = importlib.import_module(spec.write.__module__).SPLIT
+        if kind == "file":
+            split.join_file(dest, job.dest, rules)
+        else:
+            split.join_dir(dest, job.dest, rules)
+    except split.Mismatch:
+        return None
+    finally:
+        split.stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+    split.merge_loss(ctx.loss, result)
+    return n + result["n"]
+
+
 def _export_records(store, schema: LabelSchema, out: Path | None,
                     progress: Callable[[int, int], None] | None,
                     stdout: IO[str] | None, gold: bool = False) -> ExportResult:
@@ -252,9 +311,14 @@ def _export_records(store, schema: LabelSchema, out: Path | None,
             with open(out, "w", encoding="utf-8") as fh:
                 n = write_records(records, fh)
         return ExportResult(n, loss, out, [])
+    ranges = split.key_ranges(store, None)
     try:
-        # mkstemp beside `out`, removed if the export fails or is killed (export.py)
-        n = write_export_file(records, out)
+        n = None
+        if ranges is not None:
+            n = _split_records(store, schema, out, ranges, progress, gold)
+        if n is None:
+            # mkstemp beside `out`, removed if the export fails or is killed (export.py)
+            n = write_export_file(records, out)
     except OSError as exc:
         if exc.filename:
             raise
@@ -262,6 +326,41 @@ def _export_records(store, schema: LabelSchema, out: Path | None,
         raise InputError(f"could not write the export ({exc.strerror or exc}): nothing was "
                          "written", out) from None
     return ExportResult(n, loss, out, [])
+
+
+def _split_records(store, schema: LabelSchema, out: Path,
+                   ranges: tuple[tuple[int, int], tuple[int, int]],
+                   progress: Callable[[int, int], None] | None, gold: bool) -> int | None:
+    """The default export in two processes (`_split_write`); None: in one."""
+    from annotator.export import iter_records, write_export_file
+
+    mine, theirs = ranges
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    which = "only" if gold else "with"
+    job = split.Job(store.root, store.blind, store.team, store._project_root, schema, None,
+                    None, which, None, theirs, work / "out", "file")
+    proc = split.start(job, work)
+    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
+    part_progress = None if progress is None else (
+        lambda n, total: progress(min(total, round(n / share)), total))
+    mark: list = []
+    records = iter_records(store, schema, progress=part_progress, gold=which, keys=mine,
+                           mark=mark)
+    added: list[int] = []
+
+    def tail(fh) -> None:
+        result = split.finish(proc, work, mark)
+        split.append_file(job.dest, fh)
+        added.append(result["n"])
+
+    try:
+        n = write_export_file(records, out, tail)
+    except split.Mismatch:
+        return None
+    finally:
+        split.stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+    return n + added[0]
 
 
 def _replace_file(src: Path, out: Path) -> None:

@@ -24,6 +24,7 @@ from annotator.jsonl import iter_json_lines
 from annotator.textclean import clean_json, clean_text
 
 OUTPUT = "file"
+SPLIT: dict = {}  # split over processes (formats/split.py): the lines joined
 _RECORD_KEYS = {"doc_id", "paragraph", "text", "title", "meta", "schema", "annotations",
                 "agreement", "gold"}
 _ANN_KEYS = {"annotator", "status", "labels", "spans", "relations", "note", "flag",
