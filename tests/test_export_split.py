@@ -90,7 +90,8 @@ CASES = [("jsonl", None, SCHEMA, ".jsonl"),  # the default export, every annotat
          ("doccano", None, SCHEMA, ""),  # a folder of <annotator>.jsonl
          ("semeval2023-t3", "alice", SCHEMA, ""),
          ("ptc", "alice", PTC, ""),
-         ("brat", None, PTC, "")]
+         ("brat", None, PTC, ""),
+         ("label-studio", "alice", SCHEMA, ".json")]
 
 
 @pytest.mark.parametrize(("fmt", "annotator", "schema", "ext"), CASES)
@@ -111,6 +112,9 @@ def test_split_export_is_the_one_process_export(tmp_path: Path, monkeypatch, fmt
     for name in want:
         assert got[name] == want[name], name
     assert n1 > 0 and any(want.values())
+    beside = {f.name[3:]: f.read_bytes() for f in tmp_path.glob("one?*") if f.is_file()}
+    assert {f.name[3:]: f.read_bytes() for f in tmp_path.glob("two?*") if f.is_file()} == \
+        beside  # Label Studio's XML config
     assert not list(tmp_path.glob(".*part*"))  # no work folder left
 
 

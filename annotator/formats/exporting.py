@@ -281,7 +281,7 @@ def _split_write(store, spec, sources: list[tuple[str, object]], ctx: ExportCont
         result = split.finish(proc, work, mark)
         rules = importlib.import_module(spec.write.__module__).SPLIT
         if kind == "file":
-            split.join_file(dest, job.dest, rules)
+            split.join_file(dest, job.dest, rules, n)
         else:
             split.join_dir(dest, job.dest, rules)
     except split.Mismatch:

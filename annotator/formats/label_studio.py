@@ -28,6 +28,7 @@ be re-created), each annotator's annotation of it (done, or skipped as
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -441,3 +442,36 @@ def _results(ann, index: int) -> list[dict]:
         res.append({"id": f"flag-{index}", "type": "choices", "from_name": "flag",
                     "to_name": "text", "value": {"choices": ["flagged"]}})
     return res
+
+
+_TASK_ID = re.compile(rb'\{"id":(\d+),')
+
+
+def join(dest: Path, part: Path, n: int) -> None:
+    """An export split over processes (formats/split.py): the tasks of `part` (numbered
+    from 1) after the `n` of `dest`, numbered on, in one JSON list."""
+    from annotator.formats.split import Mismatch
+
+    with open(dest, "rb+") as out:
+        out.seek(-3, 2)
+        if out.read() != b"\n]\n":
+            raise Mismatch(f"{dest} does not end as written here")
+        out.seek(-3, 2)
+        out.truncate()
+        with open(part, "rb") as src:
+            if src.read(1) != b"[":
+                raise Mismatch(f"{part} does not start as written here")
+            for k, line in enumerate(src):
+                if line == b"]\n":
+                    break
+                if line == b"\n":
+                    continue  # the line break before the first task
+                m = _TASK_ID.match(line)
+                if m is None or int(m.group(1)) != k:
+                    raise Mismatch(f"{part}: task {k} is not numbered {k}")
+                out.write((b",\n" if n or k > 1 else b"\n") + b'{"id":%d,' % (n + k)
+                          + line[m.end():].rstrip(b",\n").rstrip(b"\n"))
+            out.write(b"\n]\n")
+
+
+SPLIT = {"join": join}

@@ -137,8 +137,13 @@ def append_file(src: Path, dst_fh, header: int = 0) -> None:
         shutil.copyfileobj(fh, dst_fh, 1 << 20)
 
 
-def join_file(dest: Path, part: Path, split: dict) -> None:
-    """Append the child's file to this process's."""
+def join_file(dest: Path, part: Path, split: dict, n: int) -> None:
+    """Append the child's file to this process's (`n` records): with its header lines
+    left out, or by the format's own `join(dest, part, n)` (Label Studio numbers its
+    tasks)."""
+    if "join" in split:
+        split["join"](dest, part, n)
+        return
     with open(dest, "ab") as out:
         append_file(part, out, split.get("header", 0))
 
