@@ -91,7 +91,8 @@ CASES = [("jsonl", None, SCHEMA, ".jsonl"),  # the default export, every annotat
          ("semeval2023-t3", "alice", SCHEMA, ""),
          ("ptc", "alice", PTC, ""),
          ("brat", None, PTC, ""),
-         ("label-studio", "alice", SCHEMA, ".json")]
+         ("label-studio", "alice", SCHEMA, ".json"),
+         ("parquet", None, PTC, ".parquet")]
 
 
 @pytest.mark.parametrize(("fmt", "annotator", "schema", "ext"), CASES)

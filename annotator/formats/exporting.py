@@ -273,20 +273,34 @@ def _split_write(store, spec, sources: list[tuple[str, object]], ctx: ExportCont
     share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
     part_progress = None if progress is None else (
         lambda n, total: progress(min(total, round(n / share)), total))
+    rules = importlib.import_module(spec.write.__module__).SPLIT
+    mark: list = []
+    results: list[dict] = []
+
+    def rest() -> Path:
+        results.append(split.finish(proc, work, mark))
+        return job.dest
+
     try:
-        mark: list = []
         docs = iter_export_docs(store, sources, ctx.schema, ctx.loss, part_progress, mine,
                                 mark)
-        n = spec.write(docs, dest, ctx)
-        result = split.finish(proc, work, mark)
-        rules = importlib.import_module(spec.write.__module__).SPLIT
-        if kind == "file":
-            split.join_file(dest, job.dest, rules, n)
+        if rules.get("inline"):  # the writer reads the child's part itself
+            ctx.rest = rest
+            n = spec.write(docs, dest, ctx)
+            if not results:
+                raise split.Mismatch("the writer did not read the second part")
+            result = results[0]
         else:
-            split.join_dir(dest, job.dest, rules)
+            n = spec.write(docs, dest, ctx)
+            result = split.finish(proc, work, mark)
+            if kind == "file":
+                split.join_file(dest, job.dest, rules, n)
+            else:
+                split.join_dir(dest, job.dest, rules)
     except split.Mismatch:
         return None
     finally:
+        ctx.rest = None
         split.stop(proc)
         shutil.rmtree(work, ignore_errors=True)
     split.merge_loss(ctx.loss, result)

@@ -85,6 +85,12 @@ def key_ranges(store, fmt: str | None, spec=None) -> tuple[tuple[int, int], tupl
     return (lo, mid), (mid + 1, hi)
 
 
+def _rules(spec) -> dict:
+    import importlib
+
+    return getattr(importlib.import_module(spec.write.__module__), "SPLIT", None) or {}
+
+
 def start(job: Job, work: Path) -> subprocess.Popen:
     """Start the child on `job`; its result goes to `work`/result.pickle."""
     import annotator
@@ -213,6 +219,8 @@ def run(job: Job) -> dict:
                                 bool(job.gold))
             if job.kind != "file":
                 job.dest.mkdir()
+            if _rules(spec).get("inline"):
+                ctx.part = "child"
             docs = iter_export_docs(store, sources, job.schema, loss, None, job.keys, mark)
             n = spec.write(docs, job.dest, ctx)
             lost, changed = loss.lost, loss.changed
