@@ -64,6 +64,6 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
         w = csv.writer(fh)
         w.writerow(COLUMNS)
         for row in rows(docs, ctx):
-            w.writerow(["" if v is None else v for v in row])
+            w.writerow(row)  # the csv module writes None as an empty cell
             n += 1
     return n
