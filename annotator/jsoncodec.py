@@ -57,6 +57,17 @@ def dumps(obj: object, sort_keys: bool = False) -> str:
     return text
 
 
+def dumps_bytes(obj: object, sort_keys: bool = False) -> bytes:
+    """`dumps(obj, sort_keys)` as UTF-8, without decoding it (to hash it, say)."""
+    encode, encode_sorted = _encoders()
+    data = (encode_sorted if sort_keys else encode)(obj)
+    if _MAYBE.search(data) is not None:
+        text = data.decode()
+        if UNSAFE.search(text) is not None:
+            data = UNSAFE.sub(_escape, text).encode()
+    return data
+
+
 def dumps_lines(objs: list) -> bytes:
     """Each of `objs` as `dumps` writes it, one a line (each ending in a newline), as
     UTF-8: one call for a batch of records (an export writes a document's at once)."""

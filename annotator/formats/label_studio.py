@@ -46,7 +46,7 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import CleanMap, OffsetError, Utf16, split_units
 from annotator.formats.records import RecordDocs, RecordUnit
-from annotator.jsoncodec import dumps
+from annotator.jsoncodec import dumps_lines
 from annotator.textclean import safe_inline
 
 OUTPUT = "file"
@@ -391,9 +391,10 @@ def config(ctx: ExportContext) -> str:
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
     dest.with_name(dest.name + ".label_config.xml").write_text(config(ctx), encoding="utf-8")
     n = 0
-    with open(dest, "w", encoding="utf-8") as out:
-        out.write("[")
+    with open(dest, "wb") as out:
+        out.write(b"[")
         for doc in docs:
+            tasks = []  # the document's tasks, encoded and written at once
             for u in doc.units:
                 data = {"text": u.text, "doc_id": doc.info.id, "paragraph": u.index,
                         "title": doc.info.title}
@@ -409,10 +410,13 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                                  "result": _results(ann, u.index) if ann.status == "done"
                                  else [], "created_at": ann.updated_at,
                                  "updated_at": ann.updated_at, "lead_time": ann.seconds})
-                task = {"id": n + 1, "data": data, "annotations": anns}
-                out.write(("\n" if not n else ",\n") + dumps(task))
-                n += 1
-        out.write("\n]\n")
+                tasks.append({"id": n + len(tasks) + 1, "data": data, "annotations": anns})
+            if tasks:
+                # one task a line (compact JSON has no raw line break), "," between
+                encoded = dumps_lines(tasks)
+                out.write((b",\n" if n else b"\n") + encoded[:-1].replace(b"\n", b",\n"))
+                n += len(tasks)
+        out.write(b"\n]\n")
     return n
 
 

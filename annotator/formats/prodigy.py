@@ -37,7 +37,7 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import OffsetError
 from annotator.formats.records import RecordDocs
-from annotator.jsoncodec import dumps
+from annotator.jsoncodec import dumps_bytes, dumps_lines
 from annotator.jsonl import iter_json_lines
 
 OUTPUT = "file"
@@ -185,8 +185,11 @@ def _task(obj: object, path: str, lineno: int, docs: RecordDocs, units: dict,
 
 
 def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big",
-                          signed=True)
+    return _hash_bytes(text.encode())
+
+
+def _hash_bytes(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "big", signed=True)
 
 
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
@@ -202,11 +205,11 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
         return got
 
     n = 0
-    with open(dest, "w", encoding="utf-8") as out:
+    with open(dest, "wb") as out:
         for doc in docs:
             texts = {u.index: u.text for u in doc.units}
             first = min(texts) if texts else None
-            lines = []  # the document's lines, written at once
+            lines = []  # the document's tasks, encoded and written at once
             for name in ctx.annotators:
                 for idx, ann in sorted(doc.anns.get(name, {}).items()):
                     text = texts.get(idx, "")
@@ -237,11 +240,11 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                         task["answer"] = "accept"
                     else:
                         task["answer"] = "ignore"
-                    task["_task_hash"] = _hash(dumps(task, sort_keys=True))
+                    task["_task_hash"] = _hash_bytes(dumps_bytes(task, sort_keys=True))
                     task["_annotator_id"] = name
                     task["_session_id"] = name
-                    lines.append(dumps(task))
+                    lines.append(task)
                     n += 1
             if lines:
-                out.write("\n".join(lines) + "\n")
+                out.write(dumps_lines(lines))
     return n
