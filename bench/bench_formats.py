@@ -14,7 +14,12 @@ Method
   same corpus annotated with schemas/ptc2020.yaml: one or two technique spans on
   every unit.
 - Each export runs the real CLI (`python -m annotator export --format F --out ...`) in
-  a subprocess: wall time, and peak RSS of that child alone (`os.wait4`).
+  a subprocess: wall time, CPU seconds and peak RSS of that child (`os.wait4`: its own
+  and those of the children it waited for, i.e. the second process of an export split
+  over two, annotator/formats/split.py).
+- Outputs and the import's project go under `--out-dir` (default bench/out/runs), not
+  /tmp: on the shared machine creating a file in /tmp measured 8-15x what it costs in
+  the worktree on the same disk; the bench prints both before the rows.
   Baseline in the same run: the default JSONL export (`annotator export`), the path
   that existed before these formats.
 - Import: 100,000 articles written in the SemEval-2023 layout (title, blank line, 9
