@@ -189,3 +189,23 @@ def test_failed_child_falls_back(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(split, "start", broken)
     _export(root, SCHEMA, "csv", two, None, monkeypatch, "2")
     assert two.read_bytes() == one.read_bytes()
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("jsonl", ".jsonl"), ("csv", ".csv")])
+def test_child_that_cannot_start_falls_back(tmp_path: Path, monkeypatch, fmt, ext):
+    """A job that does not pickle (a store option, say) runs in one process; the output
+    may go to a folder that does not exist yet."""
+    root = _project(tmp_path / "p", SCHEMA)
+    one = tmp_path / "a" / f"one{ext}"
+    _export(root, SCHEMA, fmt, one, None, monkeypatch, "1")
+    real_start = split.start
+
+    def unpicklable(job, work):
+        job.team = lambda: None
+        return real_start(job, work)
+
+    monkeypatch.setattr(split, "start", unpicklable)
+    two = tmp_path / "b" / "new" / f"two{ext}"
+    _export(root, SCHEMA, fmt, two, None, monkeypatch, "2")
+    assert two.read_bytes() == one.read_bytes()
+    assert sorted(p.name for p in two.parent.iterdir()) == [two.name]  # no part left

@@ -270,6 +270,9 @@ def _split_write(store, spec, sources: list[tuple[str, object]], ctx: ExportCont
                     spec.name, annotator, ctx.gold, ctx.offsets, theirs,
                     work / ("out" if kind == "file" else "dir"), kind)
     proc = split.start(job, work)
+    if proc is None:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
     share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
     part_progress = None if progress is None else (
         lambda n, total: progress(min(total, round(n / share)), total))
@@ -349,11 +352,15 @@ def _split_records(store, schema: LabelSchema, out: Path,
     from annotator.export import iter_records, write_export_file
 
     mine, theirs = ranges
+    out.parent.mkdir(parents=True, exist_ok=True)  # as write_export_file does
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     which = "only" if gold else "with"
     job = split.Job(store.root, store.blind, store.team, store._project_root, schema, None,
                     None, which, None, theirs, work / "out", "file")
     proc = split.start(job, work)
+    if proc is None:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
     share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
     part_progress = None if progress is None else (
         lambda n, total: progress(min(total, round(n / share)), total))

@@ -91,20 +91,27 @@ def _rules(spec) -> dict:
     return getattr(importlib.import_module(spec.write.__module__), "SPLIT", None) or {}
 
 
-def start(job: Job, work: Path) -> subprocess.Popen:
-    """Start the child on `job`; its result goes to `work`/result.pickle."""
+def start(job: Job, work: Path) -> subprocess.Popen | None:
+    """Start the child on `job`; its result goes to `work`/result.pickle. None: it
+    could not be started (the export then runs in one process)."""
     import annotator
 
-    (work / "job.pickle").write_bytes(pickle.dumps(job))
+    try:
+        (work / "job.pickle").write_bytes(pickle.dumps(job))
+    except (pickle.PicklingError, TypeError, AttributeError, OSError):
+        return None  # e.g. a store option that does not pickle
     env = dict(os.environ)
     # the child imports this same package, wherever it was imported from
     here = str(Path(annotator.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with open(work / "stderr.txt", "wb") as err:
-        return subprocess.Popen([sys.executable, "-m", "annotator.formats.split",
-                                 str(work / "job.pickle"), str(work / "result.pickle")],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, env=env)
+    try:
+        with open(work / "stderr.txt", "wb") as err:
+            return subprocess.Popen([sys.executable, "-m", "annotator.formats.split",
+                                     str(work / "job.pickle"), str(work / "result.pickle")],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, env=env)
+    except OSError:
+        return None
 
 
 def finish(proc: subprocess.Popen, work: Path, mark: list) -> dict:
