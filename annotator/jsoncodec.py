@@ -15,10 +15,13 @@ import re
 from collections.abc import Callable
 
 _encode: Callable[[object], bytes] | None = None
+_encode_lines: Callable[[object], bytes] | None = None
 _decode: Callable[[str | bytes], object] | None = None
 _sorted: Callable[[object], bytes] | None = None
 # In UTF-8, every character below starts with one of these bytes: a scan for them is
-# five times cheaper than the exact pattern, which runs only when one is there.
+# five times cheaper than the exact pattern (and 30x cheaper than the exact pattern
+# written for bytes, an alternation). News text hits it often (curly quotes, dashes),
+# so the exact str pattern then searches before anything is replaced.
 _MAYBE = re.compile(rb"[\x7f\xc2\xe2]")
 UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -33,11 +36,13 @@ def escape_unsafe(text: str) -> str:
 
 
 def _encoders() -> tuple[Callable[[object], bytes], Callable[[object], bytes]]:
-    global _encode, _sorted
+    global _encode, _sorted, _encode_lines
     if _encode is None:
         import msgspec  # on first use: the annotation screen never needs it
 
-        _encode = msgspec.json.Encoder().encode
+        encoder = msgspec.json.Encoder()
+        _encode = encoder.encode
+        _encode_lines = encoder.encode_lines
         _sorted = msgspec.json.Encoder(order="sorted").encode
     return _encode, _sorted
 
@@ -47,9 +52,33 @@ def dumps(obj: object, sort_keys: bool = False) -> str:
     encode, encode_sorted = _encoders()
     data = (encode_sorted if sort_keys else encode)(obj)
     text = data.decode()
-    if _MAYBE.search(data) is not None:
+    if _MAYBE.search(data) is not None and UNSAFE.search(text) is not None:
         text = UNSAFE.sub(_escape, text)
     return text
+
+
+def dumps_bytes(obj: object, sort_keys: bool = False) -> bytes:
+    """`dumps(obj, sort_keys)` as UTF-8, without decoding it (to hash it, say)."""
+    encode, encode_sorted = _encoders()
+    data = (encode_sorted if sort_keys else encode)(obj)
+    if _MAYBE.search(data) is not None:
+        text = data.decode()
+        if UNSAFE.search(text) is not None:
+            data = UNSAFE.sub(_escape, text).encode()
+    return data
+
+
+def dumps_lines(objs: list) -> bytes:
+    """Each of `objs` as `dumps` writes it, one a line (each ending in a newline), as
+    UTF-8: one call for a batch of records (an export writes a document's at once)."""
+    _encoders()
+    assert _encode_lines is not None
+    data = _encode_lines(objs)
+    if _MAYBE.search(data) is not None:
+        text = data.decode()
+        if UNSAFE.search(text) is not None:
+            data = UNSAFE.sub(_escape, text).encode()
+    return data
 
 
 def compact(obj: object) -> str:

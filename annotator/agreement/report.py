@@ -734,6 +734,7 @@ def _plain(x: object) -> object:
 # unit_agreement runs once per exported unit; building these each time was a third of
 # its cost.
 _RANKS: dict[int, tuple[object, dict[str, str], dict[str, dict[str, int]]]] = {}
+_EMPTY: dict = {}
 
 
 def _layer_ranks(schema: LabelSchema | None
@@ -761,43 +762,60 @@ def unit_agreement(annotations: list[dict], schema: LabelSchema | None = None) -
     annotations marked done count. Shares are rounded to 4 decimals.
     """
     done = [a for a in annotations if a.get("status", "done") == "done"]
-    n = len(done)
-    out: dict = {"annotators": n, "labels": {}}
-    if n == 0:
+    n_done = len(done)
+    out: dict = {"annotators": n_done, "labels": {}}
+    if n_done == 0:
         return out
+    # Runs once per exported unit (a million at a time): plain dicts, no Counter, and
+    # the `deciding` filter only when some annotation tracks decided layers.
     kinds, ranks = _layer_ranks(schema)
-    kinds = dict(kinds)
-    for ann in done:
-        for layer, value in (ann.get("labels") or {}).items():
-            if layer not in kinds and (schema is None or schema.layer(layer) is None):
-                kinds[layer] = "multi" if isinstance(value, list) else "single"
-    for layer, kind in kinds.items():
-        # only annotations that decided the layer (no `decided` list: every layer)
-        deciding = [ann for ann in done if not isinstance(ann.get("decided"), list)
-                    or layer in ann["decided"]]
-        if not deciding:
-            continue
-        values = [(ann.get("labels") or {}).get(layer) for ann in deciding]
-        n = len(values)
-        rank = ranks.get(layer, {})
-        if kind == "multi":
-            on: Counter = Counter()
-            for v in values:
-                chosen = v if isinstance(v, list) else ([] if v is None else [v])
-                on.update(set(map(str, chosen)))
-            ordered = sorted(on, key=lambda lab: (rank.get(lab, len(rank)), lab))
-            out["labels"][layer] = {lab: round(max(on[lab], n - on[lab]) / n, 4) for lab in ordered}
+    labels_of = [ann.get("labels") or _EMPTY for ann in done]
+    extra = None
+    for stored in labels_of:
+        for layer, value in stored.items():
+            if layer not in kinds and (extra is None or layer not in extra) and (
+                    schema is None or schema.layer(layer) is None):
+                if extra is None:
+                    extra = dict(kinds)
+                extra[layer] = "multi" if isinstance(value, list) else "single"
+    tracked = any(isinstance(ann.get("decided"), list) for ann in done)
+    result = out["labels"]
+    for layer, kind in (extra or kinds).items():
+        if tracked:
+            values = [stored.get(layer) for ann, stored in zip(done, labels_of, strict=True)
+                      if not isinstance(ann.get("decided"), list) or layer in ann["decided"]]
+            if not values:
+                continue
         else:
-            picks = Counter()
+            values = [stored.get(layer) for stored in labels_of]
+        n = len(values)
+        rank = ranks.get(layer, _EMPTY)
+        if kind == "multi":
+            on: dict[str, int] = {}
+            for v in values:
+                if v is None:
+                    continue
+                if not isinstance(v, list):
+                    v = [v]
+                for lab in (set(map(str, v)) if len(v) > 1 else map(str, v)):
+                    on[lab] = on.get(lab, 0) + 1
+            if len(on) > 1:
+                size = len(rank)
+                ordered = sorted(on, key=lambda lab: (rank.get(lab, size), lab))
+            else:
+                ordered = list(on)
+            result[layer] = {lab: round(max(on[lab], n - on[lab]) / n, 4) for lab in ordered}
+        else:
+            picks: dict[str | None, int] = {}
             for v in values:
                 if isinstance(v, list):
                     v = v[0] if v else None
-                picks[None if v is None else str(v)] += 1
+                key = None if v is None else str(v)
+                picks[key] = picks.get(key, 0) + 1
             # ties: a label before "none", then schema order, then alphabetical
-            best = min(
-                picks,
-                key=lambda lab: (-picks[lab], lab is None, rank.get(lab, len(rank)), str(lab)),
-            )
-            key = NONE_KEY if best is None else best
-            out["labels"][layer] = {key: round(picks[best] / n, 4)}
+            size = len(rank)
+            best = min(picks, key=lambda lab: (-picks[lab], lab is None,
+                                               rank.get(lab, size), str(lab))
+                       ) if len(picks) > 1 else next(iter(picks))
+            result[layer] = {NONE_KEY if best is None else best: round(picks[best] / n, 4)}
     return out

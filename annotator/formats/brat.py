@@ -21,6 +21,7 @@ equivalences (*) and discontinuous spans cannot be carried (listed, not dropped)
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,9 @@ from annotator.textclean import safe_inline
 DEFAULT_PARAGRAPHS = "blank"
 PARAGRAPH_MODES = ("blank", "lines")
 OUTPUT = "dir"
+# An export split over processes (formats/split.py): one .txt and .ann per document;
+# annotation.conf is the same in every part.
+SPLIT: dict = {}
 PARAGRAPH = "Paragraph"
 SKIPPED = "Skipped"
 FLAGGED = "Flagged"
@@ -369,18 +373,27 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
     names = Names(ctx.schema)
     (dest / "annotation.conf").write_text(conf(ctx.schema, names), encoding="utf-8")
     per_annotator = len(ctx.annotators) > 1
+    layers: dict = {}  # layer by id, as schema.layer finds it, asked once per label
+    for layer in ctx.schema.layers:
+        layers.setdefault(layer.id, layer)
+    made: set[str] = {str(dest)}  # folders made (a document id with '/' is a path)
     n = 0
     for doc in docs:
         lay = layout(doc.units, blank_lines=True)
+        texts = {u.index: u.text for u in doc.units}
         for name in ctx.annotators:
             anns = doc.anns.get(name)
             if not anns:
                 continue
-            base = (dest / safe_file_part(name) if per_annotator else dest) / \
-                safe_file_part(doc.info.id)
-            base.parent.mkdir(parents=True, exist_ok=True)
-            (base.parent / (base.name + ".txt")).write_text(lay.text, encoding="utf-8",
-                                                            newline="\n")
+            # plain strings, not Path objects: two files for each of 100,000 documents
+            base = os.path.join(os.path.join(str(dest), safe_file_part(name)) if per_annotator
+                                else str(dest), safe_file_part(doc.info.id))
+            parent = os.path.dirname(base)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            with open(base + ".txt", "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(lay.text)
             lines: list[str] = []
             counter = {"T": 0, "A": 0, "R": 0, "#": 0}
 
@@ -390,7 +403,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
 
             for idx, ann in sorted(anns.items()):
                 at = lay.starts[idx]
-                text = doc.unit_text(idx)
+                text = texts.get(idx, "")
                 if not text:
                     continue
                 offs, frag_text = _fragments(lay.text, at, at + len(text))
@@ -401,7 +414,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                 if ann.flag:
                     lines.append(f"{new('A')}\t{FLAGGED} {pt}")
                 for layer_id, value in ann.labels.items():
-                    layer = ctx.schema.layer(layer_id)
+                    layer = layers.get(layer_id)
                     given = value if isinstance(value, list) else [value] if value else []
                     for label in given:
                         if layer is None or layer.label(label) is None:
@@ -434,7 +447,7 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                     if rel["from"] in ids and rel["to"] in ids:
                         lines.append(f"{new('R')}\t{storage(rel['label'])} "
                                      f"Arg1:{ids[rel['from']]} Arg2:{ids[rel['to']]}\t")
-            (base.parent / (base.name + ".ann")).write_text("".join(x + "\n" for x in lines),
-                                                encoding="utf-8", newline="\n")
+            with open(base + ".ann", "w", encoding="utf-8", newline="\n") as fh:
+                fh.write("".join(x + "\n" for x in lines))
             n += 1
     return n

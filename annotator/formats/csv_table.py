@@ -25,6 +25,8 @@ from annotator.jsoncodec import dumps
 
 OUTPUT = "file"
 EXTENSION = ".csv"
+# split over processes (formats/split.py): the parts joined, the header once
+SPLIT = {"header": 1}
 COLUMNS = ("doc_id", "paragraph", "annotator", "status", "kind", "layer", "label",
            "span_id", "start", "end", "span_text", "target", "attributes", "note", "flag",
            "updated_at", "seconds", "text")
@@ -62,6 +64,6 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
         w = csv.writer(fh)
         w.writerow(COLUMNS)
         for row in rows(docs, ctx):
-            w.writerow(["" if v is None else v for v in row])
+            w.writerow(row)  # the csv module writes None as an empty cell
             n += 1
     return n

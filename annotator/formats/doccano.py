@@ -42,6 +42,8 @@ DEFAULT_OFFSETS = "utf16"
 OFFSET_MODES = ("utf16", "codepoints")
 OUTPUT = "auto"
 EXTENSION = ""
+# split over processes (formats/split.py): each annotator's lines appended
+SPLIT = {"append": {"*.jsonl": 0}}
 _OURS = {"doc_id", "paragraph", "title", "annotator_status", "flag", "doc_meta"}
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import IO
 
 from annotator.errors import InputError, UsageError
-from annotator.export import paragraph_labels
+from annotator.export import document_rows, paragraph_labels
+from annotator.formats import split
 from annotator.formats.importing import GOLD
 from annotator.formats.loss import LossReport
 from annotator.formats.model import Ann, ExportContext, ExportDoc, LabelIndex
@@ -70,86 +71,89 @@ def _readable(store, name: str):
 _STATE_KEYS = {"status", "labels", "spans", "relations", "note", "flag", "rejected"}
 
 
-def _ann(name: str, state: dict, info: dict, schema: LabelSchema) -> Ann | None:
+def _ann(name: str, state: dict, updated_at: str, seconds: float | None,
+         schema: LabelSchema) -> Ann | None:
     status = state.get("status")
     if status not in ("done", "skipped"):
         return None
-    extra = {k: v for k, v in state.items() if k not in _STATE_KEYS}
+    # a subset test in C: states rarely hold keys beyond these
+    extra = {} if state.keys() <= _STATE_KEYS else {
+        k: v for k, v in state.items() if k not in _STATE_KEYS}
     if status != "done":  # skipped (not content): no labels, whatever the state holds
         return Ann(name, status, {}, [], [], state.get("note"), bool(state.get("flag")),
-                   info["updated_at"][:19] + "Z", float(info.get("seconds") or 0.0), extra)
+                   updated_at[:19] + "Z", float(seconds or 0.0), extra)
     return Ann(name, "done", paragraph_labels(state, schema), list(state.get("spans", [])),
                list(state.get("relations", [])), state.get("note"),
-               bool(state.get("flag")), info["updated_at"][:19] + "Z",
-               float(info.get("seconds") or 0.0), extra)
+               bool(state.get("flag")), updated_at[:19] + "Z", float(seconds or 0.0), extra)
 
 
 def iter_export_docs(store, sources: list[tuple[str, object]], schema: LabelSchema,
-                     loss: LossReport, progress: Callable[[int, int], None] | None = None
+                     loss: LossReport, progress: Callable[[int, int], None] | None = None,
+                     keys: tuple[int, int] | None = None, mark: list | None = None
                      ) -> Iterator[ExportDoc]:
     """Documents in corpus order that hold at least one done or skipped unit of the
     sources, read as of one moment (`SQLiteStore.snapshot`). Annotations on a paragraph
     whose text changed since (stale) are listed as not carried: their offsets refer to
-    text the store no longer holds as the unit."""
+    text the store no longer holds as the unit. `keys`, `mark`: as for `iter_records`
+    (a SQLite store only)."""
     journals = [j for _, j in sources]
+    names = [name for name, _ in sources]
     with store.snapshot(journals):
         total = store.document_count()
-        rows_of = _rows_by_document(store, sources)
-        n = 0
-        for doc in store.iter_documents():
-            n += 1
+        if mark is not None:
+            mark.append(store.snapshot_mark(journals))
+        for n, doc, units, per in _document_rows(store, sources, keys):
             if progress and n % 500 == 0:
                 progress(n, total)
-            raw = rows_of(doc)
-            if not raw:
+            if not any(per):
                 continue
-            units = store.units(doc.id)
             shas = {u.index: u.sha for u in units}
             anns: dict[str, dict[int, Ann]] = {}
-            for name, idx, state, info in raw:
-                if info.get("unit_sha") and info["unit_sha"] != shas.get(idx):
-                    loss.lose("annotation on a paragraph whose text changed since "
-                              "(stale; see `annotator status`)", f"{doc.id} unit {idx} ({name})")
-                    continue
-                ann = _ann(name, state, info, schema)
-                if ann is not None:
-                    anns.setdefault(name, {})[idx] = ann
+            for name, rows in zip(names, per, strict=True):
+                for idx, state, updated_at, seconds, unit_sha in rows:
+                    if unit_sha and unit_sha != shas.get(idx):
+                        loss.lose("annotation on a paragraph whose text changed since "
+                                  "(stale; see `annotator status`)",
+                                  f"{doc.id} unit {idx} ({name})")
+                        continue
+                    ann = _ann(name, state, updated_at, seconds, schema)
+                    if ann is not None:
+                        anns.setdefault(name, {})[idx] = ann
             if anns:
                 yield ExportDoc(doc, units, anns)
         if progress:
             progress(total, total)
 
 
-def _rows_by_document(store, sources: list[tuple[str, object]]
-                      ) -> Callable[[object], list[tuple[str, int, dict, dict]]]:
-    """A function giving a document's (annotator, unit, state, info) rows, done or
-    skipped, to be called for the documents in corpus order."""
+def _document_rows(store, sources: list[tuple[str, object]],
+                   keys: tuple[int, int] | None = None) -> Iterator[tuple]:
+    """(n, document, units, one list of (unit, state, updated_at, seconds, unit_sha)
+    rows, done or skipped, per source) for every document in corpus order."""
     from annotator.store.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
-        # One index seek per journal and document (a journal's primary key starts with
-        # the document id): cheaper than a scan in document order, which SQLite sorts
-        # in a temporary B-tree.
-        return lambda doc: [(name, idx, state, info) for name, j in sources
-                            for idx, state, info in j.done_states(doc.id, skipped=True)]
+        yield from document_rows(store, [(j, True) for _, j in sources], keys)
+        return
     # A server store: one scan per journal in document order, merged with the corpus
     # by document key (a query per document would be a round trip each).
-    streams = [(name, j.iter_states()) for name, j in sources]
-    heads: list = [next(it, None) for _, it in streams]
-
-    def rows(doc) -> list[tuple[str, int, dict, dict]]:
-        out = []
-        for k, (name, it) in enumerate(streams):
+    streams = [j.iter_states() for _, j in sources]
+    heads: list = [next(it, None) for it in streams]
+    for n, doc in enumerate(store.iter_documents(), start=1):
+        per = []
+        for k, it in enumerate(streams):
+            out = []
             head = heads[k]
             while head is not None and head[3]["doc_key"] < doc.key:
                 head = next(it, None)  # a document no longer in the corpus
             while head is not None and head[3]["doc_key"] == doc.key:
                 if head[2].get("status") in ("done", "skipped"):
-                    out.append((name, head[1], head[2], head[3]))
+                    info = head[3]
+                    out.append((head[1], head[2], info["updated_at"], info.get("seconds"),
+                                info.get("unit_sha")))
                 head = next(it, None)
             heads[k] = head
-        return out
-    return rows
+            per.append(out)
+        yield n, doc, store.units(doc.id) if any(per) else [], per
 
 
 def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
@@ -190,7 +194,7 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
             not out.is_dir() or any(out.iterdir())) and kind == "dir":
         raise InputError(f"{out} exists and is not an empty folder: give a new --out "
                          "folder (an export never mixes its files with others)", out)
-    docs = iter_export_docs(store, sources, schema, loss, progress)
+    ranges = split.key_ranges(store, fmt, spec)
     through = out is not None and out.exists() and not out.is_file() and kind == "file"
     parent = (out.resolve().parent if out is not None and not through
               else Path(tempfile.gettempdir()))
@@ -202,7 +206,21 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
         dest = tmp / "out" if kind == "file" else tmp / "dir"
         if kind != "file":
             dest.mkdir()
-        n = spec.write(docs, dest, ctx)
+        got = None
+        if ranges is not None:
+            got = _split_write(store, spec, sources, ctx, dest, kind, tmp, ranges, annotator,
+                               progress)
+            if got is None:  # the parts cannot be joined: start again, in one process
+                if kind == "file":
+                    dest.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(dest)
+                    dest.mkdir()
+                loss = ctx.loss = LossReport(fmt)
+        if got is None:
+            docs = iter_export_docs(store, sources, schema, loss, progress)
+            got = spec.write(docs, dest, ctx)
+        n = got
         loss.check(allow_loss, "nothing was written")
         if out is None:
             if any(side.name.startswith("out.") for side in tmp.iterdir()):
@@ -236,6 +254,62 @@ def export(store, schema: LabelSchema, fmt: str, out: Path | None, *,
     return ExportResult(n, loss, out, extra)
 
 
+def _split_write(store, spec, sources: list[tuple[str, object]], ctx: ExportContext,
+                 dest: Path, kind: str, tmp: Path,
+                 ranges: tuple[tuple[int, int], tuple[int, int]], annotator: str | None,
+                 progress: Callable[[int, int], None] | None) -> int | None:
+    """Write the export in two processes (`annotator.formats.split`): this one the
+    first range of documents into `dest`, a child the second, then joined. None: the
+    parts could not be joined (nothing of them is left in `dest`'s place then)."""
+    import importlib
+
+    mine, theirs = ranges
+    work = tmp / "part"
+    work.mkdir()
+    job = split.Job(store.root, store.blind, store.team, store._project_root, ctx.schema,
+                    spec.name, annotator, ctx.gold, ctx.offsets, theirs,
+                    work / ("out" if kind == "file" else "dir"), kind)
+    proc = split.start(job, work)
+    if proc is None:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
+    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
+    part_progress = None if progress is None else (
+        lambda n, total: progress(min(total, round(n / share)), total))
+    rules = importlib.import_module(spec.write.__module__).SPLIT
+    mark: list = []
+    results: list[dict] = []
+
+    def rest() -> Path:
+        results.append(split.finish(proc, work, mark))
+        return job.dest
+
+    try:
+        docs = iter_export_docs(store, sources, ctx.schema, ctx.loss, part_progress, mine,
+                                mark)
+        if rules.get("inline"):  # the writer reads the child's part itself
+            ctx.rest = rest
+            n = spec.write(docs, dest, ctx)
+            if not results:
+                raise split.Mismatch("the writer did not read the second part")
+            result = results[0]
+        else:
+            n = spec.write(docs, dest, ctx)
+            result = split.finish(proc, work, mark)
+            if kind == "file":
+                split.join_file(dest, job.dest, rules, n)
+            else:
+                split.join_dir(dest, job.dest, rules)
+    except split.Mismatch:
+        return None
+    finally:
+        ctx.rest = None
+        split.stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+    split.merge_loss(ctx.loss, result)
+    return n + result["n"]
+
+
 def _export_records(store, schema: LabelSchema, out: Path | None,
                     progress: Callable[[int, int], None] | None,
                     stdout: IO[str] | None, gold: bool = False) -> ExportResult:
@@ -254,9 +328,14 @@ def _export_records(store, schema: LabelSchema, out: Path | None,
             with open(out, "w", encoding="utf-8") as fh:
                 n = write_records(records, fh)
         return ExportResult(n, loss, out, [])
+    ranges = split.key_ranges(store, None)
     try:
-        # mkstemp beside `out`, removed if the export fails or is killed (export.py)
-        n = write_export_file(records, out)
+        n = None
+        if ranges is not None:
+            n = _split_records(store, schema, out, ranges, progress, gold)
+        if n is None:
+            # mkstemp beside `out`, removed if the export fails or is killed (export.py)
+            n = write_export_file(records, out)
     except OSError as exc:
         if exc.filename:
             raise
@@ -264,6 +343,45 @@ def _export_records(store, schema: LabelSchema, out: Path | None,
         raise InputError(f"could not write the export ({exc.strerror or exc}): nothing was "
                          "written", out) from None
     return ExportResult(n, loss, out, [])
+
+
+def _split_records(store, schema: LabelSchema, out: Path,
+                   ranges: tuple[tuple[int, int], tuple[int, int]],
+                   progress: Callable[[int, int], None] | None, gold: bool) -> int | None:
+    """The default export in two processes (`_split_write`); None: in one."""
+    from annotator.export import iter_records, write_export_file
+
+    mine, theirs = ranges
+    out.parent.mkdir(parents=True, exist_ok=True)  # as write_export_file does
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    which = "only" if gold else "with"
+    job = split.Job(store.root, store.blind, store.team, store._project_root, schema, None,
+                    None, which, None, theirs, work / "out", "file")
+    proc = split.start(job, work)
+    if proc is None:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
+    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
+    part_progress = None if progress is None else (
+        lambda n, total: progress(min(total, round(n / share)), total))
+    mark: list = []
+    records = iter_records(store, schema, progress=part_progress, gold=which, keys=mine,
+                           mark=mark)
+    added: list[int] = []
+
+    def tail(fh) -> None:
+        result = split.finish(proc, work, mark)
+        split.append_file(job.dest, fh)
+        added.append(result["n"])
+
+    try:
+        n = write_export_file(records, out, tail)
+    except split.Mismatch:
+        return None
+    finally:
+        split.stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+    return n + added[0]
 
 
 def _replace_file(src: Path, out: Path) -> None:

@@ -24,6 +24,7 @@ from annotator.jsonl import iter_json_lines
 from annotator.textclean import clean_json, clean_text
 
 OUTPUT = "file"
+SPLIT: dict = {}  # split over processes (formats/split.py): the lines joined
 _RECORD_KEYS = {"doc_id", "paragraph", "text", "title", "meta", "schema", "annotations",
                 "agreement", "gold"}
 _ANN_KEYS = {"annotator", "status", "labels", "spans", "relations", "note", "flag",
@@ -32,15 +33,16 @@ _ANN_KEYS = {"annotator", "status", "labels", "spans", "relations", "note", "fla
 
 
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
-    from annotator.jsoncodec import dumps
+    from annotator.jsoncodec import dumps_lines
 
     if not ctx.gold:
         from annotator.agreement import unit_agreement
     schema_ref = {"id": ctx.schema.id, "version": ctx.schema.version,
                   "sha256": ctx.schema.sha256}
     n = 0
-    with open(dest, "w", encoding="utf-8") as out:
+    with open(dest, "wb") as out:
         for doc in docs:
+            recs = []  # a document's records encoded and written at once
             units = {u.index: u.text for u in doc.units}
             indices = sorted({i for per in doc.anns.values() for i in per})
             for idx in indices:
@@ -64,9 +66,9 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                 if not ctx.gold:
                     done = [a for a in rec["annotations"] if a["status"] == "done"]
                     rec["agreement"] = unit_agreement(done, ctx.schema)
-                out.write(dumps(rec))
-                out.write("\n")
-                n += 1
+                recs.append(rec)
+            out.write(dumps_lines(recs))
+            n += len(recs)
     return n
 
 

@@ -28,6 +28,7 @@ be re-created), each annotator's annotation of it (done, or skipped as
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -45,7 +46,7 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import CleanMap, OffsetError, Utf16, split_units
 from annotator.formats.records import RecordDocs, RecordUnit
-from annotator.jsoncodec import dumps
+from annotator.jsoncodec import dumps_lines
 from annotator.textclean import safe_inline
 
 OUTPUT = "file"
@@ -390,9 +391,10 @@ def config(ctx: ExportContext) -> str:
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
     dest.with_name(dest.name + ".label_config.xml").write_text(config(ctx), encoding="utf-8")
     n = 0
-    with open(dest, "w", encoding="utf-8") as out:
-        out.write("[")
+    with open(dest, "wb") as out:
+        out.write(b"[")
         for doc in docs:
+            tasks = []  # the document's tasks, encoded and written at once
             for u in doc.units:
                 data = {"text": u.text, "doc_id": doc.info.id, "paragraph": u.index,
                         "title": doc.info.title}
@@ -408,10 +410,13 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                                  "result": _results(ann, u.index) if ann.status == "done"
                                  else [], "created_at": ann.updated_at,
                                  "updated_at": ann.updated_at, "lead_time": ann.seconds})
-                task = {"id": n + 1, "data": data, "annotations": anns}
-                out.write(("\n" if not n else ",\n") + dumps(task))
-                n += 1
-        out.write("\n]\n")
+                tasks.append({"id": n + len(tasks) + 1, "data": data, "annotations": anns})
+            if tasks:
+                # one task a line (compact JSON has no raw line break), "," between
+                encoded = dumps_lines(tasks)
+                out.write((b",\n" if n else b"\n") + encoded[:-1].replace(b"\n", b",\n"))
+                n += len(tasks)
+        out.write(b"\n]\n")
     return n
 
 
@@ -441,3 +446,36 @@ def _results(ann, index: int) -> list[dict]:
         res.append({"id": f"flag-{index}", "type": "choices", "from_name": "flag",
                     "to_name": "text", "value": {"choices": ["flagged"]}})
     return res
+
+
+_TASK_ID = re.compile(rb'\{"id":(\d+),')
+
+
+def join(dest: Path, part: Path, n: int) -> None:
+    """An export split over processes (formats/split.py): the tasks of `part` (numbered
+    from 1) after the `n` of `dest`, numbered on, in one JSON list."""
+    from annotator.formats.split import Mismatch
+
+    with open(dest, "rb+") as out:
+        out.seek(-3, 2)
+        if out.read() != b"\n]\n":
+            raise Mismatch(f"{dest} does not end as written here")
+        out.seek(-3, 2)
+        out.truncate()
+        with open(part, "rb") as src:
+            if src.read(1) != b"[":
+                raise Mismatch(f"{part} does not start as written here")
+            for k, line in enumerate(src):
+                if line == b"]\n":
+                    break
+                if line == b"\n":
+                    continue  # the line break before the first task
+                m = _TASK_ID.match(line)
+                if m is None or int(m.group(1)) != k:
+                    raise Mismatch(f"{part}: task {k} is not numbered {k}")
+                out.write((b",\n" if n or k > 1 else b"\n") + b'{"id":%d,' % (n + k)
+                          + line[m.end():].rstrip(b",\n").rstrip(b"\n"))
+            out.write(b"\n]\n")
+
+
+SPLIT = {"join": join}

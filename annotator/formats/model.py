@@ -4,7 +4,7 @@ builds, the located problems it collects, and what a writer is handed per docume
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,6 +197,11 @@ class ExportContext:
     annotators: list[str]  # selected, in order
     offsets: str
     gold: bool = False
+    # An export split over processes (formats/split.py) whose format joins the parts
+    # itself (SPLIT["inline"]): in the child, `part` is "child"; in this process,
+    # `rest()` waits for the child and gives its part's path.
+    part: str = ""
+    rest: Callable[[], Path] | None = None
 
 
 DocStream = Iterator[ExportDoc]

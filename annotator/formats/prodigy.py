@@ -37,11 +37,12 @@ from annotator.formats.model import (
 )
 from annotator.formats.offsets import OffsetError
 from annotator.formats.records import RecordDocs
-from annotator.jsoncodec import dumps
+from annotator.jsoncodec import dumps_bytes, dumps_lines
 from annotator.jsonl import iter_json_lines
 
 OUTPUT = "file"
 EXTENSION = ".jsonl"
+SPLIT: dict = {}  # split over processes (formats/split.py): the lines joined
 
 
 def read(paths: list[Path], ctx: ImportContext) -> Iterator[ReadItem]:
@@ -184,34 +185,45 @@ def _task(obj: object, path: str, lineno: int, docs: RecordDocs, units: dict,
 
 
 def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big",
-                          signed=True)
+    return _hash_bytes(text.encode())
+
+
+def _hash_bytes(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "big", signed=True)
 
 
 def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
     options = [{"id": ctx.labels.name(layer, lab.id), "text": lab.name}
                for layer in ctx.schema.paragraph_layers for lab in layer.labels]
+    names: dict[tuple[str, str], str] = {}  # (layer, label) -> the name written
+
+    def label_name(layer_id: str, label: str) -> str:
+        got = names.get((layer_id, label))
+        if got is None:
+            layer = ctx.schema.layer(layer_id)
+            got = names[(layer_id, label)] = ctx.labels.name(layer, label) if layer else label
+        return got
+
     n = 0
-    with open(dest, "w", encoding="utf-8") as out:
+    with open(dest, "wb") as out:
         for doc in docs:
             texts = {u.index: u.text for u in doc.units}
+            first = min(texts) if texts else None
+            lines = []  # the document's tasks, encoded and written at once
             for name in ctx.annotators:
                 for idx, ann in sorted(doc.anns.get(name, {}).items()):
                     text = texts.get(idx, "")
                     meta = {"doc_id": doc.info.id, "paragraph": idx}
-                    if idx == min(texts):
+                    if idx == first:
                         meta["doc_meta"] = doc.info.meta
                     if ann.note:
                         meta["note"] = ann.note
                     if ann.flag:
                         meta["flag"] = True
                     task = {"text": text, "meta": meta, "_input_hash": _hash(text)}
-                    where = f"{doc.info.id} unit {idx} ({name})"
                     if ann.status == "done":
                         spans = {sp["id"]: {"start": sp["start"], "end": sp["end"],
-                                            "label": ctx.labels.name(
-                                                ctx.schema.layer(sp["layer"]), sp["label"])
-                                            if ctx.schema.layer(sp["layer"]) else sp["label"],
+                                            "label": label_name(sp["layer"], sp["label"]),
                                             "text": sp["text"]} for sp in ann.spans}
                         task["spans"] = list(spans.values())
                         task["relations"] = [{"head_span": spans[r["from"]],
@@ -220,18 +232,19 @@ def write(docs: Iterator[ExportDoc], dest: Path, ctx: ExportContext) -> int:
                         if options:
                             task["options"] = options
                             task["accept"] = [
-                                ctx.labels.name(ctx.schema.layer(la), lab)
-                                if ctx.schema.layer(la) else lab
-                                for la, v in ann.labels.items()
+                                label_name(la, lab) for la, v in ann.labels.items()
                                 for lab in (v if isinstance(v, list) else [v] if v else [])]
                         if any(sp.get("attributes") for sp in ann.spans):
-                            ctx.loss.lose("span attribute (Prodigy spans have none)", where)
+                            ctx.loss.lose("span attribute (Prodigy spans have none)",
+                                          f"{doc.info.id} unit {idx} ({name})")
                         task["answer"] = "accept"
                     else:
                         task["answer"] = "ignore"
-                    task["_task_hash"] = _hash(dumps(task, sort_keys=True))
+                    task["_task_hash"] = _hash_bytes(dumps_bytes(task, sort_keys=True))
                     task["_annotator_id"] = name
                     task["_session_id"] = name
-                    out.write(dumps(task) + "\n")
+                    lines.append(task)
                     n += 1
+            if lines:
+                out.write(dumps_lines(lines))
     return n

@@ -35,6 +35,10 @@ from annotator.textclean import safe_inline
 DEFAULT_PARAGRAPHS = "blank"
 PARAGRAPH_MODES = ("blank", "lines")
 OUTPUT = "dir"
+# split over processes (formats/split.py): the label files appended (ids.tsv without
+# its header), article ids distinct across the parts or no split
+SPLIT = {"append": {"labels-TC.labels": 0, "labels-SI.labels": 0, "ids.tsv": 1},
+         "distinct": ("ids.tsv", 1)}
 SINGLE_SET = True
 META = "ptc"
 

@@ -43,6 +43,12 @@ from annotator.textclean import safe_inline
 DEFAULT_PARAGRAPHS = "lines"
 PARAGRAPH_MODES = ("lines", "blank")
 OUTPUT = "dir"
+# split over processes (formats/split.py): the label files appended (ids.tsv without
+# its header), article ids distinct across the parts or no split
+SPLIT = {"append": {"labels-subtask-3.txt": 0, "labels-subtask-3.template": 0,
+                    "labels-subtask-3-spans.txt": 0, "labels-subtask-2.txt": 0,
+                    "ids.tsv": 1},
+         "distinct": ("ids.tsv", 1)}
 SINGLE_SET = True
 META = "semeval2023_t3"
 

@@ -557,10 +557,32 @@ class SQLiteStore(SQLCorpusReads):
         return [self._doc(row) for row in rows if row[1].startswith(prefix)]
 
     @_guarded
-    def iter_documents(self) -> Iterator[DocInfo]:
-        cur = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents ORDER BY key")
+    def iter_documents(self, keys: tuple[int, int] | None = None) -> Iterator[DocInfo]:
+        """Documents in import order; `keys`: only those whose key is in [first, last]
+        (an export split over processes reads a range each)."""
+        if keys is None:
+            cur = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents ORDER BY key")
+        else:
+            cur = self.conn.execute(f"SELECT {self._DOC_COLS} FROM documents WHERE key "
+                                    "BETWEEN ? AND ? ORDER BY key", keys)
         for row in cur:
             yield self._doc(row)
+
+    @_guarded
+    def snapshot_mark(self, journals: list[SQLiteJournal]) -> tuple:
+        """What the corpus and these journals hold, in a few numbers: equal in two
+        snapshots when nothing was written between them (every write adds an event or
+        changes a document's import time or the unit history). Call inside
+        `snapshot`."""
+        conn = self.conn
+        mark: list = [*conn.execute("SELECT count(*), max(imported_at), sum(n_units) "
+                                    "FROM documents").fetchone(),
+                      conn.execute("SELECT count(*) FROM unit_history").fetchone()[0]]
+        for j in journals:
+            mark += [j.annotator, *j.conn.execute(
+                "SELECT max(seq), count(*), max(ts) FROM events").fetchone(),
+                j.conn.execute("SELECT count(*) FROM units").fetchone()[0]]
+        return tuple(mark)
     # -- assignments (annotator/team/assign.py) ------------------------------------
     def add_assignments(self, plan: Callable[[list[int], list[tuple[int, str, bool]]],
                                              list[tuple[int, str, bool]]]) -> int:
@@ -1381,6 +1403,19 @@ class SQLiteJournal(JournalMeta):
         for unit, state, updated_at, seconds, sha in cur:
             yield unit, _read_json(state), {"updated_at": updated_at, "seconds": seconds,
                                             "unit_sha": sha}
+
+    @_guarded
+    def done_rows(self, doc_id: str, skipped: bool = False
+                  ) -> list[tuple[int, dict, str, float, str]]:
+        """(unit, state, updated_at, seconds, unit_sha) of this document's units marked
+        done (`skipped`: and not content), by unit: `done_states` as plain tuples, for
+        the export's read of every unit."""
+        statuses = "('done', 'skipped')" if skipped else "('done')"
+        rows = self.conn.execute(
+            "SELECT unit, state, updated_at, seconds, unit_sha FROM units "
+            f"WHERE doc_id = ? AND status IN {statuses} ORDER BY unit", (doc_id,)).fetchall()
+        return [(unit, _read_json(state), ts, seconds, sha)
+                for unit, state, ts, seconds, sha in rows]
 
     @_guarded
     def agreement_columns(self, base: int) -> tuple[
