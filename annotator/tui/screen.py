@@ -133,12 +133,22 @@ class AnnotateScreen(Screen):
         # The labels panel takes the width its names need, as the terminal allows.
         self.query_one(LabelsPanel).fit(self.schema, event.size)
 
+    # False until the first frame is drawn: the paragraph comes first, the labels panel
+    # and the position bar are filled right after it (their text and styles cost the
+    # first paint of a reopened project more than the paragraph did).
+    _painted = False
+
     def on_mount(self) -> None:
         doc_id, unit = self._start()
         self.go(doc_id, unit)
+        self.call_after_refresh(self._after_first_frame)
         # The schema, key maps and widgets live for the whole session: out of the
         # collector's reach, so a full collection never walks a 10,000-label schema.
         gc.freeze()
+
+    def _after_first_frame(self) -> None:
+        self._painted = True
+        self.refresh_state()
 
     def _start(self) -> tuple[str, int]:
         """Where this annotator stopped, else the first unit they have not annotated."""
@@ -388,7 +398,7 @@ class AnnotateScreen(Screen):
             self._proposal_index(), self._matches(text)))
         mode, detail = self._mode()
         self.query_one(StatusLine).show(mode, detail, state.get("note"))
-        if cursor_only:
+        if cursor_only or not self._painted:
             return
         self.query_one(LabelsPanel).show(
             self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
