@@ -142,9 +142,8 @@ class AnnotateScreen(Screen):
         doc_id, unit = self._start()
         self.go(doc_id, unit)
         self.call_after_refresh(self._after_first_frame)
-        # The schema, key maps and widgets live for the whole session: out of the
-        # collector's reach, so a full collection never walks a 10,000-label schema.
-        gc.freeze()
+        # (the schema, key maps and widgets: frozen out of the collector's reach after
+        # the first frame, AnnotatorApp._collect_from_now)
 
     def _after_first_frame(self) -> None:
         self._painted = True
