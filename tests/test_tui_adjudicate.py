@@ -374,37 +374,3 @@ async def test_first_paint_before_the_whole_corpus_read(tmp_path):
     async with app2.run_test(size=(100, 40)) as pilot:
         await _ready(app2, pilot)
         assert _at(app2) == ("doc-a", 2)
-
-
-async def test_a_gold_toggle_whose_commit_fails_is_never_shown(tmp_path):
-    """The gold toggle is redrawn while its commit is made durable: a commit that fails
-    leaves every frame on the stored gold, and says NOT SAVED."""
-    from test_store_faults import FailingCommit
-
-    store = _study(tmp_path)
-    app = _app(store)
-    frames: list[str] = []
-    async with app.run_test(size=(100, 40)) as pilot:
-        await _ready(app, pilot)
-        await keys(app, pilot, "s")  # sovereignty into the gold: stored, shown
-        assert _gold(store, "doc-a", 2)["labels"]["devices"] == ["sovereignty"]
-        gold = app.session.gold
-        before = screen_text(app)
-        gold.conn = FailingCommit(gold.conn)
-        hook = app.post_display_hook
-
-        def record() -> None:
-            hook()
-            frames.append(screen_text(app))
-
-        app.post_display_hook = record
-        await keys(app, pilot, "s")  # off: the commit fails
-        await pilot.pause()
-        gold.conn.fail = False
-        text = screen_text(app)
-        assert "NOT SAVED" in text
-        assert gold.state("doc-a", 2)["labels"]["devices"] == ["sovereignty"]
-        # the labels panel and the versions panel as before the failed toggle
-        keep = [line for line in before.splitlines() if "overrode" in line or "[x]" in line]
-        assert keep and all(line in text for line in keep)
-        assert frames and all(all(line in f for line in keep) for f in frames)

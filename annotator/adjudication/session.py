@@ -28,8 +28,6 @@ from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import numpy as np
 
     from annotator.adjudication import auto
@@ -180,12 +178,10 @@ class Session:
         return k // s.base, k % s.base
 
     # -- deciding -----------------------------------------------------------------------
-    def apply(self, doc_id: str, unit: int, action: dict, auto_mark: str | None = None,
-              meanwhile: Callable[[Change, dict[str, dict]], None] | None = None
+    def apply(self, doc_id: str, unit: int, action: dict, auto_mark: str | None = None
               ) -> Change:
         """Apply a gold action, recording which annotators the resulting gold sides
-        with. Durable when it returns (the gold journal's `apply`). `meanwhile(change,
-        versions)`: the journal's `meanwhile`, with the unit's versions read here."""
+        with. Durable when it returns (the gold journal's `apply`)."""
         u = self.store.unit(doc_id, unit)
         if u is None:
             raise InputError(f"no unit {unit} in document {doc_id!r}")
@@ -196,8 +192,7 @@ class Session:
         after = apply_action(before, action, self.schema, u.text)
         fields = decision_fields(after, versions, self.schema,
                                  auto=auto_mark, curator=self.curator)
-        change = self.gold.apply(doc_id, unit, {**action, **fields}, **(
-            {} if meanwhile is None else {"meanwhile": lambda ch: meanwhile(ch, versions)}))
+        change = self.gold.apply(doc_id, unit, {**action, **fields})
         self._changed_meanwhile |= self._scan is None
         if self._progress is not None:
             self._count(doc_id, unit, before, change.state)

@@ -17,7 +17,7 @@ import inspect
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -680,11 +680,9 @@ class PostgresJournal:
             raise StoreError(f"{self.annotator}'s journal belongs to another role: it is only "
                              "read here", self.path)
 
-    def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0,
-              meanwhile: Callable[[Change], None] | None = None) -> Change:
+    def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
         """Store the action as an event; the database derives the state in the same
-        transaction. Returns only after COMMIT. `meanwhile(change)` (as SQLite's): here
-        run after the COMMIT."""
+        transaction. Returns only after COMMIT."""
         self._writable()
         for fresh in (False, True):
             u, before = self._read_for_write(doc_id, unit, fresh)
@@ -699,10 +697,7 @@ class PostgresJournal:
                     raise self._stale_error() from None
                 continue
             self._known[(doc_id, unit)] = (u, after)
-            change = Change(doc_id, unit, after, seq)
-            if meanwhile is not None:
-                meanwhile(change)
-            return change
+            return Change(doc_id, unit, after, seq)
         raise AssertionError("unreachable")
 
     def _stale_error(self) -> StoreError:

@@ -22,7 +22,6 @@ import socket
 import sqlite3
 import stat
 import struct
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -947,21 +946,16 @@ class SQLiteJournal:
 
     # -- writing ------------------------------------------------------------------
     @contextlib.contextmanager
-    def _transaction(self, lost: str = NOT_SAVED, meanwhile: Callable[[], None] | None = None
-                     ) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, lost: str = NOT_SAVED) -> Iterator[sqlite3.Connection]:
         """One write transaction: the event and the state derived from it commit together
-        (synchronous=FULL: on disk when this block ends) or not at all. `meanwhile`: run
-        while the COMMIT is made durable (`_commit_beside`)."""
+        (synchronous=FULL: on disk when this block ends) or not at all."""
         if self.readonly:
             raise StoreError(f"{self.annotator}'s journal belongs to another user: it is only "
                              "read here", self.path)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             yield self.conn
-            if meanwhile is None:
-                self.conn.execute("COMMIT")
-            else:
-                self._commit_beside(meanwhile)
+            self.conn.execute("COMMIT")
         except BaseException as exc:
             if self.conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -971,54 +965,20 @@ class SQLiteJournal:
                 raise _store_error(self.path, exc, lost) from None
             raise
 
-    def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0,
-              meanwhile: Callable[[Change], None] | None = None) -> Change:
+    def apply(self, doc_id: str, unit: int, action: dict, seconds: float = 0.0) -> Change:
         """Append the action as an event and update the derived state, in one
-        transaction. Returns only after COMMIT (durable). `meanwhile(change)`: work on
-        the result that shows nothing (a screen computing its redraw), run while the
-        COMMIT reaches the disk; this returns after both, and a COMMIT that failed
-        raises its StoreError after `meanwhile` ran."""
+        transaction. Returns only after COMMIT (durable)."""
         u = self.store.unit(doc_id, unit)
         if u is None:
             raise InputError(f"no unit {unit} in document {doc_id!r}")
-        done: list[Change] = []
-        beside = None if meanwhile is None else (lambda: meanwhile(done[0]))
-        with self._transaction(meanwhile=beside) as conn:
+        with self._transaction() as conn:
             before = self._state_json(doc_id, unit)
             after = apply_action(json.loads(before) if before else None, action,
                                  self.schema, u.text)
             seq = self._append(doc_id, unit, action["type"], action, before, after, seconds)
             conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
             self._write_state(doc_id, unit, after, u.sha, seconds)
-            done.append(Change(doc_id, unit, after, seq))
-        return done[0]
-
-    def _commit_beside(self, work: Callable[[], None]) -> None:
-        """COMMIT in a thread while `work()` runs on this one: the disk flush releases
-        the interpreter, so a keypress pays the longer of the two, not their sum. Only
-        where SQLite serializes calls on a connection (threadsafety 3), so `work` may
-        even read this journal (it waits for the COMMIT). Returns, or raises the
-        COMMIT's error, once both have finished."""
-        if sqlite3.threadsafety != 3:
-            self.conn.execute("COMMIT")
-            work()
-            return
-        failed: list[BaseException] = []
-
-        def commit() -> None:
-            try:
-                self.conn.execute("COMMIT")
-            except BaseException as exc:  # raised on the caller's thread below
-                failed.append(exc)
-
-        thread = threading.Thread(target=commit, name="journal-commit", daemon=True)
-        thread.start()
-        try:
-            work()
-        finally:
-            thread.join()
-        if failed:
-            raise failed[0]
+        return Change(doc_id, unit, after, seq)
 
     def apply_many(self, items: Iterable[tuple[str, int, dict]],
                    progress: Progress | None = None, chunk: int | None = 200_000,

@@ -40,7 +40,6 @@ from annotator.tui.unit_view import Decor, UnitView, ViewSpan
 
 # (action, keys, description, in the footer). Only keys the annotation screen reserves
 # (keys.DEFAULT_KEYS) or digits after `t`: validate keeps schema hotkeys clear of them.
-_READ = object()  # AdjudicateScreen.reload: the gold state is read from the store
 KEYS: list[tuple[str, str, str, bool]] = [
     ("next_disagreement", "n", "next disagreement", True),
     ("prev_disagreement", "N", "previous disagreement", False),
@@ -310,15 +309,11 @@ class AdjudicateScreen(Screen):
             (u.text if u else "", False), (nxt.text, False) if nxt else None)
         self.reload()
 
-    def reload(self, stored: Any = _READ, versions: dict[str, dict] | None = None) -> None:
-        """`stored`, `versions`: the unit's gold state and versions, known already (a
-        decision just made); read otherwise."""
+    def reload(self) -> None:
         doc_id, unit = self.doc.id, self.unit
         # one read of each journal per keypress
-        self.versions = versions if versions is not None else self.session.versions(
-            doc_id, unit)
-        self.stored_gold = (self.session.gold_state(doc_id, unit) if stored is _READ
-                            else stored)
+        self.versions = self.session.versions(doc_id, unit)
+        self.stored_gold = self.session.gold_state(doc_id, unit)
         self.gold = self.session.shown_gold(doc_id, unit, self.versions, self.stored_gold or {})
         self.differ = self.session.disagreements(doc_id, unit, self.versions)
         self.redraw()
@@ -360,15 +355,12 @@ class AdjudicateScreen(Screen):
         self.query_one(VersionsPanel).show(self.schema, self.numbers, self.versions,
                                            self.gold, self.layer.id, self.differ, cands,
                                            self.selected)
-        self._show_progress()
-        self._status()
-
-    def _show_progress(self) -> None:
         self.query_one(ProgressLine).show_progress(
             self.doc, self.doc_count, self.unit, self.session.progress_if_ready(),
             self.stored_gold, self.session.shown_name(
                 self.session.curator) if self.session.curator in self.session.names
             else self.session.curator)
+        self._status()
 
     def _status(self, mode: str = "", detail: str | None = None) -> None:
         if detail is None:
@@ -377,23 +369,12 @@ class AdjudicateScreen(Screen):
         self.query_one(StatusLine).show(mode, detail, None)
 
     # -- deciding -------------------------------------------------------------------------
-    def decide(self, call: Any, *args: Any, redraw: bool = False) -> bool:
-        """Run a Session call (durable when it returns), then show its result.
-        `redraw`: the call takes `meanwhile` (Session.apply), and the screen is redrawn
-        from the result while the gold's commit reaches the disk; nothing of it is
-        shown before this returns, and a commit that fails is redrawn from the store."""
+    def decide(self, call: Any, *args: Any) -> bool:
+        """Run a Session call (durable when it returns), then show its result."""
         self._moved = True  # the read's end must not take the curator elsewhere
-        drawn = []
-
-        def meanwhile(change: Any, versions: dict[str, dict]) -> None:
-            drawn.append(change)
-            self.reload(stored=change.state, versions=versions)
-
         try:
-            call(self.doc.id, self.unit, *args, **({"meanwhile": meanwhile} if redraw else {}))
+            call(self.doc.id, self.unit, *args)
         except StoreError as exc:
-            if drawn:  # drawn, not stored: what the store holds again, before any frame
-                self.reload()
             problem = exc.problems[0]
             msg = f"{safe_message(problem.message)} ({safe_message(problem.path)})"
             self.query_one(StatusLine).alert(msg)
@@ -403,10 +384,7 @@ class AdjudicateScreen(Screen):
             self.notify(safe_message(str(exc)), severity="error", markup=False)
             return False
         self.query_one(StatusLine).alert(None)
-        if drawn:
-            self._show_progress()  # the counts move once the decision is stored
-        else:
-            self.reload()
+        self.reload()
         return True
 
     def action_take(self) -> None:
@@ -455,7 +433,7 @@ class AdjudicateScreen(Screen):
                         "label key relabels a selected gold span")
             return
         self.decide(self.session.apply, {"type": "toggle_label", "layer": layer.id,
-                                         "label": label.id}, redraw=True)
+                                         "label": label.id})
 
     def action_accept_unit(self) -> None:
         if self.decide(self.session.accept_unit):

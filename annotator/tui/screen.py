@@ -328,51 +328,24 @@ class AnnotateScreen(Screen):
             self.go(doc.id, self._first(doc))
 
     # -- storing --------------------------------------------------------------------------
-    def apply(self, action: dict, redraw: bool = False) -> dict | None:
-        """Store the action (durable on return), then take the state it produced.
-        `redraw`: the screen is redrawn from that state while the journal's commit
-        reaches the disk (journal.apply's `meanwhile`). Nothing of it is shown before
-        this returns (the key handler is still running: no frame is drawn meanwhile),
-        and a commit that fails puts the stored state back on the screen first."""
+    def apply(self, action: dict) -> dict | None:
+        """Store the action (durable on return), then take the state it produced."""
         seconds = time.monotonic() - self._focus_time
-        unit = self.unit
-        had = (self.states.get(unit), self.done_total)
-        drawn = []
-
-        def meanwhile(change: Any) -> None:
-            self._take(change)
-            drawn.append(change)
-            self.refresh_state()
-
         try:
-            change = self._store_call(self.journal.apply, self.doc.id, unit, action,
-                                      seconds=seconds,
-                                      **({"meanwhile": meanwhile} if redraw else {}))
+            change = self._store_call(self.journal.apply, self.doc.id, self.unit, action,
+                                      seconds=seconds)
         except StoreError:
-            if drawn:  # drawn, not stored: the stored state again, before any frame
-                if had[0] is None:
-                    self.states.pop(unit, None)
-                else:
-                    self.states[unit] = had[0]
-                self.done_total, self._open = had[1], None
-                self.refresh_state()
             return None
         except (ActionError, InputError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
         self._focus_time = time.monotonic()
-        if not drawn:
-            self._take(change)
-        return change.state
-
-    def _take(self, change: Any) -> None:
-        """The state an action produced becomes the unit's on screen."""
-        # the action stored the unit's current text: not stale (no journal read needed)
-        self._stale[change.unit] = None
+        self._stale.pop(change.unit, None)  # the action stored the unit's current text
         was = self._done(change.unit)
         self.states[change.unit] = change.state
         self._open = None
         self.done_total += int(self._done(change.unit)) - int(was)
+        return change.state
 
     def _store_call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the journal. When it cannot store (disk full, file damaged) the screen
@@ -600,9 +573,8 @@ class AnnotateScreen(Screen):
         self.cycle_attribute(self._attribute_list[index])
 
     def toggle_label(self, layer: Layer, label: Label) -> None:
-        # the most frequent key: redrawn while its commit reaches the disk
-        self.apply({"type": "toggle_label", "layer": layer.id, "label": label.id},
-                   redraw=True)
+        if self.apply({"type": "toggle_label", "layer": layer.id, "label": label.id}):
+            self.refresh_state()
 
     def action_mark_done(self) -> None:
         if self.link_from is not None:
