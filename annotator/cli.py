@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import sqlite3
@@ -539,13 +540,24 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         print(f"annotator: warning: {changed}", file=sys.stderr)
         notices.append((changed, "warning"))
     record_schema(journal, schema)
+    _no_collection_until_painted()
     from annotator.tui.app import run_app
 
     try:
         return run_app(project.store, journal, schema, notices=notices,
                        keymap=project.keymap(schema))
     finally:
+        gc.enable()
         project.close()
+
+
+def _no_collection_until_painted() -> None:
+    """No cyclic garbage collection from here to the screen's first frame (the app
+    turns it on again, see AnnotatorApp.on_mount): Textual's import and the first
+    layout allocate a few hundred thousand objects, hardly any of them garbage, and
+    the collector's passes over them were ~15 ms of the first paint. Not earlier than
+    this: an import of a large corpus runs with the collector on."""
+    gc.disable()
 
 
 def cmd_adjudicate(args: argparse.Namespace) -> int:
@@ -579,11 +591,13 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     if merged:
         print(f"pre-filled {merged:,} unit(s) where the annotators agree ({args.auto}); "
               f"{left:,} left to decide", file=sys.stderr)
+    _no_collection_until_painted()
     from annotator.tui.adjudicate import run_adjudicate
 
     try:
         return run_adjudicate(session)
     finally:
+        gc.enable()
         project.close()
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
-from annotator.jsonl import iter_json_lines
 from annotator.textclean import clean_json, clean_text, normalize, safe_inline, visible
 
 SUFFIXES = (".txt", ".md", ".jsonl")
@@ -22,6 +21,8 @@ SUFFIXES = (".txt", ".md", ".jsonl")
 
 @dataclass
 class Document:
+    """A document read from a corpus file: title and paragraphs."""
+
     id: str
     title: str | None
     paragraphs: list[str]
@@ -159,6 +160,8 @@ def iter_jsonl_documents(path: Path, on_offset: Callable[[int], None] | None = N
     """
     spath = safe_inline(str(path))  # a file name may hold ESC: stored as the source
     seen: set[str] = set()
+    from annotator.jsonl import iter_json_lines  # JSONL corpora only
+
     for lineno, offset, obj in iter_json_lines(path):
         if isinstance(obj, Problem):
             raise InputError(obj)

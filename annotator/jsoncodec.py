@@ -11,13 +11,20 @@ JSON value, safe bytes. NaN and infinities, which are not JSON, are written as n
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Callable
 
 _encode: Callable[[object], bytes] | None = None
 _encode_lines: Callable[[object], bytes] | None = None
 _decode: Callable[[str | bytes], object] | None = None
 _sorted: Callable[[object], bytes] | None = None
+# Values decoded by the standard library before msgspec is imported: its import costs
+# ~17 ms of CPU, more than a screen's reads of a document's few states (the first paint
+# of `annotate`); bulk readers (export, agreement) pass this count at once.
+FEW = 256
+_decoded = 0
 # In UTF-8, every character below starts with one of these bytes: a scan for them is
 # five times cheaper than the exact pattern (and 30x cheaper than the exact pattern
 # written for bytes, an alternation). News text hits it often (curly quotes, dashes),
@@ -89,8 +96,11 @@ def compact(obj: object) -> str:
 
 def loads(text: str | bytes) -> object:
     """A JSON value (stored by us: states, metadata), as `json.loads` gives it."""
-    global _decode
+    global _decode, _decoded
     if _decode is None:
+        if _decoded < FEW and "msgspec" not in sys.modules:
+            _decoded += 1
+            return json.loads(text)
         import msgspec
 
         _decode = msgspec.json.Decoder().decode

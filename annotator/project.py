@@ -23,6 +23,8 @@ CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team", "titles"
 
 @dataclass
 class ProjectConfig:
+    """The settings of `annotator.yaml`."""
+
     schema: str | None = None
     corpus: list[str] = field(default_factory=list)
     exports: str = "exports"

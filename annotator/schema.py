@@ -44,6 +44,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class Label:
+    """A label of a layer: its id, name, hotkey and (for spans) attributes."""
+
     id: str
     name: str
     description: str = ""
@@ -72,6 +74,8 @@ class Relation:
 
 @dataclass(frozen=True)
 class Layer:
+    """A layer of the schema: paragraph labels (single / multi) or spans."""
+
     id: str
     name: str
     kind: LayerKind
@@ -89,6 +93,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class LabelSchema:
+    """A parsed, validated label schema."""
+
     id: str
     version: int | str
     title: str

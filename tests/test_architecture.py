@@ -56,3 +56,47 @@ def test_annotate_start_up_imports_only_what_the_first_frame_needs(tmp_path):
     assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
     # the first launch imports the corpus and parses the schema (YAML); a reopen does not
     assert runs[1].stdout.strip().splitlines()[-1] == "[]", runs[1].stdout + runs[1].stderr
+
+
+def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
+    """Regression guard for the first-paint row: until the first frame of a reopened
+    project is drawn, the states are read without msgspec (jsoncodec.FEW), no dialog
+    module is loaded (imported when one opens), Textual's Footer is not yet mounted
+    (LateFooter) and the cyclic garbage collector is off. Afterwards the footer is
+    there, and the collector is on again with the session's objects frozen."""
+    project = tmp_path / "p"
+    corpus = project / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "a.txt").write_text("A title\n\nA first paragraph.\n", encoding="utf-8")
+    code = ("import gc, sys\n"
+            "from textual.app import App\n"
+            "import annotator.tui.app as ta\n"
+            "seen = []\n"
+            "display = App._display\n"
+            "def first(self, screen, renderable):\n"
+            "    display(self, screen, renderable)\n"
+            "    if renderable is not None and not seen:\n"
+            "        seen.append(sorted(m for m in sys.modules if m.split('.')[0] == 'msgspec'"
+            " or m in ('annotator.tui.dialogs', 'textual.widgets._footer')))\n"
+            "        seen.append(gc.isenabled())\n"
+            "        self.set_timer(0.3, lambda: (seen.append(gc.isenabled() and"
+            " gc.get_freeze_count() > 0), self.exit()))\n"
+            "App._display = first\n"
+            "run = ta.AnnotatorApp.run\n"
+            "ta.AnnotatorApp.run = lambda self, **k: run(self, headless=True, size=(100, 30))\n"
+            "from annotator import cli\n"
+            f"code = cli.main(['annotate', {str(corpus)!r}, '--project', {str(project)!r},"
+            " '--as', 'alice'])\n"
+            "print(seen[0] if len(seen) == 3 else 'no frame')\n"
+            "print(f'collector at the first frame: {seen[1]}, after: {seen[2]}, at exit: "
+            "{gc.isenabled()}')\n"
+            "print('footer' if 'textual.widgets._footer' in sys.modules else 'no footer')\n"
+            "sys.exit(code)\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "c")}
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                           text=True, env=env, timeout=60) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stdout + r.stderr for r in runs]
+    assert runs[1].stdout.strip().splitlines()[-3:] == [
+        "[]", "collector at the first frame: False, after: True, at exit: True", "footer"], \
+        runs[1].stdout + runs[1].stderr

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from annotator.corpus import Document
+if TYPE_CHECKING:
+    from annotator.corpus import Document
 
 
-@dataclass(frozen=True)
-class DocInfo:
+# The read-only records are NamedTuples: a frozen dataclass is generated (exec) at
+# import, and this module is imported before the annotation screen's first frame.
+class DocInfo(NamedTuple):
+    """A document as the store lists it (its units are read on demand)."""
+
     key: int  # stable integer key; also the 1-based position in import order
     id: str
     title: str | None
@@ -32,8 +36,9 @@ class DocInfo:
         return self.n_units - 1 if self.has_title else self.n_units
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):
+    """One unit (title or paragraph) of a document, with its text's hash."""
+
     doc_id: str
     index: int
     text: str
@@ -42,6 +47,8 @@ class Unit:
 
 @dataclass
 class ImportStats:
+    """What an import did."""
+
     files: int = 0
     new: int = 0
     unchanged: int = 0
@@ -52,8 +59,7 @@ class ImportStats:
     stale: list[tuple[str, int, str]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What an action, undo or redo did: the unit and its state afterwards."""
 
     doc_id: str

@@ -292,6 +292,20 @@ def _connect(path: Path, readonly: bool = False, wal: bool = True) -> sqlite3.Co
     return conn
 
 
+def _create_tables(conn: sqlite3.Connection, script: str) -> None:
+    """A database's tables and indexes (if not there yet) in one transaction: with
+    synchronous=FULL each statement on its own was a commit and a disk flush, some
+    thirty of them at a new project's first launch. Deferred: on a database that has
+    them, nothing is written and no lock is taken."""
+    try:
+        conn.executescript(f"BEGIN;\n{script}\nCOMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 class SQLiteStore(SQLCorpusReads):
     """Corpus plus journals under `root` (a project's `.annotator/` directory).
 
@@ -335,14 +349,13 @@ class SQLiteStore(SQLCorpusReads):
                 if team is not None:
                     # Rollback mode: readers who may not write here need no -shm of theirs.
                     self.conn.execute("PRAGMA journal_mode=DELETE")
-                self.conn.executescript(CORPUS_SCHEMA)
+                # With its id, in the same transaction: this corpus database's
+                # identity; journals key units by its document keys and re-key
+                # themselves when they meet a different (e.g. rebuilt) one.
+                _create_tables(self.conn, f"{CORPUS_SCHEMA}\nINSERT OR IGNORE INTO totals "
+                               f"VALUES ('corpus_id', {secrets.randbits(62)});")
         # SQLite's lower() folds ASCII only; search must find "Österreich" too.
         self.conn.create_function("fold", 1, str.casefold, deterministic=True)
-        # Identifies this corpus database: journals key units by its document keys and
-        # re-key themselves when they meet a different (e.g. rebuilt) one.
-        if not self.corpus_readonly:
-            self.conn.execute("INSERT OR IGNORE INTO totals VALUES ('corpus_id', ?)",
-                              (secrets.randbits(62),))
         row = self.conn.execute("SELECT value FROM totals WHERE name = 'corpus_id'").fetchone()
         self.corpus_id = row[0] if row else 0
 
@@ -749,7 +762,7 @@ class SQLiteJournal(JournalMeta):
                 if self.readonly:
                     self.conn.execute("SELECT count(*) FROM meta").fetchone()
                 else:
-                    self.conn.executescript(JOURNAL_SCHEMA)
+                    _create_tables(self.conn, JOURNAL_SCHEMA)
                 self._rekey_if_needed()
         except StoreError:
             self.conn.close()  # a journal that failed to open holds no connection

@@ -25,6 +25,8 @@ Row = tuple[int, str, bool]  # (document key, annotator, calibration)
 
 @dataclass
 class AssignmentPlan:
+    """Assignment rows to add, and what they amount to."""
+
     rows: list[Row]  # the rows to add; existing ones are never changed
     documents: int  # new documents given to K annotators each
     calibration: list[int]  # document keys that became calibration documents now

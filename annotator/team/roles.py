@@ -15,6 +15,8 @@ GOLD = "gold"  # the curators' journal (adjudication builds on it)
 
 @dataclass(frozen=True)
 class Team:
+    """A team project's roles: the lead, annotators by login, curators."""
+
     lead: str
     annotators: dict[str, str] = field(default_factory=dict)  # name -> login
     curators: tuple[str, ...] = ()

@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.geometry import Region
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from annotator.actions import ActionError
 from annotator.adjudication.merge import layer_value, span_key
@@ -34,7 +34,7 @@ from annotator.schema import Label, LabelSchema, Layer
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.app import AnnotatorApp
-from annotator.tui.info_bar import StatusLine, TextLines
+from annotator.tui.info_bar import LateFooter, StatusLine, TextLines
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, UnitView, ViewSpan
 
@@ -236,7 +236,7 @@ class AdjudicateScreen(Screen):
             with VerticalScroll(id="labels-scroll", can_focus=False):
                 yield LabelsPanel(id="labels")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield LateFooter()
 
     def on_mount(self) -> None:
         if self.session.ready or not self.session.can_read_aside:

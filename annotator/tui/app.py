@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -80,10 +81,19 @@ class AnnotatorApp(App[int]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         self._watch_terminal()
+        self.call_after_refresh(self._collect_from_now)
         for text, severity in self.notices:
             # after the first paint: the screen is there to read them on
             self.call_after_refresh(self.annotate_screen.notify, text, severity=severity,
                                     timeout=15 if severity == "warning" else 6)
+
+    def _collect_from_now(self) -> None:
+        """After the first frame: the schema, key maps and widgets live for the whole
+        session, out of the collector's reach (a full collection never walks a
+        10,000-label schema); then collection as usual (the CLI turned it off until
+        the first frame)."""
+        gc.freeze()
+        gc.enable()
 
     def _watch_terminal(self) -> None:
         """Exit when the terminal is gone. SIGHUP normally says so, but behind a

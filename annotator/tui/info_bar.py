@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
+from textual.widget import Widget
 
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_inline, visible
@@ -239,3 +240,23 @@ class StatusLine(TextLines):
             out.append("\n✎ ")
             out.append(" ".join(safe_inline(note).split()))
         self.show_text(out)
+
+
+class LateFooter(Widget, can_focus=False):
+    """The footer's row, with Textual's `Footer` mounted in it after the first frame:
+    the Footer is a widget per shown key, each styled and laid out, and on a reopen
+    that cost the first paint more than the paragraph did. The row is reserved from
+    the start, so nothing moves when the keys appear."""
+
+    DEFAULT_CSS = "LateFooter { dock: bottom; height: 1; }"
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fill)
+
+    def _fill(self) -> None:
+        from textual.widgets import Footer  # with its CSS, only now
+
+        if self.is_attached:  # not when the app ended in its first frame
+            self.mount(Footer(compact=True))
+            # the Footer draws its keys when the screen's bindings change next
+            self.call_after_refresh(self.screen.refresh_bindings)

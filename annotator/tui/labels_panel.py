@@ -6,8 +6,7 @@ schemas and articles: never markup). On/off is a mark ([x], (•), ✓), not col
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -31,8 +30,9 @@ ROWS_AROUND = 5  # position bar (2), status line, footer, a spare row
 NAME_LINES = 3  # a label name wraps onto at most this many lines, then "…"
 
 
-@dataclass(frozen=True)
-class SpanLook:
+class SpanLook(NamedTuple):
+    """How spans of a label are drawn (a NamedTuple: no dataclass generated at import)."""
+
     mark: str  # one letter drawn next to the span
     style: int  # span style index
 

@@ -24,7 +24,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from annotator.actions import ActionError
 from annotator.errors import InputError, StoreError
@@ -37,15 +36,7 @@ from annotator.store.base import DocInfo
 from annotator.team.assign import DocumentScope
 from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
-from annotator.tui.dialogs import (
-    HelpScreen,
-    goto_dialog,
-    help_lines,
-    note_dialog,
-    old_text_lines,
-    search_dialog,
-)
-from annotator.tui.info_bar import PositionBar, StatusLine
+from annotator.tui.info_bar import LateFooter, PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
 
@@ -136,18 +127,27 @@ class AnnotateScreen(Screen):
             with VerticalScroll(id="labels-scroll", can_focus=False):
                 yield LabelsPanel(id="labels")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield LateFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         # The labels panel takes the width its names need, as the terminal allows.
         self.query_one(LabelsPanel).fit(self.schema, event.size)
 
+    # False until the first frame is drawn: the paragraph comes first, the labels panel
+    # and the position bar are filled right after it (their text and styles cost the
+    # first paint of a reopened project more than the paragraph did).
+    _painted = False
+
     def on_mount(self) -> None:
         doc_id, unit = self._start()
         self.go(doc_id, unit)
-        # The schema, key maps and widgets live for the whole session: out of the
-        # collector's reach, so a full collection never walks a 10,000-label schema.
-        gc.freeze()
+        self.call_after_refresh(self._after_first_frame)
+        # (the schema, key maps and widgets: frozen out of the collector's reach after
+        # the first frame, AnnotatorApp._collect_from_now)
+
+    def _after_first_frame(self) -> None:
+        self._painted = True
+        self.refresh_state()
 
     def _start(self) -> tuple[str, int]:
         """Where this annotator stopped, else the first unit they have not annotated."""
@@ -397,7 +397,7 @@ class AnnotateScreen(Screen):
             self._proposal_index(), self._matches(text)))
         mode, detail = self._mode()
         self.query_one(StatusLine).show(mode, detail, state.get("note"))
-        if cursor_only:
+        if cursor_only or not self._painted:
             return
         self.query_one(LabelsPanel).show(
             self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
@@ -429,6 +429,8 @@ class AnnotateScreen(Screen):
         if old is None and not moved:
             self.notify("this unit's text has not changed since it was annotated")
             return
+        from annotator.tui.dialogs import HelpScreen, old_text_lines
+
         self.app.push_screen(HelpScreen(self.schema, old_text_lines(
             old, self.text(self.unit), moved)))
 
@@ -604,6 +606,8 @@ class AnnotateScreen(Screen):
                 return
             if self.apply({"type": "set_note", "note": note}) is not None:
                 self.refresh_state()
+
+        from annotator.tui.dialogs import note_dialog
 
         self.app.push_screen(note_dialog(current), save)
 
@@ -931,6 +935,8 @@ class AnnotateScreen(Screen):
                 self.last_search = text
                 self._search(backwards=False)
 
+        from annotator.tui.dialogs import search_dialog
+
         self.app.push_screen(search_dialog(self.last_search), found)
 
     def action_search_next(self) -> None:
@@ -953,6 +959,8 @@ class AnnotateScreen(Screen):
         self.go(*hit)
 
     def action_goto(self) -> None:
+        from annotator.tui.dialogs import goto_dialog
+
         self.app.push_screen(goto_dialog(self.doc.id), self._goto)
 
     def _goto(self, where: str | None) -> None:
@@ -996,6 +1004,9 @@ class AnnotateScreen(Screen):
         self.go(doc.id, unit)
 
     def action_help(self) -> None:
+        # Dialogs are imported when first opened: nothing of theirs is in the first frame.
+        from annotator.tui.dialogs import HelpScreen, help_lines
+
         if self._help is None:
             # Built once a session: 40,000 lines for a 10,000-label schema. They live as
             # long as the schema, so they are moved out of the garbage collector's

@@ -12,6 +12,7 @@ import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.segment import Segment
@@ -77,8 +78,9 @@ def wrap_offsets(text: str, width: int) -> list[tuple[int, int]]:
     return rows
 
 
-@dataclass(frozen=True)
-class ViewSpan:
+# Value types as NamedTuples: a frozen dataclass is generated (exec) at import, and
+# these modules are imported before the first frame.
+class ViewSpan(NamedTuple):
     """A span (or a proposed quote) as the view draws it."""
 
     id: str
@@ -89,8 +91,9 @@ class ViewSpan:
     proposal: bool = False
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """One row of the view: a wrapped line of the focused unit, or of a neighbour."""
+
     role: str  # "prev", "cur", "next" or "gap"
     start: int = 0  # offsets into the unit's text (exact for "cur")
     end: int = 0
