@@ -32,7 +32,6 @@ from annotator.store.sql import (
     JournalMeta,
     SQLCorpusReads,
     fresh_templates,
-    int_array,
     int_bytes,
     iso,
     replay_problems,
@@ -858,14 +857,29 @@ class PostgresJournal(JournalMeta):
         """The agreement fast path, aggregated on the server: one string of unit keys
         per label, not one row per unit (see SQLiteJournal.agreement_columns). Inside a
         snapshot, on a connection of its own that joins it: journals read in parallel."""
+        with self._reader() as conn:
+            return self._columns(conn, base)
+
+    def agreement_and_skip_columns(self, base: int) -> tuple[tuple, tuple, tuple]:
+        """As SQLiteJournal.agreement_and_skip_columns: the three reads on this
+        journal's own connection (in a snapshot), so journals are read in parallel."""
+        with self._reader() as conn:
+            return (self._columns(conn, base), self._skips(conn, base),
+                    self._decided(conn, base))
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Any]:
+        """A connection joining the store's snapshot (one per journal: they run at
+        once), or the store's own outside a snapshot."""
         snapshot = self.store._snapshot_id
         if snapshot is None:
-            return self._columns(self.conn, base)
+            yield self.conn
+            return
         conn = connect(self.store.url)
         try:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # an id we were given
-            return self._columns(conn, base)
+            yield conn
         finally:
             conn.close()
 
@@ -903,33 +917,36 @@ class PostgresJournal(JournalMeta):
     @_guarded
     def decided_columns(self, base: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(unit keys that track decided layers, {layer: unit keys that decided it});
-        see SQLiteJournal.decided_columns. Read from the states themselves."""
-        conn, a = self.conn, self.annotator
-        (partial,) = conn.execute(
-            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ',') FROM "
+        see SQLiteJournal.decided_columns. Read from the states themselves (the few
+        that track it, by a partial index)."""
+        return self._decided(self.conn, base)
+
+    def _decided(self, conn, base: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        a = self.annotator
+        cur = conn.cursor(binary=True)
+        (partial,) = cur.execute(
+            "SELECT string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea) FROM "
             "annotator.states WHERE annotator = %s AND (state->'decided') IS NOT NULL",
             (base, a)).fetchone()
-        layers = {layer: int_array(keys) for layer, keys in conn.execute(
-            "SELECT d.layer, string_agg((s.doc_key::bigint * %s + s.unit)::text, ',') "
-            "FROM annotator.states s, json_array_elements_text(s.state->'decided') "
-            "AS d(layer) WHERE s.annotator = %s AND (s.state->'decided') IS NOT NULL "
-            "GROUP BY d.layer", (base, a))}
-        return int_array(partial), layers
-
-    def agreement_and_skip_columns(self, base: int) -> tuple[tuple, tuple, tuple]:
-        """As SQLiteJournal.agreement_and_skip_columns."""
-        return (self.agreement_columns(base), self.skip_columns(base),
-                self.decided_columns(base))
+        layers = {layer: int_bytes(keys) for layer, keys in cur.execute(
+            "SELECT d.layer, string_agg(int8send(s.doc_key::bigint * %s + s.unit), "
+            "''::bytea) FROM annotator.states s, json_array_elements_text("
+            "s.state->'decided') AS d(layer) WHERE s.annotator = %s AND "
+            "(s.state->'decided') IS NOT NULL GROUP BY d.layer", (base, a)).fetchall()}
+        return int_bytes(partial), layers
 
     @_guarded
     def skip_columns(self, base: int) -> tuple[np.ndarray, np.ndarray]:
         """(unit keys decided: done or skipped, unit keys skipped); see SQLiteJournal."""
-        decided, skipped = self.conn.execute(
-            "SELECT string_agg((doc_key::bigint * %s + unit)::text, ','), "
-            "string_agg(CASE WHEN status = 'skipped' THEN (doc_key::bigint * %s + unit)::text "
-            "END, ',') FROM annotator.states WHERE annotator = %s AND status IN "
-            "('done', 'skipped')", (base, base, self.annotator)).fetchone()
-        return int_array(decided), int_array(skipped)
+        return self._skips(self.conn, base)
+
+    def _skips(self, conn, base: int) -> tuple[np.ndarray, np.ndarray]:
+        decided, skipped = conn.cursor(binary=True).execute(
+            "SELECT string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea), "
+            "string_agg(CASE WHEN status = 'skipped' THEN int8send(doc_key::bigint * %s "
+            "+ unit) END, ''::bytea) FROM annotator.states WHERE annotator = %s AND "
+            "status IN ('done', 'skipped')", (base, base, self.annotator)).fetchone()
+        return int_bytes(decided), int_bytes(skipped)
 
     def apply_many(self, items, progress=None, chunk=None, skip_unchanged: bool = False,
                    lost: str = NOT_SAVED) -> int:
