@@ -9,6 +9,10 @@ must be empty; it is written in one transaction, so a failed copy leaves nothing
 On PostgreSQL the rows are loaded with COPY, the event triggers set aside for the
 load (the source's chain is taken as it is: `annotator status --check` replays it),
 so a 1,000,000-unit project moves in seconds rather than one trigger call per event.
+From SQLite the journals are read while they are written (nothing held in memory):
+SQLite produces the rows on this thread while a second one sends them, and the rows go
+in the order of the keys built after the load (those sorts then find their input
+sorted).
 """
 
 from __future__ import annotations
@@ -35,6 +39,132 @@ class JournalRows:
     position: tuple[str, int] | None = None
     # (doc_key, unit, layer, label): the label index, when the source has it ready
     labels: list[tuple] | None = None
+    _seqs: dict[int, int] = field(default_factory=dict, repr=False)  # renumbered events
+
+    @property
+    def size(self) -> int:
+        return len(self.events) + len(self.states)
+
+    def label_pairs(self) -> set[tuple[str, str]]:
+        return {(layer, label) for _, _, layer, label in self.label_rows()}
+
+    def label_rows(self) -> list[tuple]:
+        return self.labels if self.labels is not None else _labels_of(self)
+
+    # -- into PostgreSQL's COPY (the interface `_SQLiteJournal` shares) -------------------
+    def write_events(self, cp, offset: int) -> int:
+        seqs = {e[0]: offset + i for i, e in enumerate(self.events, start=1)}
+        for s, ts, d, u, k, a, b, af, sec, _, _ in self.events:
+            cp.write_row((seqs[s], self.annotator, ts, d, u, k, _remap(k, a, seqs),
+                          _null(b), _null(af), sec))
+        self._seqs = seqs
+        return len(self.events)
+
+    def write_undo_marks(self, cp) -> None:
+        seqs = self._seqs
+        for s, *_, un, by in self.events:
+            if un:
+                cp.write_row((seqs[s], self.annotator, un, seqs.get(by, by or 0)))
+
+    def write_states(self, cp) -> None:
+        for row in self.states:
+            cp.write_row((self.annotator, *row))
+
+    def write_labels(self, cp, codes: dict[tuple[str, str], int]) -> None:
+        prefix = f"{_copy_text(self.annotator)}\t"
+        rows = sorted((codes[(layer, label)], k, u) for k, u, layer, label in self.label_rows())
+        for start in range(0, len(rows), 100000):
+            cp.write("".join(f"{prefix}{c}\t{k}\t{u}\n" for c, k, u in rows[start:start + 100000]))
+
+
+_STEPS = ("undo", "redo")  # events whose action names another event by its seq
+
+
+class _SQLiteJournal:
+    """A SQLite journal copied into PostgreSQL as it is read: rows go from the SQLite
+    cursor to COPY, nothing is held in memory (JournalRows' interface)."""
+
+    def __init__(self, journal) -> None:
+        self.annotator = journal.annotator
+        self.conn = journal.conn
+        self.position = journal.position()
+        n, lo, hi = self.conn.execute("SELECT count(*), min(seq), max(seq) FROM events"
+                                      ).fetchone()
+        (self.n_states,) = self.conn.execute("SELECT count(*) FROM units").fetchone()
+        self.n_events, self._lo = n, lo or 1
+        # seqs 1..n with no gap (a journal's events are never deleted): renumbered by
+        # adding an offset; otherwise by rank
+        self._dense = n == 0 or hi - lo + 1 == n
+        self._offset = 0
+
+    @property
+    def size(self) -> int:
+        return self.n_events + self.n_states
+
+    def label_pairs(self) -> set[tuple[str, str]]:
+        return set(self.conn.execute(
+            "SELECT layer, label FROM label_codes c WHERE EXISTS "
+            "(SELECT 1 FROM labels l WHERE l.code = c.code)").fetchall())
+
+    def _renumber(self, seqs: set[int]) -> dict[int, int]:
+        """The new seq of each of these events (those undo marks and steps name)."""
+        if self._dense:
+            return {s: self._offset + s - self._lo + 1 for s in seqs}
+        return {s: self._offset + n for s, n in self.conn.execute(
+            "SELECT seq, row_number() OVER (ORDER BY seq) FROM events") if s in seqs}
+
+    def write_events(self, cp, offset: int) -> int:
+        self._offset = offset
+        targets = {json.loads(a).get("event") for (a,) in self.conn.execute(
+            "SELECT action FROM events WHERE kind IN ('undo', 'redo')")}
+        seqs = self._renumber({t for t in targets if isinstance(t, int)})
+        seq = (f"seq + {offset - self._lo + 1}" if self._dense
+               else f"row_number() OVER (ORDER BY seq) + {offset}")
+        rows = self.conn.execute(
+            f"SELECT {seq}, ?, ts, doc_id, unit, kind, action, nullif(before, 'null'), "
+            "nullif(after, 'null'), seconds FROM events ORDER BY seq", (self.annotator,))
+        write = cp.write_row
+        for row in rows:
+            if row[5] in _STEPS:
+                row = (*row[:6], _remap(row[5], row[6], seqs), *row[7:])
+            write(row)
+        return self.n_events
+
+    def write_undo_marks(self, cp) -> None:
+        marks = self.conn.execute("SELECT seq, undone, undone_by FROM events "
+                                  "WHERE undone != 0 ORDER BY seq").fetchall()
+        seqs = self._renumber({s for s, _, _ in marks} | {b for _, _, b in marks if b})
+        for s, un, by in marks:
+            cp.write_row((seqs[s], self.annotator, un, seqs.get(by, by or 0)))
+
+    def write_states(self, cp) -> None:
+        # in the order of the states' key (annotator, doc_id, unit): SQLite's own
+        write = cp.write_row
+        for row in self.conn.execute(
+                "SELECT ?, doc_id, unit, doc_key, status, state, unit_sha, updated_at, "
+                "seconds, n_spans FROM units ORDER BY doc_id, unit", (self.annotator,)):
+            write(row)
+
+    def write_labels(self, cp, codes: dict[tuple[str, str], int]) -> None:
+        """In the order of the label index's key (annotator, code, doc_key, unit), each
+        code's rows made COPY text by SQLite (integers: nothing to escape)."""
+        prefix = f"{_copy_text(self.annotator)}\t"
+        mine = sorted((codes[(layer, label)], code) for code, layer, label in
+                      self.conn.execute("SELECT code, layer, label FROM label_codes")
+                      if (layer, label) in codes)
+        for new, code in mine:
+            (text,) = self.conn.execute(
+                "SELECT group_concat(doc_key || char(9) || unit, ?) FROM "
+                "(SELECT doc_key, unit FROM labels WHERE code = ? ORDER BY doc_key, unit)",
+                (f"\n{prefix}{new}\t", code)).fetchone()
+            if text:
+                cp.write(f"{prefix}{new}\t{text}\n")
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format."""
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
 
 
 def _kind(store) -> str:
@@ -126,7 +256,7 @@ def _null(value: str | None) -> str | None:
 
 
 # Loaded into empty tables, these are indexed once at the end rather than row by row.
-_BULK_TABLES = ("units", "events", "undo_marks", "states")
+_BULK_TABLES = ("units", "events", "undo_marks", "states", "labels")
 
 
 def _drop_indexes(conn, tables: tuple[str, ...]) -> list[str]:
@@ -152,11 +282,19 @@ def _drop_indexes(conn, tables: tuple[str, ...]) -> list[str]:
             + [d for _, d in idx])
 
 
-def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRows],
+def _write_postgres(dst, docs, units, history, sources, journals: list,
                     tick: Callable[[int], None]) -> None:
+    from psycopg.copy import QueuedLibpqWriter
+
     conn = dst.conn
     with conn.transaction():
         cur = conn.cursor()
+
+        def copy(statement: str):
+            # A second thread sends what this one produces: reading the source (SQLite
+            # releases the GIL in its C code) overlaps the server's load.
+            return cur.copy(statement, writer=QueuedLibpqWriter(cur))
+
         rebuild = _drop_indexes(conn, _BULK_TABLES)
         # the keys are built once each at the end: give those sorts memory (this
         # transaction only)
@@ -166,9 +304,10 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
             for row in docs:
                 cp.write_row(row)
         tick(len(docs))
-        with cur.copy("COPY units (doc, idx, text, sha) FROM STDIN") as cp:
+        with copy("COPY units (doc, idx, text, sha) FROM STDIN") as cp:
+            write = cp.write_row
             for n, row in enumerate(units, start=1):
-                cp.write_row(row)
+                write(row)
                 if n % 50000 == 0:
                     tick(50000)
         with cur.copy("COPY unit_history (doc, idx, sha, text, replaced_at) FROM STDIN") as cp:
@@ -181,54 +320,39 @@ def _write_postgres(dst, docs, units, history, sources, journals: list[JournalRo
                      "documents ON CONFLICT (name) DO UPDATE SET value = excluded.value")
         # The load takes the source's chain as it is (see the module's docstring).
         conn.execute("ALTER TABLE events DISABLE TRIGGER USER")
-        # Into an empty table: build the label index's keys once at the end, not row by row.
-        conn.execute("ALTER TABLE labels DROP CONSTRAINT labels_pkey")
-        conn.execute("DROP INDEX labels_unit")
-        pairs = sorted({(layer, label) for jr in journals for _, _, layer, label in
-                        (jr.labels if jr.labels is not None else _labels_of(jr))})
+        pairs = sorted(set().union(*(jr.label_pairs() for jr in journals)))
         with cur.copy("COPY label_codes (layer, label) FROM STDIN") as cp:
             for pair in pairs:
                 cp.write_row(pair)
         codes = {(layer, label): code for code, layer, label in conn.execute(
             "SELECT code, layer, label FROM label_codes")}
+        # journals in the order the server sorts their names: each table's rows then
+        # arrive in the order of its keys (annotator first)
+        order = [n for (n,) in conn.execute("SELECT n FROM unnest(%s::text[]) n ORDER BY n",
+                                            ([jr.annotator for jr in journals],))]
+        journals = sorted(journals, key=lambda jr: order.index(jr.annotator))
         (offset,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         for jr in journals:
-            seqs = {e[0]: offset + i for i, e in enumerate(jr.events, start=1)}
-            offset += len(jr.events)
             conn.execute("INSERT INTO members (name) VALUES (%s) ON CONFLICT DO NOTHING",
                          (jr.annotator,))
-            with cur.copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
-                          "before, after, seconds) FROM STDIN") as cp:
-                for s, ts, d, u, k, a, b, af, sec, _, _ in jr.events:
-                    cp.write_row((seqs[s], jr.annotator, ts, d, u, k,
-                                  _remap(k, a, seqs), _null(b), _null(af), sec))
-            with cur.copy("COPY undo_marks (seq, annotator, undone, undone_by) FROM STDIN"
-                          ) as cp:
-                for s, *_, un, by in jr.events:
-                    if un:
-                        cp.write_row((seqs[s], jr.annotator, un, seqs.get(by, by or 0)))
-            with cur.copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
-                          "unit_sha, updated_at, seconds, n_spans) FROM STDIN") as cp:
-                for row in jr.states:
-                    cp.write_row((jr.annotator, *row))
-            with cur.copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN") as cp:
-                # integers and a checked annotator name: nothing to escape, so the
-                # text format is written directly (millions of rows)
-                rows = jr.labels if jr.labels is not None else _labels_of(jr)
-                prefix = f"{jr.annotator}\t"
-                for start in range(0, len(rows), 100000):
-                    cp.write("".join(f"{prefix}{codes[(layer, label)]}\t{k}\t{u}\n"
-                                     for k, u, layer, label in rows[start:start + 100000]))
+            with copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
+                      "before, after, seconds) FROM STDIN") as cp:
+                n_events = jr.write_events(cp, offset)
+            with copy("COPY undo_marks (seq, annotator, undone, undone_by) FROM STDIN") as cp:
+                jr.write_undo_marks(cp)
+            offset += n_events
+            with copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
+                      "unit_sha, updated_at, seconds, n_spans) FROM STDIN") as cp:
+                jr.write_states(cp)
+            with copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN") as cp:
+                jr.write_labels(cp, codes)
             if jr.position:
                 conn.execute("INSERT INTO positions VALUES (%s, %s, %s)",
                              (jr.annotator, *jr.position))
-            tick(len(jr.events) + len(jr.states))
+            tick(jr.size)
         conn.execute("ALTER TABLE events ENABLE TRIGGER USER")
         for statement in rebuild:  # the keys check the loaded rows as they are built
             conn.execute(statement)
-        conn.execute("ALTER TABLE labels ADD CONSTRAINT labels_pkey "
-                     "PRIMARY KEY (annotator, code, doc_key, unit)")
-        conn.execute("CREATE INDEX labels_unit ON labels (annotator, doc_key, unit)")
         conn.execute("SELECT setval(pg_get_serial_sequence('annotator.events', 'seq'), "
                      "greatest(%s, 1))", (offset,))
 
@@ -298,8 +422,11 @@ def copy_store(src, dst, progress: Progress | None = None) -> dict[str, int]:
     try:
         # One snapshot of the source: annotators may go on working meanwhile.
         with src.snapshot(journals_src):
-            journals = [_journal_rows(src, j.annotator) for j in journals_src]
-            total += sum(len(jr.events) + len(jr.states) for jr in journals)
+            if _kind(src) == "sqlite" and _kind(dst) == "postgresql":
+                journals: list = [_SQLiteJournal(j) for j in journals_src]
+            else:
+                journals = [_journal_rows(src, j.annotator) for j in journals_src]
+            total += sum(jr.size for jr in journals)
             if progress:
                 progress(0, total)
             docs, units, history, sources = _corpus_rows(src)
@@ -319,4 +446,5 @@ def copy_store(src, dst, progress: Progress | None = None) -> dict[str, int]:
                              "written to the target", dst.path) from None
         raise
     return {"documents": len(docs), "units": src.unit_count(),
-            "events": sum(len(jr.events) for jr in journals), "annotators": len(journals)}
+            "events": sum(jr.n_events if isinstance(jr, _SQLiteJournal) else len(jr.events)
+                          for jr in journals), "annotators": len(journals)}
