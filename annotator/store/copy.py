@@ -296,6 +296,12 @@ def _write_postgres(dst, docs, units, history, sources, journals: list,
             return cur.copy(statement, writer=QueuedLibpqWriter(cur))
 
         rebuild = _drop_indexes(conn, _BULK_TABLES)
+        # Emptied in this transaction (they were empty: checked above), so COPY may
+        # write the rows frozen: no visibility check per row for the key builds below
+        # nor for the first readers after, no later pass of VACUUM to freeze them.
+        # (A REPEATABLE READ transaction begun before the copy's commit then sees the
+        # rows; TRUNCATE's lock holds it until the commit.)
+        conn.execute(f"TRUNCATE {', '.join(_BULK_TABLES)}")
         # the keys are built once each at the end: give those sorts memory (this
         # transaction only)
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -304,7 +310,7 @@ def _write_postgres(dst, docs, units, history, sources, journals: list,
             for row in docs:
                 cp.write_row(row)
         tick(len(docs))
-        with copy("COPY units (doc, idx, text, sha) FROM STDIN") as cp:
+        with copy("COPY units (doc, idx, text, sha) FROM STDIN (FREEZE)") as cp:
             write = cp.write_row
             for n, row in enumerate(units, start=1):
                 write(row)
@@ -336,15 +342,16 @@ def _write_postgres(dst, docs, units, history, sources, journals: list,
             conn.execute("INSERT INTO members (name) VALUES (%s) ON CONFLICT DO NOTHING",
                          (jr.annotator,))
             with copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
-                      "before, after, seconds) FROM STDIN") as cp:
+                      "before, after, seconds) FROM STDIN (FREEZE)") as cp:
                 n_events = jr.write_events(cp, offset)
-            with copy("COPY undo_marks (seq, annotator, undone, undone_by) FROM STDIN") as cp:
+            with copy("COPY undo_marks (seq, annotator, undone, undone_by) "
+                      "FROM STDIN (FREEZE)") as cp:
                 jr.write_undo_marks(cp)
             offset += n_events
             with copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
-                      "unit_sha, updated_at, seconds, n_spans) FROM STDIN") as cp:
+                      "unit_sha, updated_at, seconds, n_spans) FROM STDIN (FREEZE)") as cp:
                 jr.write_states(cp)
-            with copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN") as cp:
+            with copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN (FREEZE)") as cp:
                 jr.write_labels(cp, codes)
             if jr.position:
                 conn.execute("INSERT INTO positions VALUES (%s, %s, %s)",
