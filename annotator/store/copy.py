@@ -9,10 +9,10 @@ must be empty; it is written in one transaction, so a failed copy leaves nothing
 On PostgreSQL the rows are loaded with COPY, the event triggers set aside for the
 load (the source's chain is taken as it is: `annotator status --check` replays it),
 so a 1,000,000-unit project moves in seconds rather than one trigger call per event.
-From SQLite the journals are read while they are written (nothing held in memory):
-SQLite produces the rows on this thread while a second one sends them, and the rows go
-in the order of the keys built after the load (those sorts then find their input
-sorted).
+From SQLite the journals are read as they are written (nothing held in memory; the
+server loads what is sent while the next rows are read), into tables emptied in the
+same transaction (COPY FREEZE), and the rows go in the order of the keys built after
+the load (those sorts then find their input sorted).
 """
 
 from __future__ import annotations
@@ -88,8 +88,10 @@ class _SQLiteJournal:
         self.annotator = journal.annotator
         self.conn = journal.conn
         self.position = journal.position()
-        n, lo, hi = self.conn.execute("SELECT count(*), min(seq), max(seq) FROM events"
-                                      ).fetchone()
+        # each its own subquery: SQLite then counts an index and looks up the ends
+        n, lo, hi = self.conn.execute(
+            "SELECT (SELECT count(*) FROM events), (SELECT min(seq) FROM events), "
+            "(SELECT max(seq) FROM events)").fetchone()
         (self.n_states,) = self.conn.execute("SELECT count(*) FROM units").fetchone()
         self.n_events, self._lo = n, lo or 1
         # seqs 1..n with no gap (a journal's events are never deleted): renumbered by
@@ -284,16 +286,9 @@ def _drop_indexes(conn, tables: tuple[str, ...]) -> list[str]:
 
 def _write_postgres(dst, docs, units, history, sources, journals: list,
                     tick: Callable[[int], None]) -> None:
-    from psycopg.copy import QueuedLibpqWriter
-
     conn = dst.conn
     with conn.transaction():
         cur = conn.cursor()
-
-        def copy(statement: str):
-            # A second thread sends what this one produces: reading the source (SQLite
-            # releases the GIL in its C code) overlaps the server's load.
-            return cur.copy(statement, writer=QueuedLibpqWriter(cur))
 
         rebuild = _drop_indexes(conn, _BULK_TABLES)
         # Emptied in this transaction (they were empty: checked above), so COPY may
@@ -301,6 +296,10 @@ def _write_postgres(dst, docs, units, history, sources, journals: list,
         # nor for the first readers after, no later pass of VACUUM to freeze them.
         # (A REPEATABLE READ transaction begun before the copy's commit then sees the
         # rows; TRUNCATE's lock holds it until the commit.)
+        if conn.execute("SELECT " + " OR ".join(
+                f"EXISTS (SELECT 1 FROM {t})" for t in _BULK_TABLES)).fetchone()[0]:
+            raise StoreError("the target store is not empty: `db copy` copies into an "
+                             "empty store only (nothing was written)", dst.path)
         conn.execute(f"TRUNCATE {', '.join(_BULK_TABLES)}")
         # the keys are built once each at the end: give those sorts memory (this
         # transaction only)
@@ -310,7 +309,7 @@ def _write_postgres(dst, docs, units, history, sources, journals: list,
             for row in docs:
                 cp.write_row(row)
         tick(len(docs))
-        with copy("COPY units (doc, idx, text, sha) FROM STDIN (FREEZE)") as cp:
+        with cur.copy("COPY units (doc, idx, text, sha) FROM STDIN (FREEZE)") as cp:
             write = cp.write_row
             for n, row in enumerate(units, start=1):
                 write(row)
@@ -341,17 +340,17 @@ def _write_postgres(dst, docs, units, history, sources, journals: list,
         for jr in journals:
             conn.execute("INSERT INTO members (name) VALUES (%s) ON CONFLICT DO NOTHING",
                          (jr.annotator,))
-            with copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
-                      "before, after, seconds) FROM STDIN (FREEZE)") as cp:
+            with cur.copy("COPY events (seq, annotator, ts, doc_id, unit, kind, action, "
+                          "before, after, seconds) FROM STDIN (FREEZE)") as cp:
                 n_events = jr.write_events(cp, offset)
-            with copy("COPY undo_marks (seq, annotator, undone, undone_by) "
-                      "FROM STDIN (FREEZE)") as cp:
+            with cur.copy("COPY undo_marks (seq, annotator, undone, undone_by) "
+                          "FROM STDIN (FREEZE)") as cp:
                 jr.write_undo_marks(cp)
             offset += n_events
-            with copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
-                      "unit_sha, updated_at, seconds, n_spans) FROM STDIN (FREEZE)") as cp:
+            with cur.copy("COPY states (annotator, doc_id, unit, doc_key, status, state, "
+                          "unit_sha, updated_at, seconds, n_spans) FROM STDIN (FREEZE)") as cp:
                 jr.write_states(cp)
-            with copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN (FREEZE)") as cp:
+            with cur.copy("COPY labels (annotator, code, doc_key, unit) FROM STDIN (FREEZE)") as cp:
                 jr.write_labels(cp, codes)
             if jr.position:
                 conn.execute("INSERT INTO positions VALUES (%s, %s, %s)",
