@@ -80,6 +80,10 @@ def test_copy_sqlite_to_postgres_and_back(project: Path, pg_url, tmp_path: Path)
     r = run_cli("db", "copy", "--from", pg_url, "--to", "sqlite", "--project", str(back))
     assert r.returncode == 0, r.stderr
     assert _export(back, "sqlite") == before
+    # the agreement too: which layers each unit decided (alice's undone units) came back
+    r = run_cli("agreement", "--json", "--bootstrap", "0", "--store", "sqlite",
+                "--project", str(back))
+    assert r.returncode == 0 and r.stdout == r0.stdout, r.stdout
     r = run_cli("status", "--check", "--store", "sqlite", "--project", str(back))
     assert r.returncode == 0 and "replays to its stored state" in r.stdout, r.stdout
     j = SQLiteStore(back / ".annotator").journal("alice")

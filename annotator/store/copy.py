@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from annotator.errors import StoreError
-from annotator.store.sql import iso, state_labels
+from annotator.store.sql import iso
 
 Progress = Callable[[int, int | None], None]
 
@@ -37,8 +37,8 @@ class JournalRows:
     # (doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, n_spans)
     states: list[tuple] = field(default_factory=list)
     position: tuple[str, int] | None = None
-    # (doc_key, unit, layer, label): the label index, when the source has it ready
-    labels: list[tuple] | None = None
+    # (doc_key, unit, layer, label): the label index
+    labels: list[tuple] = field(default_factory=list)
     _seqs: dict[int, int] = field(default_factory=dict, repr=False)  # renumbered events
 
     @property
@@ -46,10 +46,7 @@ class JournalRows:
         return len(self.events) + len(self.states)
 
     def label_pairs(self) -> set[tuple[str, str]]:
-        return {(layer, label) for _, _, layer, label in self.label_rows()}
-
-    def label_rows(self) -> list[tuple]:
-        return self.labels if self.labels is not None else _labels_of(self)
+        return {(layer, label) for _, _, layer, label in self.labels}
 
     # -- into PostgreSQL's COPY (the interface `_SQLiteJournal` shares) -------------------
     def write_events(self, cp, offset: int) -> int:
@@ -72,7 +69,7 @@ class JournalRows:
 
     def write_labels(self, cp, codes: dict[tuple[str, str], int]) -> None:
         prefix = f"{_copy_text(self.annotator)}\t"
-        rows = sorted((codes[(layer, label)], k, u) for k, u, layer, label in self.label_rows())
+        rows = sorted((codes[(layer, label)], k, u) for k, u, layer, label in self.labels)
         for start in range(0, len(rows), 100000):
             cp.write("".join(f"{prefix}{c}\t{k}\t{u}\n" for c, k, u in rows[start:start + 100000]))
 
@@ -196,36 +193,25 @@ def _corpus_rows(store) -> tuple[list[tuple], Iterator[tuple], list[tuple], list
 
 
 def _journal_rows(store, annotator: str) -> JournalRows:
+    """A PostgreSQL journal's rows (a SQLite one is read as it is copied: _SQLiteJournal)."""
     rows = JournalRows(annotator)
-    if _kind(store) == "postgresql":
-        conn = store.conn
-        ts = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-        rows.events = conn.execute(
-            f"SELECT e.seq, {ts.format('e.ts')}, e.doc_id, e.unit, e.kind, e.action::text, "
-            "e.before::text, e.after::text, e.seconds, coalesce(m.undone, 0), m.undone_by "
-            "FROM events e LEFT JOIN undo_marks m ON m.seq = e.seq WHERE e.annotator = %s "
-            "ORDER BY e.seq", (annotator,)).fetchall()
-        rows.states = conn.execute(
-            f"SELECT doc_id, unit, doc_key, status, state::text, unit_sha, "
-            f"{ts.format('updated_at')}, seconds, n_spans FROM states WHERE annotator = %s "
-            "ORDER BY doc_key, unit", (annotator,)).fetchall()
-        rows.labels = conn.execute(
-            "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
-            "ON c.code = l.code WHERE l.annotator = %s", (annotator,)).fetchall()
-        rows.position = store.journal(annotator).position()
-        return rows
-    j = store.journal(annotator)
-    conn = j.conn
+    conn = store.conn
+    ts = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     rows.events = conn.execute(
-        "SELECT seq, ts, doc_id, unit, kind, action, before, after, seconds, undone, "
-        "undone_by FROM events ORDER BY seq").fetchall()
+        f"SELECT e.seq, {ts.format('e.ts')}, e.doc_id, e.unit, e.kind, e.action::text, "
+        "e.before::text, e.after::text, e.seconds, coalesce(m.undone, 0), m.undone_by "
+        "FROM events e LEFT JOIN undo_marks m ON m.seq = e.seq WHERE e.annotator = %s "
+        "ORDER BY e.seq", (annotator,)).fetchall()
+    # states and labels in the order of the keys of the tables they go into
     rows.states = conn.execute(
-        "SELECT doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, "
-        "n_spans FROM units ORDER BY doc_key, unit").fetchall()
+        f"SELECT doc_id, unit, doc_key, status, state::text, unit_sha, "
+        f"{ts.format('updated_at')}, seconds, n_spans FROM states WHERE annotator = %s "
+        "ORDER BY doc_id COLLATE \"C\", unit", (annotator,)).fetchall()
     rows.labels = conn.execute(
         "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
-        "ON c.code = l.code").fetchall()
-    rows.position = j.position()
+        "ON c.code = l.code WHERE l.annotator = %s ORDER BY l.code, l.doc_key, l.unit",
+        (annotator,)).fetchall()
+    rows.position = store.journal(annotator).position()
     return rows
 
 
@@ -246,11 +232,6 @@ def _remap(kind: str, action: str, seqs: dict[int, int]) -> str:
     if "event" in act:
         act["event"] = seqs.get(act["event"], act["event"])
     return json.dumps(act, ensure_ascii=False)
-
-
-def _labels_of(jr: JournalRows) -> list[tuple]:
-    return [(k, u, layer, label) for _, u, k, _, state, *_ in jr.states
-            for layer, label in state_labels(json.loads(state))]
 
 
 def _null(value: str | None) -> str | None:
@@ -392,24 +373,52 @@ def _write_sqlite(dst, docs, units, history, sources, journals: list[JournalRows
     for jr in journals:
         j = dst.journal(jr.annotator)
         seqs = {e[0]: i for i, e in enumerate(jr.events, start=1)}
+        # codes made in the order the labels come (by the source's code): the rows then
+        # go in the order of the table's key
+        codes = {pair: 0 for pair in dict.fromkeys((la, lb) for _, _, la, lb in jr.labels)}
         with j._transaction() as jc:
+            # the indexes of the empty journal built once after the load, not row by row
+            indexes = jc.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            ).fetchall()
+            for name, _ in indexes:
+                jc.execute(f'DROP INDEX "{name}"')
             jc.executemany(
                 "INSERT INTO events (seq, ts, doc_id, unit, kind, action, before, after, "
                 "seconds, undone, undone_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(seqs[s], ts, d, u, k, _remap(k, a, seqs), _null(b),
+                ((seqs[s], ts, d, u, k, _remap(k, a, seqs), _null(b),
                   "null" if af is None else af, sec, un, seqs.get(by) if by else None)
-                 for s, ts, d, u, k, a, b, af, sec, un, by in jr.events])
+                 for s, ts, d, u, k, a, b, af, sec, un, by in jr.events))
             jc.executemany(
                 "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
                 "updated_at, seconds, n_spans) VALUES (?,?,?,?,?,?,?,?,?)", jr.states)
-            labels = jr.labels if jr.labels is not None else _labels_of(jr)
+            partial, decided = _decided(jr.states)
+            jc.executemany("INSERT INTO partial_units VALUES (?,?)", partial)
+            jc.executemany("INSERT OR IGNORE INTO decided_layers VALUES (?,?,?)", decided)
+            for pair in codes:
+                codes[pair] = j._label_code(*pair)
             jc.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)",
-                           [(j._label_code(layer, label), k, u)
-                            for k, u, layer, label in labels])
+                           ((codes[(la, lb)], k, u) for k, u, la, lb in jr.labels))
             if jr.position:
                 jc.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
                            (json.dumps(list(jr.position)),))
+            for _, sql in indexes:
+                jc.execute(sql)
         tick(len(jr.events) + len(jr.states))
+
+
+def _decided(states: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """The SQLite journal's record of which layers each unit decided (`partial_units`,
+    `decided_layers`; PostgreSQL reads them from the states): the rule of
+    `SQLiteJournal._write_decided`."""
+    partial, decided = [], []
+    for _, unit, key, _, state, *_ in states:
+        if '"decided"' in state:
+            layers = json.loads(state).get("decided")
+            if layers is not None:
+                partial.append((key, unit))
+                decided.extend((layer, key, unit) for layer in layers)
+    return partial, decided
 
 
 def copy_store(src, dst, progress: Progress | None = None) -> dict[str, int]:
