@@ -4,6 +4,7 @@ undo history and the stale flags before and after are the same)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,30 @@ def test_copy_rows_exact(project: Path, pg_url):
             "SELECT c.layer, c.label, l.doc_key, l.unit FROM annotator.labels l JOIN "
             "annotator.label_codes c USING (code) WHERE l.annotator = %s", (name,))) == labels
         assert pg.journal(name).verify() == []
+    pg.close()
+
+
+def test_copy_postgres_to_postgres(project: Path, pg_url, pg_server):
+    """Between two databases: the same export, agreement and undo history."""
+    from annotator.store.postgres import init_database
+
+    _annotate(project)
+    before = _export(project, "sqlite")
+    assert run_cli("db", "copy", "--from", "sqlite", "--to", pg_url, cwd=project
+                   ).returncode == 0
+    other = pg_server.url(pg_server.new_database(f"t{os.getpid()}_pg2"), user="lead")
+    init_database(other)
+    r = run_cli("db", "copy", "--from", pg_url, "--to", other, cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert _export(project, other) == before
+    r = run_cli("agreement", "--json", "--bootstrap", "0", "--store", other, cwd=project)
+    r0 = run_cli("agreement", "--json", "--bootstrap", "0", "--store", "sqlite", cwd=project)
+    assert r.returncode == 0 and r.stdout == r0.stdout
+    pg = PostgresStore(other)
+    alice = pg.journal("alice")
+    assert alice.verify() == []
+    assert [(e["kind"], e["undone"]) for e in alice.events()][:2] == \
+        [("undo", False), ("set_note", True)]
     pg.close()
 
 

@@ -37,8 +37,9 @@ class JournalRows:
     # (doc_id, unit, doc_key, status, state, unit_sha, updated_at, seconds, n_spans)
     states: list[tuple] = field(default_factory=list)
     position: tuple[str, int] | None = None
-    # (doc_key, unit, layer, label): the label index
+    # (code, doc_key, unit): the label index, by code; (code, layer, label) its codes
     labels: list[tuple] = field(default_factory=list)
+    codes: list[tuple] = field(default_factory=list)
     _seqs: dict[int, int] = field(default_factory=dict, repr=False)  # renumbered events
 
     @property
@@ -46,7 +47,7 @@ class JournalRows:
         return len(self.events) + len(self.states)
 
     def label_pairs(self) -> set[tuple[str, str]]:
-        return {(layer, label) for _, _, layer, label in self.labels}
+        return {(layer, label) for _, layer, label in self.codes}
 
     # -- into PostgreSQL's COPY (the interface `_SQLiteJournal` shares) -------------------
     def write_events(self, cp, offset: int) -> int:
@@ -69,7 +70,8 @@ class JournalRows:
 
     def write_labels(self, cp, codes: dict[tuple[str, str], int]) -> None:
         prefix = f"{_copy_text(self.annotator)}\t"
-        rows = sorted((codes[(layer, label)], k, u) for k, u, layer, label in self.labels)
+        new = {code: codes[(layer, label)] for code, layer, label in self.codes}
+        rows = sorted((new[c], k, u) for c, k, u in self.labels)
         for start in range(0, len(rows), 100000):
             cp.write("".join(f"{prefix}{c}\t{k}\t{u}\n" for c, k, u in rows[start:start + 100000]))
 
@@ -208,9 +210,11 @@ def _journal_rows(store, annotator: str) -> JournalRows:
         f"{ts.format('updated_at')}, seconds, n_spans FROM states WHERE annotator = %s "
         "ORDER BY doc_id COLLATE \"C\", unit", (annotator,)).fetchall()
     rows.labels = conn.execute(
-        "SELECT l.doc_key, l.unit, c.layer, c.label FROM labels l JOIN label_codes c "
-        "ON c.code = l.code WHERE l.annotator = %s ORDER BY l.code, l.doc_key, l.unit",
-        (annotator,)).fetchall()
+        "SELECT code, doc_key, unit FROM labels WHERE annotator = %s "
+        "ORDER BY code, doc_key, unit", (annotator,)).fetchall()
+    rows.codes = conn.execute(
+        "SELECT code, layer, label FROM label_codes c WHERE EXISTS (SELECT 1 FROM labels l "
+        "WHERE l.annotator = %s AND l.code = c.code) ORDER BY code", (annotator,)).fetchall()
     rows.position = store.journal(annotator).position()
     return rows
 
@@ -373,9 +377,6 @@ def _write_sqlite(dst, docs, units, history, sources, journals: list[JournalRows
     for jr in journals:
         j = dst.journal(jr.annotator)
         seqs = {e[0]: i for i, e in enumerate(jr.events, start=1)}
-        # codes made in the order the labels come (by the source's code): the rows then
-        # go in the order of the table's key
-        codes = {pair: 0 for pair in dict.fromkeys((la, lb) for _, _, la, lb in jr.labels)}
         with j._transaction() as jc:
             # the indexes of the empty journal built once after the load, not row by row
             indexes = jc.execute(
@@ -395,10 +396,10 @@ def _write_sqlite(dst, docs, units, history, sources, journals: list[JournalRows
             partial, decided = _decided(jr.states)
             jc.executemany("INSERT INTO partial_units VALUES (?,?)", partial)
             jc.executemany("INSERT OR IGNORE INTO decided_layers VALUES (?,?,?)", decided)
-            for pair in codes:
-                codes[pair] = j._label_code(*pair)
-            jc.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)",
-                           ((codes[(la, lb)], k, u) for k, u, la, lb in jr.labels))
+            # the server's codes kept: the labels go in as they come, in the key's order
+            jc.executemany("INSERT INTO label_codes (code, layer, label) VALUES (?,?,?)",
+                           jr.codes)
+            jc.executemany("INSERT INTO labels VALUES (?,?,?)", jr.labels)
             if jr.position:
                 jc.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)",
                            (json.dumps(list(jr.position)),))
