@@ -9,10 +9,10 @@ must be empty; it is written in one transaction, so a failed copy leaves nothing
 On PostgreSQL the rows are loaded with COPY, the event triggers set aside for the
 load (the source's chain is taken as it is: `annotator status --check` replays it),
 so a 1,000,000-unit project moves in seconds rather than one trigger call per event.
-From SQLite the journals are read as they are written (nothing held in memory; the
+From SQLite the journals are read while they are copied (nothing held in memory; the
 server loads what is sent while the next rows are read), into tables emptied in the
 same transaction (COPY FREEZE), and the rows go in the order of the keys built after
-the load (those sorts then find their input sorted).
+the load (those sorts then find their input sorted). docs/store.md has the why.
 """
 
 from __future__ import annotations
