@@ -10,7 +10,8 @@ synchronous=FULL), then measures:
    errors, median and p99 commit time;
 3. `annotator agreement` (CLI, end to end) on a project of U units x 3 annotators x 20
    labels, from the SQLite store and from the PostgreSQL store, same report;
-4. `annotator db copy --from sqlite --to postgresql://...` of that project (CLI).
+4. `annotator db copy --from sqlite --to postgresql://...` of that project (CLI), and
+   back; CPU seconds as client + server (the server's: its processes in /proc).
 
     .venv/bin/python bench/bench_postgres.py                   # full size
     .venv/bin/python bench/bench_postgres.py --units 100000 --actions 200
@@ -130,6 +131,24 @@ def build_sqlite(project: Path, n_units: int) -> Path:
 CPU: list[float] = []  # client CPU seconds (user + sys) of the last cli() call
 
 
+def server_cpu(server) -> float:
+    """CPU seconds of the PostgreSQL server so far: the postmaster, its live children
+    and the ones it has reaped (backends, parallel workers, checkpointer...)."""
+    pid = int((server.data / "postmaster.pid").read_text().split()[0])
+    tick = os.sysconf("SC_CLK_TCK")
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                              text=True).stdout.split()
+    total = 0
+    for p in [str(pid), *children]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile: counted by the postmaster's cutime
+            continue
+        # utime stime (cutime cstime: the postmaster's reaped children)
+        total += sum(int(x) for x in fields[11:15 if p == str(pid) else 13])
+    return total / tick
+
+
 def cli(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -221,9 +240,12 @@ def main() -> None:
         server.new_database("big")
         big = server.url("big", user="lead")
         init_database(big)
+        s0 = server_cpu(server)
         dt_copy, _ = cli("db", "copy", "--from", "sqlite", "--to", big, cwd=project)
         rows.append((f"db copy sqlite -> postgresql, {args.units:,} units x 3 (CLI)",
-                     f"{dt_copy:.1f} s ({CPU[0]:.1f} s CPU)", "< 60 s", "PASS" if dt_copy < 60 else "FAIL"))
+                     f"{dt_copy:.1f} s ({CPU[0]:.1f} + {server_cpu(server) - s0:.1f} s CPU)",
+                     "< 60 s", f"{'PASS' if dt_copy < 60 else 'FAIL'} (load at the end "
+                     f"{os.getloadavg()[0]:.2f})"))
         schema = str(project / "bench.yaml")
         dt_sq, r_sq = cli("agreement", "--store", "sqlite", "--schema", schema, "--json",
                           "--bootstrap", "0", cwd=project)
@@ -239,10 +261,12 @@ def main() -> None:
                      f"{'PASS' if dt_pg < 5 else 'FAIL'}; same report: {same}"))
         back = tmp / "back"
         back.mkdir()
+        s0 = server_cpu(server)
         dt_back, _ = cli("db", "copy", "--from", big, "--to", "sqlite", "--project",
                          str(back), cwd=project)
         rows.append((f"db copy postgresql -> sqlite, {args.units:,} units x 3 (CLI)",
-                     f"{dt_back:.1f} s", "(info)", ""))
+                     f"{dt_back:.1f} s ({CPU[0]:.1f} + {server_cpu(server) - s0:.1f} s CPU)",
+                     "(info)", ""))
         shutil.rmtree(tmp, ignore_errors=True)
     finally:
         server.destroy()
