@@ -582,12 +582,19 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     schema = project.load_schema(args.schema)
     from annotator.adjudication.session import open_session
 
-    bar = ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units")
+    bars: list[ProgressBar] = []  # drawn only once a merge reports progress
+
+    def progress(done: int, total: int | None) -> None:
+        if not bars:
+            bars.append(ProgressBar(f"pre-filling the gold ({args.auto})", unit=" units"))
+        bars[0].update(done, total)
+
     try:
         session, merged, left = open_session(project.store, schema, name, args.auto,
-                                             anonymous=args.anonymous, progress=bar.update)
+                                             anonymous=args.anonymous, progress=progress)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     if merged:
         print(f"pre-filled {merged:,} unit(s) where the annotators agree ({args.auto}); "
               f"{left:,} left to decide", file=sys.stderr)

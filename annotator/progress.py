@@ -20,11 +20,9 @@ class ProgressBar:
         self.start = time.monotonic()
         self._last = 0.0
         self._done = 0
-        self._updated = False  # a bar nothing was reported to is never drawn
 
     def update(self, done: int, total: int | None = None) -> None:
         self._done = done
-        self._updated = True
         if total is not None:
             self.total = total
         now = time.monotonic()
@@ -50,7 +48,7 @@ class ProgressBar:
         return f"{n:,}"
 
     def close(self) -> None:
-        if self.enabled and self._updated:
+        if self.enabled:
             self._draw(time.monotonic())
             self.stream.write("\n")
             self.stream.flush()
