@@ -269,13 +269,10 @@ def _split_write(store, spec, sources: list[tuple[str, object]], ctx: ExportCont
     job = split.Job(store.root, store.blind, store.team, store._project_root, ctx.schema,
                     spec.name, annotator, ctx.gold, ctx.offsets, theirs,
                     work / ("out" if kind == "file" else "dir"), kind)
-    proc = split.start(job, work)
-    if proc is None:
-        shutil.rmtree(work, ignore_errors=True)
+    started = split.start_part(job, work, mine, theirs, progress)
+    if started is None:
         return None
-    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
-    part_progress = None if progress is None else (
-        lambda n, total: progress(min(total, round(n / share)), total))
+    proc, part_progress = started
     rules = importlib.import_module(spec.write.__module__).SPLIT
     mark: list = []
     results: list[dict] = []
@@ -357,13 +354,10 @@ def _split_records(store, schema: LabelSchema, out: Path,
     which = "only" if gold else "with"
     job = split.Job(store.root, store.blind, store.team, store._project_root, schema, None,
                     None, which, None, theirs, work / "out", "file")
-    proc = split.start(job, work)
-    if proc is None:
-        shutil.rmtree(work, ignore_errors=True)
+    started = split.start_part(job, work, mine, theirs, progress)
+    if started is None:
         return None
-    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
-    part_progress = None if progress is None else (
-        lambda n, total: progress(min(total, round(n / share)), total))
+    proc, part_progress = started
     mark: list = []
     records = iter_records(store, schema, progress=part_progress, gold=which, keys=mine,
                            mark=mark)

@@ -28,6 +28,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,21 @@ def start(job: Job, work: Path) -> subprocess.Popen | None:
                                     stderr=err, env=env)
     except OSError:
         return None
+
+
+def start_part(job: Job, work: Path, mine: tuple[int, int], theirs: tuple[int, int],
+               progress: Callable[[int, int], None] | None,
+               ) -> tuple[subprocess.Popen, Callable[[int, int], None] | None] | None:
+    """`start`, and the progress callback for this process's part (its documents count
+    for the whole export's share); None (the work directory removed): no child."""
+    proc = start(job, work)
+    if proc is None:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
+    share = (mine[1] - mine[0] + 1) / (theirs[1] - mine[0] + 1)
+    part_progress = None if progress is None else (
+        lambda n, total: progress(min(total, round(n / share)), total))
+    return proc, part_progress
 
 
 def finish(proc: subprocess.Popen, work: Path, mark: list) -> dict:
