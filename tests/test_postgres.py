@@ -496,6 +496,8 @@ def test_migration_2_grants_assignments_to_members_added_before(pg_server, monke
         add_annotator(url, "gina", curator=True)
     with pytest.raises(StoreError, match="version 1.*db init"):
         add_annotator(url, "fred")  # tables older than this annotator: migrate first
+    with pytest.raises(StoreError, match="version 1; this annotator needs .*db init"):
+        PostgresStore(url)  # nor is a store of that layout opened
     assert init_database(url) == (1, 3)
     lead = PostgresStore(url)
     lead.import_documents(DOCS)

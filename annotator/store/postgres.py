@@ -302,6 +302,12 @@ class PostgresStore(SQLCorpusReads):
             if version > MIGRATIONS[-1][0]:
                 raise StoreError(f"this database's tables are version {version}, newer than "
                                  "this annotator knows: upgrade annotator", self.path)
+            if version < MIGRATIONS[-1][0]:
+                # an older layout lacks what this client reads and writes (and what the
+                # database enforces): a clear word, not a failure halfway through
+                raise StoreError(f"this database's tables are version {version}; this "
+                                 f"annotator needs {MIGRATIONS[-1][0]}: the lead runs "
+                                 "`annotator db init` to migrate them", self.path)
             self.role = self.conn.execute("SELECT current_user").fetchone()[0]
             row = self.conn.execute(
                 "SELECT value FROM annotator.totals WHERE name = 'corpus_id'").fetchone()
