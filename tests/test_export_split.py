@@ -209,3 +209,35 @@ def test_child_that_cannot_start_falls_back(tmp_path: Path, monkeypatch, fmt, ex
     _export(root, SCHEMA, fmt, two, None, monkeypatch, "2")
     assert two.read_bytes() == one.read_bytes()
     assert sorted(p.name for p in two.parent.iterdir()) == [two.name]  # no part left
+
+
+def test_the_child_runs_no_code_from_the_working_directory(tmp_path: Path):
+    """`python -m` puts the working directory first on the path: a `pickle.py` (or an
+    `annotator/`) in a directory others can write would have run in the child, as the
+    user, or written half the export with other code. The real entry point, run from
+    such a directory, splits and writes the one-process bytes; the planted module never
+    runs."""
+    import os
+    import subprocess
+    import sys
+
+    root = _project(tmp_path / "p", SCHEMA)
+    trap = tmp_path / "shared-dir"
+    trap.mkdir()
+    (trap / "pickle.py").write_text(
+        f"open({str(tmp_path / 'RAN')!r}, 'w').write('planted code ran')\n"
+        "raise SystemExit(3)\n", encoding="utf-8")
+    outs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.csv"
+        env = {**os.environ, split.WORKERS_ENV: workers}
+        # the installed console script, as users run it (its own folder is on its path,
+        # not the working directory)
+        r = subprocess.run([str(Path(sys.executable).parent / "annotator"), "export",
+                            "--format", "csv", "--project", str(root), "--schema",
+                            str(SCHEMA), "--out", str(out)],
+                           cwd=trap, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        outs[workers] = out.read_bytes()
+    assert not (tmp_path / "RAN").exists()
+    assert outs["1"] == outs["2"]

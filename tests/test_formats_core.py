@@ -145,6 +145,12 @@ def test_gold_export_and_skipped_units(tmp_path: Path):
     # gold-only records: the shape of one annotation, by annotator "gold" (PRODUCT.md)
     (gold,) = rec["annotations"]
     assert gold["annotator"] == "gold" and gold["labels"]["devices"] == ["sovereignty"]
+    # --gold in another format too: the gold is a journal, not an annotator
+    r = run_cli("export", "--format", "csv", "--gold", "--out", str(tmp_path / "g.csv"),
+                "--schema", str(SCHEMA), cwd=project)
+    assert r.returncode == 0, r.stderr
+    rows = (tmp_path / "g.csv").read_text().splitlines()
+    assert len(rows) > 1 and all(",gold," in row for row in rows[1:]), rows
     # gold is not an annotator in a normal export
     out = tmp_path / "p.jsonl"
     assert run_cli("export", "--format", "prodigy", "--out", str(out), "--allow-loss",

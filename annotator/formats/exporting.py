@@ -43,12 +43,12 @@ def choose_sources(store, annotator: str | None = None, gold: bool = False
                    ) -> list[tuple[str, object]]:
     """(name, journal) pairs whose annotations are exported: every annotator's (the
     gold journal is not an annotator), one annotator's, or the gold journal's."""
-    names = store.annotators()
-    if gold:
-        if GOLD not in names:
+    if gold:  # the gold is no annotator: never among annotators() or reading_journals()
+        if not store.has_journal(GOLD):
             raise InputError("no gold journal: adjudicate first (`annotator adjudicate`), "
                              "then export --gold")
-        return [(GOLD, _readable(store, GOLD))]
+        return [(GOLD, store.journal(GOLD))]
+    names = store.annotators()
     if annotator is not None:
         if annotator not in names:
             raise InputError(f"no journal of {annotator!r} in this project; annotators: "

@@ -92,6 +92,16 @@ def _rules(spec) -> dict:
     return getattr(importlib.import_module(spec.write.__module__), "SPLIT", None) or {}
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the exporting parent dies (Linux)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start(job: Job, work: Path) -> subprocess.Popen | None:
     """Start the child on `job`; its result goes to `work`/result.pickle. None: it
     could not be started (the export then runs in one process)."""
@@ -107,10 +117,13 @@ def start(job: Job, work: Path) -> subprocess.Popen | None:
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         with open(work / "stderr.txt", "wb") as err:
-            return subprocess.Popen([sys.executable, "-m", "annotator.formats.split",
+            # -P: nothing from the working directory on the child's path (with -m it
+            # would come first: a pickle.py or annotator/ there would run, or write half
+            # the export); it dies with its parent, even a SIGKILLed one
+            return subprocess.Popen([sys.executable, "-P", "-m", "annotator.formats.split",
                                      str(work / "job.pickle"), str(work / "result.pickle")],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, env=env)
+                                    stderr=err, env=env, preexec_fn=_die_with_parent)
     except OSError:
         return None
 
