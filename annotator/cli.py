@@ -540,10 +540,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         print(f"annotator: warning: {changed}", file=sys.stderr)
         notices.append((changed, "warning"))
     record_schema(journal, schema)
-    _no_collection_until_painted()
-    from annotator.tui.app import run_app
-
     try:
+        _no_collection_until_painted()
+        from annotator.tui.app import run_app
+
         return run_app(project.store, journal, schema, notices=notices,
                        keymap=project.keymap(schema))
     finally:
@@ -598,10 +598,10 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     if merged:
         print(f"pre-filled {merged:,} unit(s) where the annotators agree ({args.auto}); "
               f"{left:,} left to decide", file=sys.stderr)
-    _no_collection_until_painted()
-    from annotator.tui.adjudicate import run_adjudicate
-
     try:
+        _no_collection_until_painted()
+        from annotator.tui.adjudicate import run_adjudicate
+
         return run_adjudicate(session)
     finally:
         gc.enable()
