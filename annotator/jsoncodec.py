@@ -67,12 +67,7 @@ def dumps(obj: object, sort_keys: bool = False) -> str:
 def dumps_bytes(obj: object, sort_keys: bool = False) -> bytes:
     """`dumps(obj, sort_keys)` as UTF-8, without decoding it (to hash it, say)."""
     encode, encode_sorted = _encoders()
-    data = (encode_sorted if sort_keys else encode)(obj)
-    if _MAYBE.search(data) is not None:
-        text = data.decode()
-        if UNSAFE.search(text) is not None:
-            data = UNSAFE.sub(_escape, text).encode()
-    return data
+    return _safe(encode_sorted(obj) if sort_keys else encode(obj))
 
 
 def dumps_lines(objs: list) -> bytes:
@@ -80,7 +75,12 @@ def dumps_lines(objs: list) -> bytes:
     UTF-8: one call for a batch of records (an export writes a document's at once)."""
     _encoders()
     assert _encode_lines is not None
-    data = _encode_lines(objs)
+    return _safe(_encode_lines(objs))
+
+
+def _safe(data: bytes) -> bytes:
+    """Encoded JSON with what must not reach a terminal escaped (the byte scan first:
+    almost no text holds any of it)."""
     if _MAYBE.search(data) is not None:
         text = data.decode()
         if UNSAFE.search(text) is not None:

@@ -77,11 +77,9 @@ def test_cli_agreement_store_and_export_agree(project: Path, store_backend):
     assert r3.returncode == 0 and "stance" in r3.stdout
 
 
-def test_rebuilt_corpus_rekeys_journals(project: Path):
-    """Journals key units by the corpus's document keys: after the corpus database is
-    rebuilt (documents in another order, one gone), the store path still pairs the
-    right units and agrees with the export."""
-    store = _random_project(project, 5)
+def _rebuilt_corpus(store: SQLiteStore, project: Path) -> SQLiteStore:
+    """The corpus database made anew under the same journals: documents in the other
+    order, the first one gone (its units' keys then negative)."""
     docs = [(d.id, d.title, [u.text for u in store.units(d.id)][1:])
             for d in store.iter_documents()]
     store.close()
@@ -89,6 +87,15 @@ def test_rebuilt_corpus_rekeys_journals(project: Path):
         f.unlink()
     rebuilt = SQLiteStore(project / ".annotator")
     rebuilt.import_documents(Document(i, t, p) for i, t, p in reversed(docs[1:]))
+    return rebuilt
+
+
+def test_rebuilt_corpus_rekeys_journals(project: Path):
+    """Journals key units by the corpus's document keys: after the corpus database is
+    rebuilt (documents in another order, one gone), the store path still pairs the
+    right units and agrees with the export."""
+    store = _random_project(project, 5)
+    rebuilt = _rebuilt_corpus(store, project)
     schema = load_schema(SCHEMA)
     fast = compute_report(ratings_from_store(rebuilt, schema), schema, bootstrap=20, seed=1)
     slow = compute_report(build_ratings(iter_records(rebuilt, schema), schema), schema,
@@ -114,13 +121,7 @@ def test_both_unit_numberings_agree(project: Path, monkeypatch):
     for name in ("alice", "bob"):
         j = store.journal(name)
         j.apply("d3", 1, {"type": "set_skipped", "skipped": True})
-    docs = [(d.id, d.title, [u.text for u in store.units(d.id)][1:])
-            for d in store.iter_documents()]
-    store.close()
-    for f in (project / ".annotator").glob("corpus.db*"):
-        f.unlink()
-    rebuilt = SQLiteStore(project / ".annotator")
-    rebuilt.import_documents(Document(i, t, p) for i, t, p in reversed(docs[1:]))
+    rebuilt = _rebuilt_corpus(store, project)
     schema = load_schema(SCHEMA)
     slow = compute_report(build_ratings(iter_records(rebuilt, schema), schema), schema,
                           bootstrap=20, seed=1)

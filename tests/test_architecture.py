@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 from util import REPO
 
@@ -34,14 +35,31 @@ def test_cli_commands_except_annotate_never_load_textual():
     assert r.stdout.strip().endswith("False"), r.stdout + r.stderr
 
 
-def test_annotate_start_up_imports_only_what_the_first_frame_needs(tmp_path):
-    """Regression guard for the first-paint row (bench/bench_tui.py): reopening a project
-    loads neither the format registry and export (other commands' parsers), nor YAML
-    and jsonschema (the parse cache answers, and there is no user keymap file)."""
+def _one_article_project(tmp_path: Path) -> tuple[Path, Path]:
+    """(project, its corpus folder): one article, nothing imported yet."""
     project = tmp_path / "p"
     corpus = project / "corpus"
     corpus.mkdir(parents=True)
     (corpus / "a.txt").write_text("A title\n\nA first paragraph.\n", encoding="utf-8")
+    return project, corpus
+
+
+def _launch_twice(code: str, tmp_path: Path) -> list[subprocess.CompletedProcess]:
+    """`code` run twice in a fresh interpreter with a clean environment (no user
+    keymap, its own parse cache): the first launch, then the reopen."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "c")}
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                           text=True, env=env, timeout=60) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stdout + r.stderr for r in runs]
+    return runs
+
+
+def test_annotate_start_up_imports_only_what_the_first_frame_needs(tmp_path):
+    """Regression guard for the first-paint row (bench/bench_tui.py): reopening a project
+    loads neither the format registry and export (other commands' parsers), nor YAML
+    and jsonschema (the parse cache answers, and there is no user keymap file)."""
+    project, corpus = _one_article_project(tmp_path)
     code = ("import sys, annotator.tui.app as ta; "
             "ta.run_app = lambda *a, **k: print(sorted(m for m in sys.modules if m.split('.')[0]"
             " in ('yaml', 'jsonschema', 'numpy') or m.startswith(('annotator.formats', "
@@ -49,11 +67,7 @@ def test_annotate_start_up_imports_only_what_the_first_frame_needs(tmp_path):
             "from annotator import cli; "
             f"sys.exit(cli.main(['annotate', {str(corpus)!r}, '--project', {str(project)!r},"
             " '--as', 'alice']))")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "c")}
-    runs = [subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                           text=True, env=env) for _ in range(2)]
-    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    runs = _launch_twice(code, tmp_path)
     # the first launch imports the corpus and parses the schema (YAML); a reopen does not
     assert runs[1].stdout.strip().splitlines()[-1] == "[]", runs[1].stdout + runs[1].stderr
 
@@ -64,10 +78,7 @@ def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
     module is loaded (imported when one opens), Textual's Footer is not yet mounted
     (LateFooter) and the cyclic garbage collector is off. Afterwards the footer is
     there, and the collector is on again with the session's objects frozen."""
-    project = tmp_path / "p"
-    corpus = project / "corpus"
-    corpus.mkdir(parents=True)
-    (corpus / "a.txt").write_text("A title\n\nA first paragraph.\n", encoding="utf-8")
+    project, corpus = _one_article_project(tmp_path)
     code = ("import gc, sys\n"
             "from textual.app import App\n"
             "import annotator.tui.app as ta\n"
@@ -92,11 +103,7 @@ def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
             "{gc.isenabled()}')\n"
             "print('footer' if 'textual.widgets._footer' in sys.modules else 'no footer')\n"
             "sys.exit(code)\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "c")}
-    runs = [subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                           text=True, env=env, timeout=60) for _ in range(2)]
-    assert all(r.returncode == 0 for r in runs), [r.stdout + r.stderr for r in runs]
+    runs = _launch_twice(code, tmp_path)
     assert runs[1].stdout.strip().splitlines()[-3:] == [
         "[]", "collector at the first frame: False, after: True, at exit: True", "footer"], \
         runs[1].stdout + runs[1].stderr

@@ -53,6 +53,15 @@ def _export(project: Path, store: str) -> str:
     return r.stdout
 
 
+def _same_agreement_as_sqlite(project: Path, url: str) -> str:
+    """The agreement report from the copy is the SQLite project's, byte for byte (which
+    is returned)."""
+    r = run_cli("agreement", "--json", "--bootstrap", "0", "--store", url, cwd=project)
+    r0 = run_cli("agreement", "--json", "--bootstrap", "0", "--store", "sqlite", cwd=project)
+    assert r.returncode == 0 and r.stdout == r0.stdout, r.stderr
+    return r0.stdout
+
+
 def test_copy_sqlite_to_postgres_and_back(project: Path, pg_url, tmp_path: Path):
     _annotate(project)
     before = _export(project, "sqlite")
@@ -61,9 +70,7 @@ def test_copy_sqlite_to_postgres_and_back(project: Path, pg_url, tmp_path: Path)
     assert r.returncode == 0, r.stderr
     assert "2 annotator(s)" in r.stderr
     assert _export(project, pg_url) == before
-    r = run_cli("agreement", "--json", "--bootstrap", "0", "--store", pg_url, cwd=project)
-    r0 = run_cli("agreement", "--json", "--bootstrap", "0", "--store", "sqlite", cwd=project)
-    assert r.returncode == 0 and r.stdout == r0.stdout
+    sqlite_report = _same_agreement_as_sqlite(project, pg_url)
     pg = PostgresStore(pg_url)
     alice = pg.journal("alice")
     assert alice.verify() == []
@@ -84,7 +91,7 @@ def test_copy_sqlite_to_postgres_and_back(project: Path, pg_url, tmp_path: Path)
     # the agreement too: which layers each unit decided (alice's undone units) came back
     r = run_cli("agreement", "--json", "--bootstrap", "0", "--store", "sqlite",
                 "--project", str(back))
-    assert r.returncode == 0 and r.stdout == r0.stdout, r.stdout
+    assert r.returncode == 0 and r.stdout == sqlite_report, r.stdout
     r = run_cli("status", "--check", "--store", "sqlite", "--project", str(back))
     assert r.returncode == 0 and "replays to its stored state" in r.stdout, r.stdout
     j = SQLiteStore(back / ".annotator").journal("alice")
@@ -176,9 +183,7 @@ def test_copy_postgres_to_postgres(project: Path, pg_url, pg_server):
     r = run_cli("db", "copy", "--from", pg_url, "--to", other, cwd=project)
     assert r.returncode == 0, r.stderr
     assert _export(project, other) == before
-    r = run_cli("agreement", "--json", "--bootstrap", "0", "--store", other, cwd=project)
-    r0 = run_cli("agreement", "--json", "--bootstrap", "0", "--store", "sqlite", cwd=project)
-    assert r.returncode == 0 and r.stdout == r0.stdout
+    _same_agreement_as_sqlite(project, other)
     pg = PostgresStore(other)
     alice = pg.journal("alice")
     assert alice.verify() == []

@@ -420,7 +420,9 @@ ALTER TABLE annotator.undo_marks ADD PRIMARY KEY (annotator, seq);
 CREATE INDEX states_decided ON annotator.states (annotator, doc_key, unit)
     WHERE (state -> 'decided') IS NOT NULL;
 
--- The two event triggers, as of version 3.
+-- The two event triggers, as of version 3: written out whole, though most of each is
+-- version 1's text, because a migration is what its version installed (version 1 above
+-- stays as it was; patching its text in place made this migration depend on it).
 -- event_check runs as the lead (SECURITY DEFINER) and judges the connected login
 -- (session_user): so it reads the stored state past the row policies, and locks it
 -- (FOR UPDATE) until the event commits. Two sessions of one role writing the same unit
