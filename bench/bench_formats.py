@@ -16,7 +16,12 @@ Method
 - Each export runs the real CLI (`python -m annotator export --format F --out ...`) in
   a subprocess: wall time, CPU seconds and peak RSS of that child (`os.wait4`: its own
   and those of the children it waited for, i.e. the second process of an export split
-  over two, annotator/formats/split.py).
+  over two, annotator/formats/split.py). The CLI is started by a small runner process
+  (RUNNER below), not by this one: on Linux a child's peak RSS starts at its parent's
+  peak (fork copies the memory map's high-water mark and exec keeps it in the
+  process's maxrss), and this process grows to ~700 MB while it builds a store, which
+  every later child then reported as its own peak. The runner is small, so the peak
+  it reports for its child is the export's own (two processes when split: the larger).
 - Outputs and the import's project go under `--out-dir` (default bench/out/runs), not
   /tmp: on the shared machine creating a file in /tmp measured 8-15x what it costs in
   the worktree on the same disk; the bench prints both before the rows.
@@ -56,25 +61,40 @@ PTC = ROOT / "schemas" / "ptc2020.yaml"
 
 
 LAST_CPU = [0.0]  # CPU seconds of the last `cli` child (with the children it waited for)
+BASE: list[str] = []  # --baseline ROOT: that checkout's code on the children's path
+
+# Started fresh for each CLI run: runs the CLI and prints its wall time and rusage
+# (os.wait4: the CLI's own and that of the children it waited for). A fresh, small
+# process, so the peak RSS is the CLI's own and not inherited from a large parent.
+RUNNER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({"rc": os.waitstatus_to_exitcode(status),
+                  "wall": time.perf_counter() - t0, "cpu": usage.ru_utime + usage.ru_stime,
+                  "maxrss_kb": usage.ru_maxrss}))
+"""
 
 
-def cli(*args: str, cwd: Path | None = None) -> tuple[float, float]:
-    """Run the real CLI in a child: (wall seconds, that child's own peak RSS in MB).
-    An export split over two processes (annotator/formats/split.py) is two children:
-    the peak is the CLI's own (its child's is of the same size, half the documents)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "annotator", *args], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read()
-    # wait4: the rusage of this child alone (RUSAGE_CHILDREN would be the largest child
-    # so far, e.g. the import that built the store)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - t0
-    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
-    if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(args)}\n{err[-3000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+def cli(*args: str, cwd: Path | None = None, base: bool = False) -> tuple[float, float]:
+    """Run the real CLI in a child of a fresh runner (RUNNER): (wall seconds, the CLI's
+    peak RSS in MB, the larger of its own and its split child's). `base`: with the
+    --baseline checkout's code."""
+    env = dict(os.environ)
+    if base:
+        env["PYTHONPATH"] = os.pathsep.join(BASE + [env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep)
+    proc = subprocess.run([sys.executable, "-c", RUNNER, sys.executable, "-m", "annotator",
+                           *args], cwd=cwd, env=env, capture_output=True, text=True)
+    try:
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        sys.exit(f"runner failed ({proc.returncode}): {' '.join(args)}\n{proc.stderr[-3000:]}")
+    LAST_CPU[0] = got["cpu"]
+    if got["rc"] != 0:
+        sys.exit(f"failed ({got['rc']}): {' '.join(args)}\n{proc.stderr[-3000:]}")
+    return got["wall"], got["maxrss_kb"] / 1024
 
 
 def build_store(docs: int, schema: Path, kind: str) -> Path:
@@ -195,13 +215,23 @@ def main() -> int:
     ap.add_argument("--out-dir", type=Path, default=OUT / "runs",
                     help="where the exports and the import's project are written "
                          "(default bench/out/runs; see file_creation below)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a checkout of the old code (e.g. `git worktree add --detach "
+                         "/tmp/base main`): the SemEval import is also run with it, "
+                         "interleaved with ours, --repeat times each")
+    ap.add_argument("--repeat", type=int, default=1, help="SemEval import runs (default 1)")
     args = ap.parse_args()
     docs = args.docs or (5_000 if args.quick else 100_000)
+    only = set(filter(None, args.only.split(",")))
+    if args.baseline is not None:
+        BASE.append(str(args.baseline.resolve()))
     t0 = time.perf_counter()
-    labelled = build_store(docs, PERSUASION, "labels")
-    spanned = build_store(docs, PTC, "spans")
-    print(f"stores: {docs:,} documents, {docs * 10:,} units each, annotated by one "
-          f"annotator ({time.perf_counter() - t0:.0f} s to build or load)\n")
+    labelled = spanned = OUT
+    if only != {"import"}:  # `--only import`: no export, so no store to build
+        labelled = build_store(docs, PERSUASION, "labels")
+        spanned = build_store(docs, PTC, "spans")
+        print(f"stores: {docs:,} documents, {docs * 10:,} units each, annotated by one "
+              f"annotator ({time.perf_counter() - t0:.0f} s to build or load)\n")
     print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'measure':<52} {'value':>16}   {'target':<12} result")
     print("-" * 92)
@@ -223,7 +253,6 @@ def main() -> int:
                 ("label-studio", "label-studio", spanned, PTC),
                 ("jsonl --annotator", "jsonl", labelled, PERSUASION),
                 ("parquet", "parquet", spanned, PTC)]
-        only = set(filter(None, args.only.split(",")))
         for name, fmt, project, schema in plan:
             if only and (fmt or "jsonl") not in only:
                 continue
@@ -249,18 +278,27 @@ def main() -> int:
         if not only or "import" in only:
             data = semeval_articles(OUT / f"semeval-{docs}", docs)
             corpus = OUT / f"corpus-{docs}x9.jsonl"
-            base = tmp / "base"
-            base.mkdir()
-            seconds, _ = cli("import", str(corpus), "--project", str(base))
+            plain = tmp / "plain"
+            plain.mkdir()
+            seconds, _ = cli("import", str(corpus), "--project", str(plain))
             row(f"import {docs:,} articles as corpus JSONL (baseline)", f"{seconds:.1f} s",
                 "", None)
-            dest = tmp / "sem"
-            dest.mkdir()
-            seconds, peak = cli("import", "--format", "semeval2023-t3", str(data), "--as", "s",
-                                "--schema", str(PERSUASION), "--project", str(dest))
-            row(f"import {docs:,} SemEval articles + subtask-3 labels", f"{seconds:.1f} s",
-                "< 60 s", seconds < 60)
-            row("  peak RSS ", f"{peak:.0f} MB", "", None)
+            row("  CPU (user + system)", f"{LAST_CPU[0]:.1f} s", "", None)
+            runs = [("ours", False)] + ([("baseline", True)] if BASE else [])
+            for k in range(args.repeat):
+                for who, base in (runs if k % 2 == 0 else runs[::-1]):
+                    dest = tmp / f"sem-{who}-{k}"
+                    dest.mkdir()
+                    seconds, peak = cli("import", "--format", "semeval2023-t3", str(data),
+                                        "--as", "s", "--schema", str(PERSUASION),
+                                        "--project", str(dest), base=base)
+                    label = "" if not BASE else f" ({who}, run {k + 1})"
+                    row(f"import {docs:,} SemEval articles + labels{label}",
+                        f"{seconds:.1f} s", "< 60 s", seconds < 60)
+                    row("  CPU (user + system)", f"{LAST_CPU[0]:.1f} s", "", None)
+                    row("  load average after", f"{os.getloadavg()[0]:.1f}", "", None)
+                    row("  peak RSS ", f"{peak:.0f} MB", "", None)
+                    shutil.rmtree(dest, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -143,10 +143,15 @@ def import_files(store, schema: LabelSchema, fmt: str, paths: list[Path], projec
             for doc_id, unit, state, src in items:
                 yield doc_id, unit, {"type": "import_state", "state": read_json(state),
                                      "source": src}
+        lost = "nothing of this import was stored in this journal"
+        # a journal with no events yet (a fresh import) takes the states set-wise:
+        # the same rows, without the per-unit reads of the general path
+        fresh = getattr(journals[name], "import_fresh", None)
         try:
-            stored = journals[name].apply_many(
-                actions(), progress, chunk=None, skip_unchanged=True,
-                lost="nothing of this import was stored in this journal")
+            stored = fresh(items, progress, lost=lost) if fresh is not None else None
+            if stored is None:
+                stored = journals[name].apply_many(actions(), progress, chunk=None,
+                                                   skip_unchanged=True, lost=lost)
         except (StoreError, InputError) as exc:
             raise StoreError(_partial(stats, result, name, sorted(by_annotator), done, exc),
                              getattr(journals[name], "path", "")) from None

@@ -1040,10 +1040,16 @@ class SQLiteJournal(JournalMeta):
         units: list[tuple] = []
         labels: list[tuple] = []
         stale: list[tuple] = []
+        partial: list[tuple] = []  # decided layers, as `_write_decided` keeps them
+        decided: list[tuple] = []
         pending: set[tuple[str, int]] = set()
 
         def flush() -> None:
             self.conn.executemany("DELETE FROM labels WHERE doc_key = ? AND unit = ?", stale)
+            self.conn.executemany("DELETE FROM partial_units WHERE doc_key = ? AND unit = ?",
+                                  stale)
+            self.conn.executemany("DELETE FROM decided_layers WHERE doc_key = ? AND unit = ?",
+                                  stale)
             self.conn.executemany(
                 "INSERT INTO events (ts, doc_id, unit, kind, action, before, after, "
                 "seconds) VALUES (?,?,?,?,?,?,?,0)", events)
@@ -1054,7 +1060,10 @@ class SQLiteJournal(JournalMeta):
                 "state=excluded.state, unit_sha=excluded.unit_sha, "
                 "updated_at=excluded.updated_at, n_spans=excluded.n_spans", units)
             self.conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", labels)
-            for rows in (events, units, labels, stale):
+            self.conn.executemany("INSERT INTO partial_units VALUES (?, ?)", partial)
+            self.conn.executemany("INSERT OR IGNORE INTO decided_layers VALUES (?, ?, ?)",
+                                  decided)
+            for rows in (events, units, labels, stale, partial, decided):
                 rows.clear()
             pending.clear()
             # what was encoded is written: an action met again is encoded again (its
@@ -1115,6 +1124,9 @@ class SQLiteJournal(JournalMeta):
                     units.append((doc_id, unit, key, after.get("status"), after_json, u.sha,
                                   ts, len(after.get("spans", []))))
                     labels.extend((self._label_code(la, lb), key, unit) for la, lb in pairs)
+                    if "decided" in after:
+                        partial.append((key, unit))
+                        decided.extend((layer, key, unit) for layer in after["decided"])
                     k += 1
                     if k >= limit:
                         break
@@ -1126,6 +1138,106 @@ class SQLiteJournal(JournalMeta):
                 progress(n, None)
             if k < limit:
                 return n
+
+    def import_fresh(self, items: Iterable[tuple[str, int, str, str]],
+                     progress: Progress | None = None, lost: str = NOT_SAVED) -> int | None:
+        """`apply_many(..., chunk=None)` of the `import_state` actions of an import, for
+        a journal with no events yet (a fresh import): the same events, states and
+        derived rows (labels, decided layers), in ONE transaction, stored or not at
+        all. `items`: (doc_id, unit, the state as `compact` JSON, source "file:line"),
+        each unit at most once. Every state is checked by `apply_action` as
+        `apply_many` checks it, but the per-unit reads and encodes are left out: the
+        state JSON is the event's `after` when the check leaves it as it was, the
+        action's JSON is put together around it, and the `units` rows are written
+        set-wise from the events (INSERT ... SELECT joined with the corpus for the
+        unit's hash). Returns the units stored, or None (nothing written) when the
+        journal is not empty: the caller then goes through `apply_many`."""
+        self._attach_corpus()  # before the transaction: ATTACH cannot happen inside
+        n = 0
+        with self._transaction(lost) as conn:
+            if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None or \
+                    conn.execute("SELECT 1 FROM units LIMIT 1").fetchone() is not None:
+                return None
+            ts = now_iso()
+            events: list[tuple] = []
+            labels: list[tuple] = []
+            partial: list[tuple] = []
+            decided: list[tuple] = []
+            doc: tuple[str, int, dict[int, str] | None] | None = None
+            kind = "import_state"
+
+            def flush() -> None:
+                conn.executemany("INSERT INTO events (ts, doc_id, unit, kind, action, "
+                                 "before, after, seconds) VALUES (?,?,?,?,?,NULL,?,0)", events)
+                conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", labels)
+                conn.executemany("INSERT INTO partial_units VALUES (?, ?)", partial)
+                conn.executemany("INSERT OR IGNORE INTO decided_layers VALUES (?, ?, ?)",
+                                 decided)
+                for rows in (events, labels, partial, decided):
+                    rows.clear()
+
+            for doc_id, unit, state_json, source in items:
+                if doc is None or doc[0] != doc_id:
+                    row = conn.execute("SELECT key FROM corpus.documents WHERE id = ?",
+                                       (doc_id,)).fetchone()
+                    if row is None:
+                        raise InputError(f"no unit {unit} in document {doc_id!r}")
+                    doc = (doc_id, row[0], None)
+                key = doc[1]
+                state = _read_json(state_json)
+                text = None
+                if isinstance(state, dict) and state.get("spans"):
+                    # only spans are checked against the unit's text
+                    if doc[2] is None:
+                        doc = (doc_id, key, dict(conn.execute(
+                            "SELECT idx, text FROM corpus.units WHERE doc = ?", (key,))))
+                    text = doc[2].get(unit)
+                    if text is None:
+                        raise InputError(f"no unit {unit} in document {doc_id!r}")
+                action = {"type": kind, "state": state, "source": source}
+                after = apply_action(None, action, self.schema, text)
+                # the check copies the state; unchanged (same keys, same order), its JSON
+                # is the one given
+                after_json = state_json if after == state and list(after) == list(state) \
+                    else compact(after)
+                events.append((ts, doc_id, unit, kind, '{"type":"import_state","state":'
+                               + state_json + ',"source":' + compact(source) + "}",
+                               after_json))
+                for layer, value in after["labels"].items():
+                    for label in (value if isinstance(value, list)
+                                  else [value] if value else []):
+                        labels.append((self._label_code(layer, label), key, unit))
+                if "decided" in after:
+                    partial.append((key, unit))
+                    decided.extend((layer, key, unit) for layer in after["decided"])
+                n += 1
+                if len(events) >= FLUSH_ROWS:
+                    flush()  # inside the transaction: memory stays flat
+                    if progress is not None:
+                        progress(n, None)
+            flush()
+            # Every state's row, from its event: the unit's hash from the corpus, which
+            # also drops an event whose unit is not there (found and refused below).
+            try:
+                stored = conn.execute(
+                    "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
+                    "updated_at, seconds, n_spans) SELECT e.doc_id, e.unit, d.key, "
+                    "json_extract(e.after, '$.status'), e.after, c.sha, e.ts, 0, "
+                    "json_array_length(e.after, '$.spans') FROM events e "
+                    "JOIN corpus.documents d ON d.id = e.doc_id "
+                    "JOIN corpus.units c ON c.doc = d.key AND c.idx = e.unit "
+                    "ORDER BY e.seq").rowcount
+            except sqlite3.IntegrityError:
+                raise InputError("a unit is given twice in one import") from None
+            if stored != n:
+                doc_id, unit = conn.execute(
+                    "SELECT doc_id, unit FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
+                    "units u WHERE u.doc_id = e.doc_id AND u.unit = e.unit) ORDER BY seq "
+                    "LIMIT 1").fetchone()
+                raise InputError(f"no unit {unit} in document {doc_id!r}")
+        if progress is not None:
+            progress(n, None)
+        return n
 
     def apply_fresh(self, doc_keys: Iterable[int], units: Iterable[int],
                     which: Iterable[int], actions: list[dict],
