@@ -107,13 +107,15 @@ def test_a_journal_failing_part_way_says_what_was_stored(tmp_path: Path, monkeyp
     store = SQLiteStore(dst / ".annotator")
     from annotator.store.sqlite import SQLiteJournal
 
-    real = SQLiteJournal.apply_many
+    # both write paths: a fresh journal's set-wise one and the general one
+    for method in ("apply_many", "import_fresh"):
+        real = getattr(SQLiteJournal, method)
 
-    def failing(self, actions, progress=None, **kwargs):
-        if self.annotator == "bob":
-            raise StoreError("the disk is full", self.path)
-        return real(self, actions, progress, **kwargs)
-    monkeypatch.setattr(SQLiteJournal, "apply_many", failing)
+        def failing(self, actions, progress=None, real=real, **kwargs):
+            if self.annotator == "bob":
+                raise StoreError("the disk is full", self.path)
+            return real(self, actions, progress, **kwargs)
+        monkeypatch.setattr(SQLiteJournal, method, failing)
     with pytest.raises(StoreError) as exc:
         import_files(store, load_schema(SCHEMA), "jsonl", [out], dst)
     msg = str(exc.value)
