@@ -85,10 +85,15 @@ class Layer:
     scale: str = "nominal"  # single layers: nominal | ordinal | interval (labels in order)
 
     def label(self, label_id: str) -> Label | None:
+        return self._labels_by_id.get(label_id)
+
+    # asked once per label of every imported state (a million at a time)
+    @functools.cached_property
+    def _labels_by_id(self) -> dict[str, Label]:
+        found: dict[str, Label] = {}
         for lab in self.labels:
-            if lab.id == label_id:
-                return lab
-        return None
+            found.setdefault(lab.id, lab)  # the first, as a scan finds it
+        return found
 
 
 @dataclass(frozen=True)

@@ -81,10 +81,7 @@ def cli(*args: str, cwd: Path | None = None, base: bool = False) -> tuple[float,
     """Run the real CLI in a child of a fresh runner (RUNNER): (wall seconds, the CLI's
     peak RSS in MB, the larger of its own and its split child's). `base`: with the
     --baseline checkout's code."""
-    env = dict(os.environ)
-    if base:
-        env["PYTHONPATH"] = os.pathsep.join(BASE + [env.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep)
+    env, cwd = _code(base, cwd)
     proc = subprocess.run([sys.executable, "-c", RUNNER, sys.executable, "-m", "annotator",
                            *args], cwd=cwd, env=env, capture_output=True, text=True)
     try:
@@ -95,6 +92,26 @@ def cli(*args: str, cwd: Path | None = None, base: bool = False) -> tuple[float,
     if got["rc"] != 0:
         sys.exit(f"failed ({got['rc']}): {' '.join(args)}\n{proc.stderr[-3000:]}")
     return got["wall"], got["maxrss_kb"] / 1024
+
+
+def _code(base: bool, cwd: Path | None) -> tuple[dict, Path]:
+    """The environment and working directory a child runs ours (this worktree) or the
+    baseline's code with: `python -m` puts the working directory first on the path,
+    before PYTHONPATH, so the baseline runs in its own checkout."""
+    env = dict(os.environ)
+    if base:
+        env["PYTHONPATH"] = os.pathsep.join(BASE + [env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep)
+        return env, cwd or Path(BASE[0])
+    return env, cwd or ROOT
+
+
+def code_path(base: bool) -> str:
+    """Where a child imports `annotator` from (printed: a baseline that silently ran
+    our code would compare ours with ours)."""
+    env, cwd = _code(base, None)
+    return subprocess.run([sys.executable, "-c", "import annotator; print(annotator.__file__)"],
+                          cwd=cwd, env=env, capture_output=True, text=True).stdout.strip()
 
 
 def build_store(docs: int, schema: Path, kind: str) -> Path:
@@ -285,6 +302,8 @@ def main() -> int:
                 "", None)
             row("  CPU (user + system)", f"{LAST_CPU[0]:.1f} s", "", None)
             runs = [("ours", False)] + ([("baseline", True)] if BASE else [])
+            for who, base in runs:
+                print(f"{who}: annotator from {code_path(base)}")
             for k in range(args.repeat):
                 for who, base in (runs if k % 2 == 0 else runs[::-1]):
                     dest = tmp / f"sem-{who}-{k}"

@@ -155,6 +155,8 @@ def test_a_missing_unit_stores_nothing(tmp_path: Path):
         j.import_fresh([("d1", 1, state, "f:1"), ("d1", 7, state, "f:2")])
     with pytest.raises(InputError, match="no unit 0 in document 'd9'"):
         j.import_fresh([("d1", 1, state, "f:1"), ("d9", 0, state, "f:2")])
+    with pytest.raises(InputError, match="given twice"):
+        j.import_fresh([("d1", 1, state, "f:1"), ("d1", 1, state, "f:2")])
     assert j.events() == [] and j.state("d1", 1) is None
     assert j.import_fresh([("d1", 1, state, "f:1")]) == 1
     assert j.state("d1", 1)["labels"] == {"techniques": ["Doubt"]}

@@ -10,6 +10,7 @@ says exactly what was stored.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +43,10 @@ def collect(paths: list[Path], suffixes: tuple[str, ...],
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                              and f.name.endswith(suffixes)
-                              and not any(part.startswith(".") for part in
-                                          f.relative_to(p).parts)))
+            found: list[tuple[tuple[str, ...], Path]] = []
+            _walk(p, (), suffixes, found)
+            # by path components, as Paths sort
+            out.extend(f for _, f in sorted(found, key=lambda t: t[0]))
         elif p.is_file():
             out.append(p)
         elif p.exists():
@@ -55,6 +56,25 @@ def collect(paths: list[Path], suffixes: tuple[str, ...],
     if ctx is not None:
         ctx.files_read += len(out)
     return out
+
+
+def _walk(folder: Path, rel: tuple[str, ...], suffixes: tuple[str, ...],
+          found: list[tuple[tuple[str, ...], Path]]) -> None:
+    """The regular files (or links to one) under `folder` ending in one of `suffixes`,
+    hidden files and folders left out, links to folders not followed (as `rglob`): one
+    scandir a folder, not a Path and a stat a file (100,000 articles)."""
+    try:
+        it = os.scandir(folder)
+    except PermissionError:
+        return
+    with it:
+        for e in it:
+            if e.name.startswith("."):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                _walk(folder / e.name, (*rel, e.name), suffixes, found)
+            elif e.name.endswith(suffixes) and e.is_file():
+                found.append(((*rel, e.name), folder / e.name))
 
 
 def import_files(store, schema: LabelSchema, fmt: str, paths: list[Path], project_root: Path,

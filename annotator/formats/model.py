@@ -33,6 +33,8 @@ class LabelIndex:
                 table.setdefault(lab.id, []).append(layer)
         self.relations = {r.id: (layer, r) for layer in schema.span_layers
                           for r in layer.relations}
+        # name -> paragraph(name): a SemEval import looks a technique up a million times
+        self._para_seen: dict[str, tuple[Layer | None, str, str]] = {}
 
     def _find(self, table: dict[str, list[Layer]], name: str
               ) -> tuple[Layer | None, str, str]:
@@ -52,9 +54,14 @@ class LabelIndex:
 
     def paragraph(self, name: str) -> tuple[Layer | None, str, str]:
         """(layer, label id, error message) for a paragraph-level label name."""
+        got = self._para_seen.get(name)
+        if got is not None:
+            return got
         layer, label, err = self._find(self._para, name)
         if layer is None and self._find(self._span, name)[0] is not None:
             err = f"label {name!r} is a span label, not a paragraph label"
+        if len(self._para_seen) < 10_000:  # names from a file: bounded
+            self._para_seen[name] = (layer, label, err)
         return layer, label, err
 
     def span(self, name: str) -> tuple[Layer | None, str, str]:

@@ -65,12 +65,13 @@ def _label_rows(path: Path, ctx: ImportContext, rows: dict) -> None:
         ctx.problem(path, 0, f"invalid UTF-8 at byte offset {exc.start}")
         return
     kind = None
+    crlf = "\r" in text
     for n, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip("\r")
-        if not line.strip():
+        line = raw.rstrip("\r") if crlf else raw
+        if not line or line.isspace():
             continue
         cols = line.split("\t")
-        if len(cols) == 3 and cols[1].strip().isdigit():
+        if len(cols) == 3 and (cols[1].isdigit() or cols[1].strip().isdigit()):
             k = "labels"
         elif len(cols) == 4 and cols[2].strip().lstrip("-").isdigit():
             k = "spans"

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotator.actions import apply_action
+from annotator.actions import apply_action, checked_state
 from annotator.corpus import Document, unit_hash
 from annotator.errors import InputError, StoreError
 from annotator.jsoncodec import compact, loads
@@ -1145,13 +1145,13 @@ class SQLiteJournal(JournalMeta):
         a journal with no events yet (a fresh import): the same events, states and
         derived rows (labels, decided layers), in ONE transaction, stored or not at
         all. `items`: (doc_id, unit, the state as `compact` JSON, source "file:line"),
-        each unit at most once. Every state is checked by `apply_action` as
-        `apply_many` checks it, but the per-unit reads and encodes are left out: the
-        state JSON is the event's `after` when the check leaves it as it was, the
-        action's JSON is put together around it, and the `units` rows are written
-        set-wise from the events (INSERT ... SELECT joined with the corpus for the
-        unit's hash). Returns the units stored, or None (nothing written) when the
-        journal is not empty: the caller then goes through `apply_many`."""
+        each unit at most once. Every state is checked as `apply_many` checks it, but
+        there is no state before to read, and the state JSON is the event's `after`
+        when the check leaves it as it was (the action's JSON is put together around
+        it): one decode and no encode of a state, and one read of the corpus a
+        document (its units' hashes). Returns the units stored, or None (nothing
+        written) when the journal is not empty: the caller then goes through
+        `apply_many`."""
         self._attach_corpus()  # before the transaction: ATTACH cannot happen inside
         n = 0
         with self._transaction(lost) as conn:
@@ -1160,81 +1160,74 @@ class SQLiteJournal(JournalMeta):
                 return None
             ts = now_iso()
             events: list[tuple] = []
+            units: list[tuple] = []
             labels: list[tuple] = []
             partial: list[tuple] = []
             decided: list[tuple] = []
-            doc: tuple[str, int, dict[int, str] | None] | None = None
+            # the current document: (id, key, unit -> sha, unit -> text or None)
+            doc: tuple[str, int, dict[int, str], dict[int, str] | None] | None = None
             kind = "import_state"
 
             def flush() -> None:
                 conn.executemany("INSERT INTO events (ts, doc_id, unit, kind, action, "
                                  "before, after, seconds) VALUES (?,?,?,?,?,NULL,?,0)", events)
+                conn.executemany("INSERT INTO units (doc_id, unit, doc_key, status, state, "
+                                 "unit_sha, updated_at, seconds, n_spans) "
+                                 "VALUES (?,?,?,?,?,?,?,0,?)", units)
                 conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", labels)
                 conn.executemany("INSERT INTO partial_units VALUES (?, ?)", partial)
                 conn.executemany("INSERT OR IGNORE INTO decided_layers VALUES (?, ?, ?)",
                                  decided)
-                for rows in (events, labels, partial, decided):
+                for rows in (events, units, labels, partial, decided):
                     rows.clear()
 
-            for doc_id, unit, state_json, source in items:
-                if doc is None or doc[0] != doc_id:
-                    row = conn.execute("SELECT key FROM corpus.documents WHERE id = ?",
-                                       (doc_id,)).fetchone()
-                    if row is None:
-                        raise InputError(f"no unit {unit} in document {doc_id!r}")
-                    doc = (doc_id, row[0], None)
-                key = doc[1]
-                state = _read_json(state_json)
-                text = None
-                if isinstance(state, dict) and state.get("spans"):
-                    # only spans are checked against the unit's text
-                    if doc[2] is None:
-                        doc = (doc_id, key, dict(conn.execute(
-                            "SELECT idx, text FROM corpus.units WHERE doc = ?", (key,))))
-                    text = doc[2].get(unit)
-                    if text is None:
-                        raise InputError(f"no unit {unit} in document {doc_id!r}")
-                action = {"type": kind, "state": state, "source": source}
-                after = apply_action(None, action, self.schema, text)
-                # the check copies the state; unchanged (same keys, same order), its JSON
-                # is the one given
-                after_json = state_json if after == state and list(after) == list(state) \
-                    else compact(after)
-                events.append((ts, doc_id, unit, kind, '{"type":"import_state","state":'
-                               + state_json + ',"source":' + compact(source) + "}",
-                               after_json))
-                for layer, value in after["labels"].items():
-                    for label in (value if isinstance(value, list)
-                                  else [value] if value else []):
-                        labels.append((self._label_code(layer, label), key, unit))
-                if "decided" in after:
-                    partial.append((key, unit))
-                    decided.extend((layer, key, unit) for layer in after["decided"])
-                n += 1
-                if len(events) >= FLUSH_ROWS:
-                    flush()  # inside the transaction: memory stays flat
-                    if progress is not None:
-                        progress(n, None)
-            flush()
-            # Every state's row, from its event: the unit's hash from the corpus, which
-            # also drops an event whose unit is not there (found and refused below).
             try:
-                stored = conn.execute(
-                    "INSERT INTO units (doc_id, unit, doc_key, status, state, unit_sha, "
-                    "updated_at, seconds, n_spans) SELECT e.doc_id, e.unit, d.key, "
-                    "json_extract(e.after, '$.status'), e.after, c.sha, e.ts, 0, "
-                    "json_array_length(e.after, '$.spans') FROM events e "
-                    "JOIN corpus.documents d ON d.id = e.doc_id "
-                    "JOIN corpus.units c ON c.doc = d.key AND c.idx = e.unit "
-                    "ORDER BY e.seq").rowcount
+                for doc_id, unit, state_json, source in items:
+                    if doc is None or doc[0] != doc_id:
+                        row = conn.execute("SELECT key FROM corpus.documents WHERE id = ?",
+                                           (doc_id,)).fetchone()
+                        key = row[0] if row else 0
+                        doc = (doc_id, key, dict(conn.execute(
+                            "SELECT idx, sha FROM corpus.units WHERE doc = ?", (key,))), None)
+                    key, shas = doc[1], doc[2]
+                    sha = shas.get(unit)
+                    if sha is None:
+                        raise InputError(f"no unit {unit} in document {doc_id!r}")
+                    state = _read_json(state_json)
+                    text = None
+                    if isinstance(state, dict) and state.get("spans"):
+                        # only spans are checked against the unit's text
+                        if doc[3] is None:
+                            doc = (doc_id, key, shas, dict(conn.execute(
+                                "SELECT idx, text FROM corpus.units WHERE doc = ?", (key,))))
+                        text = doc[3][unit]
+                    # `apply_action` of an import_state on no state is this check alone
+                    # (raising the same ActionError)
+                    after = checked_state(state, self.schema, text)
+                    # the check copies the state; unchanged (same keys, same order), its
+                    # JSON is the one given
+                    after_json = state_json if after == state and \
+                        list(after) == list(state) else compact(after)
+                    events.append((ts, doc_id, unit, kind, '{"type":"import_state","state":'
+                                   + state_json + ',"source":' + compact(source) + "}",
+                                   after_json))
+                    units.append((doc_id, unit, key, after["status"], after_json, sha, ts,
+                                  len(after["spans"])))
+                    for layer, value in after["labels"].items():
+                        for label in (value if isinstance(value, list)
+                                      else [value] if value else []):
+                            labels.append((self._label_code(layer, label), key, unit))
+                    if "decided" in after:
+                        partial.append((key, unit))
+                        decided.extend((layer, key, unit) for layer in after["decided"])
+                    n += 1
+                    if len(events) >= FLUSH_ROWS:
+                        flush()  # inside the transaction: memory stays flat
+                        if progress is not None:
+                            progress(n, None)
+                flush()
             except sqlite3.IntegrityError:
                 raise InputError("a unit is given twice in one import") from None
-            if stored != n:
-                doc_id, unit = conn.execute(
-                    "SELECT doc_id, unit FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
-                    "units u WHERE u.doc_id = e.doc_id AND u.unit = e.unit) ORDER BY seq "
-                    "LIMIT 1").fetchone()
-                raise InputError(f"no unit {unit} in document {doc_id!r}")
         if progress is not None:
             progress(n, None)
         return n
