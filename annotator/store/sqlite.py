@@ -1153,6 +1153,18 @@ class SQLiteJournal(JournalMeta):
         written) when the journal is not empty: the caller then goes through
         `apply_many`."""
         self._attach_corpus()  # before the transaction: ATTACH cannot happen inside
+        cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        # A page cache of 64 MB while the transaction lasts (SQLite's default is 2 MB):
+        # a million states' pages spilled to the WAL less often (100,000 articles:
+        # 15.3 s of CPU and 21 s of wall for this write, against 16.5 s and 29 s)
+        self.conn.execute("PRAGMA cache_size=-65536")
+        try:
+            return self._import_fresh(items, progress, lost)
+        finally:
+            self.conn.execute(f"PRAGMA cache_size={int(cache)}")
+
+    def _import_fresh(self, items: Iterable[tuple[str, int, str, str]],
+                      progress: Progress | None, lost: str) -> int | None:
         n = 0
         with self._transaction(lost) as conn:
             if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None or \
