@@ -215,7 +215,7 @@ class AdjudicateScreen(Screen):
         self.layer_index = 0
         self.taking = False  # `t` pressed: the next digit names an annotator
         self.selected: int | None = None  # index into the candidate spans
-        self.doc_count = self.store.document_count()
+        self._doc_count: int | None = None  # counted after the first frame (doc_count)
         self.versions: dict[str, dict] = {}
         self.gold: dict = {}
         self.stored_gold: dict | None = None
@@ -252,12 +252,31 @@ class AdjudicateScreen(Screen):
         yield StatusLine(id="status")
         yield LateFooter()
 
+    @property
+    def doc_count(self) -> int:
+        if self._doc_count is None:  # count(*) of the documents: not for the first frame
+            self._doc_count = self.store.document_count()
+        return self._doc_count
+
+    # False until the first frame is drawn: the paragraph (and the status line, which
+    # sets the layout's height) comes first; the panels of versions and labels and the
+    # progress line are filled right after it, as on the annotation screen (their text
+    # and styles cost the first paint more than the paragraph did).
+    _painted = False
+
+    def on_resize(self, event: Any) -> None:
+        # The labels panel takes the width its names need, as the terminal allows (from
+        # the first layout on: filling the panel later moves nothing).
+        self.query_one(LabelsPanel).fit(self.schema, event.size)
+
     def on_mount(self) -> None:
         self._unit_view = self.query_one(UnitView)
         self._labels_panel = self.query_one(LabelsPanel)
         self._versions_panel = self.query_one(VersionsPanel)
         self._progress_line = self.query_one(ProgressLine)
         self._status_line = self.query_one(StatusLine)
+        self._labels_panel.fit(self.schema, self.app.size)
+        self.call_after_refresh(self._after_first_frame)
         if self.session.ready or not self.session.can_read_aside:
             self.go(*self._start())
             return
@@ -273,6 +292,10 @@ class AdjudicateScreen(Screen):
             self._read_aside, thread=True, exit_on_error=False, name="adjudicate-read"))
 
     _moved = True  # the curator moved or decided since the screen opened
+
+    def _after_first_frame(self) -> None:
+        self._painted = True
+        self.redraw()
 
     def _read_aside(self) -> None:
         try:
@@ -327,11 +350,20 @@ class AdjudicateScreen(Screen):
             (doc_id, unit), (prev.text, False) if prev else None,
             (u.text if u else "", False), (nxt.text, False) if nxt else None)
         self._versions_panel._view = None  # another unit: its layer in focus in view
-        self.reload()
+        self._read()
+        if self._painted:
+            self.redraw()
+        else:  # the first frame: the paragraph with its marks, and the status line
+            self._decorate(self.candidates())
+            self._status()
 
     def reload(self, decided: bool = False) -> None:
         """Read the unit's versions and gold, and show what changed. `decided`: just
         after a gold decision on this unit, whose versions the session read for it."""
+        self._read(decided)
+        self.redraw()
+
+    def _read(self, decided: bool = False) -> None:
         doc_id, unit = self.doc.id, self.unit
         # one read of each journal per keypress: a decision's own read of the versions
         # (the annotators' journals are not what it wrote) serves the redraw too
@@ -341,7 +373,6 @@ class AdjudicateScreen(Screen):
         self.stored_gold = self.session.gold_state(doc_id, unit)
         self.gold = self.session.shown_gold(doc_id, unit, self.versions, self.stored_gold or {})
         self.differ = self.session.disagreements(doc_id, unit, self.versions)
-        self.redraw()
 
     def candidates(self) -> list[tuple[str, str, dict]]:
         """Spans of the span layer in focus to select: the gold's, then each
@@ -359,10 +390,8 @@ class AdjudicateScreen(Screen):
                     out.append((name, s["id"], s))
         return out
 
-    def redraw(self) -> None:
-        cands = self.candidates()
-        if self.selected is not None and self.selected >= len(cands):
-            self.selected = None
+    def _decorate(self, cands: list[tuple[str, str, dict]]) -> None:
+        """The paragraph's marks: the gold's spans, the selected one, decided or not."""
         spans = []
         for s in self.gold.get("spans") or ():
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
@@ -375,10 +404,16 @@ class AdjudicateScreen(Screen):
             if owner != "gold":
                 spans.append(ViewSpan(sel, s["start"], s["end"], 0, "+"))
         decided = (self.stored_gold or {}).get("status") == "done"
+        self._unit_view.set_decor(Decor(tuple(spans), sel, done=decided))
+
+    def redraw(self) -> None:
+        cands = self.candidates()
+        if self.selected is not None and self.selected >= len(cands):
+            self.selected = None
+        self._decorate(cands)
         # Each widget is rebuilt only when what it shows changed (same_as_shown), and
         # then updates only the cells that differ: a label toggle redraws the labels
         # panel's box and the versions' marks, not the progress or status lines.
-        self._unit_view.set_decor(Decor(tuple(spans), sel, done=decided))
         gold = self.gold
         labels = self._labels_panel
         if not labels.same_as_shown((gold.get("labels"), gold.get("spans"),
