@@ -25,8 +25,9 @@ Method (bench_tui.py's, on `python -m annotator adjudicate --project DIR --as be
   one event per press. The minimal app's one-line update the same way, and
   `annotate` on the same store with the same key (its label toggle), for comparison.
 
-Targets (as annotate): first paint <= 1.5x the minimal app (and < 500 ms); keypress
-<= 1.5x the minimal app and < 16 ms.
+Targets (as annotate): first paint <= 1.2x the minimal app, annotate's reopen target
+(a curator reopens a merged store: nothing is imported or merged first), and < 500 ms;
+keypress <= 1.5x the minimal app and < 16 ms.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def main() -> None:
     # As installed (pip writes bytecode): the untimed first launch caches it, for our
     # modules and the minimal app's alike.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    load = [os.getloadavg()[0]]
     project = build(args.out, args.units)
     # annotate's rows write a journal of their own: never left for the next run
     keys_journal = project / ".annotator" / "journals" / "bench-keys"
@@ -119,6 +121,7 @@ def main() -> None:
             ann_keys = pty_keypress_times(ann_argv, "paragraph", tmp, b"s", args.presses)
         finally:
             shutil.rmtree(keys_journal, ignore_errors=True)
+    load.append(os.getloadavg()[0])
     assert writes == args.presses, f"{writes} gold writes for {args.presses} presses"
     m_min, m_adj, m_read = (statistics.median(x) for x in (t_min, t_adj, t_read))
     k_med, k_min = statistics.median(keys), statistics.median(min_keys)
@@ -126,14 +129,14 @@ def main() -> None:
     n_docs = args.units // PARAS
     print(f"\n{args.units:,} units ({n_docs:,} documents) x 3 annotators; launches: median "
           f"of {args.runs}; keypresses: {args.presses} gold label toggles ({writes} durable "
-          "gold writes)\n")
+          f"gold writes); load average {load[0]:.2f} -> {load[1]:.2f}\n")
     rows = [
         ("adjudicate: launch to first paint", f"{m_adj * 1000:.0f} ms", "< 500 ms",
          m_adj < 0.5),
         ("minimal Textual app (Static): launch to first paint", f"{m_min * 1000:.0f} ms",
          "(reference)", None),
-        ("ratio adjudicate / minimal", f"{m_adj / m_min:.2f}x", "<= 1.5x",
-         m_adj / m_min <= 1.5),
+        ("ratio adjudicate / minimal", f"{m_adj / m_min:.2f}x", "<= 1.2x",
+         m_adj / m_min <= 1.2),
         ("annotate, same store: launch to first paint",
          f"{m_ann * 1000:.0f} ms", "(info)", None),
         ("ratio adjudicate / annotate, first paint", f"{m_adj / m_ann:.2f}x", "(info)", None),

@@ -107,3 +107,56 @@ def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
     assert runs[1].stdout.strip().splitlines()[-3:] == [
         "[]", "collector at the first frame: False, after: True, at exit: True", "footer"], \
         runs[1].stdout + runs[1].stderr
+
+
+def test_adjudicate_first_frame_is_the_paragraph_then_the_panels(tmp_path):
+    """Regression guard for adjudicate's first-paint row (bench/bench_adjudicate_tui.py):
+    reopening a merged store, the first frame holds the paragraph and the status line,
+    and nothing of the merge (numpy, adjudication.auto), msgspec, the dialogs or the
+    Footer is loaded for it; the versions and labels panels and the progress line are
+    filled right after it (0.3 s later they show the unit)."""
+    from annotator.corpus import Document
+    from annotator.schema import load_schema
+    from annotator.store import SQLiteStore
+
+    schema = load_schema(REPO / "schemas" / "framing-devices.yaml")
+    project = tmp_path / "p"
+    project.mkdir()
+    store = SQLiteStore(project / ".annotator")
+    store.import_documents([Document("doc-a", None, ["Everyone agrees.", "They differ."])])
+    for name, stance in (("alice", "positive"), ("bob", "negative")):
+        j = store.journal(name, schema)
+        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "stance", "label": stance})
+    store.close()
+    code = ("import sys\n"
+            "from textual.app import App\n"
+            "import annotator.tui.app as ta\n"
+            "seen = []\n"
+            "display = App._display\n"
+            "def lines(app):\n"
+            "    from annotator.tui.adjudicate import ProgressLine, VersionsPanel\n"
+            "    from annotator.tui.labels_panel import LabelsPanel\n"
+            "    s = app.screen\n"
+            "    return [len(s.query_one(w).lines) > 0 for w in (VersionsPanel, LabelsPanel,"
+            " ProgressLine)]\n"
+            "def first(self, screen, renderable):\n"
+            "    display(self, screen, renderable)\n"
+            "    if renderable is not None and not seen:\n"
+            "        seen.append(sorted(m for m in sys.modules if m.split('.')[0] in ("
+            "'msgspec', 'numpy') or m in ('annotator.tui.dialogs', 'textual.widgets._footer',"
+            " 'annotator.adjudication.auto')))\n"
+            "        seen.append(lines(self))\n"
+            "        self.set_timer(0.3, lambda: (seen.append(lines(self)), self.exit()))\n"
+            "App._display = first\n"
+            "run = ta.AnnotatorApp.run\n"
+            "ta.AnnotatorApp.run = lambda self, **k: run(self, headless=True, size=(100, 30))\n"
+            "from annotator import cli\n"
+            f"code = cli.main(['adjudicate', '--project', {str(project)!r}, '--as', 'cur'])\n"
+            "print(seen[0] if len(seen) == 3 else 'no frame')\n"
+            "print(f'filled at the first frame: {seen[1]}, after: {seen[2]}')\n"
+            "sys.exit(code)\n")
+    runs = _launch_twice(code, tmp_path)
+    # the first launch pre-fills the gold (the merge, numpy); the second finds it done
+    assert runs[1].stdout.strip().splitlines()[-2:] == [
+        "[]", "filled at the first frame: [False, False, False], after: [True, True, True]"], \
+        runs[1].stdout + runs[1].stderr

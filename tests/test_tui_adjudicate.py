@@ -374,3 +374,39 @@ async def test_first_paint_before_the_whole_corpus_read(tmp_path):
     async with app2.run_test(size=(100, 40)) as pilot:
         await _ready(app2, pilot)
         assert _at(app2) == ("doc-a", 2)
+
+
+async def test_a_gold_toggle_rebuilds_only_what_it_changed(tmp_path):
+    """A label hotkey stores the gold, then redraws the labels panel and the versions'
+    marks; the progress line (same counts) and the status line keep the lines they
+    had (the bench's keypress row). The first decision on a unit does change the
+    progress line: it is redrawn then."""
+    from annotator.tui.adjudicate import ProgressLine, VersionsPanel
+    from annotator.tui.info_bar import StatusLine
+    from annotator.tui.labels_panel import LabelsPanel
+
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        s = _screen(app)
+        assert _at(app) == ("doc-a", 2)
+        labels, versions = s.query_one(LabelsPanel), s.query_one(VersionsPanel)
+        progress, status = s.query_one(ProgressLine), s.query_one(StatusLine)
+        await keys(app, pilot, "1")  # stance: positive, the unit's first decision
+        assert _gold(store, "doc-a", 2)["labels"]["stance"] == "positive"
+        assert "decided 1 · left 3" in screen_text(app)
+        assert "✓ decided" in " ".join(line.plain for line in progress.lines)
+        kept_progress, kept_status = progress.lines, status.lines
+        kept_labels, kept_versions = labels.lines, versions.lines
+        await keys(app, pilot, "s")  # sovereignty on: the unit was decided already
+        assert _gold(store, "doc-a", 2)["labels"]["devices"] == ["sovereignty"]
+        assert progress.lines is kept_progress and status.lines is kept_status
+        assert labels.lines is not kept_labels and versions.lines is not kept_versions
+        assert "[x] Sovereignty" in " ".join(line.plain for line in labels.lines)
+        # the gold's devices line now names the label; no annotator's version matches
+        shown = [line.plain for line in versions.lines]
+        assert any(p.strip() == "gold Sovereignty and independence" for p in shown), shown
+        assert "[x] Sovereignty" in screen_text(app)
+        await keys(app, pilot, "tab")  # another layer in focus: the status line changes
+        assert status.lines is not kept_status and "layer Stance" in screen_text(app)

@@ -85,6 +85,9 @@ class Session:
         self._disagree_keys: np.ndarray | None = None
         self._progress: Progress | None = None
         self._changed_meanwhile = False  # a decision before the whole-corpus read is in
+        # ((doc_id, unit), versions) that the last decision was made on: the screen
+        # shows them after it without reading every journal again
+        self.last_versions: tuple[tuple[str, int], dict[str, dict]] | None = None
 
     # -- reading ----------------------------------------------------------------------
     def shown_name(self, name: str) -> str:
@@ -214,6 +217,7 @@ class Session:
             raise InputError(f"no unit {unit} in document {doc_id!r}")
         before = self.gold.state(doc_id, unit)
         versions = self.versions(doc_id, unit)
+        self.last_versions = ((doc_id, unit), versions)
         if not before and versions and action["type"] != "set_gold":
             action = {**action, "gold_start": agreed_part(versions, self.schema)}
         after = apply_action(before, action, self.schema, u.text)

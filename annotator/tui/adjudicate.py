@@ -83,29 +83,39 @@ class VersionsPanel(TextLines):
     COMPONENT_CLASSES = {"versions-panel--layer", "versions-panel--focus",
                          "versions-panel--differ", "versions-panel--gold",
                          "versions-panel--selected"}
+    _view: tuple[int, int] | None = None  # the region last scrolled to: (first, rows)
 
     def show(self, schema: LabelSchema, names: list[tuple[int, str, str]],
              versions: dict[str, dict], gold: dict, focus: str, differ: list[str],
              candidates: list[tuple[str, str, dict]], selected: int | None) -> None:
         """`names`: (number, name, shown name) of every annotator; `candidates`: the
         selectable spans of the layer in focus as (owner name or "gold", id, span)."""
-        style = self.get_component_rich_style
-        layer_style = style("versions-panel--layer", partial=True)
-        focus_style = style("versions-panel--focus", partial=True)
-        differ_style = style("versions-panel--differ", partial=True)
-        gold_style = style("versions-panel--gold", partial=True)
-        sel_style = style("versions-panel--selected", partial=True)
-        out = Text(no_wrap=True, overflow="ellipsis")
+        # the styles kept until the CSS changes (CachedStyles): working them out walks
+        # the widget's ancestors, five of them every keypress otherwise
+        style = self.style_of
+        layer_style = style("versions-panel--layer")
+        focus_style = style("versions-panel--focus")
+        differ_style = style("versions-panel--differ")
+        gold_style = style("versions-panel--gold")
+        sel_style = style("versions-panel--selected")
+        lines: list[Text] = []
+
+        def line() -> Text:
+            out = Text(no_wrap=True, overflow="ellipsis")
+            lines.append(out)
+            return out
+
         if not versions:
-            out.append("no annotator has marked this unit done\n")
+            line().append("no annotator has marked this unit done")
         focus_line = 0
         for layer in schema.layers:
             here = layer.id == focus
             if here:
-                focus_line = out.plain.count("\n")
+                focus_line = len(lines)
             mark = "≠" if layer.id in differ else "="
+            out = line()
             out.append("▶ " if here else "  ", focus_style)
-            out.append(f"{layer.name} {mark}\n",
+            out.append(f"{layer.name} {mark}",
                        (focus_style if here else layer_style) + (
                            differ_style if layer.id in differ else layer_style))
             gold_value = layer_value(gold, layer)
@@ -115,55 +125,59 @@ class VersionsPanel(TextLines):
                     continue
                 value = layer_value(v, layer)
                 same = "✓" if value == gold_value else " "
+                out = line()
                 out.append(f"  {number} {shown} {same} ", differ_style if value != gold_value
                            else "")
                 if layer.kind == "span":
-                    out.append(f"{len(value[0])} span(s), {len(value[1])} link(s)\n")
+                    out.append(f"{len(value[0])} span(s), {len(value[1])} link(s)")
                 else:
-                    out.append(_value_text(layer, value) + "\n")
+                    out.append(_value_text(layer, value))
+            out = line()
             out.append("  gold ", gold_style)
             if layer.kind == "span":
-                out.append(f"{len(gold_value[0])} span(s), {len(gold_value[1])} link(s)\n")
+                out.append(f"{len(gold_value[0])} span(s), {len(gold_value[1])} link(s)")
             else:
-                out.append(_value_text(layer, gold_value) + "\n", gold_style)
+                out.append(_value_text(layer, gold_value), gold_style)
             if here and layer.kind == "span":
                 shown_of = {name: shown for _, name, shown in names}
                 for i, (owner, _sid, sp) in enumerate(candidates):
-                    line = Text(no_wrap=True, overflow="ellipsis")
-                    line.append("  ▸ " if i == selected else "    ")
+                    out = line()
+                    out.append("  ▸ " if i == selected else "    ")
                     who = "gold" if owner == "gold" else shown_of.get(owner, owner)
-                    line.append(f"{who}: {sp['label']} [{sp['start']},{sp['end']}) "
-                                f"“{snippet(sp.get('text', ''))}”")
+                    out.append(f"{who}: {sp['label']} [{sp['start']},{sp['end']}) "
+                               f"“{snippet(sp.get('text', ''))}”")
                     if i == selected:
-                        line.stylize(sel_style)
-                    out.append_text(line)
-                    out.append("\n")
-        self.show_text(out)
+                        out.stylize(sel_style)
+        self.show_lines(lines)
         if self.parent is not None:
-            # the layer in focus (and its spans) in view: the panel is short at 80x24
-            rows = out.plain.count("\n")
+            # the layer in focus (and its spans) in view: the panel is short at 80x24.
+            # Only when that region moved: a label toggle leaves it where it is.
             end = len(candidates) + len(names) + 3
-            self.parent.scroll_to_region(Region(0, focus_line, 1, min(end, rows)),
-                                         animate=False, top=True)
+            view = (focus_line, min(end, len(lines)))
+            if view != self._view:
+                self._view = view
+                self.parent.scroll_to_region(Region(0, view[0], 1, view[1]),
+                                             animate=False, top=True)
 
 
 class ProgressLine(TextLines):
     def show_progress(self, doc: DocInfo, doc_count: int, unit: int, p: Progress | None,
                       gold: dict | None, curator: str) -> None:
-        out = Text(no_wrap=True, overflow="ellipsis")
         # Counts and marks first: a long document id is what the ellipsis cuts.
+        counts = Text(no_wrap=True, overflow="ellipsis")
         if p is None:
-            out.append(f"reading the annotators' journals… · as {curator}\n")
+            counts.append(f"reading the annotators' journals… · as {curator}")
         else:
-            out.append(f"decided {p.decided:,} · left {p.left:,} · with disagreement "
-                       f"{p.disagreeing:,} ({p.disagreeing_left:,} left) · as {curator}\n")
+            counts.append(f"decided {p.decided:,} · left {p.left:,} · with disagreement "
+                          f"{p.disagreeing:,} ({p.disagreeing_left:,} left) · as {curator}")
+        out = Text(no_wrap=True, overflow="ellipsis")
         if gold and gold.get("status") == "done":
             out.append("✓ decided" + (f" (auto: {gold['auto']})" if gold.get("auto") else ""))
         else:
             out.append("○ open")
         where = "title" if unit == 0 and doc.has_title else f"¶{unit}"
         out.append(f"  {where}  doc {doc.key:,}/{doc_count:,} {doc.id}")
-        self.show_text(out)
+        self.show_lines([counts, out])
 
 
 class AdjudicateHelp(ModalScreen[None]):
@@ -201,7 +215,7 @@ class AdjudicateScreen(Screen):
         self.layer_index = 0
         self.taking = False  # `t` pressed: the next digit names an annotator
         self.selected: int | None = None  # index into the candidate spans
-        self.doc_count = self.store.document_count()
+        self._doc_count: int | None = None  # counted after the first frame (doc_count)
         self.versions: dict[str, dict] = {}
         self.gold: dict = {}
         self.stored_gold: dict | None = None
@@ -238,7 +252,31 @@ class AdjudicateScreen(Screen):
         yield StatusLine(id="status")
         yield LateFooter()
 
+    @property
+    def doc_count(self) -> int:
+        if self._doc_count is None:  # count(*) of the documents: not for the first frame
+            self._doc_count = self.store.document_count()
+        return self._doc_count
+
+    # False until the first frame is drawn: the paragraph (and the status line, which
+    # sets the layout's height) comes first; the panels of versions and labels and the
+    # progress line are filled right after it, as on the annotation screen (their text
+    # and styles cost the first paint more than the paragraph did).
+    _painted = False
+
+    def on_resize(self, event: Any) -> None:
+        # The labels panel takes the width its names need, as the terminal allows (from
+        # the first layout on: filling the panel later moves nothing).
+        self.query_one(LabelsPanel).fit(self.schema, event.size)
+
     def on_mount(self) -> None:
+        self._unit_view = self.query_one(UnitView)
+        self._labels_panel = self.query_one(LabelsPanel)
+        self._versions_panel = self.query_one(VersionsPanel)
+        self._progress_line = self.query_one(ProgressLine)
+        self._status_line = self.query_one(StatusLine)
+        self._labels_panel.fit(self.schema, self.app.size)
+        self.call_after_refresh(self._after_first_frame)
         if self.session.ready or not self.session.can_read_aside:
             self.go(*self._start())
             return
@@ -254,6 +292,10 @@ class AdjudicateScreen(Screen):
             self._read_aside, thread=True, exit_on_error=False, name="adjudicate-read"))
 
     _moved = True  # the curator moved or decided since the screen opened
+
+    def _after_first_frame(self) -> None:
+        self._painted = True
+        self.redraw()
 
     def _read_aside(self) -> None:
         try:
@@ -304,19 +346,33 @@ class AdjudicateScreen(Screen):
         u = self.store.unit(doc_id, unit)
         prev = self.store.unit(doc_id, unit - 1) if unit > self.doc.first_unit else None
         nxt = self.store.unit(doc_id, unit + 1) if unit < self.doc.last_unit else None
-        self.query_one(UnitView).show(
+        self._unit_view.show(
             (doc_id, unit), (prev.text, False) if prev else None,
             (u.text if u else "", False), (nxt.text, False) if nxt else None)
-        self.reload()
+        self._versions_panel._view = None  # another unit: its layer in focus in view
+        self._read()
+        if self._painted:
+            self.redraw()
+        else:  # the first frame: the paragraph with its marks, and the status line
+            self._decorate(self.candidates())
+            self._status()
 
-    def reload(self) -> None:
+    def reload(self, decided: bool = False) -> None:
+        """Read the unit's versions and gold, and show what changed. `decided`: just
+        after a gold decision on this unit, whose versions the session read for it."""
+        self._read(decided)
+        self.redraw()
+
+    def _read(self, decided: bool = False) -> None:
         doc_id, unit = self.doc.id, self.unit
-        # one read of each journal per keypress
-        self.versions = self.session.versions(doc_id, unit)
+        # one read of each journal per keypress: a decision's own read of the versions
+        # (the annotators' journals are not what it wrote) serves the redraw too
+        read = self.session.last_versions if decided else None
+        self.versions = (read[1] if read is not None and read[0] == (doc_id, unit)
+                         else self.session.versions(doc_id, unit))
         self.stored_gold = self.session.gold_state(doc_id, unit)
         self.gold = self.session.shown_gold(doc_id, unit, self.versions, self.stored_gold or {})
         self.differ = self.session.disagreements(doc_id, unit, self.versions)
-        self.redraw()
 
     def candidates(self) -> list[tuple[str, str, dict]]:
         """Spans of the span layer in focus to select: the gold's, then each
@@ -334,10 +390,8 @@ class AdjudicateScreen(Screen):
                     out.append((name, s["id"], s))
         return out
 
-    def redraw(self) -> None:
-        cands = self.candidates()
-        if self.selected is not None and self.selected >= len(cands):
-            self.selected = None
+    def _decorate(self, cands: list[tuple[str, str, dict]]) -> None:
+        """The paragraph's marks: the gold's spans, the selected one, decided or not."""
         spans = []
         for s in self.gold.get("spans") or ():
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
@@ -350,23 +404,46 @@ class AdjudicateScreen(Screen):
             if owner != "gold":
                 spans.append(ViewSpan(sel, s["start"], s["end"], 0, "+"))
         decided = (self.stored_gold or {}).get("status") == "done"
-        self.query_one(UnitView).set_decor(Decor(tuple(spans), sel, done=decided))
-        self.query_one(LabelsPanel).show(self.schema, self.looks, self.gold, [], None)
-        self.query_one(VersionsPanel).show(self.schema, self.numbers, self.versions,
-                                           self.gold, self.layer.id, self.differ, cands,
-                                           self.selected)
-        self.query_one(ProgressLine).show_progress(
-            self.doc, self.doc_count, self.unit, self.session.progress_if_ready(),
-            self.stored_gold, self.session.shown_name(
-                self.session.curator) if self.session.curator in self.session.names
-            else self.session.curator)
+        self._unit_view.set_decor(Decor(tuple(spans), sel, done=decided))
+
+    def redraw(self) -> None:
+        cands = self.candidates()
+        if self.selected is not None and self.selected >= len(cands):
+            self.selected = None
+        self._decorate(cands)
+        # Each widget is rebuilt only when what it shows changed (same_as_shown), and
+        # then updates only the cells that differ: a label toggle redraws the labels
+        # panel's box and the versions' marks, not the progress or status lines.
+        gold = self.gold
+        labels = self._labels_panel
+        if not labels.same_as_shown((gold.get("labels"), gold.get("spans"),
+                                     gold.get("relations"))):
+            labels.show(self.schema, self.looks, gold, [], None)
+        versions = self._versions_panel
+        if not versions.same_as_shown((self.versions, gold, self.layer_index, self.differ,
+                                       cands, self.selected)):
+            versions.show(self.schema, self.numbers, self.versions, gold, self.layer.id,
+                          self.differ, cands, self.selected)
+        p = self.session.progress_if_ready()
+        stored = self.stored_gold or {}
+        progress = self._progress_line
+        if not progress.same_as_shown((
+                self.doc, self.unit, stored.get("status"), stored.get("auto"),
+                None if p is None else (p.decided, p.left, p.disagreeing,
+                                        p.disagreeing_left))):
+            progress.show_progress(
+                self.doc, self.doc_count, self.unit, p, self.stored_gold,
+                self.session.shown_name(self.session.curator)
+                if self.session.curator in self.session.names else self.session.curator)
         self._status()
 
     def _status(self, mode: str = "", detail: str | None = None) -> None:
         if detail is None:
             keys = "  ".join(f"t{n} {shown}" for n, _, shown in self.numbers)
             detail = f"layer {self.layer.name}: {keys}" if keys else "no annotator yet"
-        self.query_one(StatusLine).show(mode, detail, None)
+        status = self._status_line
+        if not status.same_as_shown((mode, detail, self._alerted)):
+            status.show(mode, detail, None)
 
     # -- deciding -------------------------------------------------------------------------
     def decide(self, call: Any, *args: Any) -> bool:
@@ -377,15 +454,22 @@ class AdjudicateScreen(Screen):
         except StoreError as exc:
             problem = exc.problems[0]
             msg = f"{safe_message(problem.message)} ({safe_message(problem.path)})"
-            self.query_one(StatusLine).alert(msg)
+            self._alert(msg)
             self.notify(msg, title="not saved", severity="error", timeout=30, markup=False)
             return False
         except (ActionError, InputError) as exc:
             self.notify(safe_message(str(exc)), severity="error", markup=False)
             return False
-        self.query_one(StatusLine).alert(None)
-        self.reload()
+        self._alert(None)
+        self.reload(decided=True)
         return True
+
+    _alerted: str | None = None  # the failed save the status line shows
+
+    def _alert(self, message: str | None) -> None:
+        if message != self._alerted:  # (saving works again: once, not every keypress)
+            self._alerted = message
+            self._status_line.alert(message)
 
     def action_take(self) -> None:
         if not self.numbers:
@@ -527,7 +611,7 @@ class AdjudicateScreen(Screen):
             try:
                 change = method()
             except StoreError as exc:
-                self.query_one(StatusLine).alert(safe_message(exc.problems[0].message))
+                self._alert(safe_message(exc.problems[0].message))
                 raise
             if change is None:
                 self.notify(empty)

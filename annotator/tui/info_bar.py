@@ -44,10 +44,35 @@ class TextLines(CachedStyles, can_focus=False):
         self._source: Text | None = None
         self._wrapped_at = 0
 
+    _shown_key: object = None  # what the lines shown were made from (same_as_shown)
+    _restyles = 0  # style updates so far: lines made before one have the old styles
+
+    def same_as_shown(self, key: object) -> bool:
+        """True if `key` (what a caller makes its lines from) is what the lines on screen
+        were made from, with the same styles: the caller can skip making them again (a
+        keypress then rebuilds only the widgets whose content changed). Else `key` is
+        noted as what the caller is about to show."""
+        key = (self._restyles, key)
+        if key == self._shown_key:
+            return True
+        self._shown_key = key
+        return False
+
     def show_text(self, text: Text) -> None:
-        lines = [_clean_line(line) for line in text.split("\n")]
         if self.WRAP:
             self._source = text
+        self._show(text.split("\n"))
+
+    def show_lines(self, lines: list[Text]) -> None:
+        """`show_text` of lines built one by one (none holding a newline): no
+        `Text.split` of a whole panel, a tenth of a millisecond a panel and keypress."""
+        if self.WRAP:
+            self._source = Text("\n").join(lines)
+        self._show(lines)
+
+    def _show(self, lines: list[Text]) -> None:
+        lines = [_clean_line(line) for line in lines]
+        if self.WRAP:
             width = self._wrapped_at = self.content_size.width
             if width > 0:
                 lines = [part for line in lines for part in _wrap(line, width, self.app)]
@@ -105,6 +130,7 @@ class TextLines(CachedStyles, can_focus=False):
         # A class change (e.g. -alert) or a theme change restyles every line.
         super().notify_style_update()
         self._strips = None
+        self._restyles += 1
 
     def on_resize(self, event: Any) -> None:
         if self.WRAP and self._source is not None and (
