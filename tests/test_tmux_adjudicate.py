@@ -8,7 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
-from tmux_harness import ROOT, Tmux, annotator_argv, have_tmux, kill9, pid_gone
+from tmux_harness import (
+    ROOT,
+    Tmux,
+    annotator_argv,
+    exit_recorder_argv,
+    have_tmux,
+    kill9,
+    pid_gone,
+    read_exit_file,
+)
 from util import run_cli
 
 from annotator.corpus import Document
@@ -61,6 +70,27 @@ def test_sigkill_after_a_shown_decision_keeps_it(tmux: Tmux, study: Path):
     # the export carries it
     r = run_cli("export", "--gold", "--out", "-", cwd=study)
     assert r.returncode == 0 and r.stdout.count("\n") == 2
+
+
+@pytest.mark.parametrize("forward_hangup", [True, False], ids=["SIGHUP", "no-SIGHUP"])
+def test_terminal_gone_adjudicate_exits_and_keeps_the_decision(
+        tmux: Tmux, study: Path, tmp_path: Path, forward_hangup: bool):
+    """The curator's SSH link drops (tmux closes the pane) under a wrapper that
+    outlives it and passes the hang-up on or not: adjudicate leaves with status 0
+    (not spinning on the dead terminal holding the gold's session lock), and the
+    decision shown is stored."""
+    status_file = tmp_path / "exit-status"
+    argv = annotator_argv("adjudicate", "--as", "cur", "--project", str(study))
+    tmux.start(exit_recorder_argv(status_file, argv, forward_hangup=forward_hangup),
+               cwd=study)
+    tmux.wait_for("Stance ≠", timeout=60)
+    tmux.send("Tab", "t", "1")
+    tmux.wait_for(re.compile(r"\(•\) Positive"), timeout=30)
+    tmux.kill_session()
+    assert read_exit_file(status_file, timeout=30) == 0
+    s = SQLiteStore(study / ".annotator")
+    assert s.journal("gold").state("doc-a", 2)["labels"]["stance"] == "positive"
+    s.close()
 
 
 def test_anonymous_in_the_terminal(tmux: Tmux, study: Path):

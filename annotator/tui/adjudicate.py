@@ -722,7 +722,12 @@ class AdjudicatorApp(AnnotatorApp):
 
 def run_adjudicate(session: Session) -> int:
     app = AdjudicatorApp(session)
-    app.run()
+    app.hard_exit = True  # as run_app: a dead terminal must not keep the session alive
+    try:
+        app.run()
+    finally:
+        if app._grace is not None:
+            app._grace.cancel()  # the shutdown finished in time
     if app.store_failure is not None:
         raise app.store_failure
     return app.return_code or 0
