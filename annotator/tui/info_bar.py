@@ -45,12 +45,18 @@ class TextLines(CachedStyles, can_focus=False):
         self._wrapped_at = 0
 
     def show_text(self, text: Text) -> None:
-        lines = [_clean_line(line) for line in text.split("\n")]
+        lines = [clean_line(line) for line in text.split("\n")]
         if self.WRAP:
             self._source = text
             width = self._wrapped_at = self.content_size.width
             if width > 0:
                 lines = [part for line in lines for part in _wrap(line, width, self.app)]
+        self.show_lines(lines)
+
+    def show_lines(self, lines: list[Text]) -> None:
+        """Show `lines` (each one line, already made visible with `clean_line`). A
+        line that is the very object shown before is not compared or redrawn: callers
+        that keep their unchanged lines (the labels panel) skip their cost."""
         if len(lines) != len(self._text):
             self._text, self._strips = lines, None
             self.refresh(layout=True)
@@ -64,7 +70,7 @@ class TextLines(CachedStyles, can_focus=False):
         new = []
         for y, (before, line) in enumerate(zip(self._text, lines, strict=True)):
             old = self._strips[y]
-            if _same(before, line):
+            if before is line or _same(before, line):
                 new.append(old)
                 continue
             now = self._strip(line, width, base)
@@ -101,10 +107,15 @@ class TextLines(CachedStyles, can_focus=False):
             return self._strips[y]
         return Strip.blank(width, self.base_style())
 
+    # What the lines were last built from (subclasses that skip an unchanged rebuild);
+    # a style change forgets it, as the lines carry the styles.
+    _shown: tuple | None = None
+
     def notify_style_update(self) -> None:
         # A class change (e.g. -alert) or a theme change restyles every line.
         super().notify_style_update()
         self._strips = None
+        self._shown = None
 
     def on_resize(self, event: Any) -> None:
         if self.WRAP and self._source is not None and (
@@ -131,7 +142,7 @@ def _same(a: Text, b: Text) -> bool:
     return a.plain == b.plain and a.spans == b.spans and a.style == b.style
 
 
-def _clean_line(line: Text) -> Text:
+def clean_line(line: Text) -> Text:
     plain = line.plain
     cleaned = visible(plain).replace("\t", " ")
     if cleaned == plain:
@@ -184,6 +195,13 @@ class PositionBar(TextLines):
         when that is not its key. `stale`: the unit's text changed since it was
         annotated (a re-import)."""
         state = state or {}
+        # What the two lines depend on: unchanged (a label toggle on a unit already
+        # annotated), nothing is rebuilt or compared.
+        key = (doc, doc_count, unit, state.get("status"), bool(state.get("flag")),
+               bool(state.get("note")), done_total, unit_total, position, stale)
+        if key == self._shown:
+            return
+        self._shown = key
         title_style = self.style_of("position-bar--title")
         mark_style = self.style_of("position-bar--mark")
         out = Text(no_wrap=True, overflow="ellipsis")
@@ -226,6 +244,10 @@ class StatusLine(TextLines):
 
     def show(self, mode: str, detail: str, note: str | None) -> None:
         self._last = (mode, detail, note)
+        key = (mode, detail, note, self._alert, self.content_size.width)
+        if key == self._shown:
+            return  # the same lines at the same width
+        self._shown = key
         mode_style = self.style_of("status-line--mode")
         out = Text(no_wrap=True, overflow="ellipsis")
         if self._alert is not None:
