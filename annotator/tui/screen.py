@@ -340,7 +340,9 @@ class AnnotateScreen(Screen):
             self.notify(str(exc), severity="error", markup=False)
             return None
         self._focus_time = time.monotonic()
-        self._stale.pop(change.unit, None)  # the action stored the unit's current text
+        # The action stored the unit's current text (its sha): not stale, and no need
+        # to ask the journal and the corpus again at every keypress.
+        self._stale[change.unit] = None
         was = self._done(change.unit)
         self.states[change.unit] = change.state
         self._open = None
