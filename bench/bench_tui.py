@@ -252,12 +252,24 @@ async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]
     return times, writes["n"]
 
 
+def process_cpu_ns(pid: int) -> int:
+    """CPU time of every thread of `pid` so far, in ns (/proc/PID/task/*/schedstat:
+    nanoseconds, where /proc/PID/stat counts 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
 def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, presses: int,
-                       gap: float = 0.05) -> list[float]:
+                       gap: float = 0.05, cpu: list[float] | None = None) -> list[float]:
     """Keypress to repaint as the user's terminal sees it: the real entry point in a
     pseudo-terminal; ms from writing the key until the app's first output after it (the
     frame; the handler stores the action before it redraws). `gap` lets each frame finish
-    before the next key."""
+    before the next key. `cpu`: gets the app's CPU ms per press appended (all its
+    threads, from the first press until the last frame settled; the idle gaps'
+    timers included, which cost the minimal app and ours alike)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
@@ -282,6 +294,7 @@ def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, pres
             buf += drain(0.1)
         drain(0.5)
         times = []
+        cpu0 = process_cpu_ns(proc.pid)
         for _ in range(presses):
             t0 = time.perf_counter()
             os.write(master, key)
@@ -289,6 +302,8 @@ def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, pres
                 raise RuntimeError("no repaint after a keypress")
             times.append((time.perf_counter() - t0) * 1000)
             drain(gap)
+        if cpu is not None:
+            cpu.append((process_cpu_ns(proc.pid) - cpu0) / 1e6 / presses)
         os.write(master, b"q")
         proc.wait(timeout=10)
     finally:

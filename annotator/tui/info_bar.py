@@ -19,6 +19,8 @@ from annotator.store.base import DocInfo
 from annotator.textclean import safe_inline, visible
 from annotator.tui.styles import CachedStyles
 
+STRIP_CACHE = 512  # rendered lines kept per widget (see TextLines._strip_for)
+
 
 class TextLines(CachedStyles, can_focus=False):
     """Lines of `Text` that never wrap, drawn with the Line API and updated by
@@ -43,6 +45,8 @@ class TextLines(CachedStyles, can_focus=False):
         self._strips_width = -1
         self._source: Text | None = None
         self._wrapped_at = 0
+        self._strip_cache: dict[int, tuple[Text, int, Style, Strip]] = {}
+        self._changed_cache: dict[tuple[int, int], tuple[Strip, Strip, tuple | None]] = {}
 
     def show_text(self, text: Text) -> None:
         lines = [clean_line(line) for line in text.split("\n")]
@@ -73,12 +77,39 @@ class TextLines(CachedStyles, can_focus=False):
             if before is line or _same(before, line):
                 new.append(old)
                 continue
-            now = self._strip(line, width, base)
+            now = self._strip_for(line, width, base)
             new.append(now)
-            cols = changed_cells(old, now)
+            cols = self._changed(old, now)
             if cols is not None:
                 self.refresh(Region(cols[0], y, cols[1] - cols[0], 1))
         self._text, self._strips = lines, new
+
+    def _strip_for(self, line: Text, width: int, base: Style) -> Strip:
+        """`_strip`, kept for lines that come back (a label's on and off lines, kept by
+        the labels panel): toggling again renders nothing. Keyed by the very object,
+        which the cache holds, so an id is never reused while it is there."""
+        cache = self._strip_cache
+        hit = cache.get(id(line))
+        if hit is not None and hit[0] is line and hit[1] == width and hit[2] is base:
+            return hit[3]
+        strip = self._strip(line, width, base)
+        if len(cache) >= STRIP_CACHE:
+            cache.clear()
+        cache[id(line)] = (line, width, base, strip)
+        return strip
+
+    def _changed(self, old: Strip, new: Strip) -> tuple[int, int] | None:
+        """`changed_cells`, kept per pair of strips (the same two, toggle after toggle)."""
+        cache = self._changed_cache
+        key = (id(old), id(new))
+        hit = cache.get(key)
+        if hit is not None and hit[0] is old and hit[1] is new:
+            return hit[2]
+        cols = changed_cells(old, new)
+        if len(cache) >= STRIP_CACHE:
+            cache.clear()
+        cache[key] = (old, new, cols)
+        return cols
 
     @property
     def lines(self) -> list[Text]:
@@ -101,7 +132,7 @@ class TextLines(CachedStyles, can_focus=False):
         width = self.content_size.width
         if self._strips is None or width != self._strips_width:
             base = self.base_style()
-            self._strips = [self._strip(line, width, base) for line in self._text]
+            self._strips = [self._strip_for(line, width, base) for line in self._text]
             self._strips_width = width
         if y < len(self._strips):
             return self._strips[y]
@@ -116,6 +147,7 @@ class TextLines(CachedStyles, can_focus=False):
         super().notify_style_update()
         self._strips = None
         self._shown = None
+        self._strip_cache.clear()  # (a new base style misses anyway; this frees them)
 
     def on_resize(self, event: Any) -> None:
         if self.WRAP and self._source is not None and (
