@@ -1011,17 +1011,19 @@ class SQLiteJournal(JournalMeta):
             prior = json.loads(before) if before else None
             after = apply_action(prior, action, self.schema, u.text)
             after_json = json.dumps(after, ensure_ascii=False)
+            ts = now_iso()
             seq = self._append(doc_id, unit, action["type"], action, before, after, seconds,
-                               after_json=after_json)
+                               ts=ts, after_json=after_json)
             conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
             if prior is None:
-                self._write_state(doc_id, unit, after, u.sha, seconds, state_json=after_json)
+                self._write_state(doc_id, unit, after, u.sha, seconds, ts=ts,
+                                  state_json=after_json)
             else:
-                self._update_state(doc_id, unit, prior, after, after_json, u.sha, seconds)
+                self._update_state(doc_id, unit, prior, after, after_json, u.sha, seconds, ts)
         return Change(doc_id, unit, after, seq)
 
     def _update_state(self, doc_id: str, unit: int, prior: dict, state: dict,
-                      state_json: str, unit_sha: str, seconds: float) -> None:
+                      state_json: str, unit_sha: str, seconds: float, ts: str) -> None:
         """`_write_state` for a unit whose stored state is `prior` (read in this
         transaction, so the index tables hold exactly it): only the rows that change
         are written. A label toggle then writes its event, the unit's row and one
@@ -1035,12 +1037,12 @@ class SQLiteJournal(JournalMeta):
             # status and n_spans unchanged: the units_done index entry stays as it is
             conn.execute("UPDATE units SET state = ?, unit_sha = ?, updated_at = ?, "
                          "seconds = seconds + ? WHERE doc_id = ? AND unit = ?",
-                         (state_json, unit_sha, now_iso(), seconds, doc_id, unit))
+                         (state_json, unit_sha, ts, seconds, doc_id, unit))
         else:
             conn.execute("UPDATE units SET status = ?, state = ?, unit_sha = ?, "
                          "updated_at = ?, seconds = seconds + ?, n_spans = ? "
                          "WHERE doc_id = ? AND unit = ?",
-                         (state.get("status"), state_json, unit_sha, now_iso(), seconds,
+                         (state.get("status"), state_json, unit_sha, ts, seconds,
                           n_spans, doc_id, unit))
         was, now = _label_pairs(prior), _label_pairs(state)
         if was != now:
