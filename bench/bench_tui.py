@@ -25,6 +25,8 @@ Method
   first output after it, which is the repainted frame (the handler stores the action
   durably before it redraws; the journal is checked to hold one event per press).
   Median and p95 over 200 presses, 50 ms apart. This is the row the target applies to.
+  Beside it, for information, the app's CPU per press (all its threads, from
+  /proc/PID/task/*/schedstat), which the commit's disk flush does not blur.
 - Keypress to frame, in process with `App.run_test()` (for information): a Key event for a label hotkey
   is posted to the app, and the time is taken when the app has next displayed a frame
   AFTER the journal write of that toggle returned (the store's `apply` commits with
@@ -426,14 +428,16 @@ def main() -> int:
             min_first, mins = terminal_bytes([py, str(minimal)], "minimalbenchmarkmarker",
                                              tmp, size, toggles)
             byte_rows[size] = (first, ours, min_first, mins)
+        min_cpu: list[float] = []
         min_pty = pty_keypress_times([py, str(minimal)], "minimalbenchmarkmarker", tmp, b"s",
-                                     presses)
+                                     presses, cpu=min_cpu)
 
         keys, writes = asyncio.run(keypress_times(demo, presses))
         assert writes == presses, f"{writes} journal writes for {presses} presses"
         pty_argv = [py, "-m", "annotator", "annotate", "--project", str(demo), "--as",
                     "bench-pty"]
-        pty_keys = pty_keypress_times(pty_argv, demo_marker, tmp, b"s", presses)
+        pty_cpu: list[float] = []
+        pty_keys = pty_keypress_times(pty_argv, demo_marker, tmp, b"s", presses, cpu=pty_cpu)
         from annotator.store import SQLiteStore
 
         pty_writes = len(SQLiteStore(demo / ".annotator").journal("bench-pty").events())
@@ -464,6 +468,12 @@ def main() -> int:
             "(reference)", None)
         row("ratio keypress / minimal", f"{ours_med / min_med:.2f}x", "<= 1.5x",
             ours_med / min_med <= 1.5)
+        row("CPU per keypress (pty, all threads), label toggle", f"{pty_cpu[0]:.2f} ms",
+            "(info)", None)
+        row("CPU per keypress (pty, all threads), minimal app", f"{min_cpu[0]:.2f} ms",
+            "(reference)", None)
+        row("ratio CPU per keypress / minimal", f"{pty_cpu[0] / min_cpu[0]:.2f}x", "(info)",
+            None)
         row("keypress to changed screen (pty), label toggle, p95",
             f"{pct(pty_keys, 0.95):.1f} ms", "(info)", None)
         row("keypress to frame in process (run_test), median",
