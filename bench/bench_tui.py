@@ -25,6 +25,8 @@ Method
   first output after it, which is the repainted frame (the handler stores the action
   durably before it redraws; the journal is checked to hold one event per press).
   Median and p95 over 200 presses, 50 ms apart. This is the row the target applies to.
+  Beside it, for information, the app's CPU per press (all its threads, from
+  /proc/PID/task/*/schedstat), which the commit's disk flush does not blur.
 - Keypress to frame, in process with `App.run_test()` (for information): a Key event for a label hotkey
   is posted to the app, and the time is taken when the app has next displayed a frame
   AFTER the journal write of that toggle returned (the store's `apply` commits with
@@ -252,12 +254,24 @@ async def keypress_times(project: Path, presses: int) -> tuple[list[float], int]
     return times, writes["n"]
 
 
+def process_cpu_ns(pid: int) -> int:
+    """CPU time of every thread of `pid` so far, in ns (/proc/PID/task/*/schedstat:
+    nanoseconds, where /proc/PID/stat counts 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
 def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, presses: int,
-                       gap: float = 0.05) -> list[float]:
+                       gap: float = 0.05, cpu: list[float] | None = None) -> list[float]:
     """Keypress to repaint as the user's terminal sees it: the real entry point in a
     pseudo-terminal; ms from writing the key until the app's first output after it (the
     frame; the handler stores the action before it redraws). `gap` lets each frame finish
-    before the next key."""
+    before the next key. `cpu`: gets the app's CPU ms per press appended (all its
+    threads, from the first press until the last frame settled; the idle gaps'
+    timers included, which cost the minimal app and ours alike)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
@@ -282,6 +296,7 @@ def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, pres
             buf += drain(0.1)
         drain(0.5)
         times = []
+        cpu0 = process_cpu_ns(proc.pid)
         for _ in range(presses):
             t0 = time.perf_counter()
             os.write(master, key)
@@ -289,6 +304,8 @@ def pty_keypress_times(argv: list[str], marker: str, cwd: Path, key: bytes, pres
                 raise RuntimeError("no repaint after a keypress")
             times.append((time.perf_counter() - t0) * 1000)
             drain(gap)
+        if cpu is not None:
+            cpu.append((process_cpu_ns(proc.pid) - cpu0) / 1e6 / presses)
         os.write(master, b"q")
         proc.wait(timeout=10)
     finally:
@@ -411,14 +428,16 @@ def main() -> int:
             min_first, mins = terminal_bytes([py, str(minimal)], "minimalbenchmarkmarker",
                                              tmp, size, toggles)
             byte_rows[size] = (first, ours, min_first, mins)
+        min_cpu: list[float] = []
         min_pty = pty_keypress_times([py, str(minimal)], "minimalbenchmarkmarker", tmp, b"s",
-                                     presses)
+                                     presses, cpu=min_cpu)
 
         keys, writes = asyncio.run(keypress_times(demo, presses))
         assert writes == presses, f"{writes} journal writes for {presses} presses"
         pty_argv = [py, "-m", "annotator", "annotate", "--project", str(demo), "--as",
                     "bench-pty"]
-        pty_keys = pty_keypress_times(pty_argv, demo_marker, tmp, b"s", presses)
+        pty_cpu: list[float] = []
+        pty_keys = pty_keypress_times(pty_argv, demo_marker, tmp, b"s", presses, cpu=pty_cpu)
         from annotator.store import SQLiteStore
 
         pty_writes = len(SQLiteStore(demo / ".annotator").journal("bench-pty").events())
@@ -449,6 +468,12 @@ def main() -> int:
             "(reference)", None)
         row("ratio keypress / minimal", f"{ours_med / min_med:.2f}x", "<= 1.5x",
             ours_med / min_med <= 1.5)
+        row("CPU per keypress (pty, all threads), label toggle", f"{pty_cpu[0]:.2f} ms",
+            "(info)", None)
+        row("CPU per keypress (pty, all threads), minimal app", f"{min_cpu[0]:.2f} ms",
+            "(reference)", None)
+        row("ratio CPU per keypress / minimal", f"{pty_cpu[0] / min_cpu[0]:.2f}x", "(info)",
+            None)
         row("keypress to changed screen (pty), label toggle, p95",
             f"{pct(pty_keys, 0.95):.1f} ms", "(info)", None)
         row("keypress to frame in process (run_test), median",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_tui_helpers import keys, main, make_app, screen_text
+from test_tui_helpers import keys, main, make_app, restart, screen_text
 
 from annotator.corpus import Document
 from annotator.schema import load_schema
@@ -174,3 +174,33 @@ async def test_status_line_wraps_at_80_columns(tmp_path: Path) -> None:
         drawn = " ".join(" ".join(row.split()) for row in rows[status.region.y:
                                                                status.region.bottom])
         assert drawn.endswith("other label key: relabel"), drawn
+
+
+def _frame(app: AnnotatorApp) -> list[list]:
+    """The screen as drawn: every row's segments, text and style."""
+    return [[(seg.text, seg.style) for seg in strip]
+            for strip in app.screen._compositor.render_strips()]
+
+
+async def test_toggled_panel_draws_as_a_fresh_one(tmp_path: Path) -> None:
+    """The panel keeps each label's lines (and their rendered strips) and rebuilds
+    only what a toggle changed: after any mix of toggles the screen is drawn exactly
+    as a new session draws the same stored state."""
+    app = make_app(tmp_path)
+    schema = app.schema
+    keyed = [lab.key for lay in schema.paragraph_layers for lab in lay.labels if lab.key]
+    presses = [keyed[0], keyed[1], keyed[0], keyed[-1], keyed[1], keyed[0], keyed[-1]]
+    frames = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for key in presses:
+            await keys(app, pilot, key)
+            await pilot.pause()
+            frames.append((screen_text(app), _frame(app)))
+    assert len({text for text, _ in frames}) > 2  # the toggles did change the screen
+    again = restart(app)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert screen_text(again) == frames[-1][0]
+        assert _frame(again) == frames[-1][1]

@@ -1008,12 +1008,55 @@ class SQLiteJournal(JournalMeta):
             raise InputError(f"no unit {unit} in document {doc_id!r}")
         with self._transaction() as conn:
             before = self._state_json(doc_id, unit)
-            after = apply_action(json.loads(before) if before else None, action,
-                                 self.schema, u.text)
-            seq = self._append(doc_id, unit, action["type"], action, before, after, seconds)
+            prior = json.loads(before) if before else None
+            after = apply_action(prior, action, self.schema, u.text)
+            after_json = json.dumps(after, ensure_ascii=False)
+            ts = now_iso()
+            seq = self._append(doc_id, unit, action["type"], action, before, after, seconds,
+                               ts=ts, after_json=after_json)
             conn.execute("UPDATE events SET undone = 2 WHERE undone = 1")  # redo is over
-            self._write_state(doc_id, unit, after, u.sha, seconds)
+            if prior is None:
+                self._write_state(doc_id, unit, after, u.sha, seconds, ts=ts,
+                                  state_json=after_json)
+            else:
+                self._update_state(doc_id, unit, prior, after, after_json, u.sha, seconds, ts)
         return Change(doc_id, unit, after, seq)
+
+    def _update_state(self, doc_id: str, unit: int, prior: dict, state: dict,
+                      state_json: str, unit_sha: str, seconds: float, ts: str) -> None:
+        """`_write_state` for a unit whose stored state is `prior` (read in this
+        transaction, so the index tables hold exactly it): only the rows that change
+        are written. A label toggle then writes its event, the unit's row and one
+        label row, not the unit's whole index again: every statement that rewrites a
+        row with the value it had still dirties its page, and each dirty page is
+        written to the WAL and flushed at COMMIT."""
+        conn = self.conn
+        key = self._doc_key(doc_id)
+        n_spans = len(state.get("spans", []))
+        if (prior.get("status"), len(prior.get("spans", []))) == (state.get("status"), n_spans):
+            # status and n_spans unchanged: the units_done index entry stays as it is
+            conn.execute("UPDATE units SET state = ?, unit_sha = ?, updated_at = ?, "
+                         "seconds = seconds + ? WHERE doc_id = ? AND unit = ?",
+                         (state_json, unit_sha, ts, seconds, doc_id, unit))
+        else:
+            conn.execute("UPDATE units SET status = ?, state = ?, unit_sha = ?, "
+                         "updated_at = ?, seconds = seconds + ?, n_spans = ? "
+                         "WHERE doc_id = ? AND unit = ?",
+                         (state.get("status"), state_json, unit_sha, ts, seconds,
+                          n_spans, doc_id, unit))
+        was, now = _label_pairs(prior), _label_pairs(state)
+        if was != now:
+            code = self._label_code
+            gone = [(code(*pair), key, unit) for pair in was - now]
+            if gone:
+                conn.executemany("DELETE FROM labels WHERE code = ? AND doc_key = ? "
+                                 "AND unit = ?", gone)
+            new = [(code(*pair), key, unit) for pair in now - was]
+            if new:
+                conn.executemany("INSERT OR IGNORE INTO labels VALUES (?,?,?)", new)
+        if ("decided" in prior, set(prior.get("decided", ()))) != (
+                "decided" in state, set(state.get("decided", ()))):
+            self._write_decided(key, unit, state)
 
     def apply_many(self, items: Iterable[tuple[str, int, dict]],
                    progress: Progress | None = None, chunk: int | None = 200_000,
@@ -1776,6 +1819,12 @@ class SQLiteJournal(JournalMeta):
                 self.conn.execute("PRAGMA journal_mode=DELETE")
         self.release()
         self.conn.close()
+
+
+def _label_pairs(state: dict) -> set[tuple[str, str]]:
+    """(layer, label) of a state's paragraph labels: the rows it has in `labels`."""
+    return {(layer, label) for layer, value in state.get("labels", {}).items()
+            for label in (value if isinstance(value, list) else [value] if value else [])}
 
 
 def _textless(state: dict | None) -> dict | None:

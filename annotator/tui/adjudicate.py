@@ -34,7 +34,7 @@ from annotator.schema import Label, LabelSchema, Layer
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.app import AnnotatorApp
-from annotator.tui.info_bar import LateFooter, StatusLine, TextLines
+from annotator.tui.info_bar import LateFooter, StatusLine, TextLines, clean_line
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, UnitView, ViewSpan
 
@@ -148,7 +148,7 @@ class VersionsPanel(TextLines):
                                f"“{snippet(sp.get('text', ''))}”")
                     if i == selected:
                         out.stylize(sel_style)
-        self.show_lines(lines)
+        self.show_lines([clean_line(line) for line in lines])  # names, span texts
         if self.parent is not None:
             # the layer in focus (and its spans) in view: the panel is short at 80x24.
             # Only when that region moved: a label toggle leaves it where it is.
@@ -177,7 +177,7 @@ class ProgressLine(TextLines):
             out.append("○ open")
         where = "title" if unit == 0 and doc.has_title else f"¶{unit}"
         out.append(f"  {where}  doc {doc.key:,}/{doc_count:,} {doc.id}")
-        self.show_lines([counts, out])
+        self.show_lines([clean_line(counts), clean_line(out)])  # a document id
 
 
 class AdjudicateHelp(ModalScreen[None]):

@@ -19,6 +19,8 @@ from annotator.store.base import DocInfo
 from annotator.textclean import safe_inline, visible
 from annotator.tui.styles import CachedStyles
 
+STRIP_CACHE = 512  # rendered lines kept per widget (see TextLines._strip_for)
+
 
 class TextLines(CachedStyles, can_focus=False):
     """Lines of `Text` that never wrap, drawn with the Line API and updated by
@@ -43,6 +45,8 @@ class TextLines(CachedStyles, can_focus=False):
         self._strips_width = -1
         self._source: Text | None = None
         self._wrapped_at = 0
+        self._strip_cache: dict[int, tuple[Text, int, Style, Strip]] = {}
+        self._changed_cache: dict[tuple[int, int], tuple[Strip, Strip, tuple | None]] = {}
 
     _shown_key: object = None  # what the lines shown were made from (same_as_shown)
     _restyles = 0  # style updates so far: lines made before one have the old styles
@@ -59,23 +63,18 @@ class TextLines(CachedStyles, can_focus=False):
         return False
 
     def show_text(self, text: Text) -> None:
+        lines = [clean_line(line) for line in text.split("\n")]
         if self.WRAP:
             self._source = text
-        self._show(text.split("\n"))
-
-    def show_lines(self, lines: list[Text]) -> None:
-        """`show_text` of lines built one by one (none holding a newline): no
-        `Text.split` of a whole panel, a tenth of a millisecond a panel and keypress."""
-        if self.WRAP:
-            self._source = Text("\n").join(lines)
-        self._show(lines)
-
-    def _show(self, lines: list[Text]) -> None:
-        lines = [_clean_line(line) for line in lines]
-        if self.WRAP:
             width = self._wrapped_at = self.content_size.width
             if width > 0:
                 lines = [part for line in lines for part in _wrap(line, width, self.app)]
+        self.show_lines(lines)
+
+    def show_lines(self, lines: list[Text]) -> None:
+        """Show `lines` (each one line, already made visible with `clean_line`). A
+        line that is the very object shown before is not compared or redrawn: callers
+        that keep their unchanged lines (the labels panel) skip their cost."""
         if len(lines) != len(self._text):
             self._text, self._strips = lines, None
             self.refresh(layout=True)
@@ -89,15 +88,42 @@ class TextLines(CachedStyles, can_focus=False):
         new = []
         for y, (before, line) in enumerate(zip(self._text, lines, strict=True)):
             old = self._strips[y]
-            if _same(before, line):
+            if before is line or _same(before, line):
                 new.append(old)
                 continue
-            now = self._strip(line, width, base)
+            now = self._strip_for(line, width, base)
             new.append(now)
-            cols = changed_cells(old, now)
+            cols = self._changed(old, now)
             if cols is not None:
                 self.refresh(Region(cols[0], y, cols[1] - cols[0], 1))
         self._text, self._strips = lines, new
+
+    def _strip_for(self, line: Text, width: int, base: Style) -> Strip:
+        """`_strip`, kept for lines that come back (a label's on and off lines, kept by
+        the labels panel): toggling again renders nothing. Keyed by the very object,
+        which the cache holds, so an id is never reused while it is there."""
+        cache = self._strip_cache
+        hit = cache.get(id(line))
+        if hit is not None and hit[0] is line and hit[1] == width and hit[2] is base:
+            return hit[3]
+        strip = self._strip(line, width, base)
+        if len(cache) >= STRIP_CACHE:
+            cache.clear()
+        cache[id(line)] = (line, width, base, strip)
+        return strip
+
+    def _changed(self, old: Strip, new: Strip) -> tuple[int, int] | None:
+        """`changed_cells`, kept per pair of strips (the same two, toggle after toggle)."""
+        cache = self._changed_cache
+        key = (id(old), id(new))
+        hit = cache.get(key)
+        if hit is not None and hit[0] is old and hit[1] is new:
+            return hit[2]
+        cols = changed_cells(old, new)
+        if len(cache) >= STRIP_CACHE:
+            cache.clear()
+        cache[key] = (old, new, cols)
+        return cols
 
     @property
     def lines(self) -> list[Text]:
@@ -120,17 +146,23 @@ class TextLines(CachedStyles, can_focus=False):
         width = self.content_size.width
         if self._strips is None or width != self._strips_width:
             base = self.base_style()
-            self._strips = [self._strip(line, width, base) for line in self._text]
+            self._strips = [self._strip_for(line, width, base) for line in self._text]
             self._strips_width = width
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(width, self.base_style())
 
+    # What the lines were last built from (subclasses that skip an unchanged rebuild);
+    # a style change forgets it, as the lines carry the styles.
+    _shown: tuple | None = None
+
     def notify_style_update(self) -> None:
         # A class change (e.g. -alert) or a theme change restyles every line.
         super().notify_style_update()
         self._strips = None
+        self._shown = None
         self._restyles += 1
+        self._strip_cache.clear()  # (a new base style misses anyway; this frees them)
 
     def on_resize(self, event: Any) -> None:
         if self.WRAP and self._source is not None and (
@@ -157,7 +189,7 @@ def _same(a: Text, b: Text) -> bool:
     return a.plain == b.plain and a.spans == b.spans and a.style == b.style
 
 
-def _clean_line(line: Text) -> Text:
+def clean_line(line: Text) -> Text:
     plain = line.plain
     cleaned = visible(plain).replace("\t", " ")
     if cleaned == plain:
@@ -210,6 +242,13 @@ class PositionBar(TextLines):
         when that is not its key. `stale`: the unit's text changed since it was
         annotated (a re-import)."""
         state = state or {}
+        # What the two lines depend on: unchanged (a label toggle on a unit already
+        # annotated), nothing is rebuilt or compared.
+        key = (doc, doc_count, unit, state.get("status"), bool(state.get("flag")),
+               bool(state.get("note")), done_total, unit_total, position, stale)
+        if key == self._shown:
+            return
+        self._shown = key
         title_style = self.style_of("position-bar--title")
         mark_style = self.style_of("position-bar--mark")
         out = Text(no_wrap=True, overflow="ellipsis")
@@ -252,6 +291,10 @@ class StatusLine(TextLines):
 
     def show(self, mode: str, detail: str, note: str | None) -> None:
         self._last = (mode, detail, note)
+        key = (mode, detail, note, self._alert, self.content_size.width)
+        if key == self._shown:
+            return  # the same lines at the same width
+        self._shown = key
         mode_style = self.style_of("status-line--mode")
         out = Text(no_wrap=True, overflow="ellipsis")
         if self._alert is not None:

@@ -18,7 +18,7 @@ from textual.strip import Strip
 from annotator.keys import display_key
 from annotator.schema import Label, LabelSchema, Layer
 from annotator.textclean import safe_inline
-from annotator.tui.info_bar import TextLines
+from annotator.tui.info_bar import TextLines, clean_line
 from annotator.tui.unit_view import SPAN_STYLES
 
 SNIPPET = 28  # characters of a span's text shown in the list
@@ -28,6 +28,7 @@ PANEL_MIN = 28  # columns the panel gets on a narrow terminal (half of it at mos
 TEXT_FLOOR = 34  # ... and at the least, to keep the whole schema in view
 ROWS_AROUND = 5  # position bar (2), status line, footer, a spare row
 NAME_LINES = 3  # a label name wraps onto at most this many lines, then "…"
+LINE_CACHE = 4096  # labels' lines kept (key, box, name wrapped), per width and style
 
 
 class SpanLook(NamedTuple):
@@ -160,6 +161,8 @@ class LabelsPanel(TextLines):
     _headings: tuple[int, ...] = ()
     _fitted: tuple[int, Size] | None = None  # (schema id, terminal size)
     _wrap_width = 0
+    _line_cache: dict[tuple, list[Text]] | None = None
+    _cache_for: tuple[int, int, int] = (-1, 0, 0)  # (width, schema id, looks id)
 
     def fit(self, schema: LabelSchema, terminal: Size) -> None:
         """Size the panel (its scroll container) for this schema and terminal."""
@@ -222,6 +225,24 @@ class LabelsPanel(TextLines):
         if isinstance(self.parent, ScrollableContainer):
             self.parent.scroll_page_up(animate=False)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._line_cache = None  # the cached lines carry the old styles
+
+    def _cached(self, key: tuple, build: Any) -> list[Text]:
+        """The lines `build()` makes for `key`, made once per width and style: a label
+        toggle then rebuilds the one label that changed, and the lines of the others
+        are the very objects on screen (show_lines skips them)."""
+        cache = self._line_cache
+        if cache is None or len(cache) > LINE_CACHE:
+            cache = self._line_cache = {}
+        lines = cache.get(key)
+        if lines is None:
+            out = Text(no_wrap=True, overflow="ellipsis")
+            build(out)
+            lines = cache[key] = [clean_line(line) for line in out.split("\n")]
+        return lines
+
     def show(self, schema: LabelSchema, looks: dict[tuple[str, str], SpanLook],
              state: dict | None, proposals: list[tuple[str, int, int, str]],
              selected: str | None, proposal_count: int = 0,
@@ -233,7 +254,10 @@ class LabelsPanel(TextLines):
         self._args = (schema, looks, state, proposals, selected, proposal_count, moved)
         if self.is_mounted:
             self.fit(schema, self.app.size)
-        width = self._wrap_width = self.content_size.width
+        width = self.content_size.width
+        if (width, id(schema), id(looks)) != self._cache_for:
+            self._cache_for, self._line_cache = (width, id(schema), id(looks)), None
+        self._wrap_width = width
         headings: list[int] = []
         state = state or {}
         labels = state.get("labels", {})
@@ -243,35 +267,43 @@ class LabelsPanel(TextLines):
         key_style = style("labels-panel--key")
         on_style = style("labels-panel--on")
         sel_style = style("labels-panel--selected")
-        out = Text(no_wrap=True, overflow="ellipsis")
+        cached = self._cached
+        lines: list[Text] = []
         for layer in schema.layers:
-            headings.append(out.plain.count("\n"))
-            out.append(f"{safe_inline(layer.name)} ({layer.kind})\n", layer_style)
+            headings.append(len(lines))
+            lines += cached(("layer", layer.id), lambda out, layer=layer: out.append(
+                f"{safe_inline(layer.name)} ({layer.kind})\n", layer_style))
             if layer.kind == "span":
-                self._span_layer(out, layer, spans, looks, key_style, on_style, width)
+                for label in layer.labels:
+                    n = sum(1 for s in spans
+                            if s["layer"] == layer.id and s["label"] == label.id)
+                    lines += cached(("span", layer.id, label.id, n),
+                                    lambda out, layer=layer, label=label, n=n: _span_label(
+                                        out, layer, label, n, looks, key_style, on_style,
+                                        width))
                 continue
             value = labels.get(layer.id)
+            multi = layer.kind == "multi"
             for label in layer.labels:
-                if layer.kind == "multi":
-                    on = label.id in (value or [])
-                    box = "[x]" if on else "[ ]"
-                else:
-                    on = value == label.id
-                    box = "(•)" if on else "( )"
-                key = f" {_key(label)} "
-                out.append(key, key_style)
-                _name_lines(out, f"{box} ", safe_inline(label.name), cell_len(key), width,
-                            on_style if on else "")
+                on = label.id in (value or []) if multi else value == label.id
+                lines += cached(("label", layer.id, label.id, on),
+                                lambda out, label=label, on=on, multi=multi: _label(
+                                    out, label, on, multi, key_style, on_style, width))
+        out = Text(no_wrap=True, overflow="ellipsis")  # the rest: the unit's own
+        rows = len(lines)  # lines in `out` start here
         orphans = _not_in_schema(schema, labels)
         if orphans:
             # Kept from before the schema changed: shown, never dropped.
-            headings.append(out.plain.count("\n"))
+            headings.append(rows)
             out.append("Not in the schema\n", layer_style)
+            rows += 1
             for name in orphans:
                 out.append(f"  ⚠ {safe_inline(name)}\n", on_style)
+                rows += 1
         if spans or proposals:
-            headings.append(out.plain.count("\n"))
+            headings.append(rows)
             out.append("Spans\n", layer_style)
+            rows += 1
         selected_line: int | None = None
         by_id = {s["id"]: s for s in spans}
         targets: dict[str, list[str]] = {}
@@ -292,9 +324,10 @@ class LabelsPanel(TextLines):
                 line.append(f" {safe_inline(str(value))}")
             if s["id"] == selected:
                 line.stylize(sel_style)
-                selected_line = out.plain.count("\n")
+                selected_line = rows
             out.append_text(line)
             out.append("\n")
+            rows += 1
         prop_style = style("labels-panel--proposal")
         for pid, _start, _end, text in proposals:
             line = Text(no_wrap=True, overflow="ellipsis")
@@ -303,32 +336,44 @@ class LabelsPanel(TextLines):
             line.append(f"“{snippet(text)}” a/x", prop_style)
             if pid == selected:
                 line.stylize(sel_style)
-                selected_line = out.plain.count("\n")
+                selected_line = rows
             out.append_text(line)
             out.append("\n")
+            rows += 1
         if proposal_count > len(proposals):
             out.append(f"   {proposal_count:,} proposed quotes in all\n", prop_style)
+        if out or not lines:
+            lines += [clean_line(line) for line in out.split("\n")]
         self._headings = tuple(headings)
-        self.show_text(out)
+        self.show_lines(lines)
         if selected_line is not None and self.parent is not None:
             # Spans are listed below the labels: keep the selected one in view, below
             # the sticky heading (the row above it is in view too).
             self.parent.scroll_to_region(Region(0, max(0, selected_line - 1), 1, 2),
                                          animate=False)
 
-    @staticmethod
-    def _span_layer(out: Text, layer: Layer, spans: list[dict],
-                    looks: dict[tuple[str, str], SpanLook], key_style: Any,
-                    on_style: Any, width: int) -> None:
-        for label in layer.labels:
-            n = sum(1 for s in spans if s["layer"] == layer.id and s["label"] == label.id)
-            key = f" {_key(label)} "
-            out.append(key, key_style)
-            mark = looks[(layer.id, label.id)].mark
-            # The span mark is shown only when it is not the hotkey already shown.
-            shown = "" if mark == _key(label) else f"{mark}: "
-            _name_lines(out, shown, safe_inline(label.name) + (f" ({n})" if n else ""),
-                        cell_len(key), width, on_style if n else "")
+
+def _label(out: Text, label: Label, on: bool, multi: bool, key_style: Any,
+           on_style: Any, width: int) -> None:
+    """A paragraph label's lines: its key, its box, its name wrapped."""
+    box = ("[x]" if on else "[ ]") if multi else ("(•)" if on else "( )")
+    key = f" {_key(label)} "
+    out.append(key, key_style)
+    _name_lines(out, f"{box} ", safe_inline(label.name), cell_len(key), width,
+                on_style if on else "")
+
+
+def _span_label(out: Text, layer: Layer, label: Label, n: int,
+                looks: dict[tuple[str, str], SpanLook], key_style: Any, on_style: Any,
+                width: int) -> None:
+    """A span label's lines: its key, its mark, its name and how many spans it has."""
+    key = f" {_key(label)} "
+    out.append(key, key_style)
+    mark = looks[(layer.id, label.id)].mark
+    # The span mark is shown only when it is not the hotkey already shown.
+    shown = "" if mark == _key(label) else f"{mark}: "
+    _name_lines(out, shown, safe_inline(label.name) + (f" ({n})" if n else ""),
+                cell_len(key), width, on_style if n else "")
 
 
 def _name_lines(out: Text, head: str, name: str, indent: int, width: int,

@@ -99,6 +99,7 @@ class AnnotateScreen(Screen):
         # unit -> the text it had when annotated, if a re-import changed it since
         # ("" when that text was not kept); None: not stale. Asked once per unit.
         self._stale: dict[int, str | None] = {}
+        self._widgets: dict[type, Any] = {}
         self._bind_schema_keys()
 
     # -- messages -------------------------------------------------------------------------
@@ -340,7 +341,9 @@ class AnnotateScreen(Screen):
             self.notify(str(exc), severity="error", markup=False)
             return None
         self._focus_time = time.monotonic()
-        self._stale.pop(change.unit, None)  # the action stored the unit's current text
+        # The action stored the unit's current text (its sha): not stale, and no need
+        # to ask the journal and the corpus again at every keypress.
+        self._stale[change.unit] = None
         was = self._done(change.unit)
         self.states[change.unit] = change.state
         self._open = None
@@ -391,22 +394,31 @@ class AnnotateScreen(Screen):
                 continue
             look = self.looks.get((s["layer"], s["label"]), SpanLook("?", 0))
             view_spans.append(ViewSpan(s["id"], s["start"], s["end"], look.style, look.mark))
-        self.query_one(UnitView).set_decor(Decor(
+        widget = self._widget
+        widget(UnitView).set_decor(Decor(
             tuple(view_spans), self.selected, self.link_target,
             self.cursor if text else None, self.span_anchor, self._done(self.unit),
             self._proposal_index(), self._matches(text)))
         mode, detail = self._mode()
-        self.query_one(StatusLine).show(mode, detail, state.get("note"))
+        widget(StatusLine).show(mode, detail, state.get("note"))
         if cursor_only or not self._painted:
             return
-        self.query_one(LabelsPanel).show(
+        widget(LabelsPanel).show(
             self.schema, self.looks, state, [(i, s, e, text[s:e]) for i, s, e in self._near(open_props)],
             self.selected, len(open_props), moved=moved)
-        self.query_one(PositionBar).show(self.doc, self.doc_count, self.unit, state,
+        widget(PositionBar).show(self.doc, self.doc_count, self.unit, state,
                                          self.done_total, self.unit_total,
                                          position=self.scope.position(self.doc.key),
                                          stale=self._stale_text(self.unit) is not None
                                          or bool(moved))
+
+    def _widget(self, cls: type) -> Any:
+        """The screen's one widget of type `cls` (composed once, never replaced): found
+        once, not by a DOM query at every keypress."""
+        found = self._widgets.get(cls)
+        if found is None:
+            found = self._widgets[cls] = self.query_one(cls)
+        return found
 
     def _stale_text(self, unit: int) -> str | None:
         """The text `unit` had when this annotator annotated it, if a re-import has

@@ -339,6 +339,9 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
             return
         i = max(0, bisect.bisect_right(self._cur_starts, offset) - 1)
         y = self._cur_first + i
+        top = self.scroll_offset.y
+        if top <= y < top + self.scrollable_content_region.height:
+            return  # in view: scroll_to_region would not move it (and costs its geometry)
         self.scroll_to_region(Region(0, y, 1, 1), animate=False, immediate=True)
 
     def on_resize(self) -> None:
