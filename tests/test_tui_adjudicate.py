@@ -410,3 +410,41 @@ async def test_a_gold_toggle_rebuilds_only_what_it_changed(tmp_path):
         assert "[x] Sovereignty" in screen_text(app)
         await keys(app, pilot, "tab")  # another layer in focus: the status line changes
         assert status.lines is not kept_status and "layer Stance" in screen_text(app)
+
+
+async def test_hostile_text_in_a_journal_is_drawn_inert(tmp_path):
+    """A journal written by someone else (not through the tool) holds a span whose
+    text carries ESC, C1 and BEL sequences and markup: the versions panel draws them
+    as visible characters, never as escape sequences or markup, and nothing of them
+    reaches the lines on screen."""
+    import json
+    import sqlite3
+
+    store = _study(tmp_path)
+    store.close()
+    db = sqlite3.connect(tmp_path / ".annotator" / "journals" / "zed_alice" / "journal.db")
+    (state,), = db.execute("SELECT state FROM units WHERE doc_id = 'doc-a' AND unit = 3")
+    state = json.loads(state)
+    state["spans"][0]["text"] = "\x1b[2J\x1b]0;pwned\x07\x9b31m[@click=app.quit]x[/"
+    db.execute("UPDATE units SET state = ? WHERE doc_id = 'doc-a' AND unit = 3",
+               (json.dumps(state),))
+    db.commit()
+    db.close()
+    store = SQLiteStore(tmp_path / ".annotator")
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        await keys(app, pilot, "n", "tab", "tab")  # the quote unit, its span layer
+        screen = _screen(app)
+        for _ in range(4):
+            if screen.layer.kind == "span":
+                break
+            await keys(app, pilot, "tab")
+        assert screen.layer.kind == "span"
+        lines = [line.plain for line in screen._versions_panel.lines]
+        shown = "\n".join(lines)
+        assert "␛[2J␛]0;pwned␇" in shown and "[@click=a" in shown  # as text, not markup
+        for bad in ("\x1b", "\x07", "\x9b"):
+            assert bad not in shown
+        assert "\x1b" not in screen_text(app) and app.is_running
+    store.close()
