@@ -1,0 +1,254 @@
+"""An export read over two processes (`validate.read_export`, so `annotator validate`
+and `annotator agreement FILE`): at 200,000 units reading and checking the file is
+most of either command, one core's worth of Python, and the machine has two.
+
+The file is cut at the first line start after `SHARE` of its bytes. This process
+reads and checks the lines before the cut; a child (`python -P -m
+annotator.read_split`, the job pickled on its stdin) reads and checks the rest with
+the same `validate.ExportReader`, numbering its lines from 1, and returns its columns
+in a compact form on its stdout (arrays of integers, each distinct name or document
+id once; lists only for what is rare: problems, spans, statuses). `join` adds them to
+this process's reader as if it had read on: lines, annotations and value codes
+shifted, the schemas named merged in order. The checks that span records (a unit
+twice, one schema for all records, names differing only by case or normalisation)
+run after the join (`ExportReader.finish`), so problems and messages, and the ratings,
+are those of one pass (tests/test_read_split.py compares them).
+
+When the child cannot start or fails, or checked its records against another label
+schema than one pass would have (a file naming two schemas: an error anyway), its
+part is read again here.
+
+`ANNOTATOR_READ_WORKERS=1` reads every export in one process; `=2` splits any file
+of two lines or more (tests use it on small files). By default a file is split from
+`MIN_BYTES` on, when two cores are usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from array import array
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+WORKERS_ENV = "ANNOTATOR_READ_WORKERS"
+# Below this, the child's start (about 0.1 s: an interpreter, msgspec, the label
+# schema) and the join cost more than half the reading saves. Measured crossover
+# (`annotator validate`, the bench's record shape of ~1 KB a line): see MIN_BYTES's
+# figures in bench/RESULTS.md, 2026-12-03, issue 13.
+MIN_BYTES = 16 << 20
+# The child's share of the bytes is less than half: it starts later, and this
+# process joins the parts while it waits.
+SHARE = 0.5
+
+
+def cut(path: Path, total: int) -> int | None:
+    """Where the child's part starts (a line's start), or None: one process."""
+    from annotator.child import usable_cores
+
+    env = os.environ.get(WORKERS_ENV, "").strip()
+    if env.isdigit() and int(env) < 2:
+        return None
+    forced = env.isdigit() and int(env) >= 2
+    if not forced and (total < MIN_BYTES or usable_cores() < 2):
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(int(total * SHARE))
+        fh.readline()  # to the next line's start
+        at = fh.tell()
+    return at if 0 < at < total else None
+
+
+def read_all(reader: Any, total: int, progress: Callable[[int, int], None] | None) -> int:
+    """Read the whole file into `reader` (a validate.ExportReader at its start): in two
+    processes when `cut` says so, else in this one. Returns how many read it."""
+    at = cut(reader.path, total)
+    proc = None if at is None else _start(reader, at, total)
+    if proc is None:
+        reader.read(total, progress, total)
+        return 1
+    # this process's bytes stand for the whole file's progress
+    part = None if progress is None else (lambda n, t: progress(n * t // at, t))
+    try:
+        reader.read(at, part, total)
+        result = _result(proc)
+    except BaseException:
+        _stop(proc)
+        raise
+    if result is None or not _same_schema(reader, result):
+        reader.read(total, progress, total)  # the rest here, as if never split
+        return 1
+    join(reader, result)
+    return 2
+
+
+def _start(reader: Any, at: int, total: int) -> subprocess.Popen | None:
+    from annotator.child import spawn
+
+    job = {"path": str(reader.path), "start": at, "end": total,
+           "record_schema": reader.checker.name, "given": reader.given,
+           "project_dir": None if reader.project_dir is None else str(reader.project_dir),
+           "coded": getattr(reader.col, "values", None) is not None}
+    try:
+        data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    try:
+        proc = spawn("annotator.read_split", [], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    # a thread: a job larger than the pipe's buffer would block until the child reads
+    threading.Thread(target=_send, args=(proc.stdin, data), daemon=True).start()
+    return proc
+
+
+def _send(pipe: Any, data: bytes) -> None:
+    with contextlib.suppress(OSError, ValueError), pipe:
+        pipe.write(data)
+
+
+def _result(proc: subprocess.Popen) -> dict | None:
+    """The child's part, or None when it failed."""
+    try:
+        data = proc.stdout.read()
+    finally:
+        proc.stdout.close()
+    if proc.wait() != 0 or not data:
+        return None
+    try:
+        return pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(OSError, ValueError):
+        proc.stdout.close()
+    proc.wait()
+
+
+def _same_schema(reader: Any, result: dict) -> bool:
+    """Whether the child checked its records against the label schema one pass would
+    have: the schema given, or the first found of those the file names."""
+    if reader.given is not None:
+        return True
+    mine = reader.first_found()
+    return mine is None or result["first_found"] in (None, mine)
+
+
+# ---------------------------------------------------------------- the child's part
+
+
+def _ints(values: Any) -> array | list:
+    """Integers as an array (pickled as bytes), or the list itself when one is not a
+    machine integer (a paragraph number as 1.0 through the lax path, a huge one)."""
+    values = list(values)
+    try:
+        return array("q", values)
+    except (TypeError, OverflowError):
+        return values
+
+
+def compact(reader: Any) -> dict:
+    """What `join` needs of a reader's part, in a form that pickles fast."""
+    col = reader.col
+    docs = list(reader.doc_ids)
+    doc_code = {d: k for k, d in enumerate(docs)}
+    names = list(dict.fromkeys(col.ann_name))
+    name_code = {n: k for k, n in enumerate(names)}
+    kept = None
+    if len(reader.rec_lines) != len(reader.all_lines):  # some name another schema
+        collected = set(reader.rec_lines)
+        kept = bytes(line in collected for line in reader.all_lines)
+    return {
+        "lines": reader.lines, "offset": reader.offset, "records": reader.records,
+        "problems": reader.problems, "refs": reader.refs, "first_found": reader.first_found(),
+        "replaced": sorted(reader.replaced),
+        "docs": docs, "key_doc": array("q", [doc_code[k[0]] for k in reader.all_keys]),
+        "key_par": _ints(k[1] for k in reader.all_keys), "all_lines": array("q", reader.all_lines),
+        "kept": kept,
+        "lengths": _ints(-1 if n is None else n for n in col.unit_lengths),
+        "first_ann": array("q", col.first_ann),
+        "names": names, "ann_name": array("q", map(name_code.__getitem__, col.ann_name)),
+        "lab_ann": array("q", col.lab_ann), "lab_code": array("q", col.lab_code),
+        "values": None if col.values is None else list(col.values),
+        "span_anns": col.span_anns, "not_done": col.not_done, "skipped": col.skipped,
+        "decided": col.decided,
+    }
+
+
+def join(reader: Any, part: dict) -> None:
+    """Add a part read after `reader`'s lines (`compact` of another reader) to it."""
+    import numpy as np
+
+    col = reader.col
+    lines, g = reader.lines, len(col.ann_name)
+
+    def shifted(values: Any, by: int) -> list:
+        return (np.frombuffer(values, np.int64) + by).tolist() if len(values) else []
+
+    reader.problems.extend((ln + lines, replace(p, line=p.line + lines) if p.line else p)
+                           for ln, p in part["problems"])
+    for key, (line, n) in part["refs"].items():
+        if key in reader.refs:
+            reader.refs[key][1] += n
+        else:
+            reader.refs[key] = [line + lines, n]
+            reader.resolved[key] = reader.resolve(key)
+    reader.replaced.update(ln + lines for ln in part["replaced"])
+    docs = [reader.doc_ids.setdefault(d, d) for d in part["docs"]]
+    pars = part["key_par"]
+    pars = np.frombuffer(pars, np.int64).tolist() if isinstance(pars, array) else pars
+    keys = list(zip(map(docs.__getitem__, part["key_doc"]), pars, strict=True))
+    all_lines = shifted(part["all_lines"], lines)
+    reader.all_keys.extend(keys)
+    reader.all_lines.extend(all_lines)
+    if part["kept"] is not None:
+        keys = [k for k, on in zip(keys, part["kept"], strict=True) if on]
+        all_lines = [ln for ln, on in zip(all_lines, part["kept"], strict=True) if on]
+    reader.rec_lines.extend(all_lines)
+    col.unit_keys.extend(keys)
+    col.unit_lengths.extend(None if n == -1 else n for n in part["lengths"])
+    col.first_ann.extend(shifted(part["first_ann"], g))
+    names = [reader.names.setdefault(n, n) for n in part["names"]]
+    col.ann_name.extend(map(names.__getitem__, part["ann_name"]))
+    col.lab_ann.extend(shifted(part["lab_ann"], g))
+    if part["values"] is None:
+        col.lab_code.extend(part["lab_code"])
+    else:
+        code = np.array([col.value_code(layer, key) for layer, key in part["values"]]
+                        or [0], np.int64)
+        col.lab_code.extend(code[np.frombuffer(part["lab_code"], np.int64)].tolist())
+    col.span_anns.extend((i + g, sp, rel) for i, sp, rel in part["span_anns"])
+    col.not_done.extend(i + g for i in part["not_done"])
+    col.skipped.extend(i + g for i in part["skipped"])
+    col.decided.extend((i + g, d) for i, d in part["decided"])
+    reader.records += part["records"]
+    reader.lines += part["lines"]
+    reader.offset = part["offset"]
+
+
+def main() -> int:
+    job = pickle.load(sys.stdin.buffer)
+    from annotator.validate import ExportReader, _Columns, record_checker
+
+    reader = ExportReader(Path(job["path"]), record_checker(job["record_schema"]),
+                          job["given"], job["project_dir"], _Columns(coded=job["coded"]))
+    reader.offset = job["start"]
+    reader.read(job["end"])
+    sys.stdout.buffer.write(pickle.dumps(compact(reader), protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
