@@ -45,10 +45,12 @@ WORKERS_ENV = "ANNOTATOR_READ_WORKERS"
 MIN_BYTES = 16 << 20
 # The child's share of the bytes is less than half: it starts later, and this
 # process joins the parts while it waits.
-SHARE = 0.5
+SHARE = 0.55
+# ... and with the child started before the caller's imports (`start_early`)
+EARLY_SHARE = 0.5
 
 
-def cut(path: Path, total: int) -> int | None:
+def cut(path: Path, total: int, share: float = SHARE) -> int | None:
     """Where the child's part starts (a line's start), or None: one process."""
     from annotator.child import usable_cores
 
@@ -59,7 +61,7 @@ def cut(path: Path, total: int) -> int | None:
     if not forced and (total < MIN_BYTES or usable_cores() < 2):
         return None
     with open(path, "rb") as fh:
-        fh.seek(int(total * SHARE))
+        fh.seek(int(total * share))
         fh.readline()  # to the next line's start
         at = fh.tell()
     return at if 0 < at < total else None
@@ -68,8 +70,10 @@ def cut(path: Path, total: int) -> int | None:
 def read_all(reader: Any, total: int, progress: Callable[[int, int], None] | None) -> int:
     """Read the whole file into `reader` (a validate.ExportReader at its start): in two
     processes when `cut` says so, else in this one. Returns how many read it."""
-    at = cut(reader.path, total)
-    proc = None if at is None else _start(reader, at, total)
+    at, proc = _adopt(reader, total)
+    if proc is None:
+        at = cut(reader.path, total)
+        proc = None if at is None else _start(_job(reader, at, total))
     if proc is None:
         reader.read(total, progress, total)
         return 1
@@ -88,13 +92,78 @@ def read_all(reader: Any, total: int, progress: Callable[[int, int], None] | Non
     return 2
 
 
-def _start(reader: Any, at: int, total: int) -> subprocess.Popen | None:
+def _job(reader: Any, at: int, total: int) -> dict:
+    return {"path": str(reader.path), "start": at, "end": total,
+            "record_schema": reader.checker.name, "given": reader.given, "given_path": None,
+            "project_dir": None if reader.project_dir is None else str(reader.project_dir),
+            "coded": getattr(reader.col, "values", None) is not None}
+
+
+# A child started by `start_early`, waiting for the read it was started for:
+# (what that read must match, where the child's part starts, the child).
+_early: list[tuple[tuple, int, subprocess.Popen]] = []
+
+
+def _early_key(path: Path, record_schema: str, project_dir: Any, coded: bool,
+               given: bool) -> tuple:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns, record_schema,
+            None if project_dir is None else str(project_dir), coded, given)
+
+
+def start_early(path: Path, schema: str | Path | None, project_dir: Any,
+                coded: bool) -> None:
+    """Start the child for a read of `path` that is about to come (`agreement FILE`
+    calls this before importing the agreement package and numpy, ~0.1 s that then
+    overlap the child's start and part). The read adopts it if the file and its
+    options are the ones it was started for (`_adopt`); else it is stopped."""
+    stop_early()
+    with contextlib.suppress(OSError):
+        if not path.is_file():
+            return
+        from annotator.validate import first_record_schema
+
+        total = path.stat().st_size
+        record_schema = first_record_schema(path)
+        at = None if record_schema is None else cut(path, total, EARLY_SHARE)
+        if at is None:
+            return
+        job = {"path": str(path), "start": at, "end": total, "record_schema": record_schema,
+               "given": None, "given_path": None if schema is None else str(schema),
+               "project_dir": None if project_dir is None else str(project_dir),
+               "coded": coded}
+        proc = _start(job)
+        if proc is not None:
+            _early.append((_early_key(path, record_schema, project_dir, coded,
+                                      schema is not None), at, proc))
+
+
+def stop_early() -> None:
+    """Stop a child `start_early` started that no read adopted."""
+    while _early:
+        _stop(_early.pop()[2])
+
+
+def _adopt(reader: Any, total: int) -> tuple[int, subprocess.Popen | None]:
+    if not _early:
+        return 0, None
+    key, at, proc = _early.pop()
+    stop_early()
+    try:
+        mine = _early_key(reader.path, reader.checker.name, reader.project_dir,
+                          getattr(reader.col, "values", None) is not None,
+                          reader.given is not None)
+    except OSError:
+        mine = None
+    if mine != key or key[1] != total:
+        _stop(proc)
+        return 0, None
+    return at, proc
+
+
+def _start(job: dict) -> subprocess.Popen | None:
     from annotator.child import spawn
 
-    job = {"path": str(reader.path), "start": at, "end": total,
-           "record_schema": reader.checker.name, "given": reader.given,
-           "project_dir": None if reader.project_dir is None else str(reader.project_dir),
-           "coded": getattr(reader.col, "values", None) is not None}
     try:
         data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
@@ -140,9 +209,14 @@ def _same_schema(reader: Any, result: dict) -> bool:
     """Whether the child checked its records against the label schema one pass would
     have: the schema given, or the first found of those the file names."""
     if reader.given is not None:
-        return True
+        return result["given_sha"] == reader.given.sha256
     mine = reader.first_found()
-    return mine is None or result["first_found"] in (None, mine)
+    # the schema found, not the reference to it (which may name no sha256, or a wrong one)
+    return mine is None or result["first_found"] in (None, _found(reader.resolved[mine]))
+
+
+def _found(schema: Any) -> tuple[str, str, str]:
+    return (schema.id, str(schema.version), schema.sha256)
 
 
 # ---------------------------------------------------------------- the child's part
@@ -161,6 +235,7 @@ def _ints(values: Any) -> array | list:
 def compact(reader: Any) -> dict:
     """What `join` needs of a reader's part, in a form that pickles fast."""
     col = reader.col
+    first = reader.first_found()
     docs = list(reader.doc_ids)
     doc_code = {d: k for k, d in enumerate(docs)}
     names = list(dict.fromkeys(col.ann_name))
@@ -171,7 +246,8 @@ def compact(reader: Any) -> dict:
         kept = bytes(line in collected for line in reader.all_lines)
     return {
         "lines": reader.lines, "offset": reader.offset, "records": reader.records,
-        "problems": reader.problems, "refs": reader.refs, "first_found": reader.first_found(),
+        "problems": reader.problems, "refs": reader.refs,
+        "first_found": None if first is None else _found(reader.resolved[first]),
         "replaced": sorted(reader.replaced),
         "docs": docs, "key_doc": array("q", [doc_code[k[0]] for k in reader.all_keys]),
         "key_par": _ints(k[1] for k in reader.all_keys), "all_lines": array("q", reader.all_lines),
@@ -238,14 +314,28 @@ def join(reader: Any, part: dict) -> None:
 
 
 def main() -> int:
+    import gc
+
+    gc.disable()  # as in the reader: no cycles, and collections would cost time
     job = pickle.load(sys.stdin.buffer)
     from annotator.validate import ExportReader, _Columns, record_checker
 
+    given = job["given"]
+    if job["given_path"] is not None:
+        from annotator.errors import InputError
+        from annotator.schema import load_schema
+
+        try:
+            given = load_schema(job["given_path"])
+        except InputError:
+            return 1  # the parent reports it
     reader = ExportReader(Path(job["path"]), record_checker(job["record_schema"]),
-                          job["given"], job["project_dir"], _Columns(coded=job["coded"]))
+                          given, job["project_dir"], _Columns(coded=job["coded"]))
     reader.offset = job["start"]
     reader.read(job["end"])
-    sys.stdout.buffer.write(pickle.dumps(compact(reader), protocol=pickle.HIGHEST_PROTOCOL))
+    part = compact(reader)
+    part["given_sha"] = None if given is None else given.sha256
+    sys.stdout.buffer.write(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0
 

@@ -289,25 +289,42 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         return out
     given = load_schema(schema) if isinstance(schema, str | Path) else schema
     total = path.stat().st_size
-    lines = iter_raw_lines(path)
-    first = next(lines, None)
-    lines.close()
-    if first is None:
+    record_schema = first_record_schema(path)
+    if record_schema is None:
         out.schema = given
         return out
-    obj = parse_line(first[2], spath, first[0], first[1])
-    if isinstance(obj, dict) and "schema" not in obj:
-        out.record_schema = INTERCHANGE_RECORD
+    out.record_schema = record_schema
     # The columns: the sink's own (agreement), or throw-away ones (validate).
     reader = ExportReader(path, record_checker(out.record_schema), given, project_dir,
                           sink if sink is not None else _Columns())
     from annotator.read_split import read_all
 
-    out.processes = read_all(reader, total, progress)
-    reader.finish(out, merge_names)
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of small objects and no cycles: collections only cost time
+    try:
+        out.processes = read_all(reader, total, progress)
+        reader.finish(out, merge_names)
+    finally:
+        if was_enabled:
+            gc.enable()
     if progress is not None:
         progress(total, total)
     return out
+
+
+def first_record_schema(path: Path) -> str | None:
+    """The record JSON Schema an export's lines are checked against, from its first
+    line: another tool's records name no label schema. None: no line."""
+    lines = iter_raw_lines(path)
+    try:
+        first = next(lines, None)
+    finally:
+        lines.close()
+    if first is None:
+        return None
+    obj = parse_line(first[2], str(path), first[0], first[1])
+    return INTERCHANGE_RECORD if isinstance(obj, dict) and "schema" not in obj \
+        else EXPORT_RECORD
 
 
 class ExportReader:
