@@ -263,14 +263,19 @@ def compact(reader: Any) -> dict:
 
 
 def join(reader: Any, part: dict) -> None:
-    """Add a part read after `reader`'s lines (`compact` of another reader) to it."""
+    """Add a part read after `reader`'s lines (`compact` of another reader) to it. The
+    columns of integers become numpy arrays (RatingsCollector makes them so anyway);
+    validate's throw-away columns (`_Columns.ratings`) are left out."""
     import numpy as np
 
     col = reader.col
     lines, g = reader.lines, len(col.ann_name)
 
-    def shifted(values: Any, by: int) -> list:
-        return (np.frombuffer(values, np.int64) + by).tolist() if len(values) else []
+    def ints(values: Any) -> np.ndarray:
+        return np.frombuffer(values, np.int64) if len(values) else np.zeros(0, np.int64)
+
+    def joined(mine: Any, theirs: Any, by: int) -> np.ndarray:
+        return np.concatenate([np.asarray(mine, np.int64), ints(theirs) + by])
 
     reader.problems.extend((ln + lines, replace(p, line=p.line + lines) if p.line else p)
                            for ln, p in part["problems"])
@@ -283,34 +288,40 @@ def join(reader: Any, part: dict) -> None:
     reader.replaced.update(ln + lines for ln in part["replaced"])
     docs = [reader.doc_ids.setdefault(d, d) for d in part["docs"]]
     pars = part["key_par"]
-    pars = np.frombuffer(pars, np.int64).tolist() if isinstance(pars, array) else pars
+    pars = ints(pars).tolist() if isinstance(pars, array) else pars
     keys = list(zip(map(docs.__getitem__, part["key_doc"]), pars, strict=True))
-    all_lines = shifted(part["all_lines"], lines)
+    all_lines = (ints(part["all_lines"]) + lines).tolist()
     reader.all_keys.extend(keys)
     reader.all_lines.extend(all_lines)
     if part["kept"] is not None:
         keys = [k for k, on in zip(keys, part["kept"], strict=True) if on]
         all_lines = [ln for ln, on in zip(all_lines, part["kept"], strict=True) if on]
     reader.rec_lines.extend(all_lines)
+    col.first_ann = joined(col.first_ann, part["first_ann"], g)
+    # the annotator codes of both parts, for the checks of names (and the collector)
+    mine = list(dict.fromkeys(col.ann_name))
+    index = {n: k for k, n in enumerate(mine)}
+    code_mine = np.fromiter(map(index.__getitem__, col.ann_name), np.int64, g)
+    names = [reader.names.setdefault(n, n) for n in part["names"]]
+    remap = np.array([index.setdefault(n, len(index)) for n in names] or [0], np.int64)
+    reader.ann_codes = (list(index), np.concatenate([code_mine, remap[ints(part["ann_name"])]]))
+    col.ann_name.extend(map(names.__getitem__, part["ann_name"]))
+    reader.records += part["records"]
+    reader.lines += part["lines"]
+    reader.offset = part["offset"]
+    if not getattr(col, "ratings", True):
+        return
     col.unit_keys.extend(keys)
     col.unit_lengths.extend(None if n == -1 else n for n in part["lengths"])
-    col.first_ann.extend(shifted(part["first_ann"], g))
-    names = [reader.names.setdefault(n, n) for n in part["names"]]
-    col.ann_name.extend(map(names.__getitem__, part["ann_name"]))
-    col.lab_ann.extend(shifted(part["lab_ann"], g))
-    if part["values"] is None:
-        col.lab_code.extend(part["lab_code"])
-    else:
-        code = np.array([col.value_code(layer, key) for layer, key in part["values"]]
-                        or [0], np.int64)
-        col.lab_code.extend(code[np.frombuffer(part["lab_code"], np.int64)].tolist())
+    col.lab_ann = joined(col.lab_ann, part["lab_ann"], g)
+    code = np.array([col.value_code(layer, key) for layer, key in part["values"]] or [0],
+                    np.int64)
+    col.lab_code = np.concatenate([np.asarray(col.lab_code, np.int64),
+                                   code[ints(part["lab_code"])]])
     col.span_anns.extend((i + g, sp, rel) for i, sp, rel in part["span_anns"])
     col.not_done.extend(i + g for i in part["not_done"])
     col.skipped.extend(i + g for i in part["skipped"])
     col.decided.extend((i + g, d) for i, d in part["decided"])
-    reader.records += part["records"]
-    reader.lines += part["lines"]
-    reader.offset = part["offset"]
 
 
 def main() -> int:

@@ -224,6 +224,8 @@ class _Columns:
     `coded`, the (layer, value) codes as RatingsCollector gives them (a range read in
     another process for agreement, `annotator.read_split`)."""
 
+    ratings = False  # no ratings are made of these: a join leaves their columns out
+
     def __init__(self, coded: bool = False) -> None:
         self.values: dict[tuple[object, object], int] | None = {} if coded else None
         self.unit_keys: list = []
@@ -359,6 +361,8 @@ class ExportReader:
         self.flawed: dict[str, dict[str, tuple[list[str], bool]]] = {}
         self.last_ref: list[Any] = [object(), True]  # the last schema named; skip it?
         self.records = 0
+        # (distinct annotator names, each annotation's code) when a join computed them
+        self.ann_codes: tuple[list, Any] | None = None
         self.lines = 0  # lines read: the next range's first line is lines + 1
         self.offset = 0  # the byte where the next range starts
 
@@ -623,7 +627,7 @@ class ExportReader:
         col, problems = self.col, self.problems
         out.records = self.records
         found = _annotator_problems(out, col.ann_name, col.first_ann, self.rec_lines,
-                                    merge_names, problems)
+                                    merge_names, problems, self.ann_codes)
         col.units_unique = self.check_units()
         col.annotator_codes = found[:2] if found else None
         # each (unit, annotator) once: no unit twice, no record naming an annotator twice
@@ -779,8 +783,9 @@ def _schema_problems(out: ExportRead, refs: dict, resolved: dict,
                 f"changed schema a new version){more(n)}")
 
 
-def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
-                        rec_lines: list[int], merge: bool, problems: list
+def _annotator_problems(out: ExportRead, names: list, first_ann: Sequence[int],
+                        rec_lines: list[int], merge: bool, problems: list,
+                        coded: tuple[list, Any] | None = None,
                         ) -> tuple[list, Any, bool] | None:
     """Two annotations by one annotator in a record; annotator names that differ only
     by case or Unicode normalisation (an error, or with `merge` one annotator, the name
@@ -795,9 +800,12 @@ def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
 
     # the distinct names in order of appearance, each annotation's index among them:
     # returned for RatingsCollector._index, which would otherwise compute them again
-    distinct = list(dict.fromkeys(names))
-    index = {name: k for k, name in enumerate(distinct)}
-    code = np.fromiter(map(index.__getitem__, names), np.int64, n)
+    if coded is not None and len(coded[1]) == n:  # (read_split.join)
+        distinct, code = coded
+    else:
+        distinct = list(dict.fromkeys(names))
+        index = {name: k for k, name in enumerate(distinct)}
+        code = np.fromiter(map(index.__getitem__, names), np.int64, n)
     # codes run 0, 1, ... in order of appearance: each first shows where a code
     # exceeds every code before it
     first_at = np.flatnonzero(code > np.maximum.accumulate(np.concatenate(([-1], code[:-1]))))

@@ -467,7 +467,7 @@ class RatingsCollector:
                 rec_unit[r] = u
             unit_keys = list(unit_of)
         n_ann = len(self.ann_name)
-        per_rec = np.diff(np.asarray([*self.first_ann, n_ann], np.int64))
+        per_rec = np.diff(np.append(np.asarray(self.first_ann, np.int64), n_ann))
         all_u = np.repeat(rec_unit, per_rec)
         raw_names = self.ann_name
         if self.annotator_codes is not None and len(self.annotator_codes[1]) == n_ann:
