@@ -711,11 +711,11 @@ def _decoded_batches(path: Path, checker: RecordChecker, by_line: Callable,
             if recs is not None:
                 yield range(first, first + len(lines)), recs, raw_of
                 continue
-            numbered, pos = [], start
+            numbered, here = [], start
             for k, raw in enumerate(lines):
                 if raw.strip():
-                    numbered.append((first + k, pos, raw))
-                pos += len(raw)
+                    numbered.append((first + k, here, raw))
+                here += len(raw)
             recs, lns = by_line(numbered)
             yield lns, recs, raw_of
 

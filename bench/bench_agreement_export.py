@@ -11,12 +11,17 @@ compares figures of the same run):
 - `annotator agreement big.jsonl --json` (the real CLI, a subprocess: start-up, the
   full check of every record as `validate` makes it, the report with 1,000 bootstrap
   resamples per label);
-- `annotator validate big.jsonl`;
+- the same in one process (`ANNOTATOR_READ_WORKERS=1`: the report must be identical);
+- `annotator validate big.jsonl`, and in one process;
 - the same two in process (run_agreement / read_export), without start-up;
 - parsing alone: json.loads per line, and the compiled msgspec type per line.
 
     .venv/bin/python bench/bench_agreement_export.py               # full size
     .venv/bin/python bench/bench_agreement_export.py --units 20000 --repeat 2
+    .venv/bin/python bench/bench_agreement_export.py --crossover 5000 10000 20000
+
+(`--crossover`: validate and agreement on files of those sizes, one process vs two,
+where annotator.read_split.MIN_BYTES comes from.)
 """
 
 from __future__ import annotations
