@@ -20,7 +20,7 @@ part is read again here.
 
 `ANNOTATOR_READ_WORKERS=1` reads every export in one process; `=2` splits any file
 of two lines or more (tests use it on small files). By default a file is split from
-`MIN_BYTES` on, when two cores are usable.
+`MIN_BYTES` on, when two cores are usable and not every core is busy already.
 """
 
 from __future__ import annotations
@@ -38,11 +38,13 @@ from pathlib import Path
 from typing import Any
 
 WORKERS_ENV = "ANNOTATOR_READ_WORKERS"
-# Below this, the child's start (about 0.1 s: an interpreter, msgspec, the label
-# schema) and the join cost more than half the reading saves. Measured crossover
-# (`annotator validate`, the bench's record shape of ~1 KB a line): see MIN_BYTES's
-# figures in bench/RESULTS.md, 2026-12-03, issue 13.
-MIN_BYTES = 16 << 20
+# Below this, what the split costs (0.1-0.15 s of CPU: the child's interpreter,
+# msgspec and label schema, its columns packed, sent and joined) is more than half the
+# reading saves. Measured (`bench_agreement_export.py --crossover`, the bench's records
+# of ~1 KB, 2026-12-03, bench/RESULTS.md): at 5-20 MB one process is faster in wall and
+# CPU; at 39 MB the two are equal at load 3-4, where the split cannot win; from CPU
+# seconds, half the read outweighs that cost from about 25-30 MB on a quiet machine.
+MIN_BYTES = 32 << 20
 # The child's share of the bytes is less than half: it starts later, and this
 # process joins the parts while it waits.
 SHARE = 0.55
@@ -58,13 +60,25 @@ def cut(path: Path, total: int, share: float = SHARE) -> int | None:
     if env.isdigit() and int(env) < 2:
         return None
     forced = env.isdigit() and int(env) >= 2
-    if not forced and (total < MIN_BYTES or usable_cores() < 2):
+    if not forced and (total < MIN_BYTES or usable_cores() < 2 or _busy()):
         return None
     with open(path, "rb") as fh:
         fh.seek(int(total * share))
         fh.readline()  # to the next line's start
         at = fh.tell()
     return at if 0 < at < total else None
+
+
+def _busy() -> bool:
+    """Whether every core is taken already (the 1-minute load average): the child
+    then only adds its CPU (measured at load 3.7 on 2 cores, 200,000 units: `agreement`
+    2.92 s in two processes, 2.41 s in one)."""
+    from annotator.child import usable_cores
+
+    try:
+        return os.getloadavg()[0] >= usable_cores()
+    except (OSError, AttributeError):
+        return False
 
 
 def read_all(reader: Any, total: int, progress: Callable[[int, int], None] | None) -> int:

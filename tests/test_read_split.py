@@ -173,9 +173,18 @@ def test_small_files_and_the_opt_out_stay_in_one_process(tmp_path, monkeypatch):
     monkeypatch.delenv(read_split.WORKERS_ENV, raising=False)
     assert path.stat().st_size < read_split.MIN_BYTES
     assert read_split.cut(path, path.stat().st_size) is None
+    busy = read_split._busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(usable_cores()), 0.0, 0.0))
+    assert busy()
+    monkeypatch.setattr(os, "getloadavg", lambda: (usable_cores() - 0.5, 0.0, 0.0))
+    assert not busy()
     monkeypatch.setattr(read_split, "MIN_BYTES", 1)
+    monkeypatch.setattr(read_split, "_busy", lambda: False)
     if usable_cores() >= 2:
         assert read_split.cut(path, path.stat().st_size) is not None
+    # every core busy already: one process (the split would only add CPU)
+    monkeypatch.setattr(read_split, "_busy", lambda: True)
+    assert read_split.cut(path, path.stat().st_size) is None
     monkeypatch.setenv(read_split.WORKERS_ENV, "1")
     assert read_split.cut(path, path.stat().st_size) is None
     assert read_export(path, project_dir=root).processes == 1
