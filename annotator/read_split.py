@@ -41,10 +41,10 @@ WORKERS_ENV = "ANNOTATOR_READ_WORKERS"
 # Below this, what the split costs (0.1-0.15 s of CPU: the child's interpreter,
 # msgspec and label schema, its columns packed, sent and joined) is more than half the
 # reading saves. Measured (`bench_agreement_export.py --crossover`, the bench's records
-# of ~1 KB, 2026-12-03, bench/RESULTS.md): at 5-20 MB one process is faster in wall and
-# CPU; at 39 MB the two are equal at load 3-4, where the split cannot win; from CPU
-# seconds, half the read outweighs that cost from about 25-30 MB on a quiet machine.
-MIN_BYTES = 32 << 20
+# of ~1 KB, 2026-12-03, bench/RESULTS.md): at 10, 20 and 39 MB one process is as fast
+# or faster (39 MB at load 1.9: validate 0.45 s vs 0.49 s, agreement 0.53 s vs
+# 0.61 s); at 197 MB two processes win (agreement 1.26 s vs 1.73 s, load 1.9).
+MIN_BYTES = 64 << 20
 # Where the cut is: the child's share is less than half, as it starts later (~0.07 s
 # of CPU) and packs and sends its columns at the end (~0.06 s at 100 MB) ...
 SHARE = 0.55
