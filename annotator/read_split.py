@@ -20,7 +20,7 @@ part is read again here.
 
 `ANNOTATOR_READ_WORKERS=1` reads every export in one process; `=2` splits any file
 of two lines or more (tests use it on small files). By default a file is split from
-`MIN_BYTES` on, when two cores are usable and not every core is busy already.
+`MIN_BYTES` on, when two cores are usable and not all taken already (`_busy`).
 """
 
 from __future__ import annotations
@@ -70,13 +70,14 @@ def cut(path: Path, total: int, share: float = SHARE) -> int | None:
 
 
 def _busy() -> bool:
-    """Whether every core is taken already (the 1-minute load average): the child
-    then only adds its CPU (measured at load 3.7 on 2 cores, 200,000 units: `agreement`
-    2.92 s in two processes, 2.41 s in one)."""
+    """Whether the cores are taken already (1-minute load average at least one more
+    than the cores): the child then only adds its CPU. Measured on 2 cores, 200,000
+    units, `agreement`: at load 3.7 2.92 s in two processes, 2.41 s in one; at load
+    1.2-2.3 1.22-1.53 s in two, 1.73-1.86 s in one (bench/RESULTS.md, 2026-12-03)."""
     from annotator.child import usable_cores
 
     try:
-        return os.getloadavg()[0] >= usable_cores()
+        return os.getloadavg()[0] >= usable_cores() + 1
     except (OSError, AttributeError):
         return False
 

@@ -174,9 +174,9 @@ def test_small_files_and_the_opt_out_stay_in_one_process(tmp_path, monkeypatch):
     assert path.stat().st_size < read_split.MIN_BYTES
     assert read_split.cut(path, path.stat().st_size) is None
     busy = read_split._busy
-    monkeypatch.setattr(os, "getloadavg", lambda: (float(usable_cores()), 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (usable_cores() + 1.0, 0.0, 0.0))
     assert busy()
-    monkeypatch.setattr(os, "getloadavg", lambda: (usable_cores() - 0.5, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (usable_cores() + 0.5, 0.0, 0.0))
     assert not busy()
     monkeypatch.setattr(read_split, "MIN_BYTES", 1)
     monkeypatch.setattr(read_split, "_busy", lambda: False)
