@@ -651,15 +651,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
+    if not 0 <= args.bootstrap <= 100_000:
+        raise UsageError("--bootstrap must be between 0 and 100000")
+    if args.seed < 0:
+        raise UsageError("--seed must be 0 or more")
+    from annotator import read_split
+
+    if args.export is not None:
+        # the export's second half starts being read while the agreement package and
+        # numpy import (annotator.read_split)
+        read_split.start_early(Path(args.export), args.schema, args.project, coded=True)
     from annotator import agreement
     from annotator.agreement.skip import (
         format_skip,
     )
 
-    if not 0 <= args.bootstrap <= 100_000:
-        raise UsageError("--bootstrap must be between 0 and 100000")
-    if args.seed < 0:
-        raise UsageError("--seed must be 0 or more")
     bar = ProgressBar("reading", unit=" bytes")
     try:
         report = agreement.run_agreement(args.export, args.schema, args.project,
@@ -668,6 +674,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
                                          store=args.store, against=args.against)
     finally:
         bar.close()
+        read_split.stop_early()
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:

@@ -220,9 +220,14 @@ def _length(text: str | None) -> int | None:
 
 
 class _Columns:
-    """Columns nobody reads (validate): the reader's loop is the same either way."""
+    """Columns nobody reads (validate): the reader's loop is the same either way. With
+    `coded`, the (layer, value) codes as RatingsCollector gives them (a range read in
+    another process for agreement, `annotator.read_split`)."""
 
-    def __init__(self) -> None:
+    ratings = False  # no ratings are made of these: a join leaves their columns out
+
+    def __init__(self, coded: bool = False) -> None:
+        self.values: dict[tuple[object, object], int] | None = {} if coded else None
         self.unit_keys: list = []
         self.unit_lengths: list = []
         self.first_ann: list[int] = []
@@ -235,7 +240,9 @@ class _Columns:
         self.decided: list = []
 
     def value_code(self, layer: object, key: object) -> int:
-        return 0
+        if self.values is None:
+            return 0
+        return self.values.setdefault((layer, key), len(self.values))
 
 
 @dataclass
@@ -251,6 +258,7 @@ class ExportRead:
     record_schema: str = EXPORT_RECORD
     records: int = 0
     rename: dict[str, str] = field(default_factory=dict)
+    processes: int = 1  # that read the file (annotator.read_split)
 
 
 def _ref_key(ref: Any) -> tuple[str, str, str] | None:
@@ -272,7 +280,8 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                 project_dir: str | Path | None = None, sink: Any = None,
                 merge_names: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> ExportRead:
-    """Read and check an export file in one pass (see the module's docstring). With a
+    """Read and check an export file in one pass (see the module's docstring), a large
+    one split over two processes (`annotator.read_split`: the same result). With a
     `sink` (agreement's RatingsCollector) the loop fills its columns as it goes. Never
     raises for bad content: every problem is in the result, located by line."""
     spath = str(path)
@@ -282,50 +291,103 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         return out
     given = load_schema(schema) if isinstance(schema, str | Path) else schema
     total = path.stat().st_size
-    lines = iter_raw_lines(path)
-    first = next(lines, None)
-    if first is None:
+    record_schema = first_record_schema(path)
+    if record_schema is None:
         out.schema = given
         return out
-    obj = parse_line(first[2], spath, first[0], first[1])
-    if isinstance(obj, dict) and "schema" not in obj:
-        out.record_schema = INTERCHANGE_RECORD
-    checker = record_checker(out.record_schema)
+    out.record_schema = record_schema
+    # The columns: the sink's own (agreement), or throw-away ones (validate).
+    reader = ExportReader(path, record_checker(out.record_schema), given, project_dir,
+                          sink if sink is not None else _Columns())
+    from annotator.read_split import read_all
 
-    problems: list[tuple[int, Problem]] = []  # (line, problem), sorted at the end
-    refs: dict[tuple[str, str, str] | None, list[int]] = {}  # ref -> [first line, records]
-    resolved: dict[tuple[str, str, str] | None, LabelSchema | None] = {}
-    # every record's unit key and line, checked for repeats once after the loop (a
-    # set of them), not per batch against a growing dict
-    all_keys: list[tuple[str, int]] = []
-    all_lines: list[int] = []
-    replaced: set[int] = set()  # lines whose messages jsonschema's replaced (`again`)
-    names: dict[str, str] = {}  # each annotator name, one string object for all its uses
-    doc_ids: dict[str, str] = {}  # the same for document ids
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of small objects and no cycles: collections only cost time
+    try:
+        out.processes = read_all(reader, total, progress)
+        reader.finish(out, merge_names)
+    finally:
+        if was_enabled:
+            gc.enable()
+    if progress is not None:
+        progress(total, total)
+    return out
 
-    def resolve(key: tuple[str, str, str] | None, ref: Any) -> LabelSchema | None:
-        if given is not None:
-            return given
+
+def first_record_schema(path: Path) -> str | None:
+    """The record JSON Schema an export's lines are checked against, from its first
+    line: another tool's records name no label schema. None: no line."""
+    lines = iter_raw_lines(path)
+    try:
+        first = next(lines, None)
+    finally:
+        lines.close()
+    if first is None:
+        return None
+    obj = parse_line(first[2], str(path), first[0], first[1])
+    return INTERCHANGE_RECORD if isinstance(obj, dict) and "schema" not in obj \
+        else EXPORT_RECORD
+
+
+class ExportReader:
+    """The checks of each record of an export, and the columns collected, over the file
+    or over a range of its lines (`read`); what the checks across records need is kept
+    for `finish`. A range read after another numbers its lines after the first's: two
+    ranges read by one reader give what one pass gives (`annotator.read_split` reads
+    the second in another process and joins it with `read_split.join`)."""
+
+    def __init__(self, path: Path, checker: RecordChecker, given: LabelSchema | None,
+                 project_dir: str | Path | None, col: Any) -> None:
+        self.path = path
+        self.spath = str(path)
+        self.checker = checker
+        self.given = given
+        self.project_dir = project_dir
+        self.col = col
+        self.problems: list[tuple[int, Problem]] = []  # (line, problem), sorted at the end
+        # ref -> [first line, records], and the label schema each ref names
+        self.refs: dict[tuple[str, str, str] | None, list[int]] = {}
+        self.resolved: dict[tuple[str, str, str] | None, LabelSchema | None] = {}
+        # every record's unit key and line, checked for repeats once after the loop (a
+        # set of them), not per batch against a growing dict
+        self.all_keys: list[tuple[str, int]] = []
+        self.all_lines: list[int] = []
+        self.replaced: set[int] = set()  # lines whose messages jsonschema's replaced
+        self.names: dict[str, str] = {}  # each annotator name, one string object for all
+        self.doc_ids: dict[str, str] = {}  # the same for document ids
+        self.rec_lines: list[int] = []  # per record collected: its line
+        self.codes: dict[str, dict[str, int]] = {}  # layer -> value key -> value code
+        # layer -> value key -> problems
+        self.flawed: dict[str, dict[str, tuple[list[str], bool]]] = {}
+        self.last_ref: list[Any] = [object(), True]  # the last schema named; skip it?
+        self.records = 0
+        # (distinct annotator names, each annotation's code) when a join computed them
+        self.ann_codes: tuple[list, Any] | None = None
+        self.lines = 0  # lines read: the next range's first line is lines + 1
+        self.offset = 0  # the byte where the next range starts
+
+    def resolve(self, key: tuple[str, str, str] | None) -> LabelSchema | None:
+        if self.given is not None:
+            return self.given
         if key is None:
             return None
-        return schema_for_export({"id": ref.id, "version": ref.version}, project_dir)
+        return schema_for_export({"id": key[0], "version": key[1]}, self.project_dir)
 
-    def bad(lineno: int, msg: str) -> None:
-        problems.append((lineno, Problem(spath, lineno, 1, msg)))
+    def first_found(self) -> tuple[str, str, str] | None:
+        """The first schema named that was found: the one records are checked against."""
+        return next((k for k, s in self.resolved.items() if s is not None), None)
 
-    # The columns: the sink's own (agreement), or throw-away ones (validate).
-    col = sink if sink is not None else _Columns()
-    rec_lines: list[int] = []  # per record collected: its line
-    codes: dict[str, dict[str, int]] = {}  # layer -> repr(value) -> value code
-    flawed: dict[str, dict[str, tuple[list[str], bool]]] = {}  # layer -> repr -> problems
-    last_ref: list[Any] = [object(), True]  # the last schema named, and whether to skip
+    def bad(self, lineno: int, msg: str) -> None:
+        self.problems.append((lineno, Problem(self.spath, lineno, 1, msg)))
 
-    def line_and_index(i: int) -> tuple[int, int]:
+    def line_and_index(self, i: int) -> tuple[int, int]:
         """The line of global annotation i, and its index in the record."""
-        r = bisect.bisect_right(col.first_ann, i) - 1
-        return rec_lines[r], i - col.first_ann[r]
+        first_ann = self.col.first_ann
+        r = bisect.bisect_right(first_ann, i) - 1
+        return self.rec_lines[r], i - first_ann[r]
 
-    def batch_records(batch: list[tuple[int, int, bytes]]) -> tuple[list, list[int]]:
+    def batch_records(self, batch: list[tuple[int, int, bytes]]) -> tuple[list, list[int]]:
+        checker, spath, problems = self.checker, self.spath, self.problems
         recs, lns = [], []
         for lineno, start, raw in batch:
             rec = checker.fast(raw)
@@ -338,8 +400,9 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             lns.append(lineno)
         return recs, lns
 
-    def keep_named(recs: list, lns: list[int]) -> tuple[list, list[int]]:
+    def keep_named(self, recs: list, lns: list[int]) -> tuple[list, list[int]]:
         """Records whose label schema is known; the schemas named, counted."""
+        refs, resolved, last_ref, given = self.refs, self.resolved, self.last_ref, self.given
         refs_here = list(map(_SCHEMA, recs))
         if refs_here and all(map(operator.eq, refs_here, repeat(last_ref[0]))):
             refs[_ref_key(last_ref[0])][1] += len(recs)
@@ -350,7 +413,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                 rkey = _ref_key(ref)
                 if rkey not in refs:
                     refs[rkey] = [ln, 0]
-                    resolved[rkey] = resolve(rkey, ref)
+                    resolved[rkey] = self.resolve(rkey)
                 found = resolved[rkey]
                 last_ref[:] = [ref, found is None or (given is not None and ref is not None
                                                       and ref.id != given.id)]
@@ -360,26 +423,28 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                 kept_lns.append(ln)
         return kept, kept_lns
 
-    def check_units() -> bool:
+    def check_units(self) -> bool:
         """Whether no unit is exported twice; a located problem for each repeat."""
+        all_keys = self.all_keys
         if len(set(all_keys)) == len(all_keys):
             return True
         seen: dict[tuple[str, int], int] = {}
         found = []
-        for key, ln in zip(all_keys, all_lines, strict=True):
+        for key, ln in zip(all_keys, self.all_lines, strict=True):
             if key in seen:
-                if ln not in replaced:
+                if ln not in self.replaced:
                     found.append((ln, Problem(
-                        spath, ln, 1, f"unit {key[0]!r} paragraph {key[1]} already exported "
-                                      f"at line {seen[key]}")))
+                        self.spath, ln, 1, f"unit {key[0]!r} paragraph {key[1]} already "
+                                           f"exported at line {seen[key]}")))
             else:
                 seen[key] = ln
         # first among each line's messages, as when they were found in the loop
-        problems[:0] = found
+        self.problems[:0] = found
         return False
 
-    def check_labels(labels: list, g: int, label_schema: LabelSchema) -> set[int]:
+    def check_labels(self, labels: list, g: int, label_schema: LabelSchema) -> set[int]:
         """Fill the label columns; problems located; the lines with a repeated label."""
+        col = self.col
         again: set[int] = set()
         # The usual case: every annotation labels the first one's layers and no other
         # (as many keys in all as that, and each layer found in each): one itemgetter
@@ -411,8 +476,8 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                 reprs = values
             else:  # lists and strings mixed (an error): keys apart from both
                 reprs = [(None, repr(v)) for v in values]
-            known = codes.setdefault(layer, {})
-            bad_here = flawed.setdefault(layer, {})
+            known = self.codes.setdefault(layer, {})
+            bad_here = self.flawed.setdefault(layer, {})
             try:
                 col.lab_code.extend(map(known.__getitem__, reprs))
             except KeyError:
@@ -420,7 +485,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             else:
                 col.lab_ann.extend(idx)
                 if bad_here and not bad_here.keys().isdisjoint(reprs):
-                    locate(idx, reprs, bad_here, again)
+                    self.locate(idx, reprs, bad_here, again)
                 continue
             del col.lab_code[len(col.lab_ann):]
             new = set(reprs) - known.keys()
@@ -435,35 +500,36 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             col.lab_ann.extend(idx)
             col.lab_code.extend(map(known.__getitem__, reprs))
             if bad_here and not bad_here.keys().isdisjoint(reprs):
-                locate(idx, reprs, bad_here, again)
+                self.locate(idx, reprs, bad_here, again)
         return again
 
-    def locate(idx: Any, reprs: list, bad_here: dict, again: set[int]) -> None:
+    def locate(self, idx: Any, reprs: list, bad_here: dict, again: set[int]) -> None:
         """The located messages of the flawed values among these annotations."""
         for i, key in zip(idx, reprs, strict=True):
             found = bad_here.get(key)
             if found is None:
                 continue
-            line, k = line_and_index(i)
+            line, k = self.line_and_index(i)
             if found[1]:
                 again.add(line)
-            who = col.ann_name[i]
+            who = self.col.ann_name[i]
             for msg in found[0]:
-                bad(line, f"annotations/{k} ({who}): {msg}")
+                self.bad(line, f"annotations/{k} ({who}): {msg}")
 
-    def take(recs: list, lns: Sequence[int], raw_of: Callable[[int], tuple[int, bytes]]
+    def take(self, recs: list, lns: Sequence[int], raw_of: Callable[[int], tuple[int, bytes]]
              ) -> None:
         """Check and collect the records of one chunk (`raw_of(line)`: its offset and
         bytes, for a line whose messages jsonschema must word)."""
-        out.records += len(recs)
+        col, doc_ids, names, bad = self.col, self.doc_ids, self.names, self.bad
+        self.records += len(recs)
         # a document's id as one string object for all its paragraphs (setdefault by
         # map: one C pass), so each record's own copy is freed with its batch
         ids = list(map(_DOC, recs))
         keys = list(zip(map(doc_ids.setdefault, ids, ids), map(_PARAGRAPH, recs), strict=True))
-        all_keys.extend(keys)
-        all_lines.extend(lns)
+        self.all_keys.extend(keys)
+        self.all_lines.extend(lns)
         n_all = len(recs)
-        recs, lns = keep_named(recs, lns)
+        recs, lns = self.keep_named(recs, lns)
         if not recs:
             return
         if len(recs) < n_all:  # some name another schema: their keys are not collected
@@ -471,7 +537,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             keys = list(zip(map(doc_ids.setdefault, ids, ids), map(_PARAGRAPH, recs),
                             strict=True))
         # (records naming two schemas are an error, reported below: the first's here)
-        label_schema = given or next(s for s in resolved.values() if s is not None)
+        label_schema = self.given or next(s for s in self.resolved.values() if s is not None)
         # Each pass below is one C-level map over the batch; passes whose result is
         # usually empty (spans, statuses, decided, gold) only test, and build lists
         # when they find something.
@@ -485,7 +551,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
             del col.unit_lengths[len(col.unit_keys) - len(keys):]
             col.unit_lengths.extend(map(_length, texts))
         col.first_ann.extend(accumulate(map(len, anns[:-1]), initial=g))
-        rec_lines.extend(lns)
+        self.rec_lines.extend(lns)
         all_anns = list(chain.from_iterable(anns))
         # the names as one object each: the batch's copies are freed with it (measured:
         # ~0.1 s of 200,000 records kept alive otherwise)
@@ -498,7 +564,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
         labels = list(map(_LABELS, all_anns))
         if None in labels:  # an interchange record's annotation without labels
             labels = [x if x is not None else _EMPTY for x in labels]
-        again = check_labels(labels, g, label_schema)
+        again = self.check_labels(labels, g, label_schema)
         if any(map(_SPANS, all_anns)) or any(map(_RELATIONS, all_anns)):
             spans = list(map(_SPANS, all_anns))
             relations = list(map(_RELATIONS, all_anns))
@@ -507,7 +573,7 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                                                         map(bool, relations))):  # noqa: B905
                 ann, i = all_anns[k], g + k
                 sp, rel = _plain(spans[k]), _plain(relations[k])
-                line, local = line_and_index(i)
+                line, local = self.line_and_index(i)
                 text = texts[bisect.bisect_right(local_first, k) - 1]
                 base = ann.original_text if ann.stale else text
                 for msg in _span_problems(sp, rel, text if base is None else base,
@@ -529,38 +595,48 @@ def read_export(path: Path, schema: str | Path | LabelSchema | None = None,
                     else rec._d
                 for msg in _gold_problems(plain, label_schema):
                     bad(line, msg)
+        problems = self.problems
         for line in again:
             # A repeated label: the JSON Schema's `uniqueItems`, which the compiled
             # type leaves to us. The line's messages are then jsonschema's.
             problems[:] = [lp for lp in problems if lp[0] != line]
-            replaced.add(line)
+            self.replaced.add(line)
             start, raw = raw_of(line)
-            problems.extend((line, p) for p in checker.slow(raw, spath, line, start)[1])
+            problems.extend((line, p) for p in self.checker.slow(raw, self.spath, line,
+                                                                 start)[1])
 
-    was_enabled = gc.isenabled()
-    gc.disable()  # millions of small objects and no cycles: collections only cost time
-    try:
-        for lns, recs, raw_of in _decoded_batches(path, checker, batch_records, progress,
-                                                  total):
-            take(recs, lns, raw_of)
-    finally:
-        if was_enabled:
-            gc.enable()
-    found = _annotator_problems(out, col.ann_name, col.first_ann, rec_lines, merge_names,
-                                problems)
-    col.units_unique = check_units()
-    col.annotator_codes = found[:2] if found else None
-    # each (unit, annotator) once: no unit twice, no record naming an annotator twice
-    col.pairs_unique = col.units_unique and not (found and found[2])
-    if progress is not None:
-        progress(total, total)
+    def read(self, end: int, progress: Callable[[int, int], None] | None = None,
+             total: int = 0) -> None:
+        """Read and check the lines from `self.offset` to byte `end` (a line's start,
+        or the end of the file)."""
+        pos = [self.lines + 1, self.offset]
+        was_enabled = gc.isenabled()
+        gc.disable()  # millions of small objects and no cycles: collections only cost time
+        try:
+            for lns, recs, raw_of in _decoded_batches(self.path, self.checker,
+                                                      self.batch_records, progress, total,
+                                                      pos, end):
+                self.take(recs, lns, raw_of)
+        finally:
+            if was_enabled:
+                gc.enable()
+        self.lines, self.offset = pos[0] - 1, pos[1]
 
-    _schema_problems(out, refs, resolved, given, problems)
-    out.schema = given if given is not None else next(
-        (s for s in resolved.values() if s is not None), None)
-    problems.sort(key=lambda lp: lp[0])
-    out.problems = [p for _, p in problems]
-    return out
+    def finish(self, out: ExportRead, merge_names: bool) -> None:
+        """The checks across records, once every range is read; the result in `out`."""
+        col, problems = self.col, self.problems
+        out.records = self.records
+        found = _annotator_problems(out, col.ann_name, col.first_ann, self.rec_lines,
+                                    merge_names, problems, self.ann_codes)
+        col.units_unique = self.check_units()
+        col.annotator_codes = found[:2] if found else None
+        # each (unit, annotator) once: no unit twice, no record naming an annotator twice
+        col.pairs_unique = col.units_unique and not (found and found[2])
+        _schema_problems(out, self.refs, self.resolved, self.given, problems)
+        out.schema = self.given if self.given is not None else next(
+            (s for s in self.resolved.values() if s is not None), None)
+        problems.sort(key=lambda lp: lp[0])
+        out.problems = [p for _, p in problems]
 
 
 def _any_attr(objs: list, name: str) -> bool:
@@ -581,28 +657,39 @@ def _attrs(objs: list, name: str) -> list:
 
 def _decoded_batches(path: Path, checker: RecordChecker, by_line: Callable,
                      progress: Callable[[int, int], None] | None, total: int,
+                     pos: list[int], end: int,
                      ) -> Iterator[tuple[Sequence[int], list, Callable[[int], tuple[int, bytes]]]]:
     """(line numbers, records, raw_of) per batch of _BATCH lines. A batch of lines that
     are not blank is decoded by the compiled type, a line at a time (measured: faster
     than one call per chunk, whose records outgrow the CPU caches), and its depth
     checked where the types leave values open (jsonl.open_depth). Any other batch goes
     line by line through `by_line`: the compiled type, and jsonschema for the lines
-    it refuses, which words their messages. `raw_of(line)`: (offset, bytes)."""
+    it refuses, which words their messages. `raw_of(line)`: (offset, bytes).
+
+    The lines from `pos` ([first line number, its byte offset]) to byte `end`, a line's
+    start; `pos` is left where the range ends."""
     compiled = checker.compiled
     decode = compiled.decoder.decode if compiled is not None else None
     errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
-    lineno, offset = 1, 0
+    lineno, offset = pos
     # a 64 KB buffer: fewer reads than the default 8 KB for lines of ~1 KB (measured:
     # 0.06 s instead of 0.10 s to split 197 MB into lines)
     with open(path, "rb", buffering=1 << 16) as fh:
-        while True:
+        fh.seek(offset)
+        while offset < end:
             lines = list(islice(fh, _BATCH))
             if not lines:
                 break
             first, start = lineno, offset
+            size = sum(map(len, lines))
+            if offset + size > end:  # the range ends inside this batch
+                ends = list(accumulate(map(len, lines), initial=offset))
+                del lines[bisect.bisect_left(ends, end):]
+                size = sum(map(len, lines))
             lineno += len(lines)
-            offset += sum(map(len, lines))
-            if first == 1 and lines[0].startswith(b"\xef\xbb\xbf"):
+            offset += size
+            pos[:] = [lineno, offset]
+            if start == 0 and lines[0].startswith(b"\xef\xbb\xbf"):
                 lines[0], start = lines[0][3:], start + 3
             if progress is not None:
                 progress(start, total)
@@ -624,11 +711,11 @@ def _decoded_batches(path: Path, checker: RecordChecker, by_line: Callable,
             if recs is not None:
                 yield range(first, first + len(lines)), recs, raw_of
                 continue
-            numbered, pos = [], start
+            numbered, here = [], start
             for k, raw in enumerate(lines):
                 if raw.strip():
-                    numbered.append((first + k, pos, raw))
-                pos += len(raw)
+                    numbered.append((first + k, here, raw))
+                here += len(raw)
             recs, lns = by_line(numbered)
             yield lns, recs, raw_of
 
@@ -696,8 +783,9 @@ def _schema_problems(out: ExportRead, refs: dict, resolved: dict,
                 f"changed schema a new version){more(n)}")
 
 
-def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
-                        rec_lines: list[int], merge: bool, problems: list
+def _annotator_problems(out: ExportRead, names: list, first_ann: Sequence[int],
+                        rec_lines: list[int], merge: bool, problems: list,
+                        coded: tuple[list, Any] | None = None,
                         ) -> tuple[list, Any, bool] | None:
     """Two annotations by one annotator in a record; annotator names that differ only
     by case or Unicode normalisation (an error, or with `merge` one annotator, the name
@@ -712,9 +800,12 @@ def _annotator_problems(out: ExportRead, names: list, first_ann: list[int],
 
     # the distinct names in order of appearance, each annotation's index among them:
     # returned for RatingsCollector._index, which would otherwise compute them again
-    distinct = list(dict.fromkeys(names))
-    index = {name: k for k, name in enumerate(distinct)}
-    code = np.fromiter(map(index.__getitem__, names), np.int64, n)
+    if coded is not None and len(coded[1]) == n:  # (read_split.join)
+        distinct, code = coded
+    else:
+        distinct = list(dict.fromkeys(names))
+        index = {name: k for k, name in enumerate(distinct)}
+        code = np.fromiter(map(index.__getitem__, names), np.int64, n)
     # codes run 0, 1, ... in order of appearance: each first shows where a code
     # exceeds every code before it
     first_at = np.flatnonzero(code > np.maximum.accumulate(np.concatenate(([-1], code[:-1]))))

@@ -11,12 +11,18 @@ compares figures of the same run):
 - `annotator agreement big.jsonl --json` (the real CLI, a subprocess: start-up, the
   full check of every record as `validate` makes it, the report with 1,000 bootstrap
   resamples per label);
-- `annotator validate big.jsonl`;
+- the same in one process (`ANNOTATOR_READ_WORKERS=1`) and in two (`=2`, which the
+  default picks only when a core is free): the report must be identical;
+- `annotator validate big.jsonl`, and in one process;
 - the same two in process (run_agreement / read_export), without start-up;
 - parsing alone: json.loads per line, and the compiled msgspec type per line.
 
     .venv/bin/python bench/bench_agreement_export.py               # full size
     .venv/bin/python bench/bench_agreement_export.py --units 20000 --repeat 2
+    .venv/bin/python bench/bench_agreement_export.py --crossover 5000 10000 20000
+
+(`--crossover`: validate and agreement on files of those sizes, one process vs two,
+where annotator.read_split.MIN_BYTES comes from.)
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -115,9 +122,48 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, workers: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess; `workers`: ANNOTATOR_READ_WORKERS (None: the default,
+    two processes for a large file)."""
+    env = dict(os.environ)
+    env.pop("ANNOTATOR_READ_WORKERS", None)
+    if workers is not None:
+        env["ANNOTATOR_READ_WORKERS"] = workers
     return subprocess.run([sys.executable, "-m", "annotator", *args], capture_output=True,
-                          text=True, cwd=OUT / "bench-export-schema")
+                          text=True, cwd=OUT / "bench-export-schema", env=env)
+
+
+def timed_cli(*args: str, workers: str | None = None
+              ) -> tuple[subprocess.CompletedProcess, float, float]:
+    """(result, wall seconds, CPU seconds of the CLI and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    r = cli(*args, workers=workers)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def crossover(sizes: list[int], repeat: int) -> int:
+    """validate and agreement on files of these sizes, one process vs two, interleaved:
+    where the split starts to pay (read_split.MIN_BYTES)."""
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(f"{'units':>7} {'MB':>5}  {'command':<9}  one process (wall / CPU)   two processes")
+    for n in sizes:
+        path = build(n)
+        for cmd in (["validate", str(path)], ["agreement", str(path), "--json"]):
+            best: dict[str, tuple[float, float]] = {}
+            for _ in range(repeat):
+                for w in ("1", "2"):
+                    r, wall, cpu = timed_cli(*cmd, workers=w)
+                    assert r.returncode == 0, r.stderr[-2000:]
+                    if w not in best or wall < best[w][0]:
+                        best[w] = (wall, cpu)
+            print(f"{n:>7,} {path.stat().st_size / 1e6:>5.0f}  {cmd[0]:<9}  "
+                  f"{best['1'][0]:6.2f} s / {best['1'][1]:5.2f} s       "
+                  f"{best['2'][0]:6.2f} s / {best['2'][1]:5.2f} s")
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--crossover", type=int, nargs="*", metavar="UNITS",
+                    help="only the one- vs two-process rows on files of these sizes")
     args = ap.parse_args(argv)
+    if args.crossover is not None:
+        return crossover(args.crossover or [2500, 5000, 10000, 20000, 40000], args.repeat)
 
     import msgspec  # noqa: F401  (imported before timing, as the CLI does)
 
@@ -141,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     size_mb = path.stat().st_size / 1e6
     best: dict[str, float] = {}
+    cpus: dict[str, float] = {}  # CPU seconds of the CLI rows (best)
     results: dict[str, object] = {}
 
     def keep(name: str, secs: float, value: object = None) -> None:
@@ -158,12 +209,26 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):
         value, t = timed(lambda: baseline(path))
         keep("baseline", t, value)
-        r, t = timed(lambda: cli("agreement", str(path), "--json"))
+        r, t, cpu = timed_cli("agreement", str(path), "--json")
         assert r.returncode == 0, r.stderr[-2000:]
         keep("cli agreement", t, json.loads(r.stdout))
-        r, t = timed(lambda: cli("validate", str(path)))
+        cpus["cli agreement"] = min(cpus.get("cli agreement", cpu), cpu)
+        r, t, cpu = timed_cli("agreement", str(path), "--json", workers="1")
+        assert r.returncode == 0, r.stderr[-2000:]
+        keep("cli agreement 1", t, json.loads(r.stdout))
+        cpus["cli agreement 1"] = min(cpus.get("cli agreement 1", cpu), cpu)
+        r, t, cpu = timed_cli("agreement", str(path), "--json", workers="2")
+        assert r.returncode == 0, r.stderr[-2000:]
+        keep("cli agreement 2", t, json.loads(r.stdout))
+        cpus["cli agreement 2"] = min(cpus.get("cli agreement 2", cpu), cpu)
+        r, t, cpu = timed_cli("validate", str(path))
         assert r.returncode == 0, r.stdout[-2000:]
         keep("cli validate", t)
+        cpus["cli validate"] = min(cpus.get("cli validate", cpu), cpu)
+        r, t, cpu = timed_cli("validate", str(path), workers="1")
+        assert r.returncode == 0, r.stdout[-2000:]
+        keep("cli validate 1", t)
+        cpus["cli validate 1"] = min(cpus.get("cli validate 1", cpu), cpu)
         rep, t = timed(lambda: run_agreement(path, project_dir=path.parent / "bench-export-schema",
                                              bootstrap=1000))
         keep("run_agreement", t)
@@ -175,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         _, t = timed(lambda: parse_all(decoder.decode))
         keep("msgspec", t)
 
+    # the same report both ways
+    assert results["cli agreement"] == results["cli agreement 1"] == results["cli agreement 2"]
     ours = results["cli agreement"]["layers"]["devices"]["labels"]
     for lab, theirs in results["baseline"].items():
         assert abs(ours[lab]["krippendorff_alpha"] - theirs) < 1e-9, (lab, theirs)
@@ -183,8 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         ("json.loads per line + krippendorff per label (baseline)", base, "1.00x", ""),
         ("`annotator agreement FILE --json` (CLI, 1,000 resamples)", best["cli agreement"],
          f"{best['cli agreement'] / base:.2f}x", "target <= 0.5x"),
+        ("  the same in one process (ANNOTATOR_READ_WORKERS=1)", best["cli agreement 1"],
+         f"{best['cli agreement 1'] / base:.2f}x", ""),
+        ("  the same in two processes (=2, whatever the load)", best["cli agreement 2"],
+         f"{best['cli agreement 2'] / base:.2f}x", ""),
         ("`annotator validate FILE` (CLI)", best["cli validate"],
          f"{best['cli validate'] / base:.2f}x", "target <= 1.0x"),
+        ("  the same in one process", best["cli validate 1"],
+         f"{best['cli validate 1'] / base:.2f}x", ""),
         ("run_agreement in process", best["run_agreement"],
          f"{best['run_agreement'] / base:.2f}x", ""),
         ("read_export in process (validate's work)", best["read_export"],
@@ -202,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'step':<{w}}  {'seconds':>8}  {'ratio':>6}  note")
     for name, secs, ratio, note in rows:
         print(f"{name:<{w}}  {secs:8.2f}  {ratio:>6}  {note}")
-    print("alphas of every label equal the krippendorff package's to 1e-9")
+    print("CPU seconds of the CLI rows (best; the child's included): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in cpus.items()))
+    print("alphas of every label equal the krippendorff package's to 1e-9; the report is "
+          "the same in one process and in two")
     return 0
 
 

@@ -8,6 +8,7 @@ same located messages `validate` prints), and the ratings come from the same pas
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,9 +53,18 @@ def run_agreement(export: str | Path | None = None, schema: str | Path | None = 
     annotator against the gold (the export's `gold` fields, or the gold journal).
     Problems of the input raise InputError."""
     if export is not None:
-        ratings, label_schema, warnings, merged = ratings_from_export(
-            Path(export), schema, project_dir, merge_names, progress)
-        report = compute_report(ratings, label_schema, bootstrap=bootstrap, seed=seed)
+        # The collector off until the report is made: the reader's millions of objects
+        # (no cycles among them) would otherwise be traversed by every collection that
+        # follows (measured: ~0.04 s of 200,000 units)
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            ratings, label_schema, warnings, merged = ratings_from_export(
+                Path(export), schema, project_dir, merge_names, progress)
+            report = compute_report(ratings, label_schema, bootstrap=bootstrap, seed=seed)
+        finally:
+            if was_enabled:
+                gc.enable()
         report["warnings"] = warnings + report["warnings"]
         if merged:
             report["merged_names"] = merged

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from annotator.child import usable_cores
 from annotator.formats.loss import LossReport, _Kind
 
 WORKERS_ENV = "ANNOTATOR_EXPORT_WORKERS"
@@ -80,7 +81,7 @@ def key_ranges(store, fmt: str | None, spec=None) -> tuple[tuple[int, int], tupl
     lo, hi = store.conn.execute("SELECT min(key), max(key) FROM documents").fetchone()
     if lo is None or hi <= lo:
         return None
-    if not forced and ((os.cpu_count() or 1) < 2 or hi - lo + 1 < MIN_DOCS):
+    if not forced and (usable_cores() < 2 or hi - lo + 1 < MIN_DOCS):
         return None
     mid = (lo + hi) // 2
     return (lo, mid), (mid + 1, hi)
@@ -92,38 +93,20 @@ def _rules(spec) -> dict:
     return getattr(importlib.import_module(spec.write.__module__), "SPLIT", None) or {}
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the exporting parent dies (Linux)."""
-    import contextlib
-    import ctypes
-    import signal
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def start(job: Job, work: Path) -> subprocess.Popen | None:
     """Start the child on `job`; its result goes to `work`/result.pickle. None: it
     could not be started (the export then runs in one process)."""
-    import annotator
+    from annotator.child import spawn
 
     try:
         (work / "job.pickle").write_bytes(pickle.dumps(job))
     except (pickle.PicklingError, TypeError, AttributeError, OSError):
         return None  # e.g. a store option that does not pickle
-    env = dict(os.environ)
-    # the child imports this same package, wherever it was imported from
-    here = str(Path(annotator.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         with open(work / "stderr.txt", "wb") as err:
-            # -P: nothing from the working directory on the child's path (with -m it
-            # would come first: a pickle.py or annotator/ there would run, or write half
-            # the export); it dies with its parent, even a SIGKILLed one
-            return subprocess.Popen([sys.executable, "-P", "-m", "annotator.formats.split",
-                                     str(work / "job.pickle"), str(work / "result.pickle")],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, env=env, preexec_fn=_die_with_parent)
+            return spawn("annotator.formats.split",
+                         [str(work / "job.pickle"), str(work / "result.pickle")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     except OSError:
         return None
 
