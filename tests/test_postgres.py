@@ -57,10 +57,10 @@ def _raw(pg_server, pg_url, user):
 
 # -- set-up ---------------------------------------------------------------------
 def test_db_init_is_idempotent_and_versioned(pg_url):
-    assert init_database(pg_url) == (3, 3)  # the fixture ran it once already
+    assert init_database(pg_url) == (4, 4)  # the fixture ran it once already
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT version FROM annotator.schema_migrations ORDER BY "
-                            "version").fetchall() == [(1,), (2,), (3,)]
+                            "version").fetchall() == [(1,), (2,), (3,), (4,)]
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = "
                              "'annotator' AND tablename = 'documents'").fetchone()[0]
     assert owner == "lead"  # the lead's role owns the corpus tables
@@ -76,7 +76,7 @@ def test_cli_db_init_add_annotator_and_status(pg_server, project: Path):
     name = pg_server.new_database("cli_flow")
     url = pg_server.url(name, user="lead")
     r = run_cli("db", "init", "--store", url, cwd=project)
-    assert r.returncode == 0 and "created the tables (version 3)" in r.stderr, r.stderr
+    assert r.returncode == 0 and "created the tables (version 4)" in r.stderr, r.stderr
     r = run_cli("db", "init", "--store", url, cwd=project)
     assert r.returncode == 0 and "up to date" in r.stderr, r.stderr
     r = run_cli("db", "add-annotator", "dora", "--store", url, cwd=project)
@@ -498,7 +498,7 @@ def test_migration_2_grants_assignments_to_members_added_before(pg_server, monke
         add_annotator(url, "fred")  # tables older than this annotator: migrate first
     with pytest.raises(StoreError, match="version 1; this annotator needs .*db init"):
         PostgresStore(url)  # nor is a store of that layout opened
-    assert init_database(url) == (1, 3)
+    assert init_database(url) == (1, 4)
     lead = PostgresStore(url)
     lead.import_documents(DOCS)
     from annotator.team.assign import assign_documents
