@@ -668,32 +668,54 @@ BEGIN
     RETURN ARRAY[current_user::pg_catalog.text];
 END $$;
 
--- event_check as in version 3, with event_limits' checks in it: after the writer is
--- known to be allowed, before any JSON is parsed.
+-- One row trigger does what event_check, event_limits and event_derive did, BEFORE the
+-- row is stored: checked and derived one event at a time, so each event of a
+-- statement is checked against the state the one before it left (the statement
+-- trigger below stays as a second line). In order: a retried event id is skipped;
+-- the writer is checked before anything is read past the policies; the limits before
+-- any JSON is parsed; the stored state is read and locked (FOR UPDATE: a second
+-- session of the role waits, then finds the state changed and is refused); the undo
+-- or redo, or that the unit exists; then the derived rows. The state's label rows are
+-- worked out once (the rule of state_labels, written out: a call was planned anew each
+-- time), and only label rows that changed are written (none when the labels did not).
 CREATE OR REPLACE FUNCTION annotator.event_check() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     cur json;
+    cur_key integer;
     t record;
+    stored boolean;
     privileged boolean;
+    own boolean;
+    dkey integer;
+    usha text;
+    a jsonb;
+    missing boolean;
 BEGIN
-    IF EXISTS (SELECT 1 FROM annotator.events WHERE id = NEW.id) THEN
+    -- One insert of an event id at a time (until its transaction ends): the derived
+    -- rows are written here, before the event row, and an INSERT ... ON CONFLICT DO
+    -- NOTHING racing another session's insert of the same id would otherwise be skipped
+    -- at the unique index after they were written, leaving a state without its event.
+    -- (The lock is its own statement: a statement's snapshot is taken before it runs,
+    -- and the check below must see what the session that held the lock committed.)
+    PERFORM pg_advisory_xact_lock(1095650899, hashtext(NEW.id::text));
+    SELECT EXISTS (SELECT 1 FROM annotator.events WHERE id = NEW.id),
+           pg_has_role(session_user, (SELECT relowner FROM pg_catalog.pg_class
+                                      WHERE oid = TG_RELID), 'MEMBER'),
+           NEW.annotator IS NOT DISTINCT FROM session_user
+           OR (NEW.annotator IS NOT DISTINCT FROM 'gold' AND EXISTS (
+               SELECT 1 FROM annotator.members m WHERE m.name = session_user AND m.curator))
+        INTO stored, privileged, own;
+    IF stored THEN
         RETURN NULL;  -- a retried commit of an event already stored: applied once
     END IF;
-    privileged := pg_has_role(session_user, (SELECT relowner FROM pg_catalog.pg_class
-                                             WHERE oid = TG_RELID), 'MEMBER');
     IF NOT privileged THEN
         -- an annotator's clock and name are not theirs to choose
         NEW.ts := clock_timestamp();
-        -- before anything is read past the policies: the state compared below would
-        -- otherwise tell a member about a journal they may not read
-        IF NEW.annotator IS DISTINCT FROM session_user THEN
-            IF NEW.annotator IS DISTINCT FROM 'gold' OR NOT EXISTS (
-                    SELECT 1 FROM annotator.members m
-                    WHERE m.name = session_user AND m.curator) THEN
-                RAISE EXCEPTION 'role % may only write its own events', session_user
-                    USING ERRCODE = '42501';
-            END IF;
+        IF NOT own THEN
+            RAISE EXCEPTION 'role % may only write its own events', session_user
+                USING ERRCODE = '42501';
         END IF;
     END IF;
     -- limits a member cannot lift: an event's parts at most 1 MB each, its seconds a
@@ -711,9 +733,14 @@ BEGIN
     END IF;
     IF json_typeof(NEW.before) = 'null' THEN NEW.before := NULL; END IF;
     IF json_typeof(NEW.after) = 'null' THEN NEW.after := NULL; END IF;
-    SELECT s.state INTO cur FROM annotator.states s
-        WHERE s.annotator = NEW.annotator AND s.doc_id = NEW.doc_id AND s.unit = NEW.unit
-        FOR UPDATE;
+    -- the stored state (locked) and the unit, in one statement
+    SELECT s.state, s.doc_key, d.key, u.sha INTO cur, cur_key, dkey, usha
+        FROM (SELECT 1) one
+        LEFT JOIN LATERAL (SELECT s.state, s.doc_key FROM annotator.states s
+                           WHERE s.annotator = NEW.annotator AND s.doc_id = NEW.doc_id
+                             AND s.unit = NEW.unit FOR UPDATE) s ON true
+        LEFT JOIN annotator.documents d ON d.id = NEW.doc_id
+        LEFT JOIN annotator.units u ON u.doc = d.key AND u.idx = NEW.unit;
     IF NEW.before::jsonb IS DISTINCT FROM cur::jsonb THEN
         RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
             NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
@@ -731,6 +758,9 @@ BEGIN
             RAISE EXCEPTION 'an undo must restore the state before the latest action'
                 USING ERRCODE = 'AN002';
         END IF;
+        INSERT INTO annotator.undo_marks VALUES
+            ((NEW.action->>'event')::bigint, NEW.annotator, 1, NEW.seq)
+            ON CONFLICT (annotator, seq) DO UPDATE SET undone = 1, undone_by = NEW.seq;
     ELSIF NEW.kind = 'redo' THEN
         SELECT e.seq, e.doc_id, e.unit, e.after INTO t FROM annotator.events e
             JOIN annotator.undo_marks m ON m.annotator = e.annotator AND m.seq = e.seq
@@ -742,100 +772,93 @@ BEGIN
             RAISE EXCEPTION 'a redo must restore the state after the action undone last'
                 USING ERRCODE = 'AN002';
         END IF;
-    ELSIF NEW.after IS NULL THEN
-        RAISE EXCEPTION 'an action must leave a state' USING ERRCODE = 'AN002';
-    ELSIF NOT EXISTS (SELECT 1 FROM annotator.units u JOIN annotator.documents d
-                      ON u.doc = d.key WHERE d.id = NEW.doc_id AND u.idx = NEW.unit) THEN
-        RAISE EXCEPTION 'no unit % in document %', NEW.unit, NEW.doc_id
-            USING ERRCODE = 'AN003';
-    END IF;
-    RETURN NEW;
-END $$;
-DROP TRIGGER events_limits ON annotator.events;
-DROP FUNCTION annotator.event_limits();
-
--- event_derive as in version 3, but the state's label rows are worked out once (the
--- rule of state_labels, written out: a function call there was planned anew each
--- time), label codes are added only when one is missing, and of the unit's label rows
--- only those that changed are deleted or added (a toggle changes one).
-CREATE OR REPLACE FUNCTION annotator.event_derive() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_temp AS $$
-DECLARE
-    dkey integer;
-    usha text;
-    codes integer[];
-    missing boolean;
-BEGIN
-    SELECT d.key, u.sha INTO dkey, usha FROM annotator.documents d
-        LEFT JOIN annotator.units u ON u.doc = d.key AND u.idx = NEW.unit
-        WHERE d.id = NEW.doc_id;
-    dkey := coalesce(dkey, 0);
-    IF NEW.kind = 'undo' THEN
-        INSERT INTO annotator.undo_marks VALUES
-            ((NEW.action->>'event')::bigint, NEW.annotator, 1, NEW.seq)
-            ON CONFLICT (annotator, seq) DO UPDATE SET undone = 1, undone_by = NEW.seq;
-    ELSIF NEW.kind = 'redo' THEN
         DELETE FROM annotator.undo_marks
             WHERE annotator = NEW.annotator AND seq = (NEW.action->>'event')::bigint;
+    ELSIF NEW.after IS NULL THEN
+        RAISE EXCEPTION 'an action must leave a state' USING ERRCODE = 'AN002';
+    ELSIF usha IS NULL THEN
+        RAISE EXCEPTION 'no unit % in document %', NEW.unit, NEW.doc_id
+            USING ERRCODE = 'AN003';
     ELSE
         UPDATE annotator.undo_marks SET undone = 2
             WHERE annotator = NEW.annotator AND undone = 1;
     END IF;
+    dkey := coalesce(dkey, 0);
     IF NEW.after IS NULL THEN
         DELETE FROM annotator.labels
             WHERE annotator = NEW.annotator AND doc_key = dkey AND unit = NEW.unit;
         DELETE FROM annotator.states
             WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
-        RETURN NULL;
+        RETURN NEW;
     END IF;
-    INSERT INTO annotator.states AS s (annotator, doc_id, unit, doc_key, status, state,
-                                       unit_sha, updated_at, seconds, n_spans)
-        VALUES (NEW.annotator, NEW.doc_id, NEW.unit, dkey, NEW.after->>'status',
-                NEW.after, coalesce(usha, ''), NEW.ts, NEW.seconds,
-                CASE WHEN json_typeof(NEW.after->'spans') = 'array'
-                     THEN json_array_length(NEW.after->'spans') ELSE 0 END)
-        ON CONFLICT (annotator, doc_id, unit) DO UPDATE SET
-            status = excluded.status, state = excluded.state, unit_sha = excluded.unit_sha,
-            updated_at = excluded.updated_at, seconds = s.seconds + excluded.seconds,
-            n_spans = excluded.n_spans
-        WHERE NEW.before IS NOT NULL;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
-            NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
+    a := NEW.after::jsonb;
+    IF cur IS NULL THEN
+        -- another session's first event on the unit, since the read: refused
+        INSERT INTO annotator.states (annotator, doc_id, unit, doc_key, status, state,
+                                      unit_sha, updated_at, seconds, n_spans)
+            VALUES (NEW.annotator, NEW.doc_id, NEW.unit, dkey, a->>'status', NEW.after,
+                    coalesce(usha, ''), NEW.ts, NEW.seconds,
+                    CASE WHEN jsonb_typeof(a->'spans') = 'array'
+                         THEN jsonb_array_length(a->'spans') ELSE 0 END)
+            ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
+                NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
+        END IF;
+    ELSE
+        -- the row read above, locked since
+        UPDATE annotator.states SET doc_key = dkey, status = a->>'status', state = NEW.after,
+               unit_sha = coalesce(usha, ''), updated_at = NEW.ts,
+               seconds = seconds + NEW.seconds,
+               n_spans = CASE WHEN jsonb_typeof(a->'spans') = 'array'
+                              THEN jsonb_array_length(a->'spans') ELSE 0 END
+            WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
+        IF cur_key = dkey AND (cur::jsonb -> 'labels') IS NOT DISTINCT FROM (a -> 'labels') THEN
+            RETURN NEW;  -- the unit's label rows are those of the state before: unchanged
+        END IF;
     END IF;
     -- the paragraph labels of the state (a multi layer holds a list, a single layer one
-    -- id or null), as codes; `missing` when a label has none yet
-    SELECT coalesce(array_agg(c.code) FILTER (WHERE c.code IS NOT NULL), '{}'),
-           coalesce(bool_or(c.code IS NULL), false)
-        INTO codes, missing
+    -- id or null) as codes, in one statement: the unit's rows of other labels deleted,
+    -- the missing ones added; `missing` when a label has no code yet
+    WITH x AS (
+        SELECT x.layer, x.label, c.code
         FROM (SELECT DISTINCT l.key AS layer, v.value AS label
-              FROM jsonb_each(coalesce(NEW.after::jsonb->'labels', '{}'::jsonb)) l,
+              FROM jsonb_each(coalesce(a->'labels', '{}'::jsonb)) l,
               LATERAL jsonb_array_elements_text(CASE jsonb_typeof(l.value)
                   WHEN 'array' THEN l.value
                   WHEN 'string' THEN CASE WHEN l.value = '""'::jsonb THEN '[]'::jsonb
                                           ELSE jsonb_build_array(l.value) END
                   ELSE '[]'::jsonb END) v) x
-        LEFT JOIN annotator.label_codes c ON c.layer = x.layer AND c.label = x.label;
+        LEFT JOIN annotator.label_codes c ON c.layer = x.layer AND c.label = x.label),
+    gone AS (
+        DELETE FROM annotator.labels l
+        WHERE l.annotator = NEW.annotator AND l.doc_key = dkey AND l.unit = NEW.unit
+          AND l.code NOT IN (SELECT x.code FROM x WHERE x.code IS NOT NULL)),
+    added AS (
+        INSERT INTO annotator.labels
+        SELECT NEW.annotator, x.code, dkey, NEW.unit FROM x WHERE x.code IS NOT NULL
+        ON CONFLICT DO NOTHING)
+    SELECT coalesce(bool_or(x.code IS NULL), false) INTO missing FROM x;
     IF missing THEN
         -- a label already coded takes no new code (ON CONFLICT DO NOTHING alone spends
         -- one from the sequence even when it conflicts)
         INSERT INTO annotator.label_codes (layer, label)
-            SELECT DISTINCT l.layer, l.label FROM annotator.state_labels(NEW.after::jsonb) l
+            SELECT DISTINCT l.layer, l.label FROM annotator.state_labels(a) l
             WHERE NOT EXISTS (SELECT 1 FROM annotator.label_codes c
                               WHERE c.layer = l.layer AND c.label = l.label)
             ON CONFLICT DO NOTHING;
-        SELECT coalesce(array_agg(c.code), '{}') INTO codes
-            FROM annotator.state_labels(NEW.after::jsonb) l
-            JOIN annotator.label_codes c ON c.layer = l.layer AND c.label = l.label;
+        INSERT INTO annotator.labels
+            SELECT NEW.annotator, c.code, dkey, NEW.unit
+            FROM annotator.state_labels(a) l
+            JOIN annotator.label_codes c ON c.layer = l.layer AND c.label = l.label
+            ON CONFLICT DO NOTHING;
     END IF;
-    DELETE FROM annotator.labels
-        WHERE annotator = NEW.annotator AND doc_key = dkey AND unit = NEW.unit
-          AND code <> ALL (codes);
-    INSERT INTO annotator.labels
-        SELECT NEW.annotator, c, dkey, NEW.unit FROM unnest(codes) c
-        ON CONFLICT DO NOTHING;
-    RETURN NULL;
+    RETURN NEW;
 END $$;
+DROP TRIGGER events_limits ON annotator.events;
+DROP FUNCTION annotator.event_limits();
+DROP TRIGGER events_derive ON annotator.events;
+DROP FUNCTION annotator.event_derive();
 
 -- One query for the usual statement of one row; the groups only when there are more.
 CREATE OR REPLACE FUNCTION annotator.events_one_per_unit() RETURNS trigger
