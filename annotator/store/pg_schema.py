@@ -683,6 +683,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_te
     SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     cur json;
+    c jsonb;
     cur_key integer;
     t record;
     stored boolean;
@@ -741,7 +742,8 @@ BEGIN
                              AND s.unit = NEW.unit FOR UPDATE) s ON true
         LEFT JOIN annotator.documents d ON d.id = NEW.doc_id
         LEFT JOIN annotator.units u ON u.doc = d.key AND u.idx = NEW.unit;
-    IF NEW.before::jsonb IS DISTINCT FROM cur::jsonb THEN
+    c := cur::jsonb;
+    IF NEW.before::jsonb IS DISTINCT FROM c THEN
         RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
             NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
     END IF;
@@ -813,7 +815,7 @@ BEGIN
                n_spans = CASE WHEN jsonb_typeof(a->'spans') = 'array'
                               THEN jsonb_array_length(a->'spans') ELSE 0 END
             WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
-        IF cur_key = dkey AND (cur::jsonb -> 'labels') IS NOT DISTINCT FROM (a -> 'labels') THEN
+        IF cur_key = dkey AND (c -> 'labels') IS NOT DISTINCT FROM (a -> 'labels') THEN
             RETURN NEW;  -- the unit's label rows are those of the state before: unchanged
         END IF;
     END IF;
