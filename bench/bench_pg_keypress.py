@@ -7,7 +7,7 @@ archive` of it on PYTHONPATH, its own `db init` into a fresh database), this tre
 same). Each variant is a process of its own applying `--presses` label toggles over 100
 units (`Journal.apply`, durable on return, as bench_postgres.py's keypress row).
 Prints per variant and round: median and p99 wall ms, client CPU ms per action
-(process_time), server CPU ms per action (its processes in /proc), and the load.
+(process_time), server CPU ms per action (its processes in /proc, around the timed actions only), and the load.
 
     .venv/bin/python bench/bench_pg_keypress.py --before 22a10e1 --rounds 3
 """
@@ -28,7 +28,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child(target: str, presses: int) -> None:
+def server_cpu(pid: int) -> float:
+    """CPU seconds of the server: the postmaster, its live children (the backend serving
+    the variant among them) and the ones it has reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                              text=True).stdout.split()
+    total = 0
+    for p in [str(pid), *children]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15 if p == str(pid) else 13])
+    return total / tick
+
+
+def child(target: str, presses: int, pid: int) -> None:
     """Measure in this process (the tree on PYTHONPATH is the variant's)."""
     import annotator.store.postgres  # noqa: F401  (the variant's, before bench_postgres
     from annotator.store import SQLiteStore  # puts this tree first on sys.path)
@@ -55,12 +71,14 @@ def child(target: str, presses: int) -> None:
         store = PostgresStore(alice_url)
         journal = store.journal("alice")
     apply_times(journal, 50)  # warm: prepared statements, plan caches, the first labels
+    s0 = server_cpu(pid) if pid else 0.0
     c0 = time.process_time()
     times = apply_times(journal, presses)
     cpu = (time.process_time() - c0) / presses * 1000
+    server = (server_cpu(pid) - s0) / presses * 1000 if pid else None
     store.close()
     print(json.dumps({"median": statistics.median(times), "p99": pct(times, .99),
-                      "cpu": cpu}))
+                      "cpu": cpu, "server": server}))
 
 
 def main() -> None:
@@ -69,15 +87,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--presses", type=int, default=500)
     ap.add_argument("--child")
+    ap.add_argument("--server-pid", type=int, default=0)
     ap.add_argument("--fsync", choices=("on", "off"), default="on",
                     help="off: the disk out of it, to see the CPU (default on)")
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.presses)
+        child(args.child, args.presses, args.server_pid)
         return
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "bench"))
-    from bench_postgres import server_cpu
     from pg_server import start_server
 
     old = Path(tempfile.mkdtemp(prefix="bench-kp-tree-"))
@@ -97,17 +115,15 @@ def main() -> None:
                     db = server.new_database(f"kp{r}_{'old' if tree == old else 'new'}")
                     target = f"{server.url(db, user='lead')} {server.url(db, user='alice')}"
                 load0 = os.getloadavg()[0]
-                s0 = server_cpu(server)
+                pid = int((server.data / "postmaster.pid").read_text().split()[0])
                 out = subprocess.run(
                     [sys.executable, __file__, "--before", args.before, "--child", target,
-                     "--presses", str(args.presses)],
+                     "--presses", str(args.presses), "--server-pid", str(pid)],
                     env=env, capture_output=True, text=True)
                 if out.returncode != 0 or str(tree or "") not in out.stderr:
                     raise SystemExit(out.stderr)
-                # server CPU includes the variant's set-up (db init, import): small
-                s = (server_cpu(server) - s0) / (args.presses + 50) * 1000
                 m = json.loads(out.stdout.strip().splitlines()[-1])
-                server_part = f"{s:.3f}" if tree is not None else "-"
+                server_part = f"{m['server']:.3f}" if tree is not None else "-"
                 rows.append(f"{r + 1:>5} {name:<10} {m['median']:8.3f} {m['p99']:8.3f} "
                             f"{m['cpu']:9.3f} {server_part:>10} "
                             f"{load0:5.2f} -> {os.getloadavg()[0]:.2f}")
