@@ -891,7 +891,7 @@ def test_the_planner_does_not_tell_a_blind_annotator_what_another_stored(team, p
         assert conn.execute(probes[0]).fetchall() and conn.execute(probes[3]).fetchall()
 
 
-# -- version 4: one row trigger checks and derives each event ---------------------------
+# -- version 4: the row triggers in fewer statements, the policy functions in PL/pgSQL ----
 def _bob_units(lead_conn, doc_id: str, unit: int) -> tuple:
     state = lead_conn.execute(
         "SELECT state::text FROM annotator.states WHERE annotator = 'bob' AND doc_id = %s "
@@ -903,12 +903,12 @@ def _bob_units(lead_conn, doc_id: str, unit: int) -> tuple:
 
 
 def test_an_event_skipped_at_its_id_leaves_nothing_derived(team, pg_server, pg_url):
-    """The trigger writes an event's state before the row is stored. INSERT ... ON
-    CONFLICT DO NOTHING skips a row at the unique index AFTER that: with the id of an
-    event another session of bob's is inserting (not yet committed, so the trigger's
-    check cannot see it), his second insert would have left a state for d2 with no event
-    behind it. The trigger holds the id (a transaction lock) first: the second waits,
-    then finds the id stored and skips the row whole."""
+    """INSERT ... ON CONFLICT DO NOTHING skips a row at the unique index AFTER its
+    BEFORE trigger ran: with the id of an event another session of bob's is inserting
+    (not yet committed, so the BEFORE trigger's check cannot see it). Anything derived in
+    a BEFORE trigger would then stay with no event behind it (a state for d2: a version
+    of this change that derived there, without a lock on the id, failed this test).
+    The state is derived by the AFTER trigger, which fires only for rows stored."""
     from psycopg.types.json import Json
 
     state = team["lead"].journal("bob").state("d1", 1)
@@ -1046,7 +1046,8 @@ def test_tables_of_version_3_migrate_to_4_and_journals_go_on(pg_server, monkeypa
         triggers = {r[0] for r in lead.conn.execute(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = 'annotator.events'::regclass "
             "AND NOT tgisinternal").fetchall()}
-        assert triggers == {"events_check", "events_one_per_unit", "events_append_only"}
+        assert triggers == {"events_check", "events_derive", "events_one_per_unit",
+                            "events_append_only"}  # events_limits is in events_check
         a = alice.journal("alice")
         assert a.redo().unit == 2  # the undo made under version 3
         a.apply("d1", 1, TOGGLE)  # the label off again
