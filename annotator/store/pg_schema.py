@@ -625,15 +625,15 @@ BEGIN
 END $$;
 """
 
-# Version 4: the same rules as version 3, at about a third of the server's time per
+# Version 4: the same rules as version 3, at under a third of the server's time per
 # event (bench/RESULTS.md, "a keypress on PostgreSQL", 2026-12-03). Measured per INSERT
 # with track_functions: the policy functions written in SQL were planned anew at every
 # call (an EXISTS in the body keeps the planner from inlining them): visible_names
 # 110 us (the SELECT policy checks the RETURNING row), may_write_as 67 us; state_labels,
 # called twice by event_derive, 66 us a call; three row triggers and a statement
 # trigger, 632 us in all. Now the policy functions are PL/pgSQL (plans cached for the
-# session, answers never), and one BEFORE row trigger checks and derives each event in
-# fewer statements (226 us in all).
+# session, answers never), and two row triggers (the limits in event_check) do the
+# rest in fewer statements each, with generic plans (181 us in all, fsync off).
 MIGRATION_4 = """
 CREATE OR REPLACE FUNCTION annotator.may_write_as(name text) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
