@@ -736,7 +736,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, annotator, pg_te
     SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     cur json;
-    c jsonb;
+    cur_j jsonb;
     cur_key integer;
     t record;
     dkey integer;
@@ -753,8 +753,8 @@ BEGIN
                              AND s.unit = NEW.unit FOR UPDATE) s ON true
         LEFT JOIN annotator.documents d ON d.id = NEW.doc_id
         LEFT JOIN annotator.units u ON u.doc = d.key AND u.idx = NEW.unit;
-    c := cur::jsonb;
-    IF NEW.before::jsonb IS DISTINCT FROM c THEN
+    cur_j := cur::jsonb;
+    IF NEW.before::jsonb IS DISTINCT FROM cur_j THEN
         RAISE EXCEPTION 'this event does not start from the stored state of % unit % (another session of % wrote it)',
             NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
     END IF;
@@ -820,14 +820,14 @@ BEGIN
                 NEW.doc_id, NEW.unit, NEW.annotator USING ERRCODE = 'AN001';
         END IF;
     ELSE
-        -- the row read above, locked since
-        UPDATE annotator.states SET doc_key = dkey, status = a->>'status', state = NEW.after,
+        -- the row read above, locked since (its doc_key stays, as in version 3)
+        UPDATE annotator.states SET status = a->>'status', state = NEW.after,
                unit_sha = coalesce(usha, ''), updated_at = NEW.ts,
                seconds = seconds + NEW.seconds,
                n_spans = CASE WHEN jsonb_typeof(a->'spans') = 'array'
                               THEN jsonb_array_length(a->'spans') ELSE 0 END
             WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
-        IF cur_key = dkey AND (c -> 'labels') IS NOT DISTINCT FROM (a -> 'labels') THEN
+        IF cur_key = dkey AND (cur_j -> 'labels') IS NOT DISTINCT FROM (a -> 'labels') THEN
             RETURN NULL;  -- the unit's label rows are those of the state before: unchanged
         END IF;
     END IF;
