@@ -7,7 +7,8 @@ archive` of it on PYTHONPATH, its own `db init` into a fresh database), this tre
 same). Each variant is a process of its own applying `--presses` label toggles over 100
 units (`Journal.apply`, durable on return, as bench_postgres.py's keypress row).
 Prints per variant and round: median and p99 wall ms, client CPU ms per action
-(process_time), server CPU ms per action (its processes in /proc, around the timed actions only), and the load.
+(process_time), server CPU ms per action (its processes in /proc, around the timed actions only),
+WAL bytes per action, the share of HOT updates of `states`, and the load.
 
     .venv/bin/python bench/bench_pg_keypress.py --before 22a10e1 --rounds 3
 """
@@ -71,14 +72,36 @@ def child(target: str, presses: int, pid: int) -> None:
         store = PostgresStore(alice_url)
         journal = store.journal("alice")
     apply_times(journal, 50)  # warm: prepared statements, plan caches, the first labels
+    wal0 = hot0 = None
+    if target != "sqlite":
+        import psycopg
+
+        probe = psycopg.connect(lead_url, autocommit=True)
+        wal0, hot0 = wal_and_hot(probe)
     s0 = server_cpu(pid) if pid else 0.0
     c0 = time.process_time()
     times = apply_times(journal, presses)
     cpu = (time.process_time() - c0) / presses * 1000
     server = (server_cpu(pid) - s0) / presses * 1000 if pid else None
     store.close()
+    wal = hot = None
+    if wal0 is not None:
+        time.sleep(1.2)  # a backend reports its table counts at most once a second
+        wal1, hot1 = wal_and_hot(probe)
+        probe.close()
+        wal = (wal1 - wal0) / presses
+        upd = hot1[0] - hot0[0]
+        hot = (hot1[1] - hot0[1]) / upd if upd else 0.0
     print(json.dumps({"median": statistics.median(times), "p99": pct(times, .99),
-                      "cpu": cpu, "server": server}))
+                      "cpu": cpu, "server": server, "wal": wal, "hot": hot}))
+
+
+def wal_and_hot(conn) -> tuple[int, tuple[int, int]]:
+    """The WAL position in bytes, and (updates, HOT updates) of `states` so far."""
+    (lsn,) = conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+    upd = conn.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                       "WHERE schemaname = 'annotator' AND relname = 'states'").fetchone()
+    return int(lsn), (int(upd[0]), int(upd[1]))
 
 
 def main() -> None:
@@ -124,15 +147,18 @@ def main() -> None:
                     raise SystemExit(out.stderr)
                 m = json.loads(out.stdout.strip().splitlines()[-1])
                 server_part = f"{m['server']:.3f}" if tree is not None else "-"
+                wal_part = (f"{m['wal']:7.0f} {m['hot']:5.2f}" if m.get("wal") is not None
+                            else f"{'-':>7} {'-':>5}")
                 rows.append(f"{r + 1:>5} {name:<10} {m['median']:8.3f} {m['p99']:8.3f} "
-                            f"{m['cpu']:9.3f} {server_part:>10} "
+                            f"{m['cpu']:9.3f} {server_part:>10} {wal_part} "
                             f"{load0:5.2f} -> {os.getloadavg()[0]:.2f}")
                 print(rows[-1], file=sys.stderr)
     finally:
         server.destroy()
         shutil.rmtree(old, ignore_errors=True)
     print(f"\n{'round':>5} {'variant':<10} {'median':>8} {'p99':>8} {'client':>9} "
-          f"{'server':>10} load   (ms; CPU ms per action)")
+          f"{'server':>10} {'WAL B':>7} {'HOT':>5} load   (ms; CPU ms per action; WAL "
+          "bytes per action; share of the updates of `states` that were HOT)")
     for row in rows:
         print(row)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -1065,3 +1066,36 @@ def test_tables_of_version_3_migrate_to_4_and_journals_go_on(pg_server, monkeypa
     finally:
         alice.close()
         lead.close()
+
+
+def test_a_keypress_rewrites_no_index_of_states(team, pg_url):
+    """A keypress changes a state's json, not its keys: the update is HOT (the new row
+    version on the same page, no index entries written), as long as no index of
+    `states` names a column the keypress changes. The partial index on decided states
+    named `state` and made every update write all four indexes."""
+    def counts(conn) -> tuple[int, int]:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                            "WHERE schemaname = 'annotator' AND relname = 'states'"
+                            ).fetchone()
+
+    alice = team["alice"].journal("alice")
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        upd0, hot0 = counts(lead)
+        for i in range(30):
+            alice.apply("d1", 1 + i % 2, TOGGLE)
+        # a backend reports its counts when idle, up to 10 s later: now, at its next
+        # transaction's end
+        team["alice"].conn.execute("SELECT pg_stat_force_next_flush()")
+        team["alice"].conn.execute("SELECT 1")
+        deadline = time.monotonic() + 15
+        while True:
+            upd, hot = counts(lead)
+            if upd - upd0 >= 30 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert upd - upd0 == 30  # both states were stored by the fixture
+        assert hot - hot0 >= 28, (upd - upd0, hot - hot0)
+        # the decided states' index follows the state's json still
+        assert lead.execute("SELECT count(*) FROM annotator.states WHERE decided "
+                            "<> ((state -> 'decided') IS NOT NULL)").fetchone() == (0,)
