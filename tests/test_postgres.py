@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -57,10 +58,10 @@ def _raw(pg_server, pg_url, user):
 
 # -- set-up ---------------------------------------------------------------------
 def test_db_init_is_idempotent_and_versioned(pg_url):
-    assert init_database(pg_url) == (3, 3)  # the fixture ran it once already
+    assert init_database(pg_url) == (4, 4)  # the fixture ran it once already
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT version FROM annotator.schema_migrations ORDER BY "
-                            "version").fetchall() == [(1,), (2,), (3,)]
+                            "version").fetchall() == [(1,), (2,), (3,), (4,)]
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = "
                              "'annotator' AND tablename = 'documents'").fetchone()[0]
     assert owner == "lead"  # the lead's role owns the corpus tables
@@ -76,7 +77,7 @@ def test_cli_db_init_add_annotator_and_status(pg_server, project: Path):
     name = pg_server.new_database("cli_flow")
     url = pg_server.url(name, user="lead")
     r = run_cli("db", "init", "--store", url, cwd=project)
-    assert r.returncode == 0 and "created the tables (version 3)" in r.stderr, r.stderr
+    assert r.returncode == 0 and "created the tables (version 4)" in r.stderr, r.stderr
     r = run_cli("db", "init", "--store", url, cwd=project)
     assert r.returncode == 0 and "up to date" in r.stderr, r.stderr
     r = run_cli("db", "add-annotator", "dora", "--store", url, cwd=project)
@@ -498,7 +499,7 @@ def test_migration_2_grants_assignments_to_members_added_before(pg_server, monke
         add_annotator(url, "fred")  # tables older than this annotator: migrate first
     with pytest.raises(StoreError, match="version 1; this annotator needs .*db init"):
         PostgresStore(url)  # nor is a store of that layout opened
-    assert init_database(url) == (1, 3)
+    assert init_database(url) == (1, 4)
     lead = PostgresStore(url)
     lead.import_documents(DOCS)
     from annotator.team.assign import assign_documents
@@ -889,3 +890,212 @@ def test_the_planner_does_not_tell_a_blind_annotator_what_another_stored(team, p
     # the curator still reads everyone's rows through the same policies
     with _raw(pg_server, pg_url, "carol") as conn:
         assert conn.execute(probes[0]).fetchall() and conn.execute(probes[3]).fetchall()
+
+
+# -- version 4: the row triggers in fewer statements, the policy functions in PL/pgSQL ----
+def _bob_units(lead_conn, doc_id: str, unit: int) -> tuple:
+    state = lead_conn.execute(
+        "SELECT state::text FROM annotator.states WHERE annotator = 'bob' AND doc_id = %s "
+        "AND unit = %s", (doc_id, unit)).fetchone()
+    events = lead_conn.execute(
+        "SELECT count(*) FROM annotator.events WHERE annotator = 'bob' AND doc_id = %s AND "
+        "unit = %s", (doc_id, unit)).fetchone()[0]
+    return state, events
+
+
+def test_an_event_skipped_at_its_id_leaves_nothing_derived(team, pg_server, pg_url):
+    """INSERT ... ON CONFLICT DO NOTHING skips a row at the unique index AFTER its
+    BEFORE trigger ran: with the id of an event another session of bob's is inserting
+    (not yet committed, so the BEFORE trigger's check cannot see it). Anything derived in
+    a BEFORE trigger would then stay with no event behind it (a state for d2: a version
+    of this change that derived there, without a lock on the id, failed this test).
+    The state is derived by the AFTER trigger, which fires only for rows stored."""
+    from psycopg.types.json import Json
+
+    state = team["lead"].journal("bob").state("d1", 1)
+    done = {"status": "done", "labels": {"devices": ["sovereignty"]}, "spans": [],
+            "relations": [], "note": None, "flag": False}
+    event_id = uuid.uuid4()
+    sql = ("INSERT INTO annotator.events (id, annotator, doc_id, unit, kind, action, before, "
+           "after) VALUES (%s, 'bob', %s, 1, %s, %s, %s, %s)")
+    one = psycopg.connect(_as(pg_server, pg_url, "bob"))
+    two = psycopg.connect(_as(pg_server, pg_url, "bob"), autocommit=True)
+    lead = psycopg.connect(pg_url, autocommit=True)
+    try:
+        one.execute(sql, (event_id, "d1", "set_note", Json({"type": "set_note", "note": "A"}),
+                          Json(state), Json({**state, "note": "A"})))
+        failed: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                two.execute(sql + " ON CONFLICT DO NOTHING",
+                            (event_id, "d2", "mark_done", Json({"type": "mark_done"}), None,
+                             Json(done)))
+            except psycopg.Error as exc:
+                failed.append(exc)
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(1.0)
+        assert t.is_alive()  # holding for the first session's id
+        one.commit()
+        t.join(10)
+        assert not t.is_alive() and not failed
+        assert _bob_units(lead, "d2", 1) == (None, 0)  # no state without its event
+        assert lead.execute("SELECT count(*) FROM annotator.labels WHERE annotator = 'bob' "
+                            "AND doc_key = 2").fetchone()[0] == 0
+        # the same once the id is committed, in one session
+        two.execute(sql + " ON CONFLICT DO NOTHING",
+                    (event_id, "d2", "mark_done", Json({"type": "mark_done"}), None,
+                     Json(done)))
+        assert _bob_units(lead, "d2", 1) == (None, 0)
+    finally:
+        one.close()
+        two.close()
+        lead.close()
+    assert team["lead"].journal("bob").state("d1", 1)["note"] == "A"
+    assert team["lead"].journal("bob").verify() == []
+
+
+def test_rights_are_judged_at_each_statement_not_once_a_session(team, pg_server, pg_url):
+    """The policy functions are PL/pgSQL now (their plans cached for the session): what
+    they answer must still follow the lead's changes at once, on connections that
+    stay open. A curator demoted reads and writes no more than an annotator; a project
+    blinded again hides the others' rows from a connection that read them."""
+    from psycopg.types.json import Json
+
+    alice_rows = "SELECT count(*) FROM annotator.events WHERE annotator = 'alice'"
+    gold = ("INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
+            "after) VALUES ('gold', 'd2', 1, 'set_gold', %s, NULL, %s)")
+    with _raw(pg_server, pg_url, "carol") as carol, _raw(pg_server, pg_url, "bob") as bob, \
+            psycopg.connect(pg_url, autocommit=True) as lead:
+        assert carol.execute(alice_rows).fetchone()[0] == 2
+        assert bob.execute(alice_rows).fetchone()[0] == 0
+        lead.execute("UPDATE annotator.members SET curator = false WHERE name = 'carol'")
+        assert carol.execute(alice_rows).fetchone()[0] == 0
+        with pytest.raises(psycopg.Error, match="row-level security|own events"):
+            carol.execute(gold, (Json({"type": "set_gold"}), Json({"status": "done"})))
+        lead.execute("UPDATE annotator.members SET curator = true WHERE name = 'carol'")
+        carol.execute(gold, (Json({"type": "set_gold"}), Json({"status": "done"})))
+        assert carol.execute(alice_rows).fetchone()[0] == 2
+        lead.execute("UPDATE annotator.settings SET value = 'false' WHERE key = 'blind'")
+        assert bob.execute(alice_rows).fetchone()[0] == 2
+        lead.execute("UPDATE annotator.settings SET value = 'true' WHERE key = 'blind'")
+        assert bob.execute(alice_rows).fetchone()[0] == 0
+        assert bob.execute("SELECT count(*) FROM annotator.states WHERE annotator <> 'bob'"
+                           ).fetchone()[0] == 0
+
+
+def test_label_rows_follow_every_state_a_member_writes(team, pg_server, pg_url):
+    """Only the label rows that changed are written now (none when the labels did not):
+    whatever shape of labels bob writes with raw SQL (lists with repeats, a single id,
+    an empty id, null, numbers, a layer dropped), his label index is always exactly the
+    labels of his stored state, by the rule of state_labels."""
+    from psycopg.types.json import Json
+
+    shapes = [{"devices": ["a", "b"]}, {"devices": ["b", "b", "c"]},
+              {"devices": ["b", "b", "c"]}, {"devices": "c", "other": ["x"]},
+              {"devices": ""}, {"devices": None, "other": ["x", 7]}, {"other": ["x", 7]},
+              {}, {"devices": ["sovereignty"]}]
+    sql = ("INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, before, "
+           "after) VALUES ('bob', 'd2', 1, 'set_note', %s, %s, %s)")
+    before = None
+    with _raw(pg_server, pg_url, "bob") as bob, \
+            psycopg.connect(pg_url, autocommit=True) as lead:
+        for i, labels in enumerate(shapes):
+            after = {"status": None, "labels": labels, "spans": [], "relations": [],
+                     "note": str(i), "flag": False}
+            bob.execute(sql, (Json({"type": "set_note", "note": str(i)}),
+                              Json(before) if before else None, Json(after)))
+            before = after
+            rows = set(lead.execute(
+                "SELECT c.layer, c.label FROM annotator.labels l JOIN annotator.label_codes "
+                "c ON c.code = l.code WHERE l.annotator = 'bob' AND l.doc_key = 2 AND "
+                "l.unit = 1").fetchall())
+            want = set(lead.execute("SELECT layer, label FROM annotator.state_labels(%s::jsonb)",
+                                    (Json(after),)).fetchall())
+            assert rows == want, (labels, rows, want)
+    assert want == {("devices", "sovereignty")}
+
+
+def test_tables_of_version_3_migrate_to_4_and_journals_go_on(pg_server, monkeypatch):
+    """A database made by version 3: `db init` takes it to version 4 (the row triggers
+    replaced), and a journal begun under version 3 goes on: actions, undo and redo
+    check and derive as before, the limits still hold, and the journal verifies."""
+    from annotator.store import postgres
+
+    name = pg_server.new_database("migrate_v3")
+    url = pg_server.url(name, user="lead")
+    with monkeypatch.context() as v3:
+        v3.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:3])
+        assert init_database(url) == (0, 3)
+        lead = PostgresStore(url)
+        lead.import_documents(DOCS)
+        add_annotator(url, "alice")
+        alice = PostgresStore(pg_server.url(name, user="alice"))
+        a = alice.journal("alice")
+        a.apply("d1", 1, TOGGLE)
+        a.apply("d1", 2, {"type": "mark_done"})
+        a.undo()
+        alice.close()
+        lead.close()
+    assert init_database(url) == (3, 4)
+    assert init_database(url) == (4, 4)
+    lead = PostgresStore(url)
+    alice = PostgresStore(pg_server.url(name, user="alice"))
+    try:
+        triggers = {r[0] for r in lead.conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'annotator.events'::regclass "
+            "AND NOT tgisinternal").fetchall()}
+        assert triggers == {"events_check", "events_derive", "events_one_per_unit",
+                            "events_append_only"}  # events_limits is in events_check
+        a = alice.journal("alice")
+        assert a.redo().unit == 2  # the undo made under version 3
+        a.apply("d1", 1, TOGGLE)  # the label off again
+        a.apply("d2", 1, TOGGLE)
+        assert a.undo().unit == 1 and a.redo().unit == 1
+        assert lead.journal("alice").state("d1", 1)["labels"] == {"devices": []}
+        assert lead.journal("alice").state("d1", 2)["status"] == "done"
+        assert lead.journal("alice").verify() == []
+        with psycopg.connect(pg_server.url(name, user="alice"), autocommit=True) as conn, \
+                pytest.raises(psycopg.Error, match="at most 1 MB"):
+            conn.execute(
+                "INSERT INTO annotator.events (annotator, doc_id, unit, kind, action, "
+                "before, after) VALUES ('alice', 'd2', 1, 'x', %s, NULL, '{}')",
+                (json.dumps({"x": "y" * 1100000}),))
+    finally:
+        alice.close()
+        lead.close()
+
+
+def test_a_keypress_rewrites_no_index_of_states(team, pg_url):
+    """A keypress changes a state's json, not its keys: the update is HOT (the new row
+    version on the same page, no index entries written), as long as no index of
+    `states` names a column the keypress changes. The partial index on decided states
+    named `state` and made every update write all four indexes."""
+    def counts(conn) -> tuple[int, int]:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                            "WHERE schemaname = 'annotator' AND relname = 'states'"
+                            ).fetchone()
+
+    alice = team["alice"].journal("alice")
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        upd0, hot0 = counts(lead)
+        for i in range(30):
+            alice.apply("d1", 1 + i % 2, TOGGLE)
+        # a backend reports its counts when idle, up to 10 s later: now, at its next
+        # transaction's end
+        team["alice"].conn.execute("SELECT pg_stat_force_next_flush()")
+        team["alice"].conn.execute("SELECT 1")
+        deadline = time.monotonic() + 15
+        while True:
+            upd, hot = counts(lead)
+            if upd - upd0 >= 30 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert upd - upd0 == 30  # both states were stored by the fixture
+        assert hot - hot0 >= 28, (upd - upd0, hot - hot0)
+        # the decided states' index follows the state's json still
+        assert lead.execute("SELECT count(*) FROM annotator.states WHERE decided "
+                            "<> ((state -> 'decided') IS NOT NULL)").fetchone() == (0,)

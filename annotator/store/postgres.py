@@ -932,13 +932,13 @@ class PostgresJournal(JournalMeta):
         cur = conn.cursor(binary=True)
         (partial,) = cur.execute(
             "SELECT string_agg(int8send(doc_key::bigint * %s + unit), ''::bytea) FROM "
-            "annotator.states WHERE annotator = %s AND (state->'decided') IS NOT NULL",
+            "annotator.states WHERE annotator = %s AND decided",
             (base, a)).fetchone()
         layers = {layer: int_bytes(keys) for layer, keys in cur.execute(
             "SELECT d.layer, string_agg(int8send(s.doc_key::bigint * %s + s.unit), "
             "''::bytea) FROM annotator.states s, json_array_elements_text("
-            "s.state->'decided') AS d(layer) WHERE s.annotator = %s AND "
-            "(s.state->'decided') IS NOT NULL GROUP BY d.layer", (base, a)).fetchall()}
+            "s.state->'decided') AS d(layer) WHERE s.annotator = %s AND s.decided "
+            "GROUP BY d.layer", (base, a)).fetchall()}
         return int_bytes(partial), layers
 
     @_guarded
