@@ -513,3 +513,37 @@ def test_label_rows_follow_labels_jsonb_calls_equal(team, pg_server, pg_url):
                                  json.dumps(after)))
             before = after
     _consistent(team, "bob")
+
+
+def test_errors_and_explain_of_a_blind_members_queries_tell_nothing(team, pg_server, pg_url):
+    """A cast that fails on alice's note would tell bob it is there (and what it is not)
+    if it ran on her rows before the row policy: it must not, with the member's generic
+    plans and prepared statements either; and EXPLAIN ANALYZE of them removes no row of
+    hers (what the planner filters is what a blind member could count; a whole-table
+    scan counts the table, which docs/store.md says is not hidden)."""
+    team["alice"].journal("alice").apply("d2", 1, {"type": "set_note", "note": "secret"})
+    probes = [
+        "SELECT count(*) FROM annotator.states WHERE (state->>'note')::int = 1",
+        "SELECT count(*) FROM annotator.states WHERE annotator = $1 "
+        "AND (state->>'note')::int = 1",
+        "SELECT count(*) FROM annotator.events WHERE annotator = $1 "
+        "AND (after->>'note')::int = 1",
+        "SELECT count(*) FROM annotator.states WHERE annotator = $1 "
+        "AND (state -> 'decided') IS NOT NULL",
+    ]
+    with _raw(pg_server, pg_url, "bob") as bob:
+        for mode in ("force_generic_plan", "force_custom_plan"):
+            bob.execute(f"SET plan_cache_mode = {mode}")
+            for i, sql in enumerate(probes):
+                name = f"p{i}_{mode[6]}"
+                bob.execute(f"PREPARE {name}(text) AS {sql.replace('$1', '$1::text')}"
+                            if "$1" in sql else f"PREPARE {name}(text) AS {sql}")
+                for _ in range(6):
+                    assert _count(bob, f"EXECUTE {name}('alice')") == 0
+                if "$1" not in sql:
+                    continue  # a whole-table scan counts the table (docs/store.md)
+                bob.execute("SET enable_seqscan = off")
+                (plan,) = bob.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {name}"
+                                      "('alice')").fetchone()[0]
+                bob.execute("RESET enable_seqscan")
+                assert tp._removed_by_filter(plan["Plan"]) == 0, (sql, plan)
