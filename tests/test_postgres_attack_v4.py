@@ -547,3 +547,24 @@ def test_errors_and_explain_of_a_blind_members_queries_tell_nothing(team, pg_ser
                                       "('alice')").fetchone()[0]
                 bob.execute("RESET enable_seqscan")
                 assert tp._removed_by_filter(plan["Plan"]) == 0, (sql, plan)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the limits are the events' only: the other tables a member writes take values of "
+    "any size up to 1 GB, journal_meta's value and positions' doc_id (a 2 MB key is "
+    "refused only by its index's row size), "
+    "so one INSERT ... SELECT of big values fills the server's disk as fast as it "
+    "writes (fix: CHECK (octet_length(value) <= 1048576 AND octet_length(key) <= 1024) "
+    "on journal_meta, CHECK (octet_length(doc_id) <= 1024) on positions)"))
+def test_a_member_cannot_store_unlimited_rows_beside_the_events(team, pg_server, pg_url):
+    big = "".join(uuid.uuid4().hex for _ in range(70000))  # 2.2 MB, hardly compressible
+    stored = []
+    with _raw(pg_server, pg_url, "bob") as bob:
+        for sql in ("INSERT INTO annotator.journal_meta VALUES ('bob', 'k', %s)",
+                    "INSERT INTO annotator.journal_meta VALUES ('bob', %s, 'v')",
+                    "INSERT INTO annotator.positions VALUES ('bob', %s, 1)"):
+            try:
+                stored.append(bob.execute(sql, (big,)).rowcount)
+            except psycopg.Error:
+                stored.append(0)
+    assert stored == [0, 0, 0]
