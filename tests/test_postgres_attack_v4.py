@@ -568,3 +568,15 @@ def test_a_member_cannot_store_unlimited_rows_beside_the_events(team, pg_server,
             except psycopg.Error:
                 stored.append(0)
     assert stored == [0, 0, 0]
+
+
+def test_copy_out_of_the_tables_shows_a_blind_member_only_their_rows(team, pg_server,
+                                                                     pg_url):
+    with _raw(pg_server, pg_url, "bob") as bob:
+        for table in ("events", "states", "labels", "undo_marks", "journal_meta"):
+            with bob.cursor().copy(f"COPY annotator.{table} (annotator) TO STDOUT") as cp:
+                names = {row[0] for row in cp.rows()}
+            assert names <= {"bob"}, (table, names)
+    with _raw(pg_server, pg_url, "carol") as carol, \
+            carol.cursor().copy("COPY annotator.events (annotator) TO STDOUT") as cp:
+        assert {row[0] for row in cp.rows()} >= {"alice", "bob"}  # the probe can see
