@@ -176,7 +176,8 @@ def test_a_member_can_create_no_operator_anywhere_by_default(team, pg_server, pg
     "have no SET search_path and write `=` unqualified: they resolve operators in the "
     "caller's search_path, so a member who may CREATE in any schema (public on servers "
     "before 15 or clusters upgraded from them) puts an `=` of their own before "
-    "pg_catalog and makes them answer as for a curator: blind bob reads the gold, writes "
+    "pg_catalog and makes them answer as for a curator (and `||` build any list): "
+    "blind bob reads alice's events and the gold, writes "
     "gold's journal_meta (the merge's stamp) and position, and alice's journal_meta (fix: OPERATOR("
     "pg_catalog.=) in their bodies, or SET search_path = pg_catalog, annotator, pg_temp; "
     "and db init revokes CREATE on public from PUBLIC)"))
@@ -198,7 +199,14 @@ def test_an_operator_of_a_members_own_cannot_steer_the_policy_functions(team, pg
                     "LANGUAGE sql IMMUTABLE AS 'SELECT false'")
         bob.execute("CREATE OPERATOR public.= (LEFTARG = jsonb, RIGHTARG = jsonb, "
                     "FUNCTION = public.no)")
+        # and the list the visible branch builds, with everyone's names in it
+        bob.execute("CREATE FUNCTION public.cat(a text[], b text[]) RETURNS text[] "
+                    "LANGUAGE sql IMMUTABLE AS $$SELECT ARRAY['alice', 'bob', 'gold']$$")
+        bob.execute("CREATE OPERATOR public.|| (LEFTARG = text[], RIGHTARG = text[], "
+                    "FUNCTION = public.cat)")
         bob.execute("SET search_path = public, pg_catalog")
+        leaked.append(_count(bob, "SELECT count(*) FROM annotator.events WHERE annotator "
+                                  "= 'alice'"))
         leaked.append(_count(bob, "SELECT count(*) FROM annotator.states WHERE annotator "
                                   "= 'gold'"))
         leaked.append(_count(bob, "SELECT count(*) FROM annotator.events WHERE annotator "
@@ -214,7 +222,7 @@ def test_an_operator_of_a_members_own_cannot_steer_the_policy_functions(team, pg
         # event_check judges the writer with its own search_path: still refused
         with pytest.raises(psycopg.Error, match="own events"):
             _ins(bob, "alice", "d2", 1, None, DONE, kind="mark_done")
-    assert (leaked, wrote, gold.meta_value("merged")) == ([0, 0], [0, 0, 0], "stamp-of-carol")
+    assert (leaked, wrote, gold.meta_value("merged")) == ([0, 0, 0], [0, 0, 0], "stamp-of-carol")
 
 
 # -- the derived state against the events: other ways to insert ----------------------
