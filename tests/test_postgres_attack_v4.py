@@ -131,12 +131,6 @@ def test_server_side_prepared_statements_of_the_driver_follow_demotion(team, pg_
         assert carol.execute(sql, ("alice",), prepare=True).fetchone()[0] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a curator's REPEATABLE READ transaction begun before the lead demotes them keeps "
-    "them a curator for its snapshot: event_check and may_write_as read members as of "
-    "that snapshot, without a lock, so gold events inserted after the demotion committed "
-    "are stored (fix: event_check locks the writer's members row FOR KEY SHARE, which "
-    "raises a serialization failure once the row changed after the snapshot)"))
 def test_a_curator_demoted_during_an_open_transaction_writes_no_gold(team, pg_server,
                                                                      pg_url):
     carol = psycopg.connect(_as(pg_server, pg_url, "carol"))
@@ -171,16 +165,6 @@ def test_a_member_can_create_no_operator_anywhere_by_default(team, pg_server, pg
         assert _count(bob, "SELECT count(*) FROM annotator.states WHERE annotator <> 'bob'") == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "version 4's PL/pgSQL policy functions (visible_names, writable_names, may_write_as) "
-    "have no SET search_path and write `=` unqualified: they resolve operators in the "
-    "caller's search_path, so a member who may CREATE in any schema (public on servers "
-    "before 15 or clusters upgraded from them) puts an `=` of their own before "
-    "pg_catalog and makes them answer as for a curator (and `||` build any list): "
-    "blind bob reads alice's events and the gold, writes "
-    "gold's journal_meta (the merge's stamp) and position, and alice's journal_meta (fix: OPERATOR("
-    "pg_catalog.=) in their bodies, or SET search_path = pg_catalog, annotator, pg_temp; "
-    "and db init revokes CREATE on public from PUBLIC)"))
 def test_an_operator_of_a_members_own_cannot_steer_the_policy_functions(team, pg_server,
                                                                          pg_url):
     gold = team["carol"].journal("gold")
@@ -483,15 +467,6 @@ def test_a_deeply_nested_state_is_refused_not_a_crash(team, pg_server, pg_url):
     _consistent(team, "bob")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "version 4 checks the unit and the state only in the AFTER row trigger: a statement "
-    "is refused only after every one of its rows was written (heap, TOAST, WAL) and "
-    "queued for the AFTER trigger, so one INSERT ... SELECT generate_series of forged "
-    "rows, each up to 3 MB, makes the server write and queue as much as statement_timeout "
-    "(the member's own to lift) allows; version 3 refused a row for a missing unit or a "
-    "forged before in its BEFORE trigger, at the first row (fix: event_check refuses "
-    "early what it can without a lock: the unit exists, `before` is the stored state; "
-    "event_derive's locked check stays the authoritative one)"))
 def test_a_refused_statement_does_not_write_all_its_rows_first(team, pg_server, pg_url):
     size = "SELECT pg_relation_size('annotator.events')"
     with psycopg.connect(pg_url, autocommit=True) as lead:
@@ -504,14 +479,6 @@ def test_a_refused_statement_does_not_write_all_its_rows_first(team, pg_server, 
     assert (after - before) // 8192 < 20  # measured: about 300 pages written
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "event_derive skips the label rows when the labels are equal as jsonb, but jsonb "
-    "compares numbers by value while a label is their text: labels [7] then [7.0] are "
-    "'equal', so bob's label index keeps ('other', '7') while his stored state's labels "
-    "are ('other', '7.0') (state_labels); the agreement (read from the label index) and "
-    "the export (from the state) then disagree (fix: compare the labels as text, "
-    "`(cur -> 'labels')::text` against `(NEW.after -> 'labels')::text` of the json "
-    "values, or compare the label rows state_labels gives)"))
 def test_label_rows_follow_labels_jsonb_calls_equal(team, pg_server, pg_url):
     before = None
     with _raw(pg_server, pg_url, "bob") as bob:
@@ -557,13 +524,6 @@ def test_errors_and_explain_of_a_blind_members_queries_tell_nothing(team, pg_ser
                 assert tp._removed_by_filter(plan["Plan"]) == 0, (sql, plan)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the limits are the events' only: the other tables a member writes take values of "
-    "any size up to 1 GB, journal_meta's value and positions' doc_id (a 2 MB key is "
-    "refused only by its index's row size), "
-    "so one INSERT ... SELECT of big values fills the server's disk as fast as it "
-    "writes (fix: CHECK (octet_length(value) <= 1048576 AND octet_length(key) <= 1024) "
-    "on journal_meta, CHECK (octet_length(doc_id) <= 1024) on positions)"))
 def test_a_member_cannot_store_unlimited_rows_beside_the_events(team, pg_server, pg_url):
     big = "".join(uuid.uuid4().hex for _ in range(70000))  # 2.2 MB, hardly compressible
     stored = []
