@@ -548,3 +548,63 @@ def test_copy_out_of_the_tables_shows_a_blind_member_only_their_rows(team, pg_se
     with _raw(pg_server, pg_url, "carol") as carol, \
             carol.cursor().copy("COPY annotator.events (annotator) TO STDOUT") as cp:
         assert {row[0] for row in cp.rows()} >= {"alice", "bob"}  # the probe can see
+
+
+# -- the fixes' own guards --------------------------------------------------------------
+def test_every_function_of_the_schema_sets_its_search_path(team, pg_url):
+    """docs/store.md: every function of the schema resolves names in pg_catalog first and
+    in pg_temp last, whatever the caller's search_path (read from pg_proc)."""
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        rows = lead.execute("SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n "
+                            "ON n.oid = p.pronamespace WHERE n.nspname = 'annotator'"
+                            ).fetchall()
+    assert len(rows) >= 10
+    wrong = [name for name, config in rows
+             if "search_path=pg_catalog, annotator, pg_temp" not in (config or [])]
+    assert wrong == []
+
+
+def test_db_init_takes_create_on_public_from_everyone(team, pg_server, pg_url):
+    """A server upgraded from before 15 lets everyone create in public: `db init` takes it
+    back, so bob has no schema to put an operator in."""
+    with psycopg.connect(pg_url, autocommit=True) as lead:
+        lead.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    tp.init_database(pg_url)
+    with _raw(pg_server, pg_url, "bob") as bob:
+        assert not _count(bob, "SELECT has_schema_privilege('public', 'CREATE')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            bob.execute("CREATE FUNCTION public.t() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+
+
+def test_a_demoted_curators_open_snapshot_fails_as_not_saved(team, pg_server, pg_url):
+    """The members row locked FOR SHARE by event_check: changed after the snapshot, it is
+    a serialization failure, which the client reports as an action NOT saved (not as a
+    lost connection)."""
+    from annotator.store.postgres import NOT_SAVED, _error
+
+    carol = psycopg.connect(_as(pg_server, pg_url, "carol"))
+    try:
+        carol.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        carol.execute("SELECT 1 FROM annotator.members").fetchall()
+        with psycopg.connect(pg_url, autocommit=True) as lead:
+            lead.execute("UPDATE annotator.members SET curator = false WHERE name = 'carol'")
+        with pytest.raises(psycopg.errors.SerializationFailure) as caught:
+            _ins(carol, "gold", "d2", 1, None, {"status": "done"}, kind="set_gold")
+        carol.rollback()
+    finally:
+        carol.close()
+    message = _error(caught.value, "db", NOT_SAVED).problems[0].message
+    assert "another session changed" in message and NOT_SAVED in message
+    assert "lost the connection" not in message
+
+
+def test_a_curator_still_writes_the_gold_and_a_meta_over_its_limit_is_refused(team):
+    """The lock and the limits refuse only what they should: a curator's gold event and a
+    meta value of 1 MB are stored; one byte more is refused with the limit named."""
+    gold = team["carol"].journal("gold")
+    gold.apply("d2", 1, {"type": "mark_done"})
+    assert team["lead"].journal("gold").state("d2", 1)["status"] == "done"
+    gold.set_meta_value("k", "v" * 1048576)
+    with pytest.raises(tp.StoreError, match="size limit"):
+        gold.set_meta_value("k", "v" * 1048577)
+    assert gold.meta_value("k") == "v" * 1048576

@@ -107,9 +107,10 @@ def _error(exc: BaseException, where: str, lost: str = "") -> StoreError:
     if isinstance(exc, errors.UndefinedTable | errors.InvalidSchemaName):
         return StoreError("this database has no annotator tables yet: the lead runs "
                           "`annotator db init` (see docs/store.md)", where)
-    if isinstance(exc, errors.TransactionRollback):
-        # a serialization failure or deadlock (a subclass of OperationalError, but the
-        # connection is fine): what the event was checked against changed meanwhile
+    if (getattr(exc, "sqlstate", None) or "").startswith("40"):
+        # a serialization failure or deadlock (class 40; psycopg makes it an
+        # OperationalError, but the connection is fine): what the event was checked
+        # against changed meanwhile
         return StoreError(f"another session changed what this action depends on "
                           f"({text}){lost_part}. Try again", where)
     if isinstance(exc, errors.CheckViolation):
