@@ -133,6 +133,9 @@ def test_server_side_prepared_statements_of_the_driver_follow_demotion(team, pg_
 
 def test_a_curator_demoted_during_an_open_transaction_writes_no_gold(team, pg_server,
                                                                      pg_url):
+    """A curator's REPEATABLE READ snapshot taken before the lead demotes them still sees
+    them a curator: event_check locks their members row FOR SHARE, which fails once
+    the row changed after the snapshot, so no gold is stored."""
     carol = psycopg.connect(_as(pg_server, pg_url, "carol"))
     try:
         carol.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -167,6 +170,9 @@ def test_a_member_can_create_no_operator_anywhere_by_default(team, pg_server, pg
 
 def test_an_operator_of_a_members_own_cannot_steer_the_policy_functions(team, pg_server,
                                                                          pg_url):
+    """With CREATE on public (servers before 15), bob defines `=` and `||` there and puts
+    public before pg_catalog: the policy functions set their own search_path, so they
+    still answer as for bob (he reads and writes nothing of alice's or the gold's)."""
     gold = team["carol"].journal("gold")
     gold.apply("d2", 1, {"type": "mark_done"})
     gold.set_meta_value("merged", "stamp-of-carol")
@@ -468,6 +474,9 @@ def test_a_deeply_nested_state_is_refused_not_a_crash(team, pg_server, pg_url):
 
 
 def test_a_refused_statement_does_not_write_all_its_rows_first(team, pg_server, pg_url):
+    """One INSERT ... SELECT of 20,000 rows for a unit that does not exist is refused by
+    event_check at its first row, before the rest are written (the AFTER trigger alone
+    ran once all were stored)."""
     size = "SELECT pg_relation_size('annotator.events')"
     with psycopg.connect(pg_url, autocommit=True) as lead:
         (before,) = lead.execute(size).fetchone()
@@ -480,6 +489,8 @@ def test_a_refused_statement_does_not_write_all_its_rows_first(team, pg_server, 
 
 
 def test_label_rows_follow_labels_jsonb_calls_equal(team, pg_server, pg_url):
+    """Labels [7] then [7.0] are equal jsonb values but different labels to state_labels:
+    event_derive compares them as text, so the label index follows the state."""
     before = None
     with _raw(pg_server, pg_url, "bob") as bob:
         for i, labels in enumerate(({"other": [7]}, {"other": [7.0]})):
@@ -525,6 +536,8 @@ def test_errors_and_explain_of_a_blind_members_queries_tell_nothing(team, pg_ser
 
 
 def test_a_member_cannot_store_unlimited_rows_beside_the_events(team, pg_server, pg_url):
+    """journal_meta's value (1 MB) and key (1 KB) and positions' doc_id (1 KB) have
+    CHECK limits, as the events do: 2.2 MB of each is refused."""
     big = "".join(uuid.uuid4().hex for _ in range(70000))  # 2.2 MB, hardly compressible
     stored = []
     with _raw(pg_server, pg_url, "bob") as bob:

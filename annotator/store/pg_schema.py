@@ -635,6 +635,9 @@ END $$;
 # session, answers never), and two row triggers (the limits in event_check) do the
 # rest in fewer statements each, with generic plans (181 us in all, fsync off).
 MIGRATION_4 = """
+-- SET search_path here too: operators (`=`, `||`) resolve in the caller's search_path
+-- otherwise, and a member who may CREATE in some schema (public before 15) puts theirs
+-- first (tests/test_postgres_attack_v4.py).
 CREATE OR REPLACE FUNCTION annotator.may_write_as(name text) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
 BEGIN
