@@ -840,7 +840,7 @@ BEGIN
                n_spans = CASE WHEN jsonb_typeof(a->'spans') = 'array'
                               THEN jsonb_array_length(a->'spans') ELSE 0 END
             WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
-        IF cur_key = dkey
+        IF cur_key = dkey AND (cur_j -> 'labels') IS NOT DISTINCT FROM (a -> 'labels')
            AND (cur_j -> 'labels')::text IS NOT DISTINCT FROM (a -> 'labels')::text THEN
             RETURN NULL;  -- the unit's label rows are those of the state before: unchanged
         END IF;
