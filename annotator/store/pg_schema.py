@@ -635,8 +635,11 @@ END $$;
 # session, answers never), and two row triggers (the limits in event_check) do the
 # rest in fewer statements each, with generic plans (181 us in all, fsync off).
 MIGRATION_4 = """
+-- SET search_path here too: operators (`=`, `||`) resolve in the caller's search_path
+-- otherwise, and a member who may CREATE in some schema (public before 15) puts theirs
+-- first (tests/test_postgres_attack_v4.py).
 CREATE OR REPLACE FUNCTION annotator.may_write_as(name text) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
 BEGIN
     IF name = current_user THEN
         RETURN true;
@@ -645,7 +648,7 @@ BEGIN
                                      WHERE m.name = current_user AND m.curator);
 END $$;
 CREATE OR REPLACE FUNCTION annotator.writable_names() RETURNS pg_catalog.text[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM annotator.members m WHERE m.name = current_user AND m.curator)
     THEN
@@ -654,7 +657,7 @@ BEGIN
     RETURN ARRAY[current_user::pg_catalog.text];
 END $$;
 CREATE OR REPLACE FUNCTION annotator.visible_names() RETURNS pg_catalog.text[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, annotator, pg_temp AS $$
 BEGIN
     IF NOT coalesce((SELECT s.value = 'true'::pg_catalog.jsonb
                      FROM annotator.settings s WHERE s.key = 'blind'), true)
@@ -684,14 +687,18 @@ DECLARE
     stored boolean;
     privileged boolean;
     own boolean;
+    unit_ok boolean;
 BEGIN
     SELECT EXISTS (SELECT 1 FROM annotator.events WHERE id = NEW.id),
            pg_has_role(session_user, (SELECT relowner FROM pg_catalog.pg_class
                                       WHERE oid = TG_RELID), 'MEMBER'),
            NEW.annotator IS NOT DISTINCT FROM session_user
            OR (NEW.annotator IS NOT DISTINCT FROM 'gold' AND EXISTS (
-               SELECT 1 FROM annotator.members m WHERE m.name = session_user AND m.curator))
-        INTO stored, privileged, own;
+               SELECT 1 FROM annotator.members m WHERE m.name = session_user AND m.curator
+               FOR SHARE)),
+           EXISTS (SELECT 1 FROM annotator.units u JOIN annotator.documents d ON u.doc = d.key
+                   WHERE d.id = NEW.doc_id AND u.idx = NEW.unit)
+        INTO stored, privileged, own, unit_ok;
     IF stored THEN
         RETURN NULL;  -- a retried commit of an event already stored: applied once
     END IF;
@@ -702,6 +709,12 @@ BEGIN
             RAISE EXCEPTION 'role % may only write its own events', session_user
                 USING ERRCODE = '42501';
         END IF;
+    END IF;
+    -- refused at its row, before the statement writes the rest (event_derive checks
+    -- it again, authoritatively)
+    IF NOT unit_ok AND NEW.kind NOT IN ('undo', 'redo') THEN
+        RAISE EXCEPTION 'no unit % in document %', NEW.unit, NEW.doc_id
+            USING ERRCODE = 'AN003';
     END IF;
     -- limits a member cannot lift: an event's parts at most 1 MB each, its seconds a
     -- finite time under a day (NaN sorts above every number: `>= 0` alone lets it in)
@@ -827,7 +840,8 @@ BEGIN
                n_spans = CASE WHEN jsonb_typeof(a->'spans') = 'array'
                               THEN jsonb_array_length(a->'spans') ELSE 0 END
             WHERE annotator = NEW.annotator AND doc_id = NEW.doc_id AND unit = NEW.unit;
-        IF cur_key = dkey AND (cur_j -> 'labels') IS NOT DISTINCT FROM (a -> 'labels') THEN
+        IF cur_key = dkey AND (cur_j -> 'labels') IS NOT DISTINCT FROM (a -> 'labels')
+           AND (cur_j -> 'labels')::text IS NOT DISTINCT FROM (a -> 'labels')::text THEN
             RETURN NULL;  -- the unit's label rows are those of the state before: unchanged
         END IF;
     END IF;
@@ -897,6 +911,13 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- The other tables a member writes take no more than the events do (a value of up to
+-- 1 GB each otherwise: one INSERT ... SELECT of them fills the server's disk).
+ALTER TABLE annotator.journal_meta ADD CONSTRAINT journal_meta_limits
+    CHECK (octet_length(value) <= 1048576 AND octet_length(key) <= 1024);
+ALTER TABLE annotator.positions ADD CONSTRAINT positions_limits
+    CHECK (octet_length(doc_id) <= 1024);
 """
 
 MIGRATIONS: list[tuple[int, str]] = [(1, MIGRATION_1), (2, MIGRATION_2), (3, MIGRATION_3),

@@ -107,6 +107,15 @@ def _error(exc: BaseException, where: str, lost: str = "") -> StoreError:
     if isinstance(exc, errors.UndefinedTable | errors.InvalidSchemaName):
         return StoreError("this database has no annotator tables yet: the lead runs "
                           "`annotator db init` (see docs/store.md)", where)
+    if (getattr(exc, "sqlstate", None) or "").startswith("40"):
+        # a serialization failure or deadlock (class 40; psycopg makes it an
+        # OperationalError, but the connection is fine): what the event was checked
+        # against changed meanwhile
+        return StoreError(f"another session changed what this action depends on "
+                          f"({text}){lost_part}. Try again", where)
+    if isinstance(exc, errors.CheckViolation):
+        return StoreError(f"the database refused this value, over its size limit "
+                          f"({text}){lost_part}", where)
     if isinstance(exc, psycopg.OperationalError):
         return StoreError(f"lost the connection to the PostgreSQL server ({text}){lost_part}. "
                           "Check that it is running and reachable; the next action "
@@ -212,6 +221,11 @@ def init_database(url: str, blind: bool = True) -> tuple[int, int]:
             # or type is what a name in the functions could otherwise resolve to.
             conn.execute("DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I "
                          "FROM PUBLIC', current_database()); END $$")
+            # Nor in public (servers before 15 let everyone create there, and an upgrade
+            # keeps it): an operator of a member's there could stand in for pg_catalog's
+            # wherever a session puts public first.
+            conn.execute("DO $$ BEGIN IF to_regnamespace('public') IS NOT NULL THEN "
+                         "REVOKE CREATE ON SCHEMA public FROM PUBLIC; END IF; END $$")
             conn.execute("INSERT INTO annotator.settings VALUES ('blind', %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                          (json.dumps(bool(blind)),))
