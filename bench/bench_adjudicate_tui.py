@@ -25,6 +25,12 @@ Method (bench_tui.py's, on `python -m annotator adjudicate --project DIR --as be
   one event per press. The minimal app's one-line update the same way, and
   `annotate` on the same store with the same key (its label toggle), for comparison.
 
+- `--baseline DIR` (an older tree of the project, e.g. `git archive` of a commit):
+  its first paint and gold toggle are measured in the same run, interleaved with this
+  tree's, both launched as `env PYTHONPATH=<tree> python -m annotator ...` (the same
+  wrapper for both); beside the keypress rows, the app's CPU per press (all threads,
+  /proc/PID/task/*/schedstat: not blurred by the disk flush).
+
 Targets (as annotate): first paint <= 1.2x the minimal app, annotate's reopen target
 (a curator reopens a merged store: nothing is imported or merged first), and < 500 ms;
 keypress <= 1.5x the minimal app and < 16 ms.
@@ -82,6 +88,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--presses", type=int, default=200)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="an older tree: its first paint and gold toggle in the same run")
     args = ap.parse_args()
     # As installed (pip writes bytecode): the untimed first launch caches it, for our
     # modules and the minimal app's alike.
@@ -94,6 +102,9 @@ def main() -> None:
     prepare(project)
     py = sys.executable
     argv = [py, "-m", "annotator", "adjudicate", "--as", "bench", "--project", str(project)]
+    if args.baseline is not None:  # the same wrapper for both trees
+        base_argv = ["env", f"PYTHONPATH={args.baseline.resolve()}", *argv]
+        argv = ["env", f"PYTHONPATH={ROOT}", *argv]
     marker = "paragraph 0 of 0"  # doc-000000's first unit: what the screen opens on
     counted = "with disagreement"  # the progress line, once the whole-corpus read is in
     with tempfile.TemporaryDirectory(prefix="annotator-bench-adj-") as tmp_dir:
@@ -106,23 +117,41 @@ def main() -> None:
         ann_argv = [py, "-m", "annotator", "annotate", "--as", "bench-keys", "--project",
                     str(project)]
         launch(ann_argv, "paragraph", tmp)
-        t_min, t_adj, t_read, ann_first = [], [], [], []
+        t_min, t_adj, t_read, ann_first, t_base = [], [], [], [], []
+        if args.baseline is not None:
+            launch(base_argv, marker, tmp, timeout=120)  # its bytecode written, untimed
         for _ in range(args.runs):  # interleaved, so drift hits all rows alike
             t_min.append(launch([py, str(minimal)], "minimalbenchmarkmarker", tmp)[0])
             t_adj.append(launch(argv, marker, tmp)[0])
+            if args.baseline is not None:
+                t_base.append(launch(base_argv, marker, tmp)[0])
             ann_first.append(launch(ann_argv, "paragraph", tmp)[0])
             t_read.append(launch(argv, counted, tmp, timeout=120)[0])
         before = gold_events(project)
-        min_keys = pty_keypress_times([py, str(minimal)], "minimalbenchmarkmarker", tmp,
-                                      b"s", args.presses)
-        keys = pty_keypress_times(argv, counted, tmp, b"s", args.presses)
+        cpu_min: list[float] = []
+        cpu_adj: list[float] = []
+        cpu_base: list[float] = []
+        base_keys: list[float] = []
+        keys: list[float] = []
+        min_keys: list[float] = []
+        # in rounds, interleaved: this tree, the baseline, the minimal app
+        rounds = 3 if args.baseline is not None else 1
+        per = max(1, args.presses // rounds)
+        for _ in range(rounds):
+            min_keys += pty_keypress_times([py, str(minimal)], "minimalbenchmarkmarker",
+                                           tmp, b"s", per, cpu=cpu_min)
+            keys += pty_keypress_times(argv, counted, tmp, b"s", per, cpu=cpu_adj)
+            if args.baseline is not None:
+                base_keys += pty_keypress_times(base_argv, counted, tmp, b"s", per,
+                                                cpu=cpu_base)
         writes = gold_events(project) - before
         try:
             ann_keys = pty_keypress_times(ann_argv, "paragraph", tmp, b"s", args.presses)
         finally:
             shutil.rmtree(keys_journal, ignore_errors=True)
     load.append(os.getloadavg()[0])
-    assert writes == args.presses, f"{writes} gold writes for {args.presses} presses"
+    want = len(keys) + len(base_keys)
+    assert writes == want, f"{writes} gold writes for {want} presses"
     m_min, m_adj, m_read = (statistics.median(x) for x in (t_min, t_adj, t_read))
     k_med, k_min = statistics.median(keys), statistics.median(min_keys)
     k_ann, m_ann = statistics.median(ann_keys), statistics.median(ann_first)
@@ -153,7 +182,24 @@ def main() -> None:
          None),
         ("adjudicate: keypress to repaint (pty), p95", f"{pct(keys, 0.95):.1f} ms", "(info)",
          None),
+        ("adjudicate: CPU per gold toggle (all threads)",
+         f"{statistics.median(cpu_adj):.2f} ms", "(info)", None),
+        ("minimal app: CPU per keypress", f"{statistics.median(cpu_min):.2f} ms",
+         "(reference)", None),
     ]
+    if args.baseline is not None:
+        m_base, k_base = statistics.median(t_base), statistics.median(base_keys)
+        rows += [
+            ("baseline tree: launch to first paint", f"{m_base * 1000:.0f} ms", "(before)",
+             None),
+            ("baseline ratio first paint / minimal", f"{m_base / m_min:.2f}x", "(before)",
+             None),
+            ("baseline tree: keypress to repaint (pty), median", f"{k_base:.1f} ms",
+             "(before)", None),
+            ("baseline ratio keypress / minimal", f"{k_base / k_min:.2f}x", "(before)", None),
+            ("baseline tree: CPU per gold toggle", f"{statistics.median(cpu_base):.2f} ms",
+             "(before)", None),
+        ]
     print(f"{'measure':<60} {'value':>10}   {'target':<12} result")
     print("-" * 96)
     for name, value, target, ok in rows:

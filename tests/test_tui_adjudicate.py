@@ -448,3 +448,45 @@ async def test_hostile_text_in_a_journal_is_drawn_inert(tmp_path):
             assert bad not in shown
         assert "\x1b" not in screen_text(app) and app.is_running
     store.close()
+
+
+async def test_a_gold_toggle_reads_no_annotator_journal_again(tmp_path):
+    """A unit's versions are read once on arrival: a gold toggle reads no annotator's
+    journal and keeps the lines of the layers it did not change; moving away and back
+    reads them afresh (an annotator's change meanwhile is shown)."""
+    from annotator.tui.adjudicate import VersionsPanel
+
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        s = _screen(app)
+        assert _at(app) == ("doc-a", 2)
+        reads: list[str] = []
+        for j in s.session.journals:
+            def counted(doc_id, unit, _state=j.state, _name=j.annotator):
+                reads.append(_name)
+                return _state(doc_id, unit)
+            j.state = counted
+        versions = s.query_one(VersionsPanel)
+        await keys(app, pilot, "1")  # stance: positive, into the gold
+        await keys(app, pilot, "s")  # devices: sovereignty
+        assert _gold(store, "doc-a", 2)["labels"] == {"devices": ["sovereignty"],
+                                                       "stance": "positive"}
+        assert reads == []
+        shown = [line.plain for line in versions.lines]
+        stance_at = next(i for i, p in enumerate(shown) if "Stance" in p)
+        kept = versions.lines[stance_at:stance_at + 5]  # the layer, 3 versions, the gold
+        await keys(app, pilot, "s")  # devices again: stance's lines stay as they were
+        assert _gold(store, "doc-a", 2)["labels"]["devices"] == []
+        assert all(a is b for a, b in zip(versions.lines[stance_at:stance_at + 5], kept,
+                                          strict=True))
+        assert reads == []
+        # zed_bob changes their stance meanwhile: seen once the curator comes back
+        store.journal("zed_bob", SCHEMA).apply(
+            "doc-a", 2, {"type": "toggle_label", "layer": "stance", "label": "positive"})
+        await keys(app, pilot, "j", "k")
+        assert _at(app) == ("doc-a", 2)
+        assert sorted(set(reads)) == ["zed_alice", "zed_bob", "zed_carol"]
+        assert s.versions["zed_bob"]["labels"]["stance"] == "positive"
+        assert "2 zed_bob ✓ Positive" in screen_text(app)  # as the gold, now

@@ -85,8 +85,10 @@ class Session:
         self._disagree_keys: np.ndarray | None = None
         self._progress: Progress | None = None
         self._changed_meanwhile = False  # a decision before the whole-corpus read is in
-        # ((doc_id, unit), versions) that the last decision was made on: the screen
-        # shows them after it without reading every journal again
+        # ((doc_id, unit), versions) of the unit last read: the curator decides one unit
+        # many times over (a toggle, another, undo) and its versions do not change
+        # meanwhile (the annotators' journals are read-only here), so every journal is
+        # read once per unit, not once per keypress. `forget_versions` drops it.
         self.last_versions: tuple[tuple[str, int], dict[str, dict]] | None = None
 
     # -- reading ----------------------------------------------------------------------
@@ -95,8 +97,19 @@ class Session:
         return self._labels[name]
 
     def versions(self, doc_id: str, unit: int) -> dict[str, dict]:
-        """Every annotator's done version of the unit, by name (sorted)."""
-        return versions_of({j.annotator: j.state(doc_id, unit) for j in self.journals})
+        """Every annotator's done version of the unit, by name (sorted). Read once per
+        unit (see `last_versions`); not to be changed by the caller."""
+        last = self.last_versions
+        if last is not None and last[0] == (doc_id, unit):
+            return last[1]
+        versions = versions_of({j.annotator: j.state(doc_id, unit) for j in self.journals})
+        self.last_versions = ((doc_id, unit), versions)
+        return versions
+
+    def forget_versions(self) -> None:
+        """The next `versions` reads the journals again (the screen moved to a unit:
+        an annotator may have changed it since it was last shown)."""
+        self.last_versions = None
 
     def gold_state(self, doc_id: str, unit: int) -> dict | None:
         return self.gold.state(doc_id, unit)
@@ -217,7 +230,6 @@ class Session:
             raise InputError(f"no unit {unit} in document {doc_id!r}")
         before = self.gold.state(doc_id, unit)
         versions = self.versions(doc_id, unit)
-        self.last_versions = ((doc_id, unit), versions)
         if not before and versions and action["type"] != "set_gold":
             action = {**action, "gold_start": agreed_part(versions, self.schema)}
         after = apply_action(before, action, self.schema, u.text)

@@ -77,6 +77,43 @@ def _value_text(layer: Layer, value: Any) -> str:
     return lab.name if lab else str(value)
 
 
+BLOCK_CACHE = 256  # layers' lines kept by the versions panel (a unit's few, toggled)
+
+
+def _layer_lines(layer: Layer, here: bool, differs: bool, gold_value: Any,
+                 values: tuple[tuple[int, str, Any], ...], styles: tuple) -> list[Text]:
+    """A layer's lines in the versions panel: its name, each annotator's version
+    (`values`: number, shown name, `layer_value`), the gold's."""
+    layer_style, focus_style, differ_style, gold_style = styles
+    lines: list[Text] = []
+
+    def line() -> Text:
+        out = Text(no_wrap=True, overflow="ellipsis")
+        lines.append(out)
+        return out
+
+    out = line()
+    out.append("▶ " if here else "  ", focus_style)
+    out.append(f"{layer.name} {'≠' if differs else '='}",
+               (focus_style if here else layer_style) + (
+                   differ_style if differs else layer_style))
+    for number, shown, value in values:
+        out = line()
+        out.append(f"  {number} {shown} {'✓' if value == gold_value else ' '} ",
+                   differ_style if value != gold_value else "")
+        if layer.kind == "span":
+            out.append(f"{len(value[0])} span(s), {len(value[1])} link(s)")
+        else:
+            out.append(_value_text(layer, value))
+    out = line()
+    out.append("  gold ", gold_style)
+    if layer.kind == "span":
+        out.append(f"{len(gold_value[0])} span(s), {len(gold_value[1])} link(s)")
+    else:
+        out.append(_value_text(layer, gold_value), gold_style)
+    return lines
+
+
 class VersionsPanel(TextLines):
     """Each annotator's version of every layer, disagreements marked, and the gold."""
 
@@ -84,6 +121,10 @@ class VersionsPanel(TextLines):
                          "versions-panel--differ", "versions-panel--gold",
                          "versions-panel--selected"}
     _view: tuple[int, int] | None = None  # the region last scrolled to: (first, rows)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._blocks: dict[tuple, list[Text]] = {}  # a layer's lines, by what they show
 
     def show(self, schema: LabelSchema, names: list[tuple[int, str, str]],
              versions: dict[str, dict], gold: dict, focus: str, differ: list[str],
@@ -93,62 +134,45 @@ class VersionsPanel(TextLines):
         # the styles kept until the CSS changes (CachedStyles): working them out walks
         # the widget's ancestors, five of them every keypress otherwise
         style = self.style_of
-        layer_style = style("versions-panel--layer")
-        focus_style = style("versions-panel--focus")
-        differ_style = style("versions-panel--differ")
-        gold_style = style("versions-panel--gold")
+        styles = (style("versions-panel--layer"), style("versions-panel--focus"),
+                  style("versions-panel--differ"), style("versions-panel--gold"))
         sel_style = style("versions-panel--selected")
+        cache = self._blocks
+        if len(cache) > BLOCK_CACHE:
+            cache.clear()
         lines: list[Text] = []
-
-        def line() -> Text:
-            out = Text(no_wrap=True, overflow="ellipsis")
-            lines.append(out)
-            return out
-
         if not versions:
-            line().append("no annotator has marked this unit done")
+            lines.append(Text("no annotator has marked this unit done", no_wrap=True,
+                              overflow="ellipsis"))
         focus_line = 0
         for layer in schema.layers:
             here = layer.id == focus
             if here:
                 focus_line = len(lines)
-            mark = "≠" if layer.id in differ else "="
-            out = line()
-            out.append("▶ " if here else "  ", focus_style)
-            out.append(f"{layer.name} {mark}",
-                       (focus_style if here else layer_style) + (
-                           differ_style if layer.id in differ else layer_style))
+            # A layer's lines are made once for what they show (a toggle changes one
+            # layer's gold): the others are the very objects on screen, which
+            # show_lines skips.
             gold_value = layer_value(gold, layer)
-            for number, name, shown in names:
-                v = versions.get(name)
-                if v is None:
-                    continue
-                value = layer_value(v, layer)
-                same = "✓" if value == gold_value else " "
-                out = line()
-                out.append(f"  {number} {shown} {same} ", differ_style if value != gold_value
-                           else "")
-                if layer.kind == "span":
-                    out.append(f"{len(value[0])} span(s), {len(value[1])} link(s)")
-                else:
-                    out.append(_value_text(layer, value))
-            out = line()
-            out.append("  gold ", gold_style)
-            if layer.kind == "span":
-                out.append(f"{len(gold_value[0])} span(s), {len(gold_value[1])} link(s)")
-            else:
-                out.append(_value_text(layer, gold_value), gold_style)
+            values = tuple((number, shown, layer_value(v, layer)) for number, name, shown
+                           in names if (v := versions.get(name)) is not None)
+            key = (layer.id, here, layer.id in differ, gold_value, values, styles)
+            block = cache.get(key)
+            if block is None:
+                block = cache[key] = [clean_line(line) for line in _layer_lines(
+                    layer, here, layer.id in differ, gold_value, values, styles)]
+            lines += block
             if here and layer.kind == "span":
                 shown_of = {name: shown for _, name, shown in names}
                 for i, (owner, _sid, sp) in enumerate(candidates):
-                    out = line()
+                    out = Text(no_wrap=True, overflow="ellipsis")
                     out.append("  ▸ " if i == selected else "    ")
                     who = "gold" if owner == "gold" else shown_of.get(owner, owner)
                     out.append(f"{who}: {sp['label']} [{sp['start']},{sp['end']}) "
                                f"“{snippet(sp.get('text', ''))}”")
                     if i == selected:
                         out.stylize(sel_style)
-        self.show_lines([clean_line(line) for line in lines])  # names, span texts
+                    lines.append(clean_line(out))  # names, span texts
+        self.show_lines(lines)
         if self.parent is not None:
             # the layer in focus (and its spans) in view: the panel is short at 80x24.
             # Only when that region moved: a label toggle leaves it where it is.
@@ -350,6 +374,7 @@ class AdjudicateScreen(Screen):
             (doc_id, unit), (prev.text, False) if prev else None,
             (u.text if u else "", False), (nxt.text, False) if nxt else None)
         self._versions_panel._view = None  # another unit: its layer in focus in view
+        self.session.forget_versions()  # read afresh on arrival, then kept while here
         self._read()
         if self._painted:
             self.redraw()
@@ -357,20 +382,18 @@ class AdjudicateScreen(Screen):
             self._decorate(self.candidates())
             self._status()
 
-    def reload(self, decided: bool = False) -> None:
-        """Read the unit's versions and gold, and show what changed. `decided`: just
-        after a gold decision on this unit, whose versions the session read for it."""
+    def reload(self, decided: dict | None = None) -> None:
+        """Read the unit's gold (its versions: as read on arrival, `Session.versions`),
+        and show what changed. `decided`: the gold state a decision on this unit just
+        committed (its `Change.state`): not read back."""
         self._read(decided)
         self.redraw()
 
-    def _read(self, decided: bool = False) -> None:
+    def _read(self, decided: dict | None = None) -> None:
         doc_id, unit = self.doc.id, self.unit
-        # one read of each journal per keypress: a decision's own read of the versions
-        # (the annotators' journals are not what it wrote) serves the redraw too
-        read = self.session.last_versions if decided else None
-        self.versions = (read[1] if read is not None and read[0] == (doc_id, unit)
-                         else self.session.versions(doc_id, unit))
-        self.stored_gold = self.session.gold_state(doc_id, unit)
+        self.versions = self.session.versions(doc_id, unit)
+        self.stored_gold = (decided if decided is not None
+                            else self.session.gold_state(doc_id, unit))
         self.gold = self.session.shown_gold(doc_id, unit, self.versions, self.stored_gold or {})
         self.differ = self.session.disagreements(doc_id, unit, self.versions)
 
@@ -450,7 +473,7 @@ class AdjudicateScreen(Screen):
         """Run a Session call (durable when it returns), then show its result."""
         self._moved = True  # the read's end must not take the curator elsewhere
         try:
-            call(self.doc.id, self.unit, *args)
+            change = call(self.doc.id, self.unit, *args)
         except StoreError as exc:
             problem = exc.problems[0]
             msg = f"{safe_message(problem.message)} ({safe_message(problem.path)})"
@@ -461,7 +484,8 @@ class AdjudicateScreen(Screen):
             self.notify(safe_message(str(exc)), severity="error", markup=False)
             return False
         self._alert(None)
-        self.reload(decided=True)
+        # the committed state, as gold_state would read it back (None: none stored)
+        self.reload(decided=change.state if change.state else None)
         return True
 
     _alerted: str | None = None  # the failed save the status line shows
