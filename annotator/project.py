@@ -3,7 +3,6 @@ embedded store under `.annotator/`."""
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import stat
@@ -345,6 +344,8 @@ class Project:
 
 
 def default_annotator() -> str:
+    import getpass  # here: a launch with --as never needs it
+
     try:
         name = getpass.getuser()
     except Exception:  # no login name (e.g. a container with an unknown uid)

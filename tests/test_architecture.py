@@ -75,8 +75,9 @@ def test_annotate_start_up_imports_only_what_the_first_frame_needs(tmp_path):
 def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
     """Regression guard for the first-paint row: until the first frame of a reopened
     project is drawn, the states are read without msgspec (jsoncodec.FEW), no dialog
-    module is loaded (imported when one opens), Textual's Footer is not yet mounted
-    (LateFooter) and the cyclic garbage collector is off. Afterwards the footer is
+    module is loaded (imported when one opens), nor secrets or getpass (a store's id
+    comes from os.urandom; the login name only without --as), Textual's Footer is not
+    yet mounted (LateFooter) and the cyclic garbage collector is off. Afterwards the footer is
     there, and the collector is on again with the session's objects frozen."""
     project, corpus = _one_article_project(tmp_path)
     code = ("import gc, sys\n"
@@ -88,7 +89,8 @@ def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
             "    display(self, screen, renderable)\n"
             "    if renderable is not None and not seen:\n"
             "        seen.append(sorted(m for m in sys.modules if m.split('.')[0] == 'msgspec'"
-            " or m in ('annotator.tui.dialogs', 'textual.widgets._footer')))\n"
+            " or m in ('annotator.tui.dialogs', 'textual.widgets._footer', 'secrets',"
+            " 'getpass')))\n"
             "        seen.append(gc.isenabled())\n"
             "        self.set_timer(0.3, lambda: (seen.append(gc.isenabled() and"
             " gc.get_freeze_count() > 0), self.exit()))\n"

@@ -17,7 +17,6 @@ import inspect
 import json
 import os
 import re
-import secrets
 import socket
 import sqlite3
 import stat
@@ -292,6 +291,12 @@ def _connect(path: Path, readonly: bool = False, wal: bool = True) -> sqlite3.Co
     return conn
 
 
+def _random_bits62() -> int:
+    """62 bits from the OS's CSPRNG, as secrets.randbits(62) (which reads os.urandom
+    too); without importing secrets (and hmac) at every start-up."""
+    return int.from_bytes(os.urandom(8), "big") >> 2
+
+
 def _create_tables(conn: sqlite3.Connection, script: str) -> None:
     """A database's tables and indexes (if not there yet) in one transaction: with
     synchronous=FULL each statement on its own was a commit and a disk flush, some
@@ -353,7 +358,7 @@ class SQLiteStore(SQLCorpusReads):
                 # identity; journals key units by its document keys and re-key
                 # themselves when they meet a different (e.g. rebuilt) one.
                 _create_tables(self.conn, f"{CORPUS_SCHEMA}\nINSERT OR IGNORE INTO totals "
-                               f"VALUES ('corpus_id', {secrets.randbits(62)});")
+                               f"VALUES ('corpus_id', {_random_bits62()});")
         # SQLite's lower() folds ASCII only; search must find "Österreich" too.
         self.conn.create_function("fold", 1, str.casefold, deterministic=True)
         row = self.conn.execute("SELECT value FROM totals WHERE name = 'corpus_id'").fetchone()

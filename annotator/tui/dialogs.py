@@ -35,6 +35,22 @@ class CleanInput(Input):
 class PromptDialog(ModalScreen[str | None]):
     """One line of input; dismisses with the text on enter, None on escape."""
 
+    # Here, not in annotator.tcss: parsed when a dialog first opens, not before the
+    # annotation screen's first frame.
+    DEFAULT_CSS = """
+    PromptDialog { align: center middle; }
+    PromptDialog > .dialog {
+        width: 70;
+        max-width: 100%;
+        height: auto;
+        border: round $accent;
+        padding: 0 1;
+        background: $surface;
+    }
+    PromptDialog .dialog-title { text-style: bold; }
+    PromptDialog .dialog-hint { color: $text-muted; }
+    """
+
     BINDINGS = [Binding("escape", "cancel", "cancel", id="dialog_cancel")]
 
     def __init__(self, title: str, value: str = "", hint: str = "",
@@ -168,6 +184,18 @@ class _Lines:
 
 class HelpScreen(ModalScreen[None]):
     """Scrollable: j/k, up/down, page keys, home/end; escape, q or ? close."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen #help-text {
+        width: 100%;
+        max-width: 110;
+        height: 100%;
+        border: round $accent;
+        padding: 0 1;
+        background: $surface;
+    }
+    """
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "close", id="help_close")]
 

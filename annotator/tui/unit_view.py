@@ -354,11 +354,14 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
         return self.style_of(f"unit-view--{name}")
 
     def render_line(self, y: int) -> Strip:
-        if self._built_for != self.scrollable_content_region.size:
+        # Asked once per line: Textual computes the region anew at each ask (its
+        # geometry and styles), which was most of this method's time at the first frame.
+        size = self.scrollable_content_region.size
+        if self._built_for != size:
             # The size can change without a Resize reaching us first (first layout,
             # a scrollbar appearing): wrap for the size we are drawn at.
             self._build()
-        width = self.scrollable_content_region.width
+        width = size.width
         base = self.base_style()
         index = self.scroll_offset.y + y
         if index >= len(self._rows) or self._rows[index].role == "gap":
@@ -376,7 +379,7 @@ class UnitView(ScrollView, CachedStyles, can_focus=False):
             segments = [left, Segment(row.text.replace("\t", " "), style)]
             return Strip(segments).crop_pad(width, 0, 0, base)
         body, marks = self._current_segments(row, base + self._style("current"))
-        text_width = self.text_width()
+        text_width = max(1, width - LEFT_GUTTER - RIGHT_GUTTER)  # as text_width()
         body_strip = Strip(body).crop_pad(text_width, 0, 0, base)
         right = Segment(" " + marks[: RIGHT_GUTTER - 1].ljust(RIGHT_GUTTER - 1),
                         gutter_style)
