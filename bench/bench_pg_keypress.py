@@ -29,22 +29,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds of the server: the postmaster, its live children (the backend serving
-    the variant among them) and the ones it has reaped."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                              text=True).stdout.split()
-    total = 0
-    for p in [str(pid), *children]:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15 if p == str(pid) else 13])
-    return total / tick
-
-
 def child(target: str, presses: int, pid: int) -> None:
     """Measure in this process (the tree on PYTHONPATH is the variant's)."""
     import annotator.store.postgres  # noqa: F401  (the variant's, before bench_postgres
@@ -52,6 +36,7 @@ def child(target: str, presses: int, pid: int) -> None:
 
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_postgres import apply_times, pct, small_docs
+    from bench_postgres import postmaster_cpu as server_cpu
 
     print(f"measuring {annotator.store.postgres.__file__}", file=sys.stderr)
 

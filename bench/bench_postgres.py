@@ -134,7 +134,11 @@ CPU: list[float] = []  # client CPU seconds (user + sys) of the last cli() call
 def server_cpu(server) -> float:
     """CPU seconds of the PostgreSQL server so far: the postmaster, its live children
     and the ones it has reaped (backends, parallel workers, checkpointer...)."""
-    pid = int((server.data / "postmaster.pid").read_text().split()[0])
+    return postmaster_cpu(int((server.data / "postmaster.pid").read_text().split()[0]))
+
+
+def postmaster_cpu(pid: int) -> float:
+    """`server_cpu` of the postmaster `pid`."""
     tick = os.sysconf("SC_CLK_TCK")
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
                               text=True).stdout.split()

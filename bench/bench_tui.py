@@ -179,6 +179,17 @@ def first_unit_marker(store_dir: Path) -> str:
     return words[0]
 
 
+def demo_and_minimal(tmp: Path) -> tuple[Path, Path]:
+    """Under `tmp`: a project of the demo corpus (not imported yet) and the minimal
+    Textual app's script."""
+    demo = tmp / "demo"
+    shutil.copytree(ROOT / "corpora" / "demo", demo / "corpora" / "demo")
+    (demo / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
+    minimal = tmp / "minimal_app.py"
+    minimal.write_text(MINIMAL_APP, encoding="utf-8")
+    return demo, minimal
+
+
 def build_big_store(docs: int) -> Path:
     """A project dir with docs x 10 paragraphs imported (cached under bench/out/)."""
     from annotator.importer import import_paths
@@ -380,11 +391,7 @@ def main() -> int:
     big = None if args.no_big else build_big_store(docs)
     tmp = Path(tempfile.mkdtemp(prefix="annotator-bench-tui-"))
     try:
-        demo = tmp / "demo"
-        shutil.copytree(ROOT / "corpora" / "demo", demo / "corpora" / "demo")
-        (demo / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-        minimal = tmp / "minimal_app.py"
-        minimal.write_text(MINIMAL_APP, encoding="utf-8")
+        demo, minimal = demo_and_minimal(tmp)
 
         demo_argv = [py, "-m", "annotator", "annotate", "--project", str(demo), "--as", "bench"]
         big_argv = [py, "-m", "annotator", "annotate", "--project", str(big), "--as", "bench"]

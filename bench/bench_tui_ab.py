@@ -30,7 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_tui import MINIMAL_APP, first_unit_marker, launch, pty_keypress_times  # noqa: E402
+from bench_tui import (  # noqa: E402
+    demo_and_minimal,
+    first_unit_marker,
+    launch,
+    pty_keypress_times,
+)
 
 
 def main() -> int:
@@ -48,11 +53,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="annotator-bench-ab-"))
     saved = os.environ.pop("PYTHONPATH", None)
     try:
-        demo = tmp / "demo"
-        shutil.copytree(ROOT / "corpora" / "demo", demo / "corpora" / "demo")
-        (demo / "annotator.yaml").write_text("corpus:\n  - corpora/demo\n", encoding="utf-8")
-        minimal = tmp / "minimal_app.py"
-        minimal.write_text(MINIMAL_APP, encoding="utf-8")
+        demo, minimal = demo_and_minimal(tmp)
         subprocess.run([py, "-m", "annotator", "import", str(demo / "corpora" / "demo"),
                         "--project", str(demo)], check=True, capture_output=True)
         marker = first_unit_marker(demo / ".annotator")
