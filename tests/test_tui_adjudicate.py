@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,18 @@ def _at(app) -> tuple[str, int]:
 
 def _gold(store, doc, unit):
     return store.journal("gold").state(doc, unit)
+
+
+@contextlib.asynccontextmanager
+async def _at_first_disagreement(tmp_path: Path):
+    """The study's adjudication screen, its corpus read, at its first disagreement
+    (doc-a ¶2): (store, app, pilot, screen)."""
+    store = _study(tmp_path)
+    app = _app(store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(app, pilot)
+        assert _at(app) == ("doc-a", 2)
+        yield store, app, pilot, _screen(app)
 
 
 async def test_opens_at_first_disagreement_and_moves_between_them(tmp_path):
@@ -385,12 +398,7 @@ async def test_a_gold_toggle_rebuilds_only_what_it_changed(tmp_path):
     from annotator.tui.info_bar import StatusLine
     from annotator.tui.labels_panel import LabelsPanel
 
-    store = _study(tmp_path)
-    app = _app(store)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await _ready(app, pilot)
-        s = _screen(app)
-        assert _at(app) == ("doc-a", 2)
+    async with _at_first_disagreement(tmp_path) as (store, app, pilot, s):
         labels, versions = s.query_one(LabelsPanel), s.query_one(VersionsPanel)
         progress, status = s.query_one(ProgressLine), s.query_one(StatusLine)
         await keys(app, pilot, "1")  # stance: positive, the unit's first decision
@@ -456,12 +464,7 @@ async def test_a_gold_toggle_reads_no_annotator_journal_again(tmp_path):
     reads them afresh (an annotator's change meanwhile is shown)."""
     from annotator.tui.adjudicate import VersionsPanel
 
-    store = _study(tmp_path)
-    app = _app(store)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await _ready(app, pilot)
-        s = _screen(app)
-        assert _at(app) == ("doc-a", 2)
+    async with _at_first_disagreement(tmp_path) as (store, app, pilot, s):
         reads: list[str] = []
         for j in s.session.journals:
             def counted(doc_id, unit, _state=j.state, _name=j.annotator):

@@ -635,6 +635,9 @@ END $$;
 # session, answers never), and two row triggers (the limits in event_check) do the
 # rest in fewer statements each, with generic plans (181 us in all, fsync off).
 MIGRATION_4 = """
+-- The functions it changes are written out whole, as version 3 did and for its reason:
+-- a migration is what its version installed, so none shares text with an earlier one
+-- (event_check repeats version 3's event_limits, which it replaces).
 -- SET search_path here too: operators (`=`, `||`) resolve in the caller's search_path
 -- otherwise, and a member who may CREATE in some schema (public before 15) puts theirs
 -- first (tests/test_postgres_attack_v4.py).
