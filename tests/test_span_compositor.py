@@ -13,15 +13,19 @@ from textual._compositor import Compositor
 from textual.widget import Widget
 
 from annotator.tui.adjudicate import AdjudicateScreen
+from annotator.tui.gold_spans import GoldSpanScreen
 from annotator.tui.span_compositor import SpanCompositor
 
 # toggles, another layer, spans selected and accepted, take, undo, redo, moves
 KEYS = ["s", "s", "1", "tab", "s", "tab", "w", "w", "a", "x", "t", "1", "u", "ctrl+r",
-        "n", "s", "j", "k", "escape"]
+        "n", "s", "j", "k", "escape",
+        # the gold's span editor (the annotation screen): draw a source, then a quote
+        "n", "v", "W", "W", "S", "escape", "v", "w", "w", "w", "w", "W", "W", "Q", "t",
+        "escape", "escape"]
 
 
 async def test_partial_updates_send_what_textuals_own_would(tmp_path, monkeypatch):
-    checked: list[int] = []
+    checked: list[SpanCompositor] = []
     # one console for both: the same escape sequences for the same segments
     console = Console(color_system="truecolor", force_terminal=True, width=100)
     ours = SpanCompositor.render_partial_update
@@ -35,14 +39,19 @@ async def test_partial_updates_send_what_textuals_own_would(tmp_path, monkeypatc
             assert mine is theirs
             return mine
         assert mine.render_segments(console) == theirs.render_segments(console)
-        checked.append(len(mine.spans))
+        checked.append(self)
         return mine
 
     monkeypatch.setattr(SpanCompositor, "render_partial_update", both)
     async with _at_first_disagreement(tmp_path) as (_store, app, pilot, s):
         assert isinstance(s._compositor, SpanCompositor)
+        editors = []
         for key in KEYS:
             await keys(app, pilot, key)
+            if isinstance(app.screen, GoldSpanScreen):
+                editors.append(app.screen)
+        assert editors and all(isinstance(e._compositor, SpanCompositor) for e in editors)
+        assert s._compositor in checked and editors[0]._compositor in checked
     assert len(checked) >= len(KEYS) // 2  # most keys changed something on screen
 
 
