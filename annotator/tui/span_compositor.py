@@ -52,14 +52,17 @@ class SpanCompositor(Compositor):
         one of the chops read there is inside it and not filled yet (a panel's
         containers and the screen behind it are then not rendered at all)."""
         cuts = self.cuts
-        chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1])
-                                                for cut_set in cuts]
+        # ChopsUpdate reads only the lines of its spans: the others stay empty (shared,
+        # never written)
+        unread: dict[int, Strip | None] = {}
+        chops: list[dict[int, Strip | None]] = [unread] * len(cuts)
         on_line: dict[int, list[tuple[int, int]]] = {}
         for y, x1, x2 in spans:
             on_line.setdefault(y, []).append((x1, x2))
         read: dict[int, list[int]] = {}  # line: the chops ChopsUpdate reads there
         for y, ranges in on_line.items():
             line_cuts = cuts[y]
+            chops[y] = dict.fromkeys(line_cuts[:-1])
             read[y] = [cut for cut, end in zip(line_cuts, line_cuts[1:], strict=False)
                        if any(cut <= x2 and end > x1 for x1, x2 in ranges)]
         crop_overlaps = crop.overlaps
