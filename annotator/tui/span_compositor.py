@@ -7,8 +7,9 @@ footer are rendered on every keypress, and a label toggle that changes a cell of
 labels panel (right, near the top) and two of the versions panel (left, near the
 bottom) renders all twelve widgets of the adjudication screen from top to bottom. Only
 the spans of the dirty regions are sent to the terminal (`ChopsUpdate`): here each
-widget renders only the lines of its own that hold a span, and only if its area meets
-that span (the chops `ChopsUpdate` reads). What is sent is the same, cut for cut.
+widget renders only the lines of its own that hold a chop `ChopsUpdate` reads there,
+and only while a widget in front of it has not filled that chop. What is sent is the
+same, cut for cut.
 
 Built on Textual's private compositor API (textual 8.x): `SpanCompositor.usable()` says
 whether the methods it relies on are there; the screen falls back to Textual's own
@@ -25,6 +26,9 @@ from textual.strip import Strip
 
 
 class SpanCompositor(Compositor):
+    """Textual's compositor with a partial update that renders only the lines sent
+    (a screen sets it as its `_compositor` in `__init__`); full updates are Textual's."""
+
     @staticmethod
     def usable() -> bool:
         """Textual has what this relies on (else: keep Textual's compositor)."""
