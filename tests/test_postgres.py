@@ -1115,10 +1115,18 @@ def test_a_keypress_is_one_prepared_statement_through_libpq(team, monkeypatch):
     monkeypatch.setattr(store.conn, "cursor", no_cursor)
     note = "é ü \u2603 \"quoted\" \\ back\nline"
     ch = j.apply("d1", 2, {"type": "set_note", "note": note}, seconds=2.25)
+    # the read before the first action on a unit goes the same way: a unit with no
+    # state, and one whose state the client forgot (read back, the same json)
+    j.apply("d2", 1, {"type": "mark_done"})
+    j._known.clear()
+    flagged = j.apply("d1", 2, {"type": "set_flag", "flag": True}).state
+    assert flagged == {**ch.state, "flag": True}
+    assert j.apply("d1", 2, {"type": "set_flag", "flag": False}).state == ch.state
     monkeypatch.undo()
     row = team["lead"].conn.execute(
         "SELECT seq, action::text, after::text, seconds FROM annotator.events "
-        "WHERE annotator = 'alice' ORDER BY seq DESC LIMIT 1").fetchone()
+        "WHERE annotator = 'alice' AND kind = 'set_note' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
     assert row[0] == ch.seq
     assert row[1] == json.dumps({"type": "set_note", "note": note})
     assert row[2] == json.dumps(ch.state)

@@ -52,6 +52,11 @@ PAGE = 5000
 _EVENT_INSERT = (b"annotator_event", b"INSERT INTO annotator.events (id, annotator, doc_id, "
                  b"unit, kind, action, before, after, seconds) VALUES "
                  b"($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq")
+# The read before the first action on a unit (the client keeps what it stored since).
+_CURRENT = (b"annotator_current", b"SELECT u.text, u.sha, (SELECT s.state FROM "
+            b"annotator.states s WHERE s.annotator = $1 AND s.doc_id = $2 AND s.unit = $3) "
+            b"FROM annotator.units u JOIN annotator.documents d ON u.doc = d.key "
+            b"WHERE d.id = $2 AND u.idx = $3")
 
 
 def _psycopg():
@@ -769,14 +774,14 @@ class PostgresJournal(JournalMeta):
         raise AssertionError("unreachable")
 
     def _current(self, doc_id: str, unit: int) -> tuple[Unit | None, dict | None]:
-        row = self.conn.execute(
-            "SELECT u.text, u.sha, (SELECT s.state FROM annotator.states s WHERE "
-            "s.annotator = %s AND s.doc_id = %s AND s.unit = %s) FROM annotator.units u "
-            "JOIN annotator.documents d ON u.doc = d.key WHERE d.id = %s AND u.idx = %s",
-            (self.annotator, doc_id, unit, doc_id, unit)).fetchone()
-        if row is None:
+        """The unit and its stored state: the read before the first action on a unit."""
+        res = self.store._exec_prepared(_CURRENT, (self.annotator, doc_id, str(int(unit))))
+        if not res.ntuples:
             return None, self.state(doc_id, unit)
-        return Unit(doc_id, unit, row[0], row[1]), row[2]
+        encoding = self.conn.info.encoding
+        text, sha, state = (res.get_value(0, k) for k in range(3))
+        return (Unit(doc_id, unit, text.decode(encoding), sha.decode(encoding)),
+                None if state is None else json.loads(state.decode(encoding)))
 
     def _writable(self) -> None:
         if self.readonly:
