@@ -1159,3 +1159,18 @@ def test_a_keypress_after_the_server_restarts_prepares_its_statement_again(
     assert ch.state["note"] == "two"
     ch = j.apply("d2", 1, {"type": "set_note", "note": "three"})
     assert team["lead"].journal("alice").state("d2", 1)["note"] == "three"
+
+
+def test_a_keypress_prepares_its_statement_again_when_the_session_lost_it(team):
+    """DEALLOCATE or DISCARD ALL (a pooler resets server connections so) drops the
+    statement on the same connection: the keypress prepares it again, once."""
+    store = team["alice"]
+    j = store.journal("alice")
+    j.apply("d2", 1, {"type": "set_note", "note": "one"})
+    store.conn.execute("DEALLOCATE annotator_event")
+    assert j.apply("d2", 1, {"type": "set_note", "note": "two"}).state["note"] == "two"
+    store.conn.execute("DISCARD ALL")
+    store.conn.execute("SET search_path TO annotator, public")
+    j._known.clear()
+    assert j.apply("d2", 1, {"type": "set_note", "note": "three"}).state["note"] == "three"
+    assert team["lead"].journal("alice").state("d2", 1)["note"] == "three"

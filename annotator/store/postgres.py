@@ -644,11 +644,18 @@ class PostgresStore(SQLCorpusReads):
             params.append(None if t is None else t.encode(encoding))
         with conn.lock:
             pgconn = conn.pgconn
-            if self._prepared.get(statement[0]) is not pgconn:
-                self._check_result(pgconn, pgconn.prepare(statement[0], statement[1]),
-                                   pq.ExecStatus.COMMAND_OK)
-                self._prepared[statement[0]] = pgconn
-            res = pgconn.exec_prepared(statement[0], params)
+            for attempt in range(2):
+                if self._prepared.get(statement[0]) is not pgconn:
+                    self._check_result(pgconn, pgconn.prepare(statement[0], statement[1]),
+                                       pq.ExecStatus.COMMAND_OK)
+                    self._prepared[statement[0]] = pgconn
+                res = pgconn.exec_prepared(statement[0], params)
+                # gone from the session (DEALLOCATE, DISCARD ALL, a pooler handing over
+                # another server connection): prepared again, once
+                if attempt or res.status == pq.ExecStatus.TUPLES_OK or res.error_field(
+                        pq.DiagnosticField.SQLSTATE) != b"26000":
+                    break
+                self._prepared.pop(statement[0], None)
         return self._check_result(pgconn, res, pq.ExecStatus.TUPLES_OK)
 
     @staticmethod
