@@ -1143,6 +1143,11 @@ def test_a_nul_in_a_keypress_is_refused_not_cut_short(team):
         j._insert(uuid.uuid4(), "d1\0x", 1, "mark_done", {"type": "mark_done"}, before,
                   {**before, "status": "done"}, 0.0)
     assert j.state("d1", 1) == before
+    # numbers go as Python writes them ('nan', 'inf'): still refused by the limits
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(StoreError, match="seconds"):
+            j.apply("d1", 1, {"type": "mark_done"}, seconds=bad)
+    assert j.state("d1", 1) == before
     # the connection is fine: the next keypress is stored
     assert j.apply("d1", 1, {"type": "mark_done"}).state["status"] == "done"
 
