@@ -6,7 +6,8 @@ Each round runs, one after the other: the SQLite store, the earlier commit (a `g
 archive` of it on PYTHONPATH, its own `db init` into a fresh database), this tree (the
 same). Each variant is a process of its own applying `--presses` label toggles over 100
 units (`Journal.apply`, durable on return, as bench_postgres.py's keypress row).
-Prints per variant and round: median and p99 wall ms, client CPU ms per action
+Prints per variant and round: median wall ms (and over SQLite's median of the same
+round), p99, client CPU ms per action
 (process_time), server CPU ms per action (its processes in /proc, around the timed actions only),
 WAL bytes per action, the share of HOT updates of `states`, and the load.
 
@@ -131,19 +132,23 @@ def main() -> None:
                 if out.returncode != 0 or str(tree or "") not in out.stderr:
                     raise SystemExit(out.stderr)
                 m = json.loads(out.stdout.strip().splitlines()[-1])
+                if tree is None:
+                    sqlite_median = m["median"]
+                ratio = f"{m['median'] / sqlite_median:5.2f}x" if tree is not None else "     -"
                 server_part = f"{m['server']:.3f}" if tree is not None else "-"
                 wal_part = (f"{m['wal']:7.0f} {m['hot']:5.2f}" if m.get("wal") is not None
                             else f"{'-':>7} {'-':>5}")
-                rows.append(f"{r + 1:>5} {name:<10} {m['median']:8.3f} {m['p99']:8.3f} "
+                rows.append(f"{r + 1:>5} {name:<10} {m['median']:8.3f} {ratio} {m['p99']:8.3f} "
                             f"{m['cpu']:9.3f} {server_part:>10} {wal_part} "
                             f"{load0:5.2f} -> {os.getloadavg()[0]:.2f}")
                 print(rows[-1], file=sys.stderr)
     finally:
         server.destroy()
         shutil.rmtree(old, ignore_errors=True)
-    print(f"\n{'round':>5} {'variant':<10} {'median':>8} {'p99':>8} {'client':>9} "
-          f"{'server':>10} {'WAL B':>7} {'HOT':>5} load   (ms; CPU ms per action; WAL "
-          "bytes per action; share of the updates of `states` that were HOT)")
+    print(f"\n{'round':>5} {'variant':<10} {'median':>8} {'/SQLite':>6} {'p99':>8} "
+          f"{'client':>9} {'server':>10} {'WAL B':>7} {'HOT':>5} load   (ms; the median "
+          "over SQLite's of the same round; CPU ms per action; WAL bytes per action; share "
+          "of the updates of `states` that were HOT)")
     for row in rows:
         print(row)
 

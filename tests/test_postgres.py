@@ -1099,3 +1099,83 @@ def test_a_keypress_rewrites_no_index_of_states(team, pg_url):
         # the decided states' index follows the state's json still
         assert lead.execute("SELECT count(*) FROM annotator.states WHERE decided "
                             "<> ((state -> 'decided') IS NOT NULL)").fetchone() == (0,)
+
+
+def test_a_keypress_is_one_prepared_statement_through_libpq(team, monkeypatch):
+    """A keypress on a unit the client knows is one statement, run through libpq's
+    own call (psycopg's cursor cost the client about 35 us of CPU an action); what it
+    stores is what psycopg's adapters stored: the same json text, NULLs, numbers."""
+    store = team["alice"]
+    j = store.journal("alice")
+    j.apply("d1", 2, {"type": "set_note", "note": "warm"})  # the unit is known now
+
+    def no_cursor(*args, **kwargs):
+        raise AssertionError("a keypress went through psycopg's cursor")
+
+    monkeypatch.setattr(store.conn, "cursor", no_cursor)
+    note = "é ü \u2603 \"quoted\" \\ back\nline"
+    ch = j.apply("d1", 2, {"type": "set_note", "note": note}, seconds=2.25)
+    # the read before the first action on a unit goes the same way: a unit with no
+    # state, and one whose state the client forgot (read back, the same json)
+    j.apply("d2", 1, {"type": "mark_done"})
+    j._known.clear()
+    flagged = j.apply("d1", 2, {"type": "set_flag", "flag": True}).state
+    assert flagged == {**ch.state, "flag": True}
+    assert j.apply("d1", 2, {"type": "set_flag", "flag": False}).state == ch.state
+    monkeypatch.undo()
+    row = team["lead"].conn.execute(
+        "SELECT seq, action::text, after::text, seconds FROM annotator.events "
+        "WHERE annotator = 'alice' AND kind = 'set_note' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    assert row[0] == ch.seq
+    assert row[1] == json.dumps({"type": "set_note", "note": note})
+    assert row[2] == json.dumps(ch.state)
+    assert row[3] == 2.25
+    assert j.state("d1", 2)["note"] == note
+
+
+def test_a_nul_in_a_keypress_is_refused_not_cut_short(team):
+    """libpq passes text parameters as C strings: a NUL would end a document id
+    early, on another document's unit. It is refused, NOT saved, as psycopg refused it."""
+    j = team["alice"].journal("alice")
+    before = j.state("d1", 1)
+    with pytest.raises(StoreError, match="NOT saved"):
+        j._insert(uuid.uuid4(), "d1\0x", 1, "mark_done", {"type": "mark_done"}, before,
+                  {**before, "status": "done"}, 0.0)
+    assert j.state("d1", 1) == before
+    # numbers go as Python writes them ('nan', 'inf'): still refused by the limits
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(StoreError, match="seconds"):
+            j.apply("d1", 1, {"type": "mark_done"}, seconds=bad)
+    assert j.state("d1", 1) == before
+    # the connection is fine: the next keypress is stored
+    assert j.apply("d1", 1, {"type": "mark_done"}).state["status"] == "done"
+
+
+def test_a_keypress_after_the_server_restarts_prepares_its_statement_again(
+        team, pg_server):
+    """The statement is prepared once a connection: a new one (after a restart) has
+    none, and the keypress prepares it there instead of failing."""
+    j = team["alice"].journal("alice")
+    j.apply("d2", 1, {"type": "set_note", "note": "one"})
+    pg_server.stop()
+    pg_server.start()
+    ch = j.apply("d2", 1, {"type": "set_note", "note": "two"})
+    assert ch.state["note"] == "two"
+    ch = j.apply("d2", 1, {"type": "set_note", "note": "three"})
+    assert team["lead"].journal("alice").state("d2", 1)["note"] == "three"
+
+
+def test_a_keypress_prepares_its_statement_again_when_the_session_lost_it(team):
+    """DEALLOCATE or DISCARD ALL (a pooler resets server connections so) drops the
+    statement on the same connection: the keypress prepares it again, once."""
+    store = team["alice"]
+    j = store.journal("alice")
+    j.apply("d2", 1, {"type": "set_note", "note": "one"})
+    store.conn.execute("DEALLOCATE annotator_event")
+    assert j.apply("d2", 1, {"type": "set_note", "note": "two"}).state["note"] == "two"
+    store.conn.execute("DISCARD ALL")
+    store.conn.execute("SET search_path TO annotator, public")
+    j._known.clear()
+    assert j.apply("d2", 1, {"type": "set_note", "note": "three"}).state["note"] == "three"
+    assert team["lead"].journal("alice").state("d2", 1)["note"] == "three"
