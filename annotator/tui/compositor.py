@@ -8,6 +8,8 @@ The lines it keeps are only those of the dirty rows, and of those only the
 fragments inside the dirty columns (`ChopsUpdate`). So here, for a partial update:
 - a widget whose visible part does not meet the area is not asked at all (its
   fragments are outside the area, and are never sent);
+- nor is one hidden there by a widget in front of it (the screen and the
+  containers behind the labels panel: the first fragment filled is the one sent);
 - a widget that meets it is asked for the rows of the area only, at its full
   visible width (so the fragments are cut at the same columns as before).
 What reaches the terminal is the same; a full update (layout, resize, a new
@@ -54,12 +56,21 @@ class LineCompositor(Compositor):
             return
         cx, cy, cw, ch = crop
         cx2, cy2 = cx + cw, cy + ch
-        for widget, (region, clip) in self.visible_widgets.items():
+        drawn: list[Region] = []  # visible parts of the widgets asked so far (in front)
+        for widget, (region, clip) in self.visible_widgets.items():  # front to back
             # the widget's visible part
-            x, y, w, h = region.intersection(clip)
+            visible = region.intersection(clip)
+            x, y, w, h = visible
             if not (w and h and x < cx2 and cx < x + w and y < cy2 and cy < y + h):
                 continue  # nothing of it in the area: none of its fragments is sent
             top, bottom = max(y, cy), min(y + h, cy2)
+            part = Region(max(x, cx), top, min(x + w, cx2) - max(x, cx), bottom - top)
+            if any(front.contains_region(part) for front in drawn):
+                # Hidden in the area by a widget in front, which fills every fragment
+                # there first (fragments are cut at every widget's edges, and the
+                # first one filled is the one sent): a container behind the panel.
+                continue
+            drawn.append(visible)
             # Its rows in the area, at its whole visible width: given as the clip,
             # `_render_chops` lays the strips on these rows and cuts them at the
             # screen's usual column cuts.
