@@ -168,3 +168,25 @@ async def test_the_screen_keys_are_priority_bindings(tmp_path: Path) -> None:
         await pilot.pause()
         bindings = [b for bs in main(app)._bindings.key_to_bindings.values() for b in bs]
         assert bindings and all(b.priority for b in bindings)
+
+
+async def test_a_label_toggle_keeps_the_open_proposals(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = main(app)
+        screen.go("doc-a", 2)  # the paragraph with a quote proposed
+        await pilot.pause()
+        before = screen._open_proposals()
+        assert len(before) == 1
+        await keys(app, pilot, "s")
+        assert screen.state["labels"]["devices"] == ["sovereignty"]
+        # the same list (and index): nothing recomputed for a label
+        assert screen._open_proposals() is before
+        assert screen._proposal_index().items is before
+        await keys(app, pilot, "tab", "x")  # select the proposal, reject it
+        assert screen.state["rejected"] and screen._open_proposals() == []
+        await keys(app, pilot, "u")  # undo the rejection: proposed again
+        assert len(screen._open_proposals()) == 1
+        await keys(app, pilot, "tab", "a")  # accept it: a span now, not proposed
+        assert screen.state["spans"] and screen._open_proposals() == []

@@ -351,8 +351,15 @@ class AnnotateScreen(Screen):
         # to ask the journal and the corpus again at every keypress.
         self._stale[change.unit] = None
         was = self._done(change.unit)
+        old = self.states.get(change.unit) or {}
         self.states[change.unit] = change.state
-        self._open = None
+        new = change.state
+        if (old.get("spans") or []) != (new.get("spans") or []) or (
+                (old.get("rejected") or []) != (new.get("rejected") or [])):
+            # the open proposals follow the spans and the rejected ones only: a label
+            # toggle keeps them (and their index, which the paragraph then need not
+            # compare: a paragraph may hold thousands of quotes)
+            self._open = None
         self.done_total += int(self._done(change.unit)) - int(was)
         return change.state
 
