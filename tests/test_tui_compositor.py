@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.cells import cell_len
 from rich.segment import ControlType, Segment
 from test_tui_helpers import keys, main, make_app, where
+from textual import events
 
 from annotator.tui import screen as screen_module
 from annotator.tui.compositor import LineCompositor, compatible
@@ -162,12 +163,25 @@ async def test_keys_typed_fast_act_in_the_order_typed(tmp_path: Path) -> None:
         assert where(app) == (doc, unit + 2)
 
 
-async def test_the_screen_keys_are_priority_bindings(tmp_path: Path) -> None:
+async def test_every_screen_key_has_a_priority_twin_that_runs_only_when_ready(
+        tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        bindings = [b for bs in main(app)._bindings.key_to_bindings.values() for b in bs]
-        assert bindings and all(b.priority for b in bindings)
+        screen = main(app)
+        for key, bindings in screen._bindings.key_to_bindings.items():
+            plain = [b for b in bindings if not b.priority]
+            fast = [b for b in bindings if b.priority]
+            assert plain, key
+            own = [b for b in plain if "." not in b.action]
+            assert [b.action for b in fast] == [f"fast({b.action!r})" for b in own], key
+            assert [b.id for b in fast] == [b.id for b in own]
+        assert screen._fast_ready() and screen.check_action("fast", ("next_unit",))
+        screen.post_message(events.Key("k", "k"))  # something queued for the screen
+        assert not screen.check_action("fast", ("next_unit",))
+        assert screen.check_action("next_unit", ())  # the plain binding always runs
+        await pilot.pause()
+        assert screen._fast_ready()
 
 
 async def test_a_label_toggle_keeps_the_open_proposals(tmp_path: Path) -> None:
