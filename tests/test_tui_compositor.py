@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.cells import cell_len
 from rich.segment import ControlType, Segment
 from test_tui_helpers import keys, main, make_app, where
@@ -54,7 +55,7 @@ class Terminal:
 
 
 def _full_render(app) -> list[list[Cell | None]]:
-    screen = Terminal(SIZE)
+    screen = Terminal(app.size)
     for y, strip in enumerate(app.screen._compositor.render_strips()):
         screen.x, screen.y = 0, y
         screen.feed(list(strip))
@@ -63,7 +64,7 @@ def _full_render(app) -> list[list[Cell | None]]:
 
 def _record(app) -> Terminal:
     """Feed every update the app displays to a Terminal."""
-    terminal = Terminal(SIZE)
+    terminal = Terminal(app.size)
     display = app._display
 
     def capture(screen, renderable) -> None:
@@ -98,12 +99,15 @@ def test_textual_has_what_the_compositor_overrides() -> None:
 # dialog over the screen and back, the next document.
 KEYS = ["s", "c", "s", "1", "2", "2", "j", "s", "l", "l", "w", "v", "W", "Q", "tab",
         "tab", "escape", "u", "ctrl+r", "f", "j", "j", "k", "question_mark", "escape",
-        "y", "right_square_bracket", "s", "minus", "minus", "pagedown", "pageup", "x"]
+        "y", "right_square_bracket", "s", "minus", "minus", "pagedown", "pageup", "x",
+        "left_square_bracket", "j", "v", "l", "l", "S", "pagedown", "s", "c", "pageup", "tab"]
 
 
-async def test_partial_updates_leave_the_terminal_as_a_full_render(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [SIZE, (80, 24), (60, 16)])
+async def test_partial_updates_leave_the_terminal_as_a_full_render(tmp_path: Path,
+                                                                   size) -> None:
     app = make_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         terminal = _record(app)
         await pilot.pause()
         await pilot.pause(0.1)  # the labels panel and the footer, after the first frame
