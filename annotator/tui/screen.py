@@ -153,8 +153,11 @@ class AnnotateScreen(Screen):
         # (the schema, key maps and widgets: frozen out of the collector's reach after
         # the first frame, AnnotatorApp._collect_from_now)
 
+    _twinned = False  # the bindings' fast twins are in (_add_fast_twins)
+
     def _after_first_frame(self) -> None:
         self._painted = True
+        self._add_fast_twins()
         self.refresh_state()
 
     def _start(self) -> tuple[str, int]:
@@ -587,13 +590,20 @@ class AnnotateScreen(Screen):
         for i, (key, att) in enumerate(self.attribute_keys.items()):
             keymap.setdefault(key, []).append(Binding(
                 key, f"attribute({i})", att, show=False, id=f"attribute.{att}"))
-        # Each of the screen's own bindings gets a twin, a priority binding running it
-        # through `fast(...)`: the App runs that as it reads the key, where a plain
-        # binding has the key forwarded to the screen and bubbled back to the App first
-        # (two message hops, ~0.3 ms a key). The twin runs only when taking the short
-        # cut cannot change the order of anything (`_fast_ready`); otherwise the key
-        # goes the plain way, to the plain binding, as do keys that bubble back after
-        # a change of screen. Same id: a keymap moves both.
+
+    def _add_fast_twins(self) -> None:
+        """Each of the screen's own bindings gets a twin, a priority binding running it
+        through `fast(...)`: the App runs that as it reads the key, where a plain
+        binding has the key forwarded to the screen and bubbled back to the App first
+        (two message hops, ~0.3 ms a key). The twin runs only when taking the short
+        cut cannot change the order of anything (`_fast_ready`); otherwise the key
+        goes the plain way, to the plain binding, as do keys that bubble back after a
+        change of screen. Same id: a keymap moves both. Added after the first frame
+        (keys before it take the plain way anyway): not part of the first paint."""
+        if self._twinned:
+            return
+        self._twinned = True
+        keymap = self._bindings.key_to_bindings
         for key, bindings in keymap.items():
             keymap[key] = [*(dataclasses.replace(b, action=f"fast({b.action!r})",
                                                  priority=True)
