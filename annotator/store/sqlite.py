@@ -1014,7 +1014,9 @@ class SQLiteJournal(JournalMeta):
         with self._transaction() as conn:
             before = self._state_json(doc_id, unit)
             prior = json.loads(before) if before else None
-            after = apply_action(prior, action, self.schema, u.text)
+            # a second parse is the copy the action changes (prior is compared below)
+            after = apply_action(json.loads(before) if before else None, action,
+                                 self.schema, u.text, owned=True)
             after_json = json.dumps(after, ensure_ascii=False)
             ts = now_iso()
             seq = self._append(doc_id, unit, action["type"], action, before, after, seconds,
