@@ -1,5 +1,5 @@
 """The adjudication screen's frame after a gold toggle: CPU of the partial update by
-`SpanCompositor` (tui/span_compositor.py) against Textual's own compositor, on the
+`SpanCompositor` (tui/compositor.py) against Textual's own compositor, on the
 same dirty regions in the same process, and which widgets each renders.
 
     .venv/bin/python bench/bench_adjudicate_frame.py --units 20000 --presses 200
@@ -35,7 +35,7 @@ from textual.widget import Widget  # noqa: E402
 from annotator.adjudication.session import open_session  # noqa: E402
 from annotator.project import Project  # noqa: E402
 from annotator.tui.adjudicate import AdjudicatorApp  # noqa: E402
-from annotator.tui.span_compositor import SpanCompositor  # noqa: E402
+from annotator.tui.compositor import SpanCompositor  # noqa: E402
 
 
 async def run(project: Path, presses: int) -> None:

@@ -1,4 +1,4 @@
-"""The adjudication screen's compositor (tui/span_compositor.py): a keypress's partial
+"""The adjudication screen's compositor (tui/compositor.py): a keypress's partial
 update sends the terminal exactly what Textual's own would, and renders only the
 widgets that hold what changed."""
 
@@ -13,8 +13,8 @@ from textual._compositor import Compositor
 from textual.widget import Widget
 
 from annotator.tui.adjudicate import AdjudicateScreen
+from annotator.tui.compositor import SpanCompositor
 from annotator.tui.gold_spans import GoldSpanScreen
-from annotator.tui.span_compositor import SpanCompositor
 
 # toggles, another layer, spans selected and accepted, take, undo, redo, moves
 KEYS = ["s", "s", "1", "tab", "s", "tab", "w", "w", "a", "x", "t", "1", "u", "ctrl+r",

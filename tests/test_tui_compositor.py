@@ -17,8 +17,7 @@ from rich.segment import ControlType, Segment
 from test_tui_helpers import keys, main, make_app, where
 from textual import events
 
-from annotator.tui import screen as screen_module
-from annotator.tui.compositor import LineCompositor, compatible
+from annotator.tui.compositor import SpanCompositor
 from annotator.tui.info_bar import PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel
 from annotator.tui.unit_view import UnitView
@@ -89,9 +88,8 @@ def _diff(got: list, want: list) -> list[str]:
 
 def test_textual_has_what_the_compositor_overrides() -> None:
     # If this fails after a Textual upgrade, the screen quietly uses Textual's own
-    # compositor (correct, slower): look at LineCompositor again.
-    assert compatible()
-    assert screen_module.COMPOSITOR_OK
+    # compositor (correct, slower): look at SpanCompositor again.
+    assert SpanCompositor.usable()
 
 
 # A bit of everything that repaints part of the screen: labels on and off, a
@@ -111,7 +109,7 @@ async def test_partial_updates_leave_the_terminal_as_a_full_render(tmp_path: Pat
         terminal = _record(app)
         await pilot.pause()
         await pilot.pause(0.1)  # the labels panel and the footer, after the first frame
-        assert isinstance(main(app)._compositor, LineCompositor)
+        assert isinstance(main(app)._compositor, SpanCompositor)
         app.screen.refresh()  # one full frame, so the recorded terminal starts whole
         await pilot.pause()
         assert not _diff(terminal.cells, _full_render(app))

@@ -34,9 +34,9 @@ from annotator.schema import Label, LabelSchema, Layer
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.app import AnnotatorApp
+from annotator.tui.compositor import SpanCompositor
 from annotator.tui.info_bar import LateFooter, StatusLine, TextLines, clean_line
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
-from annotator.tui.span_compositor import SpanCompositor
 from annotator.tui.unit_view import Decor, UnitView, ViewSpan
 
 # (action, keys, description, in the footer). Only keys the annotation screen reserves
@@ -230,7 +230,7 @@ class AdjudicateScreen(Screen):
     def __init__(self, session: Session) -> None:
         super().__init__(id="adjudicate")
         if SpanCompositor.usable():
-            # a keypress renders only the lines it sends (span_compositor.py)
+            # a keypress renders only the lines it sends (compositor.py)
             self._compositor = SpanCompositor()
         self.session = session
         self.store = session.store

@@ -18,7 +18,6 @@ from annotator.adjudication.session import Session
 from annotator.store.base import Change
 from annotator.team.assign import DocumentScope
 from annotator.tui.screen import AnnotateScreen
-from annotator.tui.span_compositor import SpanCompositor
 
 
 class GoldJournal:
@@ -72,8 +71,6 @@ class GoldSpanScreen(AnnotateScreen):
         journal = GoldJournal(session)
         journal.set_position(doc_id, unit)
         super().__init__(session.store, journal, session.schema)
-        if SpanCompositor.usable():  # as the versions screen: a keypress renders less
-            self._compositor = SpanCompositor()
         # every document (assignments are the annotators', not the curator's)
         self.scope = DocumentScope(None, self.store.document_count())
         self.doc_count, self.unit_total = self.scope.count, self.store.unit_count()

@@ -38,8 +38,7 @@ from annotator.store.base import DocInfo
 from annotator.team.assign import DocumentScope
 from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
-from annotator.tui.compositor import LineCompositor
-from annotator.tui.compositor import compatible as compositor_compatible
+from annotator.tui.compositor import SpanCompositor
 from annotator.tui.info_bar import LateFooter, PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
@@ -51,7 +50,6 @@ _NUMBER = re.compile(r"[0-9]{1,12}")
 UNIT_CACHE = 64  # units of the focused document kept in memory
 GOTO_CANDIDATES = 21  # documents go-to reads for a prefix (it lists 8 of them)
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
-COMPOSITOR_OK = compositor_compatible()
 
 
 class AnnotateScreen(Screen):
@@ -59,8 +57,8 @@ class AnnotateScreen(Screen):
 
     def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
         super().__init__(id="annotate")
-        if COMPOSITOR_OK:  # a keypress's frame renders the rows it changed, not all
-            self._compositor = LineCompositor()
+        if SpanCompositor.usable():  # a keypress renders only the lines it sends
+            self._compositor = SpanCompositor()
         self.store, self.journal, self.schema = store, journal, schema
         # Label hotkeys come from the schema (as Textual key names) and become bindings
         # (validate keeps them clear of the screen's own keys).
