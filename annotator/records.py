@@ -38,6 +38,10 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
                    "__delattr__"):
         if method in cls.__dict__:  # a dataclass would keep or refuse it: not handled here
             raise TypeError(f"record {cls.__name__} defines {method}")
+    if not cls.__doc__:
+        # dataclass would make one from inspect.signature (which, with no generated
+        # __init__ yet, parses object's text signature: ~1.5 ms)
+        cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', ()))})"
     cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False)
     fields = dataclasses.fields(cls)
     for f in fields:

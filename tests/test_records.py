@@ -91,6 +91,11 @@ def test_unfrozen_record_is_mutable_and_unhashable() -> None:
         hash(r)
 
 
+def test_a_record_without_docstring_is_named_by_its_fields() -> None:
+    Plain = record(type("Plain", (), {"__annotations__": {"a": "int", "b": "str"}}))
+    assert Plain.__doc__ == "Plain(a, b)"
+
+
 def test_post_init_runs() -> None:
     @record(frozen=True)
     class Checked:
