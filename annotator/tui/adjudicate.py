@@ -128,6 +128,15 @@ class VersionsPanel(TextLines):
     COMPONENT_CLASSES = {"versions-panel--layer", "versions-panel--focus",
                          "versions-panel--differ", "versions-panel--gold",
                          "versions-panel--selected"}
+    # Its own: parsed when it is first mounted, after the first frame.
+    DEFAULT_CSS = """
+    VersionsPanel { padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    VersionsPanel > .versions-panel--layer { text-style: bold; }
+    VersionsPanel > .versions-panel--focus { text-style: bold reverse; }
+    VersionsPanel > .versions-panel--differ { text-style: bold; color: $warning; }
+    VersionsPanel > .versions-panel--gold { text-style: bold; color: $success; }
+    VersionsPanel > .versions-panel--selected { text-style: reverse; }
+    """
     _view: tuple[int, int] | None = None  # the region last scrolled to: (first, rows)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -767,12 +776,6 @@ class AdjudicatorApp(AnnotatorApp):
     #left > UnitView { height: 1fr; }
     #versions-box { height: 45%; border-top: hkey $panel-lighten-2; }
     #versions-scroll { height: 1fr; }
-    #versions { padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    #versions > .versions-panel--layer { text-style: bold; }
-    #versions > .versions-panel--focus { text-style: bold reverse; }
-    #versions > .versions-panel--differ { text-style: bold; color: $warning; }
-    #versions > .versions-panel--gold { text-style: bold; color: $success; }
-    #versions > .versions-panel--selected { text-style: reverse; }
     #labels-box { height: 1fr; border-left: vkey $panel-lighten-2; }
     #progress { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap;
                 text-overflow: ellipsis; }
