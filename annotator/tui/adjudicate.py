@@ -23,7 +23,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.geometry import Region
 from textual.screen import ModalScreen, Screen
-from textual.widget import Widget
 from textual.widgets import Static
 
 from annotator.actions import ActionError
@@ -36,14 +35,7 @@ from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.app import AnnotatorApp
 from annotator.tui.info_bar import LateFooter, StatusLine, TextLines, clean_line
-from annotator.tui.labels_panel import (
-    ROWS_AROUND,
-    LabelsPanel,
-    SpanLook,
-    panel_width,
-    snippet,
-    span_looks,
-)
+from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, UnitView, ViewSpan
 
 # (action, keys, description, in the footer). Only keys the annotation screen reserves
@@ -128,15 +120,6 @@ class VersionsPanel(TextLines):
     COMPONENT_CLASSES = {"versions-panel--layer", "versions-panel--focus",
                          "versions-panel--differ", "versions-panel--gold",
                          "versions-panel--selected"}
-    # Its own: parsed when it is first mounted, after the first frame.
-    DEFAULT_CSS = """
-    VersionsPanel { padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    VersionsPanel > .versions-panel--layer { text-style: bold; }
-    VersionsPanel > .versions-panel--focus { text-style: bold reverse; }
-    VersionsPanel > .versions-panel--differ { text-style: bold; color: $warning; }
-    VersionsPanel > .versions-panel--gold { text-style: bold; color: $success; }
-    VersionsPanel > .versions-panel--selected { text-style: reverse; }
-    """
     _view: tuple[int, int] | None = None  # the region last scrolled to: (first, rows)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -239,13 +222,6 @@ class AdjudicateHelp(ModalScreen[None]):
         self.dismiss(None)
 
 
-class Place(Widget, can_focus=False):
-    """The empty place of a widget mounted after the first frame, its size kept."""
-
-    def render(self) -> str:
-        return ""  # a Widget would show its name
-
-
 class AdjudicateScreen(Screen):
     BINDINGS = [Binding(keys, action, desc, show=show, id=f"adjudicate.{action}")
                 for action, keys, desc, show in KEYS]
@@ -293,15 +269,10 @@ class AdjudicateScreen(Screen):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield UnitView(id="unit")
-                # The versions panel's place, its size reserved: the panel (empty in the
-                # first frame) and its scroll container are mounted in it right after
-                # that frame, which then costs two widgets fewer; nothing moves.
-                yield Place(id="versions-box")
-            # The labels panel's place, as wide as the panel will be and with its
-            # border: the panel and its scroll container take it right after the first
-            # frame (empty in it anyway; a scroll container is the first frame's
-            # costliest widget, with its scrollbar gutter).
-            yield Place(id="labels-box")
+                with VerticalScroll(id="versions-scroll", can_focus=False):
+                    yield VersionsPanel(id="versions")
+            with VerticalScroll(id="labels-scroll", can_focus=False):
+                yield LabelsPanel(id="labels")
         yield StatusLine(id="status")
         yield LateFooter()
 
@@ -320,25 +291,15 @@ class AdjudicateScreen(Screen):
     def on_resize(self, event: Any) -> None:
         # The labels panel takes the width its names need, as the terminal allows (from
         # the first layout on: filling the panel later moves nothing).
-        self._fit_labels(event.size)
-
-    def _fit_labels(self, size: Any) -> None:
-        if self._labels_panel.is_mounted:
-            self._labels_panel.fit(self.schema, size)
-            return
-        # the place kept for it: the width `fit` gives the panel before its first layout
-        box = self.query_one("#labels-box")
-        box.styles.width = box.styles.max_width = panel_width(
-            self.schema, size.width, max(0, size.height - ROWS_AROUND))
+        self.query_one(LabelsPanel).fit(self.schema, event.size)
 
     def on_mount(self) -> None:
         self._unit_view = self.query_one(UnitView)
-        # both panels mounted after the first frame (_after_first_frame)
-        self._labels_panel = LabelsPanel(id="labels")
-        self._versions_panel = VersionsPanel(id="versions")
+        self._labels_panel = self.query_one(LabelsPanel)
+        self._versions_panel = self.query_one(VersionsPanel)
         self._progress_line = self.query_one(ProgressLine)
         self._status_line = self.query_one(StatusLine)
-        self._fit_labels(self.app.size)
+        self._labels_panel.fit(self.schema, self.app.size)
         self.call_after_refresh(self._after_first_frame)
         if self.session.ready or not self.session.can_read_aside:
             self.go(*self._start())
@@ -356,17 +317,7 @@ class AdjudicateScreen(Screen):
 
     _moved = True  # the curator moved or decided since the screen opened
 
-    async def _after_first_frame(self) -> None:
-        labels_box = self.query_one("#labels-box")
-        if not labels_box.is_attached:  # the app ended in its first frame
-            return
-        labels = VerticalScroll(self._labels_panel, id="labels-scroll", can_focus=False)
-        with self.app.batch_update():  # no frame with the place and the panel both
-            await labels_box.parent.mount(labels, after=labels_box)
-            await labels_box.remove()
-            self._labels_panel.fit(self.schema, self.app.size)  # before its first layout
-            await self.query_one("#versions-box").mount(
-                VerticalScroll(self._versions_panel, id="versions-scroll", can_focus=False))
+    def _after_first_frame(self) -> None:
         self._painted = True
         self.redraw()
 
@@ -774,9 +725,13 @@ class AdjudicatorApp(AnnotatorApp):
     CSS = """
     #left { width: 1fr; }
     #left > UnitView { height: 1fr; }
-    #versions-box { height: 45%; border-top: hkey $panel-lighten-2; }
-    #versions-scroll { height: 1fr; }
-    #labels-box { height: 1fr; border-left: vkey $panel-lighten-2; }
+    #versions-scroll { height: 45%; border-top: hkey $panel-lighten-2; }
+    #versions { padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    #versions > .versions-panel--layer { text-style: bold; }
+    #versions > .versions-panel--focus { text-style: bold reverse; }
+    #versions > .versions-panel--differ { text-style: bold; color: $warning; }
+    #versions > .versions-panel--gold { text-style: bold; color: $success; }
+    #versions > .versions-panel--selected { text-style: reverse; }
     #progress { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap;
                 text-overflow: ellipsis; }
     """
