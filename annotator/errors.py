@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from annotator.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Problem:
     """One located problem in an input file. line and col are 1-based; 0 = unknown."""
 

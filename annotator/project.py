@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 
 from annotator.errors import InputError, Problem
 from annotator.parse_cache import ParseCache, user_parse_cache
+from annotator.records import record
 from annotator.schema import LabelSchema, default_schema_path, load_schema
 from annotator.store import files
 from annotator.store.sqlite import SQLiteStore
@@ -20,7 +21,7 @@ CONFIG_NAME = "annotator.yaml"
 CONFIG_KEYS = {"schema", "corpus", "exports", "blind", "store", "team", "titles", "keys"}
 
 
-@dataclass
+@record
 class ProjectConfig:
     """The settings of `annotator.yaml`."""
 

@@ -14,13 +14,14 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from annotator import keys as keymap
 from annotator.errors import InputError, Problem
 from annotator.parse_cache import ParseCache
+from annotator.records import record
 from annotator.textclean import clean_json
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 LayerKind = Literal["multi", "single", "span"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attribute:
     """An attribute of a span label, e.g. quote type: direct / indirect."""
 
@@ -42,7 +43,7 @@ class Attribute:
     default: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Label:
     """A label of a layer: its id, name, hotkey and (for spans) attributes."""
 
@@ -61,7 +62,7 @@ class Label:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Relation:
     """A directed relation between span labels, e.g. quote attributed_to source."""
 
@@ -72,7 +73,7 @@ class Relation:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Layer:
     """A layer of the schema: paragraph labels (single / multi) or spans."""
 
@@ -96,7 +97,7 @@ class Layer:
         return found
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LabelSchema:
     """A parsed, validated label schema."""
 

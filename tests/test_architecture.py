@@ -111,12 +111,52 @@ def test_first_frame_needs_no_msgspec_dialogs_or_footer(tmp_path):
         runs[1].stdout + runs[1].stderr
 
 
+def _two_annotators_project(tmp_path: Path) -> Path:
+    """A project with one disagreement between alice and bob."""
+    from annotator.corpus import Document
+    from annotator.schema import load_schema
+    from annotator.store import SQLiteStore
+
+    schema = load_schema(REPO / "schemas" / "framing-devices.yaml")
+    project = tmp_path / "p"
+    project.mkdir()
+    store = SQLiteStore(project / ".annotator")
+    store.import_documents([Document("doc-a", None, ["Everyone agrees.", "They differ."])])
+    for name, stance in (("alice", "positive"), ("bob", "negative")):
+        j = store.journal(name, schema)
+        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "stance", "label": stance})
+    store.close()
+    return project
+
+
+def test_adjudicate_ended_in_its_first_frame_ends_cleanly(tmp_path):
+    """What is mounted after the first frame (the versions panel) is not mounted on an
+    app that ended in that frame: no MountError traceback on the terminal."""
+    project = _two_annotators_project(tmp_path)
+    code = ("from textual.app import App\n"
+            "import annotator.tui.app as ta\n"
+            "display = App._display\n"
+            "def first(self, screen, renderable):\n"
+            "    display(self, screen, renderable)\n"
+            "    if renderable is not None:\n"
+            "        self.exit()\n"
+            "App._display = first\n"
+            "run = ta.AnnotatorApp.run\n"
+            "ta.AnnotatorApp.run = lambda self, **k: run(self, headless=True, size=(100, 30))\n"
+            "from annotator import cli\n"
+            f"raise SystemExit(cli.main(['adjudicate', '--project', {str(project)!r}, "
+            "'--as', 'cur']))\n")
+    for r in _launch_twice(code, tmp_path):
+        assert "Error" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def test_adjudicate_first_frame_is_the_paragraph_then_the_panels(tmp_path):
     """Regression guard for adjudicate's first-paint row (bench/bench_adjudicate_tui.py):
     reopening a merged store, the first frame holds the paragraph and the status line,
     and nothing of the merge (numpy, adjudication.auto), msgspec, the dialogs or the
     Footer is loaded for it; the versions and labels panels and the progress line are
-    filled right after it (0.3 s later they show the unit)."""
+    filled right after it (0.3 s later they show the unit), the versions panel mounted
+    then in the place kept for it."""
     from annotator.corpus import Document
     from annotator.schema import load_schema
     from annotator.store import SQLiteStore
@@ -138,9 +178,10 @@ def test_adjudicate_first_frame_is_the_paragraph_then_the_panels(tmp_path):
             "def lines(app):\n"
             "    from annotator.tui.adjudicate import ProgressLine, VersionsPanel\n"
             "    from annotator.tui.labels_panel import LabelsPanel\n"
+            "    from annotator.tui.unit_view import UnitView\n"
             "    s = app.screen\n"
-            "    return [len(s.query_one(w).lines) > 0 for w in (VersionsPanel, LabelsPanel,"
-            " ProgressLine)]\n"
+            "    return [bool(s.query(w)) and len(s.query_one(w).lines) > 0 for w in ("
+            "VersionsPanel, LabelsPanel, ProgressLine)] + [s.query_one(UnitView).size]\n"
             "def first(self, screen, renderable):\n"
             "    display(self, screen, renderable)\n"
             "    if renderable is not None and not seen:\n"
@@ -159,6 +200,9 @@ def test_adjudicate_first_frame_is_the_paragraph_then_the_panels(tmp_path):
             "sys.exit(code)\n")
     runs = _launch_twice(code, tmp_path)
     # the first launch pre-fills the gold (the merge, numpy); the second finds it done
+    # the versions panel (and its scroll container) is mounted after the first frame, in
+    # a place of its size kept from the start: the paragraph's size does not change
     assert runs[1].stdout.strip().splitlines()[-2:] == [
-        "[]", "filled at the first frame: [False, False, False], after: [True, True, True]"], \
+        "[]", "filled at the first frame: [False, False, False, Size(width=55, height=15)], "
+        "after: [True, True, True, Size(width=55, height=15)]"], \
         runs[1].stdout + runs[1].stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from annotator.actions import apply_action
@@ -25,6 +24,7 @@ from annotator.adjudication.merge import (
     versions_of,
 )
 from annotator.errors import InputError
+from annotator.records import record
 from annotator.schema import LabelSchema
 from annotator.store.base import GOLD, Change
 
@@ -63,7 +63,7 @@ def open_session(store: Any, schema: LabelSchema, curator: str, auto: str = "una
     return session, result.merged, result.disagreeing
 
 
-@dataclass
+@record
 class Progress:
     decided: int  # units with gold
     left: int  # units with a version and no gold yet

@@ -7,8 +7,10 @@ these two classes and nothing above them changes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from annotator.records import record
 
 if TYPE_CHECKING:
     from annotator.corpus import Document
@@ -45,7 +47,7 @@ class Unit(NamedTuple):
     sha: str
 
 
-@dataclass
+@record
 class ImportStats:
     """What an import did."""
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import bisect
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from annotator.errors import InputError, UsageError
+from annotator.records import record
 
 Row = tuple[int, str, bool]  # (document key, annotator, calibration)
 
 
-@dataclass
+@record
 class AssignmentPlan:
     """Assignment rows to add, and what they amount to."""
 

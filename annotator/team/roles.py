@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import os
 import pwd
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from annotator.errors import InputError
+from annotator.records import record
 
 GOLD = "gold"  # the curators' journal (adjudication builds on it)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Team:
     """A team project's roles: the lead, annotators by login, curators."""
 
