@@ -1179,3 +1179,20 @@ def test_a_keypress_prepares_its_statement_again_when_the_session_lost_it(team):
     j._known.clear()
     assert j.apply("d2", 1, {"type": "set_note", "note": "three"}).state["note"] == "three"
     assert team["lead"].journal("alice").state("d2", 1)["note"] == "three"
+
+
+def test_a_keypress_on_an_sql_ascii_connection_writes_and_reads_utf8(team):
+    """A connection whose client encoding is SQL_ASCII (psycopg reports "ascii") takes
+    text as bytes: the keypress's own libpq path sends and reads UTF-8 there, as
+    psycopg's adapters do, instead of failing to encode a non-ASCII id or text."""
+    team["lead"].import_documents([*DOCS, Document("dé", None, ["Café \u2603 «non»."])])
+    store = team["alice"]
+    store.conn.execute("SET client_encoding TO 'SQL_ASCII'")
+    assert store.conn.info.encoding == "ascii"
+    j = store.journal("alice")
+    ch = j.apply("dé", 1, TOGGLE)  # the read before the first action, then the insert
+    assert ch.state["labels"]["devices"] == ["sovereignty"]
+    unit, state = j._current("dé", 1)
+    assert unit.text == "Café \u2603 «non»." and state == ch.state
+    store.conn.execute("SET client_encoding TO 'UTF8'")
+    assert team["lead"].journal("alice").state("dé", 1) == ch.state

@@ -175,7 +175,7 @@ async def test_every_screen_key_has_a_priority_twin_that_runs_only_when_ready(
             plain = [b for b in bindings if not b.priority]
             fast = [b for b in bindings if b.priority]
             assert plain, key
-            own = [b for b in plain if "." not in b.action]
+            own = [b for b in plain if "." not in b.action and b.action != "quit"]
             assert [b.action for b in fast] == [f"fast({b.action!r})" for b in own], key
             assert [b.id for b in fast] == [b.id for b in own]
         assert screen._fast_ready() and screen.check_action("fast", ("next_unit",))
@@ -206,3 +206,29 @@ async def test_a_label_toggle_keeps_the_open_proposals(tmp_path: Path) -> None:
         assert len(screen._open_proposals()) == 1
         await keys(app, pilot, "tab", "a")  # accept it: a span now, not proposed
         assert screen.state["spans"] and screen._open_proposals() == []
+
+
+async def test_ctrl_c_still_names_the_quit_key_and_fast_keys_keep_their_checks(
+        tmp_path: Path, monkeypatch) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause(0.1)  # the twins are in after the first frame
+        screen = main(app)
+        assert screen._fast_ready()
+        shown: list[str] = []
+        monkeypatch.setattr(app, "notify", lambda message, **kw: shown.append(message))
+        await keys(app, pilot, "ctrl+c")  # Textual's hint looks for the "quit" binding
+        assert shown and "[b]q[/b]" in shown[0], shown
+        # a twin runs only where its action's own check would let the plain binding run
+        refused = {"next_unit"}
+        real = type(screen).check_action
+
+        def check(self, action, parameters):
+            if action in refused:
+                return False
+            return real(self, action, parameters)
+
+        monkeypatch.setattr(type(screen), "check_action", check)
+        assert not screen.check_action("fast", ("next_unit",))
+        assert screen.check_action("fast", ("previous_unit",))

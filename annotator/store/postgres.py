@@ -59,6 +59,14 @@ _CURRENT = (b"annotator_current", b"SELECT u.text, u.sha, (SELECT s.state FROM "
             b"WHERE d.id = $2 AND u.idx = $3")
 
 
+def _text_encoding(conn: Any) -> str:
+    """The codec for text sent and read through libpq itself: the connection's, but
+    UTF-8 for SQL_ASCII (reported as "ascii"), which stores bytes as given, as
+    psycopg's own text adapters do."""
+    encoding = conn.info.encoding
+    return "utf-8" if encoding == "ascii" else encoding
+
+
 def _psycopg():
     try:
         import psycopg
@@ -635,7 +643,7 @@ class PostgresStore(SQLCorpusReads):
         psycopg = _psycopg()
         conn = self.conn
         pq = psycopg.pq
-        encoding = conn.info.encoding
+        encoding = _text_encoding(conn)
         params = []
         for t in texts:
             if t is not None and "\0" in t:  # libpq's parameters are C strings
@@ -785,7 +793,7 @@ class PostgresJournal(JournalMeta):
         res = self.store._exec_prepared(_CURRENT, (self.annotator, doc_id, str(int(unit))))
         if not res.ntuples:
             return None, self.state(doc_id, unit)
-        encoding = self.conn.info.encoding
+        encoding = _text_encoding(self.conn)
         text, sha, state = (res.get_value(0, k) for k in range(3))
         return (Unit(doc_id, unit, text.decode(encoding), sha.decode(encoding)),
                 None if state is None else json.loads(state.decode(encoding)))

@@ -52,6 +52,11 @@ GOTO_CANDIDATES = 21  # documents go-to reads for a prefix (it lists 8 of them)
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
 
+# Actions kept off the short cut (_add_fast_twins): Textual's ctrl+c hint looks for
+# the key bound to "quit", and quitting has no keypress latency to save.
+PLAIN_ONLY = frozenset({"quit"})
+
+
 class AnnotateScreen(Screen):
     BINDINGS = build_bindings()
 
@@ -606,7 +611,8 @@ class AnnotateScreen(Screen):
             keymap[key] = [*(dataclasses.replace(b, action=f"fast({b.action!r})",
                                                  priority=True)
                              for b in bindings
-                             if not b.priority and "." not in b.action.split("(", 1)[0]),
+                             if not b.priority and "." not in b.action.split("(", 1)[0]
+                             and b.action not in PLAIN_ONLY),
                            *bindings]
 
     def _fast_ready(self) -> bool:
@@ -619,7 +625,11 @@ class AnnotateScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fast":
-            return self._fast_ready()  # False: the key takes the plain path
+            if not self._fast_ready():
+                return False  # the key takes the plain path
+            # the action's own check, as its plain binding would have it
+            _, name, params = parse_action(str(parameters[0]))
+            return self.check_action(name, params)
         return super().check_action(action, parameters)
 
     def action_fast(self, action: str) -> Any:
