@@ -438,3 +438,36 @@ def test_open_session_is_the_commands_work(three: SQLiteStore, project: Path):
     empty = _store(project / "empty", 1, 1)
     with pytest.raises(InputError, match="nothing to adjudicate"):
         open_session(empty, SCHEMA, "cur")
+
+
+def test_gold_decisions_change_the_state_read_for_them_only(three: SQLiteStore,
+                                                             monkeypatch):
+    """Session.apply changes the gold state it read in place (apply_action owned=True,
+    no deepcopy): the cached annotator versions and a state returned before stay as
+    they were, and the progress counts follow (they compare before with after)."""
+    import copy
+
+    ses = Session(three, SCHEMA, "cur")
+    ses.progress()
+    cached = ses.versions("d0", 2)
+    snapshot = copy.deepcopy(cached)
+    first = ses.take_version("d0", 2, "stance", "bob")
+    shown = copy.deepcopy(first.state)
+
+    def no_deepcopy(*args, **kw):
+        raise AssertionError("a gold decision deep-copied its state")
+
+    monkeypatch.setattr("annotator.actions.copy.deepcopy", no_deepcopy)
+    ses.apply("d0", 2, {"type": "toggle_label", "layer": "devices", "label": "solidarity"})
+    ses.take_version("d0", 2, "stance", "alice")
+    assert ses.versions("d0", 2) is cached  # (one unit's versions are kept)
+    ses.apply("d0", 1, {"type": "set_note", "note": "n"})  # a first decision: gold_start
+    ses.accept_unit("d0", 1)
+    ses.undo()
+    monkeypatch.undo()
+    assert first.state == shown  # the returned state is not the one changed next
+    assert cached == snapshot
+    gold = ses.gold_state("d0", 2)
+    assert gold["labels"]["stance"] == "negative"
+    assert gold["labels"]["devices"] == ["solidarity"]
+    assert ses.progress() == Session(three, SCHEMA, "cur").progress()

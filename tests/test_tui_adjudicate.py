@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 
@@ -493,3 +494,69 @@ async def test_a_gold_toggle_reads_no_annotator_journal_again(tmp_path):
         assert sorted(set(reads)) == ["zed_alice", "zed_bob", "zed_carol"]
         assert s.versions["zed_bob"]["labels"]["stance"] == "positive"
         assert "2 zed_bob ✓ Positive" in screen_text(app)  # as the gold, now
+
+
+async def test_every_adjudicate_key_has_a_priority_twin_that_runs_only_when_ready(
+        tmp_path):
+    """The keys' short cut (fast_keys.py), as on the annotation screen: after the first
+    frame each of the screen's own bindings (digits, label hotkeys, n / N, tab...) has a
+    priority twin; it runs only when this screen is current with nothing queued."""
+    from textual import events
+
+    async with _at_first_disagreement(tmp_path) as (store, app, pilot, s):
+        await pilot.pause(0.1)
+        keymap = s._bindings.key_to_bindings
+        for key in ("n", "N", "tab", "shift+tab", "t", "1", "9", "s", "enter", "u"):
+            assert key in keymap, key
+        for key, bindings in keymap.items():
+            plain = [b for b in bindings if not b.priority]
+            fast = [b for b in bindings if b.priority]
+            assert plain, key
+            own = [b for b in plain if "." not in b.action and b.action != "quit"]
+            assert [b.action for b in fast] == [f"fast({b.action!r})" for b in own], key
+            assert [b.id for b in fast] == [b.id for b in own]
+        assert s._fast_ready() and s.check_action("fast", ("next_unit",))
+        s.post_message(events.Key("k", "k"))  # something queued for the screen
+        assert not s.check_action("fast", ("next_unit",))
+        assert s.check_action("next_unit", ())  # the plain binding always runs
+        await pilot.pause()
+        assert _at(app) == ("doc-a", 1) and s._fast_ready()
+        # a lone key takes the short cut
+        taken: list[str] = []
+        real = s.action_fast
+
+        def counted(action):
+            taken.append(action)
+            return real(action)
+
+        s.action_fast = counted
+        app.simulate_key("j")
+        # (not pilot.pause at once: it queues a callback for the screen, and a key
+        # read with something queued takes the plain path)
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+        assert taken == ["next_unit"] and _at(app) == ("doc-a", 2)
+        # another screen on top (help): its keys, the plain way; this screen's twins wait
+        await keys(app, pilot, "question_mark")
+        assert app.screen is not s and not s._fast_ready()
+        for key in ("j", "s"):
+            app.simulate_key(key)
+            await asyncio.sleep(0.05)
+        await keys(app, pilot, "escape")
+        assert app.screen is s and _at(app) == ("doc-a", 2)
+        assert taken == ["next_unit"]
+        assert _gold(store, "doc-a", 2) is None  # `s` went to the help screen: no toggle
+
+
+async def test_adjudicate_keys_typed_fast_act_in_the_order_typed(tmp_path):
+    async with _at_first_disagreement(tmp_path) as (store, app, pilot, s):
+        await pilot.pause(0.1)  # the twins are in
+        # all queued before the first is handled: a toggle, a move, a hotkey digit, a
+        # move back, the next layer, a version taken by number
+        await keys(app, pilot, "s", "j", "1", "k", "tab", "t", "2")
+        assert _at(app) == ("doc-a", 2) and s.layer.id == "stance"
+        g = _gold(store, "doc-a", 2)
+        assert g["labels"]["devices"] == ["sovereignty"]
+        assert g["labels"]["stance"] == "negative" and g["decided_by_layer"]["stance"] == [
+            "zed_bob", "zed_carol"]
+        assert _gold(store, "doc-a", 3)["labels"]["stance"] == "positive"

@@ -189,9 +189,9 @@ class Session:
         self.scan()
         return self._contains(self._disagree_keys, doc_id, unit)
 
-    def _count(self, doc_id: str, unit: int, was: dict | None, now: dict | None) -> None:
+    def _count(self, doc_id: str, unit: int, was_done: bool, now_done: bool) -> None:
         p = self.progress()
-        step = int(is_done(now)) - int(is_done(was))
+        step = int(now_done) - int(was_done)
         if not step:
             return
         p.decided += step
@@ -232,13 +232,17 @@ class Session:
         versions = self.versions(doc_id, unit)
         if not before and versions and action["type"] != "set_gold":
             action = {**action, "gold_start": agreed_part(versions, self.schema)}
-        after = apply_action(before, action, self.schema, u.text)
+        was_done = is_done(before)
+        # owned: `before` was read for this call alone (the journal parses it anew on
+        # every read), and the action's spans are copied in (_put_spans): changing it
+        # in place touches neither the cached versions nor the state on screen
+        after = apply_action(before, action, self.schema, u.text, owned=True)
         fields = decision_fields(after, versions, self.schema,
                                  auto=auto_mark, curator=self.curator)
         change = self.gold.apply(doc_id, unit, {**action, **fields})
         self._changed_meanwhile |= self._scan is None
         if self._progress is not None:
-            self._count(doc_id, unit, before, change.state)
+            self._count(doc_id, unit, was_done, is_done(change.state))
         return change
 
     def take_version(self, doc_id: str, unit: int, layer_id: str, name: str) -> Change:
@@ -306,8 +310,9 @@ class Session:
             ev = self.gold.events(1)[0]
             row = self.gold.conn.execute("SELECT before FROM events WHERE seq = ?",
                                          (ev["seq"],)).fetchone()
-            self._count(change.doc_id, change.unit, json.loads(row[0]) if row[0] else None,
-                        change.state or None)
+            self._count(change.doc_id, change.unit,
+                        is_done(json.loads(row[0]) if row[0] else None),
+                        is_done(change.state or None))
         return change
 
 

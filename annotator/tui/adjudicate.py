@@ -35,6 +35,7 @@ from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
 from annotator.tui.app import AnnotatorApp
 from annotator.tui.compositor import SpanCompositor
+from annotator.tui.fast_keys import FastKeys
 from annotator.tui.info_bar import LateFooter, StatusLine, TextLines, clean_line
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, UnitView, ViewSpan
@@ -223,7 +224,7 @@ class AdjudicateHelp(ModalScreen[None]):
         self.dismiss(None)
 
 
-class AdjudicateScreen(Screen):
+class AdjudicateScreen(FastKeys, Screen):
     BINDINGS = [Binding(keys, action, desc, show=show, id=f"adjudicate.{action}")
                 for action, keys, desc, show in KEYS]
 
@@ -323,6 +324,7 @@ class AdjudicateScreen(Screen):
 
     def _after_first_frame(self) -> None:
         self._painted = True
+        self._add_fast_twins()  # (fast_keys.py) all bindings are in: _bind_keys
         self.redraw()
 
     def _read_aside(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import dataclasses
 import gc
 import heapq
 import itertools
@@ -21,7 +20,6 @@ import time
 from typing import Any
 
 from textual import events
-from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -39,6 +37,7 @@ from annotator.team.assign import DocumentScope
 from annotator.textclean import safe_message
 from annotator.tui.bindings import build_bindings
 from annotator.tui.compositor import SpanCompositor
+from annotator.tui.fast_keys import FastKeys
 from annotator.tui.info_bar import LateFooter, PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
 from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
@@ -52,12 +51,7 @@ GOTO_CANDIDATES = 21  # documents go-to reads for a prefix (it lists 8 of them)
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
 
-# Actions kept off the short cut (_add_fast_twins): Textual's ctrl+c hint looks for
-# the key bound to "quit", and quitting has no keypress latency to save.
-PLAIN_ONLY = frozenset({"quit"})
-
-
-class AnnotateScreen(Screen):
+class AnnotateScreen(FastKeys, Screen):
     BINDINGS = build_bindings()
 
     def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:
@@ -155,8 +149,6 @@ class AnnotateScreen(Screen):
         self.call_after_refresh(self._after_first_frame)
         # (the schema, key maps and widgets: frozen out of the collector's reach after
         # the first frame, AnnotatorApp._collect_from_now)
-
-    _twinned = False  # the bindings' fast twins are in (_add_fast_twins)
 
     def _after_first_frame(self) -> None:
         self._painted = True
@@ -593,49 +585,6 @@ class AnnotateScreen(Screen):
         for i, (key, att) in enumerate(self.attribute_keys.items()):
             keymap.setdefault(key, []).append(Binding(
                 key, f"attribute({i})", att, show=False, id=f"attribute.{att}"))
-
-    def _add_fast_twins(self) -> None:
-        """Each of the screen's own bindings gets a twin, a priority binding running it
-        through `fast(...)`: the App runs that as it reads the key, where a plain
-        binding has the key forwarded to the screen and bubbled back to the App first
-        (two message hops, ~0.3 ms a key). The twin runs only when taking the short
-        cut cannot change the order of anything (`_fast_ready`); otherwise the key
-        goes the plain way, to the plain binding, as do keys that bubble back after a
-        change of screen. Same id: a keymap moves both. Added after the first frame
-        (keys before it take the plain way anyway): not part of the first paint."""
-        if self._twinned:
-            return
-        self._twinned = True
-        keymap = self._bindings.key_to_bindings
-        for key, bindings in keymap.items():
-            keymap[key] = [*(dataclasses.replace(b, action=f"fast({b.action!r})",
-                                                 priority=True)
-                             for b in bindings
-                             if not b.priority and "." not in b.action.split("(", 1)[0]
-                             and b.action not in PLAIN_ONLY),
-                           *bindings]
-
-    def _fast_ready(self) -> bool:
-        """True if running a key's action now, as the App reads it, is what the plain
-        path would do next: this screen is mounted and current, and nothing is queued
-        for it or for the App (a key still on the plain path, a mount, a callback)."""
-        app = self.app
-        return (self.is_mounted and app.screen is self and not self.message_queue_size
-                and not app.message_queue_size)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "fast":
-            if not self._fast_ready():
-                return False  # the key takes the plain path
-            # the action's own check, as its plain binding would have it
-            _, name, params = parse_action(str(parameters[0]))
-            return self.check_action(name, params)
-        return super().check_action(action, parameters)
-
-    def action_fast(self, action: str) -> Any:
-        """A key's action, by the short cut (see `_bind_schema_keys`)."""
-        _, name, params = parse_action(action)
-        return getattr(self, f"action_{name}")(*params)
 
     def action_hotkey(self, index: int) -> None:
         layer, label = self._hotkey_list[index]
