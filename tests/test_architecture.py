@@ -157,19 +157,7 @@ def test_adjudicate_first_frame_is_the_paragraph_then_the_panels(tmp_path):
     Footer is loaded for it; the versions and labels panels and the progress line are
     filled right after it (0.3 s later they show the unit), the versions panel mounted
     then in the place kept for it."""
-    from annotator.corpus import Document
-    from annotator.schema import load_schema
-    from annotator.store import SQLiteStore
-
-    schema = load_schema(REPO / "schemas" / "framing-devices.yaml")
-    project = tmp_path / "p"
-    project.mkdir()
-    store = SQLiteStore(project / ".annotator")
-    store.import_documents([Document("doc-a", None, ["Everyone agrees.", "They differ."])])
-    for name, stance in (("alice", "positive"), ("bob", "negative")):
-        j = store.journal(name, schema)
-        j.apply("doc-a", 1, {"type": "toggle_label", "layer": "stance", "label": stance})
-    store.close()
+    project = _two_annotators_project(tmp_path)
     code = ("import sys\n"
             "from textual.app import App\n"
             "import annotator.tui.app as ta\n"

@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from test_tui_helpers import keys, screen_text
+from test_tui_helpers import assert_fast_twins, keys, screen_text
 
 from annotator.adjudication.auto import auto_merge
 from annotator.adjudication.session import Session
@@ -501,24 +501,13 @@ async def test_every_adjudicate_key_has_a_priority_twin_that_runs_only_when_read
     """The keys' short cut (fast_keys.py), as on the annotation screen: after the first
     frame each of the screen's own bindings (digits, label hotkeys, n / N, tab...) has a
     priority twin; it runs only when this screen is current with nothing queued."""
-    from textual import events
 
     async with _at_first_disagreement(tmp_path) as (store, app, pilot, s):
         await pilot.pause(0.1)
         keymap = s._bindings.key_to_bindings
         for key in ("n", "N", "tab", "shift+tab", "t", "1", "9", "s", "enter", "u"):
             assert key in keymap, key
-        for key, bindings in keymap.items():
-            plain = [b for b in bindings if not b.priority]
-            fast = [b for b in bindings if b.priority]
-            assert plain, key
-            own = [b for b in plain if "." not in b.action and b.action != "quit"]
-            assert [b.action for b in fast] == [f"fast({b.action!r})" for b in own], key
-            assert [b.id for b in fast] == [b.id for b in own]
-        assert s._fast_ready() and s.check_action("fast", ("next_unit",))
-        s.post_message(events.Key("k", "k"))  # something queued for the screen
-        assert not s.check_action("fast", ("next_unit",))
-        assert s.check_action("next_unit", ())  # the plain binding always runs
+        assert_fast_twins(s)
         await pilot.pause()
         assert _at(app) == ("doc-a", 1) and s._fast_ready()
         # a lone key takes the short cut

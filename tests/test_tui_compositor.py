@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 from rich.segment import ControlType, Segment
-from test_tui_helpers import keys, main, make_app, where
-from textual import events
+from test_tui_helpers import assert_fast_twins, keys, main, make_app, where
 
 from annotator.tui.compositor import SpanCompositor
 from annotator.tui.info_bar import PositionBar, StatusLine
@@ -171,17 +170,7 @@ async def test_every_screen_key_has_a_priority_twin_that_runs_only_when_ready(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = main(app)
-        for key, bindings in screen._bindings.key_to_bindings.items():
-            plain = [b for b in bindings if not b.priority]
-            fast = [b for b in bindings if b.priority]
-            assert plain, key
-            own = [b for b in plain if "." not in b.action and b.action != "quit"]
-            assert [b.action for b in fast] == [f"fast({b.action!r})" for b in own], key
-            assert [b.id for b in fast] == [b.id for b in own]
-        assert screen._fast_ready() and screen.check_action("fast", ("next_unit",))
-        screen.post_message(events.Key("k", "k"))  # something queued for the screen
-        assert not screen.check_action("fast", ("next_unit",))
-        assert screen.check_action("next_unit", ())  # the plain binding always runs
+        assert_fast_twins(screen)
         await pilot.pause()
         assert screen._fast_ready()
 

@@ -63,3 +63,21 @@ async def keys(app: AnnotatorApp, pilot, *names: str) -> None:
 def where(app: AnnotatorApp) -> tuple[str, int]:
     screen = main(app)
     return screen.doc.id, screen.unit
+
+
+def assert_fast_twins(screen) -> None:
+    """Each of the screen's own bindings has its priority twin (tui/fast_keys.py), with
+    the same id, and a twin runs only when nothing is queued."""
+    from textual import events
+
+    for key, bindings in screen._bindings.key_to_bindings.items():
+        plain = [b for b in bindings if not b.priority]
+        fast = [b for b in bindings if b.priority]
+        assert plain, key
+        own = [b for b in plain if "." not in b.action and b.action != "quit"]
+        assert [b.action for b in fast] == [f"fast({b.action!r})" for b in own], key
+        assert [b.id for b in fast] == [b.id for b in own]
+    assert screen._fast_ready() and screen.check_action("fast", ("next_unit",))
+    screen.post_message(events.Key("k", "k"))  # something queued for the screen
+    assert not screen.check_action("fast", ("next_unit",))
+    assert screen.check_action("next_unit", ())  # the plain binding always runs
