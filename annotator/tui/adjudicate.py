@@ -38,6 +38,7 @@ from annotator.tui.compositor import SpanCompositor
 from annotator.tui.fast_keys import FastKeys
 from annotator.tui.info_bar import LateFooter, StatusLine, TextLines, clean_line
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
+from annotator.tui.styles import StyledOnce
 from annotator.tui.unit_view import Decor, UnitView, ViewSpan
 
 # (action, keys, description, in the footer). Only keys the annotation screen reserves
@@ -224,7 +225,7 @@ class AdjudicateHelp(ModalScreen[None]):
         self.dismiss(None)
 
 
-class AdjudicateScreen(FastKeys, Screen):
+class AdjudicateScreen(FastKeys, StyledOnce, Screen):
     BINDINGS = [Binding(keys, action, desc, show=show, id=f"adjudicate.{action}")
                 for action, keys, desc, show in KEYS]
 

@@ -40,6 +40,7 @@ from annotator.tui.compositor import SpanCompositor
 from annotator.tui.fast_keys import FastKeys
 from annotator.tui.info_bar import LateFooter, PositionBar, StatusLine
 from annotator.tui.labels_panel import LabelsPanel, SpanLook, snippet, span_looks
+from annotator.tui.styles import StyledOnce
 from annotator.tui.unit_view import Decor, ProposalIndex, UnitView, ViewSpan
 
 # Words for w/b/W/B: runs of word characters, or runs of punctuation (as in vi).
@@ -51,7 +52,7 @@ GOTO_CANDIDATES = 21  # documents go-to reads for a prefix (it lists 8 of them)
 PANEL_PROPOSALS = 6  # proposals listed in the labels panel (a paragraph may have 1000s)
 
 
-class AnnotateScreen(FastKeys, Screen):
+class AnnotateScreen(FastKeys, StyledOnce, Screen):
     BINDINGS = build_bindings()
 
     def __init__(self, store: Any, journal: Any, schema: LabelSchema) -> None:

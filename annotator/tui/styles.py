@@ -7,6 +7,7 @@ the widget's ancestors: a few tenths of a millisecond each, several times a keyp
 from __future__ import annotations
 
 from rich.style import Style
+from textual import events
 from textual.widget import Widget
 
 
@@ -39,3 +40,20 @@ class CachedStyles(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()  # a class, theme or stylesheet change
         self._style_cache = None
+
+
+class StyledOnce:
+    """Mix into a screen, before `Screen`: its first resume keeps the styles it was
+    mounted with. Textual restyles every node of a screen on each resume, and the
+    first resume comes right after mount, when they were just applied: on a full
+    screen that restyle is the largest single cost of the first frame. Later
+    resumes (back from a dialog, after a theme change) still restyle."""
+
+    _styled_once = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual calls this handler of every class in the MRO, subclass first: no
+        # super() call, Screen's own handler runs next and reads the flag.
+        if not self._styled_once:
+            self._styled_once = True
+            event.refresh_styles = False
