@@ -86,36 +86,54 @@ class ParseCache:
         return self.directory / (key + ".json")
 
     def get(self, raw: bytes) -> Any | None:
-        if not _own_dir(self.directory, create=False):
+        data = read_own(self.directory, self._path(raw))
+        if data is None:
             return None
         try:
-            fd = os.open(self._path(raw), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
+            return json.loads(data.decode("utf-8"))
+        except ValueError:
             return None
-        try:
-            st = os.fstat(fd)
-            if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
-                    or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
-                return None  # not written by us: never trusted
-            with os.fdopen(os.dup(fd), "rb") as fh:
-                return json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError):
-            return None
-        finally:
-            os.close(fd)
 
     def put(self, raw: bytes, data: Any) -> None:
-        if not _own_dir(self.directory, create=True):
-            return  # no cache of our own: it only costs speed
+        write_own(self.directory, self._path(raw),
+                  json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+
+def read_own(directory: Path, path: Path) -> bytes | None:
+    """The bytes of `path` in `directory`, if both are this user's and nobody else can
+    write them (no symlink followed, no FIFO waited on); else None."""
+    if not _own_dir(directory, create=False):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
+                or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            return None  # not written by us: never trusted
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def write_own(directory: Path, path: Path, data: bytes) -> None:
+    """Write `path` whole (readers never see half a file) in `directory`, made this
+    user's own if missing; a cache that cannot be written only costs speed."""
+    if not _own_dir(directory, create=True):
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         try:
-            target = self._path(raw)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps(data, ensure_ascii=False))
-                os.replace(tmp, target)  # readers never see half a file
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass

@@ -33,6 +33,7 @@ from annotator.keys import display_key
 from annotator.schema import Label, LabelSchema, Layer
 from annotator.store.base import DocInfo
 from annotator.textclean import safe_message
+from annotator.tui import css_cache
 from annotator.tui.app import AnnotatorApp
 from annotator.tui.compositor import SpanCompositor
 from annotator.tui.fast_keys import FastKeys
@@ -759,6 +760,7 @@ def run_adjudicate(session: Session) -> int:
     finally:
         if app._grace is not None:
             app._grace.cancel()  # the shutdown finished in time
+    css_cache.save()  # what dialogs and help parsed since the first frame
     if app.store_failure is not None:
         raise app.store_failure
     return app.return_code or 0

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from annotator.errors import InputError
 from annotator.keys import DEFAULT_KEYS, schema_with_keys
 from annotator.schema import LabelSchema
+from annotator.tui import css_cache
 from annotator.tui.screen import AnnotateScreen
 
 GRACE_SECONDS = 0.5  # for Textual's own shutdown once the terminal has gone
@@ -45,6 +46,7 @@ class AnnotatorApp(App[int]):
         """`notices`: (text, severity) said on screen once it opens (an import's
         summary, a schema that changed under the project). `keymap`: binding id ->
         keys (annotator/keys.py; checked by Project.keymap)."""
+        css_cache.install()  # before Textual parses any stylesheet
         super().__init__()
         self.store, self.journal, self.schema = store, journal, schema
         self.notices = list(notices or ())
@@ -94,6 +96,7 @@ class AnnotatorApp(App[int]):
         the first frame)."""
         gc.freeze()
         gc.enable()
+        css_cache.save()  # only on a launch that parsed CSS it had not kept
 
     def _watch_terminal(self) -> None:
         """Exit when the terminal is gone. SIGHUP normally says so, but behind a
@@ -157,6 +160,7 @@ def run_app(store: Any, journal: Any, schema: LabelSchema,
     finally:
         if app._grace is not None:
             app._grace.cancel()  # the shutdown finished in time
+    css_cache.save()  # what dialogs and help parsed since the first frame
     if app.store_failure is not None:
         raise app.store_failure  # the CLI prints it and exits 1
     # Textual keeps 0 after an unhandled exception unless we read return_code.
