@@ -11,26 +11,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_tui_adjudicate import _app as adjudicator
-from test_tui_adjudicate import _ready, _study
-from test_tui_helpers import keys, make_app
+from test_tui_adjudicate import _ready
+from test_tui_helpers import keys
+from test_tui_styled_once import _adjudicate, _annotate, _drawn
 from textual.css.stylesheet import Stylesheet
 from tmux_harness import Tmux, annotator_argv, demo_copy, have_tmux
 
 from annotator.tui import css_cache
-
-
-def _drawn(app) -> list[list[tuple[str, object]]]:
-    return [[(seg.text, seg.style) for seg in strip]
-            for strip in app.screen._compositor.render_strips()]
-
-
-def _annotate(tmp_path: Path):
-    return make_app(tmp_path)
-
-
-def _adjudicate(tmp_path: Path):
-    return adjudicator(_study(tmp_path))
 
 
 @pytest.fixture
